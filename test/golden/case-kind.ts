@@ -1,0 +1,64 @@
+// The contract between the golden runner and the code that runs one kind of case.
+// Each file in test/golden/kinds/ exports `kinds: CaseKind[]`; the runner discovers them, so adding a
+// kind never means editing the runner. A kind *computes* outputs; the runner compares them with the
+// manifest's expectations (atol/rtol, exact integers, PNG pixels, same_as), so comparison is one code path.
+import type { Tensor } from '../../app/tensor/tensor.ts';
+
+/** One entry of a case's `inputs` or `outputs` in manifest.json (fields as the golden README documents). */
+export interface ManifestEntry {
+  readonly type: 'tensor' | 'tensor_set' | 'value' | 'png' | 'json' | 'same_as';
+  readonly file?: string;
+  readonly tensor?: string;
+  readonly shape?: readonly number[];
+  readonly dtype?: string;
+  readonly value?: unknown;
+  readonly json_path?: string;
+  readonly atol?: number;
+  readonly rtol?: number;
+  readonly reference_only?: boolean;
+  readonly case?: string;
+  readonly output?: string;
+  readonly exact?: boolean;
+  readonly per_tensor?: Readonly<Record<string, readonly number[]>>;
+  readonly per_tensor_columns?: readonly string[];
+  readonly sha256?: string;
+  readonly meaning?: string;
+  readonly [extra: string]: unknown;
+}
+
+export interface ManifestCase {
+  readonly id: string;
+  readonly kind: string;
+  readonly description?: string;
+  /** Model folders/files, relative to the golden directory. */
+  readonly model?: Readonly<Record<string, unknown>>;
+  readonly params?: Readonly<Record<string, unknown>>;
+  readonly inputs?: Readonly<Record<string, ManifestEntry>>;
+  readonly outputs: Readonly<Record<string, ManifestEntry>>;
+}
+
+/** What a kind returns per output name: a tensor, a set of named tensors, a JSON value, or RGB pixels. */
+export type CaseOutput =
+  | Tensor
+  | { readonly tensorSet: ReadonlyMap<string, Tensor> }
+  | { readonly value: unknown }
+  | { readonly png: { readonly width: number; readonly height: number; readonly rgb: Uint8Array } };
+
+export interface CaseContext {
+  /** The golden directory (absolute). */
+  readonly dir: string;
+  /** Absolute path of a file named relative to the golden directory. */
+  resolve(relativePath: string): string;
+  /** Reads an input/output entry of type 'tensor' (cached per file). */
+  readTensor(entry: ManifestEntry): Tensor;
+  /** Reads an input entry of type 'json' with its json_path selector applied. */
+  readJson(entry: ManifestEntry): unknown;
+  /** A scratch directory for this case, removed after it ran. */
+  readonly scratch: string;
+}
+
+export interface CaseKind {
+  readonly kind: string;
+  /** Computes the outputs the runner will check. Outputs that are not returned fail (unless reference_only). */
+  run(testCase: ManifestCase, context: CaseContext): Promise<Readonly<Record<string, CaseOutput>>>;
+}
