@@ -1,0 +1,241 @@
+// The only module that imports onnxruntime-node. It owns provider choice, session options and the
+// checks that name every missing or mismatched feed, and converts between app Tensors and ORT tensors.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism, platform } from 'node:os';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { EngineError, UserError } from '../common/errors.ts';
+import type { DType, Tensor } from '../tensor/tensor.ts';
+import { describeShape } from '../tensor/tensor.ts';
+
+export type Backend = 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
+
+export const BACKENDS: readonly Backend[] = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
+
+export interface BackendInfo {
+  readonly backend: Backend;
+  readonly available: boolean;
+  /** Why it is not available. */
+  readonly reason?: string;
+}
+
+/** Where onnxruntime-node keeps its native libraries for this platform (the CUDA provider is downloaded there). */
+function nativeDir(): string {
+  const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
+  return join(dirname(entry), '..', 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+function cudaProviderInstalled(): boolean {
+  const file = { win32: 'onnxruntime_providers_cuda.dll', linux: 'libonnxruntime_providers_cuda.so' }[process.platform as string];
+  return file !== undefined && existsSync(join(nativeDir(), file));
+}
+
+/**
+ * Execution providers this build can use. onnxruntime-node lists what its binding was built with;
+ * CUDA is listed as not bundled (its provider library is an optional post-install download), DirectML
+ * exists only on Windows and CoreML only on macOS.
+ */
+export function listBackends(): BackendInfo[] {
+  const supported = new Map(ort.listSupportedBackends().map((backend) => [backend.name, backend]));
+  const os = platform();
+  return BACKENDS.map((backend): BackendInfo => {
+    const listed = supported.get(backend);
+    if (backend === 'dml' && os !== 'win32') return { backend, available: false, reason: 'DirectML exists only on Windows.' };
+    if (backend === 'coreml' && os !== 'darwin') return { backend, available: false, reason: 'CoreML exists only on macOS.' };
+    if (!listed) return { backend, available: false, reason: `This onnxruntime-node build (${os}/${process.arch}) has no ${backend} provider.` };
+    if (backend === 'cuda' && !cudaProviderInstalled()) {
+      return { backend, available: false, reason: 'The CUDA provider library is not installed (onnxruntime-node installs it with --onnxruntime-node-install=cuda12).' };
+    }
+    return { backend, available: true };
+  });
+}
+
+export interface SessionOptions {
+  /** Execution provider; default 'cpu'. */
+  readonly backend?: Backend;
+  /** Threads inside one op; default os.availableParallelism() (logical CPUs given to this process). */
+  readonly intraOpThreads?: number;
+  /** Threads running independent ops in parallel; default 1 (sequential execution, the fastest for U-Nets). */
+  readonly interOpThreads?: number;
+  /** Graph optimization level; default 'all' (constant folding of weight casts, fusions, layout). */
+  readonly optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Symbolic dim values fixed at session creation (e.g. { batch: 2 }), letting ORT plan memory. */
+  readonly fixedDims?: Readonly<Record<string, number>>;
+  /** ORT session config entries (onnxruntime_session_options_config_keys.h), e.g. { 'session.disable_prepacking': '1' }. */
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+/** ORT type names for app dtypes; bfloat16 has no onnxruntime-node tensor type. */
+const ORT_TYPES: Partial<Record<DType, ort.Tensor.Type>> = {
+  float32: 'float32',
+  float16: 'float16',
+  float64: 'float64',
+  int64: 'int64',
+  int32: 'int32',
+  uint8: 'uint8',
+  bool: 'bool',
+};
+
+const APP_DTYPES = new Map<string, DType>(Object.entries(ORT_TYPES).map(([dtype, type]) => [type as string, dtype as DType]));
+
+export function toOrtTensor(tensor: Tensor, name = 'tensor'): ort.Tensor {
+  const type = ORT_TYPES[tensor.dtype];
+  if (!type) throw new UserError('unsupported', `Feed '${name}' is ${tensor.dtype}, which onnxruntime-node cannot take.`, 'Convert it to float32 first.');
+  return new ort.Tensor(type, tensor.data as never, [...tensor.shape]);
+}
+
+export function fromOrtTensor(value: ort.Tensor, name = 'tensor'): Tensor {
+  const dtype = APP_DTYPES.get(value.type);
+  if (!dtype) throw new EngineError(`Output '${name}' has type ${value.type}, which has no app dtype.`);
+  let data = value.data as Tensor['data'];
+  // ORT may hand float16 out as a Float16Array where the runtime has one; Tensor keeps raw bits.
+  if (dtype === 'float16' && !(data instanceof Uint16Array)) {
+    const view = data as unknown as ArrayBufferView;
+    data = new Uint16Array(view.buffer, view.byteOffset, view.byteLength / 2);
+  }
+  return { dtype, shape: [...value.dims], data };
+}
+
+interface InputSpec {
+  readonly name: string;
+  readonly dtype?: DType;
+  readonly shape?: readonly (number | string)[];
+}
+
+function defaultThreads(): number {
+  return availableParallelism();
+}
+
+/** A loaded model. Create with ModelSession.create; call release() when done. */
+export class ModelSession {
+  readonly modelPath: string;
+  readonly backend: Backend;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  private readonly inputs: readonly InputSpec[];
+  private session: ort.InferenceSession | undefined;
+
+  private constructor(modelPath: string, backend: Backend, session: ort.InferenceSession) {
+    this.modelPath = modelPath;
+    this.backend = backend;
+    this.session = session;
+    this.inputNames = [...session.inputNames];
+    this.outputNames = [...session.outputNames];
+    this.inputs = session.inputMetadata.map((meta) =>
+      meta.isTensor ? { name: meta.name, dtype: APP_DTYPES.get(meta.type), shape: meta.shape } : { name: meta.name },
+    );
+  }
+
+  static async create(modelPath: string, options: SessionOptions = {}): Promise<ModelSession> {
+    const backend = options.backend ?? 'cpu';
+    const info = listBackends().find((entry) => entry.backend === backend);
+    if (!info?.available) {
+      const available = listBackends().filter((entry) => entry.available).map((entry) => entry.backend);
+      throw new UserError(
+        'unsupported',
+        `The '${backend}' execution provider is not available: ${info?.reason ?? 'unknown provider.'}`,
+        `Available here: ${available.join(', ')}.`,
+      );
+    }
+    if (!existsSync(modelPath)) throw new UserError('not-found', `Model file ${modelPath} does not exist.`);
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: [backend],
+      intraOpNumThreads: options.intraOpThreads ?? defaultThreads(),
+      interOpNumThreads: options.interOpThreads ?? 1,
+      executionMode: (options.interOpThreads ?? 1) > 1 ? 'parallel' : 'sequential',
+      graphOptimizationLevel: options.optimization ?? 'all',
+      enableCpuMemArena: true,
+      enableMemPattern: true,
+      // The binding rejects keys present with an undefined value, so optional ones are added only when set.
+      ...(options.fixedDims ? { freeDimensionOverrides: { ...options.fixedDims } } : {}),
+      ...(options.config ? { extra: nestConfig(options.config) } : {}),
+    };
+    try {
+      const session = await ort.InferenceSession.create(modelPath, sessionOptions);
+      return new ModelSession(modelPath, backend, session);
+    } catch (error) {
+      throw new EngineError(`onnxruntime could not load ${modelPath} on ${backend}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /**
+   * Runs the model. Every missing feed, unknown feed, dtype and rank mismatch is reported at once, by
+   * name. Returns the requested outputs (default: all), on the CPU.
+   */
+  async run(feeds: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
+    const session = this.session;
+    if (!session) throw new EngineError(`The session for ${this.modelPath} was released.`);
+    this.checkFeeds(feeds);
+    const wanted = outputNames ?? this.outputNames;
+    const unknown = wanted.filter((name) => !this.outputNames.includes(name));
+    if (unknown.length > 0) {
+      throw new UserError('invalid-argument', `Unknown outputs ${unknown.map((n) => `'${n}'`).join(', ')} for ${this.modelPath}.`, `The model's outputs are: ${this.outputNames.join(', ')}.`);
+    }
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(tensor, name);
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = await session.run(ortFeeds, [...wanted]);
+    } catch (error) {
+      throw new EngineError(`onnxruntime failed running ${this.modelPath}: ${(error as Error).message}`, { cause: error });
+    }
+    const outputs: Record<string, Tensor> = {};
+    for (const name of wanted) outputs[name] = fromOrtTensor(results[name] as ort.Tensor, name);
+    return outputs;
+  }
+
+  private checkFeeds(feeds: Readonly<Record<string, Tensor>>): void {
+    const problems: string[] = [];
+    for (const input of this.inputs) {
+      const feed = feeds[input.name];
+      const expected = `${input.dtype ?? '?'} ${input.shape ? describeShape(input.shape) : '[?]'}`;
+      if (!feed) {
+        problems.push(`missing feed '${input.name}' (${expected})`);
+        continue;
+      }
+      if (input.dtype && feed.dtype !== input.dtype) {
+        problems.push(`feed '${input.name}' is ${feed.dtype} ${describeShape(feed.shape)}, expected ${expected}`);
+        continue;
+      }
+      if (input.shape) {
+        const mismatch =
+          feed.shape.length !== input.shape.length || input.shape.some((dim, index) => typeof dim === 'number' && dim !== feed.shape[index]);
+        if (mismatch) problems.push(`feed '${input.name}' has shape ${describeShape(feed.shape)}, expected ${expected}`);
+      }
+    }
+    for (const name of Object.keys(feeds)) {
+      if (!this.inputNames.includes(name)) problems.push(`unknown feed '${name}'`);
+    }
+    if (problems.length > 0) {
+      const inputs = this.inputs.map((input) => `${input.name}: ${input.dtype ?? '?'} ${input.shape ? describeShape(input.shape) : '[?]'}`);
+      throw new UserError('mismatch', `Wrong feeds for ${this.modelPath}: ${problems.join('; ')}.`, `The model takes ${inputs.join(', ')}.`);
+    }
+  }
+
+  /** Frees the native session (weights, arenas). Safe to call twice. */
+  async release(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    await session?.release();
+  }
+
+  get released(): boolean {
+    return this.session === undefined;
+  }
+}
+
+/** onnxruntime-node takes config entries as nested objects ({ session: { key: value } }) and joins keys with '.'. */
+function nestConfig(config: Readonly<Record<string, string>>): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    const parts = key.split('.');
+    let node = root;
+    for (const part of parts.slice(0, -1)) {
+      node[part] ??= {};
+      node = node[part] as Record<string, unknown>;
+    }
+    node[parts[parts.length - 1]] = value;
+  }
+  return root;
+}
