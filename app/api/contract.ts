@@ -1,0 +1,537 @@
+// The one contract between the UI and the studio's services. The services implement `StudioApi` in Node
+// (app/api/services.ts); the renderer gets the same interface through a transport (Electron IPC in the
+// desktop app, HTTP + WebSocket in web mode). Rules that keep every transport generic:
+// - every method takes at most one argument, a plain request object, and returns a Promise;
+// - events are members named `onDidX`: they take a listener and return an `Unsubscribe`;
+// - payloads are plain serialisable data (no class instances, no Dates, no typed arrays): times are ISO
+//   8601 strings, durations are milliseconds, images are `ImageRef`s (a path below the studio home);
+// - errors cross as `ApiErrorData` and become `ApiError`s again on the other side.
+// This file holds types only, so the renderer can import it (`import type`) without pulling Node code.
+
+// ---------------------------------------------------------------------------------------------------
+// Plumbing
+
+export type Unsubscribe = () => void;
+export type Listener<T> = (payload: T) => void;
+/** An event member: `api.generation.onDidProgress((p) => ...)` returns the function that unsubscribes. */
+export type ApiEvent<T> = (listener: Listener<T>) => Unsubscribe;
+
+/** Machine-readable error codes: the user-error codes of app/common/errors.ts plus transport/engine ones. */
+export type ApiErrorCode =
+  | 'invalid-argument'
+  | 'not-found'
+  | 'unsupported'
+  | 'corrupt-file'
+  | 'unsafe-file'
+  | 'mismatch'
+  | 'disk-full'
+  | 'conflict'
+  /** The request did not match the method's schema (wrong field, wrong type, out of range). */
+  | 'bad-request'
+  /** No such method or event in the contract. */
+  | 'unknown-method'
+  /** The service behind this method is not available in this build yet, or its backend is missing. */
+  | 'unavailable'
+  /** Web mode: missing or wrong session token, or a request from another origin. */
+  | 'unauthorized'
+  | 'forbidden'
+  /** The user cancelled the job. */
+  | 'cancelled'
+  /** The engine failed on valid input (onnxruntime error, out of memory). */
+  | 'engine'
+  /** The engine process crashed; it has been restarted. */
+  | 'engine-crashed'
+  /** A bug: anything that is neither the user's fault nor an engine failure. */
+  | 'internal';
+
+/** How an error crosses a boundary. `name` is the class it came from ('UserError', 'EngineError', ...). */
+export interface ApiErrorData {
+  readonly name: string;
+  readonly code: ApiErrorCode;
+  readonly message: string;
+  /** What the user can do about it, when there is something. */
+  readonly hint?: string;
+}
+
+/** A reference to an image file of the studio; the client turns it into a URL for its transport. */
+export interface ImageRef {
+  /** Relative to the studio home, '/'-separated, e.g. 'images/2025-01-31/0001-1234.png'. */
+  readonly path: string;
+  /** Pixels. */
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Progress of a long job, as app/common/progress.ts reports it. */
+export interface JobProgress {
+  readonly jobId: string;
+  readonly phase: string;
+  readonly done: number;
+  readonly total: number;
+  readonly unit?: 'bytes' | 'steps' | 'tensors' | 'items';
+  readonly message?: string;
+}
+
+export interface JobFailed {
+  readonly jobId: string;
+  readonly error: ApiErrorData;
+  /** True when the user cancelled it (then `error.code` is 'cancelled'). */
+  readonly cancelled: boolean;
+}
+
+export interface JobStarted {
+  readonly jobId: string;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Models
+
+export interface ModelInfo {
+  readonly id: string;
+  /** Display name; defaults to the file name without extension. */
+  readonly name: string;
+  /** The file (or folder) it was imported from. */
+  readonly sourceName: string;
+  /** SHA-256 of the source file, lowercase hex. */
+  readonly sha256: string;
+  /** Bytes on disk in the model store. */
+  readonly sizeBytes: number;
+  /** 'sd15' for Stable Diffusion 1.x; 'custom' for a checkpoint imported with its own config folder. */
+  readonly architecture: string;
+  /** Precision of the source weights. */
+  readonly precision: 'fp32' | 'fp16' | 'bf16' | 'mixed';
+  readonly importedAt: string;
+}
+
+export type ImportSource =
+  /** A file or diffusers folder on the machine that runs the services (desktop app, CLI). */
+  | { readonly kind: 'path'; readonly path: string }
+  /** A file uploaded to web mode's `/upload` route first (the browser cannot hand over a path). */
+  | { readonly kind: 'upload'; readonly uploadId: string; readonly fileName: string };
+
+export interface ImportModelRequest {
+  readonly source: ImportSource;
+  readonly name?: string;
+  /**
+   * A diffusers-style folder with `unet/config.json`, `text_encoder/config.json` and `vae/config.json`
+   * describing the architecture, for checkpoints that are not standard SD1.x (e.g. tiny test models).
+   */
+  readonly configDirectory?: string;
+}
+
+export interface ImportFinished {
+  readonly jobId: string;
+  readonly model: ModelInfo;
+}
+
+export interface ModelsApi {
+  list(): Promise<ModelInfo[]>;
+  get(request: { id: string }): Promise<ModelInfo>;
+  /** Starts an import job; progress and the outcome arrive as events with the returned job id. */
+  import(request: ImportModelRequest): Promise<JobStarted>;
+  cancelImport(request: { jobId: string }): Promise<void>;
+  /** Fails with 'conflict' while a recipe or a queued job uses the model. */
+  delete(request: { id: string }): Promise<void>;
+  onDidImportProgress: ApiEvent<JobProgress>;
+  onDidImportFinish: ApiEvent<ImportFinished>;
+  onDidImportFail: ApiEvent<JobFailed>;
+  /** The model list changed (import, delete). */
+  onDidChange: ApiEvent<{ readonly reason: 'import' | 'delete' }>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Recipes: which checkpoints are ensembled and how
+
+/**
+ * - single: one model, no ensemble.
+ * - afa: Adaptive Feature Aggregation — U-Nets in lock-step, a trained SABW aggregator fuses features.
+ * - feature-average: the same lock-step fusion with fixed weights instead of an aggregator.
+ * - output-average: weighted average of the U-Nets' noise predictions.
+ * - merge: weighted average of the weights (one merged U-Net).
+ * - mbw: merge block weighted: per-block merge ratios.
+ * - magicfusion: saliency-aware noise blending (MagicFusion).
+ */
+export type EnsembleMethod = 'single' | 'afa' | 'feature-average' | 'output-average' | 'merge' | 'mbw' | 'magicfusion';
+
+export interface RecipeMember {
+  /** The imported model's id. */
+  readonly modelId: string;
+  /** Display name and short hash when the recipe was saved, so old history stays readable. */
+  readonly name?: string;
+  readonly shortHash?: string;
+}
+
+/** The same fields as app/ensemble/recipe.ts `Recipe` (less `version` and `name`). */
+export interface RecipeSpec {
+  readonly method: EnsembleMethod;
+  /** 1 member for 'single'; 2 for 'mbw' and 'magicfusion'; 2–6 for the others. */
+  readonly members: readonly RecipeMember[];
+  /** Per-member weights ≥ 0 for output-average, merge and feature-average (normalised to sum 1). */
+  readonly weights?: readonly number[];
+  /** 'mbw' only: α per block IN00…IN11, M00, OUT00…OUT11 (25 values) and α for every other key. */
+  readonly mbw?: { readonly blocks: readonly number[]; readonly base: number };
+  /** 'magicfusion' only. */
+  readonly magicFusion?: { readonly saliencyStart?: number; readonly kappa?: number };
+  /** 'afa' only: a trained aggregator set (AggregatorsApi); without one AFA runs untrained (feature-average). */
+  readonly aggregatorId?: string;
+  /** Sampler defaults offered when the recipe is picked. */
+  readonly defaults?: { readonly sampler?: SamplerName; readonly steps?: number; readonly guidance?: number };
+}
+
+export interface Recipe extends RecipeSpec {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface SaveRecipeRequest {
+  /** Absent: create a new recipe; present: replace that recipe. */
+  readonly id?: string;
+  readonly name: string;
+  readonly spec: RecipeSpec;
+}
+
+export interface RecipesApi {
+  list(): Promise<Recipe[]>;
+  get(request: { id: string }): Promise<Recipe>;
+  save(request: SaveRecipeRequest): Promise<Recipe>;
+  delete(request: { id: string }): Promise<void>;
+  onDidChange: ApiEvent<{ readonly reason: 'save' | 'delete' }>;
+}
+
+export interface AggregatorInfo {
+  readonly id: string;
+  readonly name: string;
+  /** The experts it was trained for, in order; an 'afa' recipe must use exactly these models. */
+  readonly memberModelIds: readonly string[];
+  /** Aggregation points (25 for SD1.x). */
+  readonly points: number;
+  readonly createdAt: string;
+}
+
+export interface AggregatorsApi {
+  list(): Promise<AggregatorInfo[]>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Generation
+
+/** The names of app/pipeline/generation-request.ts SAMPLERS. */
+export type SamplerName = 'ddim' | 'euler' | 'euler-a' | 'dpmpp-2m' | 'dpmpp-2m-karras' | 'pndm' | 'lms';
+
+/** Either a saved recipe or an unsaved one built in the UI. */
+export type RecipeRef = { readonly recipeId: string } | { readonly spec: RecipeSpec };
+
+/** The fields of app/pipeline/generation-request.ts GenerationSettings, plus the recipe. */
+export interface GenerationRequest {
+  readonly prompt: string;
+  readonly negativePrompt: string;
+  readonly recipe: RecipeRef;
+  readonly sampler: SamplerName;
+  /** Denoising steps, 1–500. */
+  readonly steps: number;
+  /** Classifier-free guidance scale g, 0–50: eps = eps_u + g·(eps_c − eps_u); g ≤ 1 disables guidance. */
+  readonly guidance: number;
+  /** DDIM's η in [0, 1] (default 0); ignored by other samplers. */
+  readonly eta?: number;
+  /** Integer 0 … 2^53−1; null picks a random seed (the record stores the one used). Image i uses seed + i. */
+  readonly seed: number | null;
+  /** Pixels, multiples of 8, 64–2048. */
+  readonly width: number;
+  readonly height: number;
+  /** Images per job, made one after another, 1–64. */
+  readonly batchCount: number;
+}
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface QueuedJob {
+  readonly id: string;
+  readonly status: 'queued' | 'running';
+  readonly request: GenerationRequest;
+  /** Short text for the queue list, e.g. the recipe name and the start of the prompt. */
+  readonly label: string;
+  readonly enqueuedAt: string;
+  /** Set while running. */
+  readonly step?: number;
+  readonly totalSteps?: number;
+  /** Set when the job belongs to a comparison set. */
+  readonly compareSetId?: string;
+}
+
+export interface GenerationProgress {
+  readonly jobId: string;
+  /** Denoising steps done (1-based once the first step finished) and in total; 'decode' follows the last step. */
+  readonly step: number;
+  readonly total: number;
+  readonly phase: 'encode' | 'denoise' | 'decode';
+  readonly elapsedMs: number;
+  /** Estimated time left; null until a step has been timed. */
+  readonly etaMs: number | null;
+  /** A small preview of the current latents as a PNG data URL (or an image URL), when previews are on. */
+  readonly preview?: string;
+}
+
+export interface GenerationFinished {
+  readonly jobId: string;
+  readonly generations: readonly GenerationSummary[];
+}
+
+export interface GenerationApi {
+  /** Adds a job to the end of the queue. */
+  enqueue(request: GenerationRequest): Promise<JobStarted>;
+  /** Queued and running jobs, the running one first. */
+  queue(): Promise<QueuedJob[]>;
+  /** Moves a queued job to `toIndex` among the queued jobs (0 = next to run). */
+  reorder(request: { jobId: string; toIndex: number }): Promise<QueuedJob[]>;
+  /** Removes a queued job (a running job is cancelled instead). */
+  remove(request: { jobId: string }): Promise<void>;
+  /** Cancels a running or queued job; the job then fails with `cancelled: true`. */
+  cancel(request: { jobId: string }): Promise<void>;
+  onDidStart: ApiEvent<JobStarted>;
+  onDidProgress: ApiEvent<GenerationProgress>;
+  onDidFinish: ApiEvent<GenerationFinished>;
+  onDidFail: ApiEvent<JobFailed>;
+  onDidChangeQueue: ApiEvent<{ readonly jobs: readonly QueuedJob[] }>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Comparison: the same seed and prompt across a recipe and each of its members
+
+export interface CompareItem {
+  /** 'Recipe' or the member model's name. */
+  readonly label: string;
+  readonly role: 'ensemble' | 'member';
+  readonly modelId?: string;
+  readonly jobId: string | null;
+  /** Set once that image exists. */
+  readonly generationId: string | null;
+  readonly status: JobStatus;
+}
+
+export interface CompareSet {
+  readonly id: string;
+  readonly sourceGenerationId: string;
+  readonly items: readonly CompareItem[];
+}
+
+export interface CompareApi {
+  /** Re-runs a generation's settings with each member alone (the ensemble image is reused). */
+  enqueue(request: { generationId: string }): Promise<CompareSet>;
+  get(request: { id: string }): Promise<CompareSet>;
+  onDidChange: ApiEvent<CompareSet>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// History
+
+export interface GenerationSummary {
+  readonly id: string;
+  readonly createdAt: string;
+  readonly prompt: string;
+  readonly method: EnsembleMethod;
+  /** The recipe's name at generation time, or the single model's name. */
+  readonly recipeName: string;
+  readonly seed: number;
+  readonly width: number;
+  readonly height: number;
+  readonly thumbnail: ImageRef;
+  readonly favourite: boolean;
+  /** True when a contribution map was recorded (AFA and feature-average generations). */
+  readonly hasContributions: boolean;
+}
+
+export interface GenerationRecord extends GenerationSummary {
+  readonly image: ImageRef;
+  /** The request as run: seed resolved, recipe inlined (so it still works after the recipe changed). */
+  readonly request: GenerationRequest & { readonly seed: number; readonly recipe: { readonly spec: RecipeSpec } };
+  /** Names of the models at generation time, by model id. */
+  readonly modelNames: Readonly<Record<string, string>>;
+  /** Position in its batch (its seed is request.seed + batchIndex). */
+  readonly batchIndex: number;
+  readonly durationMs: number;
+  readonly tags: readonly string[];
+  readonly compareSetId?: string;
+}
+
+export interface HistoryQuery {
+  /** Full-text search over prompt, negative prompt, recipe and model names and tags. */
+  readonly text?: string;
+  readonly favouritesOnly?: boolean;
+  readonly method?: EnsembleMethod;
+  readonly modelId?: string;
+  readonly tag?: string;
+  /** From the previous page's `nextCursor`; absent for the first page. */
+  readonly cursor?: string;
+  /** Page size, 1–500 (default 100). Newest first. */
+  readonly limit?: number;
+}
+
+export interface HistoryPage {
+  readonly items: readonly GenerationSummary[];
+  readonly nextCursor: string | null;
+  /** Matches in total, for the scroll height of a virtualized grid. */
+  readonly total: number;
+}
+
+/**
+ * Which model dominated where, per recorded step, for AFA/feature-average generations.
+ * `dominant` is base64 of a Uint8Array [height, width] (row-major) of member indexes into `members`;
+ * `shares` are the mean fusion weights per member over the whole map (they sum to 1).
+ */
+export interface ContributionMap {
+  readonly generationId: string;
+  readonly width: number;
+  readonly height: number;
+  readonly members: readonly { readonly modelId: string; readonly name: string }[];
+  readonly steps: readonly { readonly step: number; readonly dominant: string; readonly shares: readonly number[] }[];
+}
+
+export interface ExportResult {
+  /** Absolute paths of the written PNGs (metadata included). */
+  readonly files: readonly string[];
+  readonly directory: string;
+}
+
+export interface HistoryApi {
+  search(request: HistoryQuery): Promise<HistoryPage>;
+  get(request: { id: string }): Promise<GenerationRecord>;
+  setFavourite(request: { id: string; favourite: boolean }): Promise<GenerationRecord>;
+  /** Replaces the generation's tags. */
+  tag(request: { id: string; tags: string[] }): Promise<GenerationRecord>;
+  /** Moves the generations to the trash; `undo` with the token restores them. */
+  delete(request: { ids: string[] }): Promise<{ undoToken: string }>;
+  undo(request: { undoToken: string }): Promise<void>;
+  /** Copies the PNGs to `directory` (default: `exports/<date>` below the studio home). */
+  export(request: { ids: string[]; directory?: string }): Promise<ExportResult>;
+  /** Null when the generation has no recorded contributions. */
+  contributions(request: { id: string }): Promise<ContributionMap | null>;
+  onDidChange: ApiEvent<{ readonly reason: 'add' | 'delete' | 'restore' | 'update'; readonly ids: readonly string[] }>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Prompt gallery
+
+export interface PromptEntry {
+  readonly id: string;
+  readonly text: string;
+  readonly negativePrompt: string;
+  readonly tags: readonly string[];
+  readonly createdAt: string;
+  readonly uses: number;
+  readonly lastUsedAt: string | null;
+}
+
+export interface PromptsApi {
+  /** Most used first. */
+  list(): Promise<PromptEntry[]>;
+  search(request: { text?: string; tag?: string; limit?: number }): Promise<PromptEntry[]>;
+  /** Absent id: create (or return the existing entry with the same text); present: update. */
+  save(request: { id?: string; text: string; negativePrompt?: string; tags?: string[] }): Promise<PromptEntry>;
+  tag(request: { id: string; tags: string[] }): Promise<PromptEntry>;
+  delete(request: { id: string }): Promise<void>;
+  /** Counts a use (the UI inserts the text) and returns the updated entry. */
+  use(request: { id: string }): Promise<PromptEntry>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Settings and system
+
+/** onnxruntime execution providers the studio knows. */
+export type BackendName = 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
+
+export interface BackendInfo {
+  readonly backend: BackendName;
+  readonly label: string;
+  readonly available: boolean;
+  /** Why it is not available (no GPU, not in this onnxruntime build, other OS). */
+  readonly reason?: string;
+}
+
+export interface Settings {
+  /** The studio home (models, images, library). Changing it takes effect after a restart. */
+  readonly dataDirectory: string;
+  readonly backend: BackendName;
+  /** Intra-op threads for onnxruntime; 0 = automatic. */
+  readonly threads: number;
+  /** Step previews during generation (cost: one tiny VAE decode per step). */
+  readonly previews: boolean;
+}
+
+export interface SettingsApi {
+  get(): Promise<Settings>;
+  set(request: Partial<Settings>): Promise<{ settings: Settings; restartRequired: boolean }>;
+  listBackends(): Promise<BackendInfo[]>;
+}
+
+export interface SystemInfo {
+  readonly version: string;
+  readonly dataDirectory: string;
+  readonly platform: string;
+  /** CPU cores, for the threads setting. */
+  readonly cpuCount: number;
+}
+
+export interface SystemApi {
+  info(): Promise<SystemInfo>;
+  /** Desktop app: the engine process crashed and was restarted; running jobs failed with 'engine-crashed'. */
+  onDidEngineRestart: ApiEvent<{ readonly reason: string }>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The whole API and the names transports use
+
+export interface StudioApi {
+  readonly models: ModelsApi;
+  readonly recipes: RecipesApi;
+  readonly aggregators: AggregatorsApi;
+  readonly generation: GenerationApi;
+  readonly compare: CompareApi;
+  readonly history: HistoryApi;
+  readonly prompts: PromptsApi;
+  readonly settings: SettingsApi;
+  readonly system: SystemApi;
+}
+
+export type ServiceName = keyof StudioApi;
+
+type EventKeys<T> = { [K in keyof T]: K extends `onDid${string}` ? K : never }[keyof T] & string;
+type MethodKeys<T> = Exclude<keyof T & string, EventKeys<T>>;
+
+/** 'models.list', 'generation.enqueue', ... */
+export type ApiMethodName = { [S in ServiceName]: `${S}.${MethodKeys<StudioApi[S]>}` }[ServiceName];
+/** 'generation.onDidProgress', ... */
+export type ApiEventName = { [S in ServiceName]: `${S}.${EventKeys<StudioApi[S]>}` }[ServiceName];
+
+type Member<N extends string> = N extends `${infer S extends ServiceName}.${infer M}`
+  ? M extends keyof StudioApi[S]
+    ? StudioApi[S][M]
+    : never
+  : never;
+
+/** The request of a method; `undefined` for methods without one. */
+export type ApiRequest<N extends ApiMethodName> =
+  Member<N> extends (...args: infer A) => unknown ? (A extends [] ? undefined : A[0]) : never;
+export type ApiResponse<N extends ApiMethodName> = Member<N> extends (...args: never[]) => Promise<infer R> ? R : never;
+export type ApiEventPayload<N extends ApiEventName> = Member<N> extends ApiEvent<infer P> ? P : never;
+
+/** How a call's outcome crosses a transport. */
+export type ApiResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiErrorData };
+
+/** What a transport carries: calls by name and events by name. */
+export interface ApiTransport {
+  invoke<N extends ApiMethodName>(method: N, request: ApiRequest<N>): Promise<ApiResult<ApiResponse<N>>>;
+  subscribe<N extends ApiEventName>(event: N, listener: Listener<ApiEventPayload<N>>): Unsubscribe;
+}
+
+/**
+ * `window.afa` in the desktop app (main/preload.ts): the transport restricted to the contract's names,
+ * plus the few things only the shell can do.
+ */
+export interface AfaBridge extends ApiTransport {
+  /** The absolute path of a dropped or picked file (Electron's webUtils.getPathForFile). */
+  pathForFile(file: File): string;
+  /** Native folder picker; null when cancelled. */
+  pickDirectory(): Promise<string | null>;
+}
