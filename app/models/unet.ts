@@ -1,0 +1,167 @@
+// The SD1.x U-Net (diffusers UNet2DConditionModel 0.20) as ONNX graph builders, written once and usable
+// in two shapes:
+// - whole: `buildUnetGraph` wires every aggregation point in one graph (sample, timestep, text → ε);
+// - lock-step: `buildUnetLayerGraphs` makes one graph per AFA aggregation point plus one for the time
+//   embedding, so an ensemble can run K experts point by point and fuse their features in between.
+// Both call `unetPoint`, so the two shapes compute the same arithmetic by construction; initializers are
+// named after the checkpoint tensors, so all these graphs can share one weights file.
+//
+// Graph I/O (float32, NCHW; 'batch', 'height', 'width', 'tokens' are symbolic):
+//   sample [batch, in_channels, height, width]       latents already scaled by the sampler
+//   timestep [batch] float32                          see unetTimestep() for int64/float64/0-d inputs
+//   encoder_hidden_states [batch, tokens, cross_attention_dim]
+//   → noise_pred [batch, out_channels, height, width]
+// height and width must be multiples of latentSizeMultiple(config) (8 for SD1.5, i.e. 64 px).
+import type { WeightSource } from '../tensor/weights.ts';
+import { Graph, type Value } from '../onnx/graph.ts';
+import { concat } from '../onnx/ops.ts';
+import { groupNorm, silu } from '../onnx/layers.ts';
+import { ModuleWeights } from './module-weights.ts';
+import { conv3x3, resnetBlock2D } from './resnet-block.ts';
+import { downsample2D, upsample2D } from './sampling.ts';
+import { transformer2D } from './transformer-2d.ts';
+import { attentionHeads, type UnetConfig } from './unet-config.ts';
+import { unetLayout, type UnetPoint } from './unet-layout.ts';
+import { unetTimeEmbedding, unetTimeProjection, timeEmbeddingMlp } from './unet-time-embedding.ts';
+
+export { unetTimeEmbedding } from './unet-time-embedding.ts';
+
+/** What a point reads besides the weights. */
+export interface UnetPointInputs {
+  /** The current feature, [B, point.inChannels, H/inScale, W/inScale]. */
+  readonly hidden: Value;
+  /** The skip this up layer concatenates after `hidden` on the channel axis (up/output points only). */
+  readonly skip?: Value;
+  /** Time embedding [B, 4·C0] (from unetTimeEmbedding). */
+  readonly temb: Value;
+  /** Text embeddings [B, tokens, cross_attention_dim]. */
+  readonly context: Value;
+}
+
+/** Adds AFA aggregation point `pointIndex` of the U-Net to `g` and returns its output feature. */
+export function unetPoint(g: Graph, weights: WeightSource, config: UnetConfig, pointIndex: number, inputs: UnetPointInputs): Value {
+  const point = unetLayout(config)[pointIndex];
+  if (!point) throw new RangeError(`unetPoint: point ${pointIndex} does not exist (the config has ${unetLayout(config).length})`);
+  return g.scope(`point${String(point.index).padStart(2, '0')}`, () => buildPoint(g, new ModuleWeights(weights), config, point, inputs));
+}
+
+function buildPoint(g: Graph, root: ModuleWeights, config: UnetConfig, point: UnetPoint, inputs: UnetPointInputs): Value {
+  const { temb, context } = inputs;
+  const groups = config.norm_num_groups;
+  const resnet = { groups, eps: config.norm_eps, tembChannels: 4 * config.block_out_channels[0] };
+  const levels = config.block_out_channels.length;
+  const cross = (prefix: string, x: Value, level: number, channels: number) =>
+    g.scope(prefix, () =>
+      transformer2D(g, root.child(prefix), x, context, {
+        channels,
+        heads: attentionHeads(config, level),
+        contextChannels: config.cross_attention_dim,
+        groups,
+      }),
+    );
+  const res = (prefix: string, x: Value, inChannels: number, outChannels: number) =>
+    g.scope(prefix, () => resnetBlock2D(g, root.child(prefix), x, temb, { ...resnet, inChannels, outChannels }));
+
+  switch (point.kind) {
+    case 'conv-in':
+      return conv3x3(g, root, 'conv_in', inputs.hidden, point.inChannels, point.outChannels);
+    case 'down': {
+      const prefix = `down_blocks.${point.blockIndex}`;
+      let h = res(`${prefix}.resnets.${point.layer}`, inputs.hidden, point.inChannels, point.outChannels);
+      if (point.attention) h = cross(`${prefix}.attentions.${point.layer}`, h, point.blockIndex, point.outChannels);
+      return h;
+    }
+    case 'downsample': {
+      const prefix = `down_blocks.${point.blockIndex}.downsamplers.0`;
+      return g.scope(prefix, () => downsample2D(g, root.child(prefix), inputs.hidden, point.inChannels, config.downsample_padding));
+    }
+    case 'mid': {
+      // UNetMidBlock2DCrossAttn: resnet, then (attention, resnet); heads of the deepest level.
+      const c = point.inChannels;
+      let h = res('mid_block.resnets.0', inputs.hidden, c, c);
+      h = cross('mid_block.attentions.0', h, levels - 1, c);
+      return res('mid_block.resnets.1', h, c, c);
+    }
+    case 'up':
+    case 'output': {
+      if (!inputs.skip) throw new RangeError(`unetPoint: point ${point.index} (${point.name}) needs its skip input`);
+      const prefix = `up_blocks.${point.blockIndex}`;
+      const width = config.block_out_channels[levels - 1 - point.blockIndex];
+      // Up blocks: `hidden_states = torch.cat([hidden_states, res_hidden_states], dim=1)`.
+      let h = concat(g, [inputs.hidden, inputs.skip], 1);
+      h = res(`${prefix}.resnets.${point.layer}`, h, point.inChannels + point.skipChannels, width);
+      if (point.attention) h = cross(`${prefix}.attentions.${point.layer}`, h, levels - 1 - point.blockIndex, width);
+      if (point.upsample) {
+        const up = `${prefix}.upsamplers.0`;
+        h = g.scope(up, () => upsample2D(g, root.child(up), h, width));
+      }
+      return point.kind === 'output' ? outputHead(g, root, config, h) : h;
+    }
+  }
+}
+
+/** conv_norm_out (GroupNorm, norm_eps) → SiLU → conv_out: [B, C0, H, W] → [B, out_channels, H, W]. */
+function outputHead(g: Graph, root: ModuleWeights, config: UnetConfig, h: Value): Value {
+  const c = config.block_out_channels[0];
+  return g.scope('conv_out', () => {
+    const normed = groupNorm(g, h, config.norm_num_groups, root.get(g, 'conv_norm_out.weight', [c]), root.get(g, 'conv_norm_out.bias', [c]), config.norm_eps);
+    return conv3x3(g, root, 'conv_out', silu(g, normed), c, config.out_channels);
+  });
+}
+
+/** Declares the U-Net's inputs on `g` and returns noise_pred (not yet marked as an output). */
+export function addUnet(g: Graph, weights: WeightSource, config: UnetConfig): { sample: Value; timestep: Value; context: Value; noisePred: Value } {
+  const sample = g.input('sample', 'float32', ['batch', config.in_channels, 'height', 'width']);
+  const timestep = g.input('timestep', 'float32', ['batch']);
+  const context = g.input('encoder_hidden_states', 'float32', ['batch', 'tokens', config.cross_attention_dim]);
+  const temb = unetTimeEmbedding(g, weights, config, timestep);
+  const outputs: Value[] = [];
+  let hidden = sample;
+  for (const point of unetLayout(config)) {
+    const skip = point.skipFrom >= 0 ? outputs[point.skipFrom] : undefined;
+    hidden = unetPoint(g, weights, config, point.index, { hidden, skip, temb, context });
+    outputs.push(hidden);
+  }
+  return { sample, timestep, context, noisePred: hidden };
+}
+
+/** The whole U-Net as one graph: (sample, timestep, encoder_hidden_states) → noise_pred. */
+export function buildUnetGraph(weights: WeightSource, config: UnetConfig, name = 'unet'): Graph {
+  const g = new Graph(name);
+  const { noisePred } = addUnet(g, weights, config);
+  g.output(noisePred, 'noise_pred');
+  return g;
+}
+
+export interface UnetLayerGraphs {
+  /** timestep [batch] float32 → time_proj [batch, C0], temb [batch, 4·C0]. */
+  readonly timeEmbedding: Graph;
+  /**
+   * One graph per aggregation point (index = point index). Inputs: hidden, temb, context, and skip for
+   * the up/output points; output: feature. Every point graph declares temb and context, used or not, so
+   * a lock-step runner feeds each the same way.
+   */
+  readonly points: readonly Graph[];
+}
+
+/** The U-Net cut at its aggregation points: one graph per point plus the time embedding. */
+export function buildUnetLayerGraphs(weights: WeightSource, config: UnetConfig, name = 'unet'): UnetLayerGraphs {
+  const time = new Graph(`${name}_time_embedding`);
+  const timestep = time.input('timestep', 'float32', ['batch']);
+  const projected = unetTimeProjection(time, config, timestep);
+  time.output(projected, 'time_proj');
+  time.output(timeEmbeddingMlp(time, weights, config, projected), 'temb');
+
+  const c0 = config.block_out_channels[0];
+  const points = unetLayout(config).map((point) => {
+    const g = new Graph(`${name}_point${String(point.index).padStart(2, '0')}`);
+    const size = (scale: number): string[] => (scale === 1 ? ['height', 'width'] : [`height/${scale}`, `width/${scale}`]);
+    const hidden = g.input('hidden', 'float32', ['batch', point.inChannels, ...size(point.inScale)]);
+    const skip = point.skipFrom >= 0 ? g.input('skip', 'float32', ['batch', point.skipChannels, ...size(point.inScale)]) : undefined;
+    const temb = g.input('temb', 'float32', ['batch', 4 * c0]);
+    const context = g.input('context', 'float32', ['batch', 'tokens', config.cross_attention_dim]);
+    g.output(unetPoint(g, weights, config, point.index, { hidden, skip, temb, context }), 'feature');
+    return g;
+  });
+  return { timeEmbedding: time, points };
+}
