@@ -9,8 +9,9 @@
 // Initializers under INLINE_LIMIT bytes are written inline in the model. Everything is written to
 // temporary siblings first and renamed into place only when all of it succeeded: a failed or cancelled
 // save leaves no files behind.
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { constants, copyFileSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { createHash } from 'node:crypto';
 import { CancelledError, UserError } from '../common/errors.ts';
 import { diskFullError, isDiskFull, temporarySibling } from '../common/atomic-write.ts';
 import type { JobControl } from '../common/progress.ts';
@@ -140,10 +141,7 @@ export function saveModels(models: readonly { readonly graph: Graph; readonly mo
       mkdirSync(dir, { recursive: true });
     }
     for (const [linkPath, target] of plan.linkRequests) {
-      if (!existsSync(linkPath)) {
-        linkSync(target, linkPath);
-        created.push(linkPath);
-      }
+      if (linkInto(linkPath, target)) created.push(linkPath);
     }
     let writtenWeights: string | undefined;
     if (plan.toWrite.length > 0 && weightsPath !== undefined) {
@@ -233,29 +231,44 @@ function reference(plan: Planned, dir: string, entry: WeightEntry): void {
 }
 
 /**
- * The `location` to write for a file: onnxruntime 1.30 resolves it against the model's directory and
- * rejects absolute paths and paths that leave that directory (see app/onnx/README.md). A file elsewhere
- * is therefore hard-linked into `dir` (same bytes, no copy) under a name derived from its path.
+ * The `location` to write for a file. onnxruntime 1.30 resolves it against the model's directory and
+ * refuses absolute paths, paths that leave that directory, and symlinks that resolve outside it (see
+ * app/onnx/README.md). A file elsewhere is therefore hard-linked into `dir` (same bytes, no copy; a copy
+ * — a clone where the file system can — when the two are on different volumes), under a name made
+ * unique by a hash of its absolute path: experts' files are often all called 'model.safetensors'.
  */
 function externalLocation(plan: Planned, dir: string, file: string): string {
   const relativePath = relative(dir, file);
   if (!relativePath.startsWith('..') && !isAbsolute(relativePath)) return relativePath.split(sep).join('/');
-  const linkName = `linked-${basename(file)}`;
-  const linkPath = join(dir, linkName);
-  const existing = plan.linkRequests.get(linkPath);
-  if (existing !== undefined && existing !== file) {
-    throw new UserError('conflict', `Two weight files named '${basename(file)}' (${existing} and ${file}) would both be linked into ${dir}.`);
-  }
-  if (existsSync(linkPath) && !sameFile(linkPath, file)) {
-    throw new UserError('conflict', `${linkPath} exists and is not a link to ${file}.`, 'Remove it or save into an empty directory.');
-  }
-  plan.linkRequests.set(linkPath, file);
+  const hash = createHash('sha256').update(file).digest('hex').slice(0, 12);
+  const linkName = `linked-${hash}-${basename(file)}`;
+  plan.linkRequests.set(join(dir, linkName), file);
   return linkName;
+}
+
+/** Makes `linkPath` the same file as `target` (hard link, or a copy across volumes); true if it made one. */
+function linkInto(linkPath: string, target: string): boolean {
+  if (existsSync(linkPath) && sameFile(linkPath, target)) return false;
+  // A stale link (the target was replaced since) is swapped atomically: link to a temp name, rename.
+  const temp = temporarySibling(linkPath);
+  try {
+    linkSync(target, temp);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw error;
+    copyFileSync(target, temp, constants.COPYFILE_FICLONE);
+    // Keep the target's mtime so the next save recognises the copy as current (see sameFile).
+    const { atime, mtime } = statSync(target);
+    utimesSync(temp, atime, mtime);
+  }
+  renameSync(temp, linkPath);
+  return true;
 }
 
 function sameFile(a: string, b: string): boolean {
   const [left, right] = [statSync(a), statSync(b)];
-  return left.ino === right.ino && left.dev === right.dev;
+  if (left.ino === right.ino && left.dev === right.dev) return true;
+  return left.size === right.size && left.mtimeMs === right.mtimeMs; // a copy made by linkInto
 }
 
 function alignUp(offset: number, alignment: number): number {

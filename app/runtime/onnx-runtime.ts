@@ -239,3 +239,8 @@ function nestConfig(config: Readonly<Record<string, string>>): Record<string, un
   }
   return root;
 }
+
+/** Loads a model file into a session (ModelSession.create). */
+export function createSession(modelPath: string, options: SessionOptions = {}): Promise<ModelSession> {
+  return ModelSession.create(modelPath, options);
+}
