@@ -1,0 +1,54 @@
+// The server side of the API: composes the studio's real services over one studio home. Web mode
+// (app/server) and the desktop engine process (main/engine-process.ts) both start exactly this.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { studioPaths } from '../common/paths.ts';
+import { listBackends } from '../runtime/onnx-runtime.ts';
+import type { StudioApi } from './contract.ts';
+import {
+  PendingAggregatorsService, PendingCompareService, PendingGenerationService, PendingHistoryService, PendingModelsService,
+  PendingPromptsService, PendingRecipesService,
+} from './pending-services.ts';
+import { SettingsService } from './settings-service.ts';
+import { SystemService } from './system-service.ts';
+
+export interface StudioServicesConfig {
+  /** The studio home (data directory). */
+  readonly home: string;
+  /** Settings file; default `<home>/settings.json`. */
+  readonly settingsFile?: string;
+  /** Web mode: the home is fixed by the command line. */
+  readonly dataDirectoryFixed?: boolean;
+  readonly version?: string;
+}
+
+export interface StudioServices extends StudioApi {
+  readonly settings: SettingsService;
+  readonly system: SystemService;
+  /** Cancels running jobs and closes the library. */
+  dispose(): Promise<void>;
+}
+
+export function createStudioServices(config: StudioServicesConfig): StudioServices {
+  const paths = studioPaths(config.home);
+  mkdirSync(paths.home, { recursive: true });
+  const settings = new SettingsService({
+    file: config.settingsFile ?? join(paths.home, 'settings.json'),
+    home: paths.home,
+    dataDirectoryFixed: config.dataDirectoryFixed ?? false,
+    listBackends,
+  });
+  const system = new SystemService({ version: config.version ?? '0.0.0', home: paths.home });
+  return {
+    models: new PendingModelsService(),
+    recipes: new PendingRecipesService(),
+    aggregators: new PendingAggregatorsService(),
+    generation: new PendingGenerationService(),
+    compare: new PendingCompareService(),
+    history: new PendingHistoryService(),
+    prompts: new PendingPromptsService(),
+    settings,
+    system,
+    async dispose() {},
+  };
+}

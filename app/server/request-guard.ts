@@ -1,0 +1,56 @@
+// Who may talk to web mode: requests with the session token, addressed to this server by a name it
+// answers to (a DNS-rebinding page uses a foreign Host), and — when a browser says where the request
+// comes from — from the studio's own origin only (another site's page cannot call the API).
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+import { requestToken, tokensEqual, type TokenSource } from './session-token.ts';
+
+export interface GuardConfig {
+  readonly token: string;
+  readonly port: number;
+  /** The address the server listens on ('127.0.0.1', '0.0.0.0', a LAN address, ...). */
+  readonly host: string;
+}
+
+export type GuardResult =
+  | { readonly ok: true; readonly source: TokenSource }
+  | { readonly ok: false; readonly status: 401 | 403; readonly message: string };
+
+const loopbackNames = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]';
+}
+
+function isLoopback(host: string): boolean {
+  return loopbackNames.has(host) || host === '::1';
+}
+
+/** The Host header names this server: its port, and its address (any name when listening on every interface). */
+export function hostAllowed(hostHeader: string | undefined, config: GuardConfig): boolean {
+  if (!hostHeader) return false;
+  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostHeader);
+  if (!match) return false;
+  const [, name, port] = match;
+  if (Number(port ?? 80) !== config.port) return false;
+  if (isWildcard(config.host)) return true;
+  if (isLoopback(config.host)) return loopbackNames.has(name!.toLowerCase());
+  const bound = isIP(config.host) === 6 ? `[${config.host}]` : config.host;
+  return name!.toLowerCase() === bound.toLowerCase() || loopbackNames.has(name!.toLowerCase());
+}
+
+export function checkRequest(request: IncomingMessage, url: URL, config: GuardConfig): GuardResult {
+  const host = request.headers.host;
+  if (!hostAllowed(host, config)) return { ok: false, status: 403, message: `Requests for host ${host ?? '(none)'} are refused.` };
+  const origin = request.headers.origin;
+  // Browsers send Origin on every cross-origin request, on POSTs and on WebSocket handshakes; a page of
+  // another site can therefore never pass as the studio's own.
+  if (origin !== undefined && origin !== `http://${host}`) {
+    return { ok: false, status: 403, message: `Requests from ${origin} are refused.` };
+  }
+  const given = requestToken(request, url, config.port);
+  if (!given || !tokensEqual(given.token, config.token)) {
+    return { ok: false, status: 401, message: 'Missing or wrong session token. Open the URL that `afa serve` printed (it contains the token).' };
+  }
+  return { ok: true, source: given.source };
+}

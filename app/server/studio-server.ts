@@ -1,0 +1,124 @@
+// Web mode: the same UI and API as the desktop app over HTTP + WebSocket, for a browser on this
+// machine (or, with `host`, on the LAN). Routes: / (the built UI), POST /api/<method>, GET /events
+// (WebSocket), GET /media/<path>, POST /upload. Every request needs the session token
+// (app/server/request-guard.ts); the server listens on 127.0.0.1 unless told otherwise.
+import { rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { StudioApi } from '../api/contract.ts';
+import { createDispatcher } from '../api/dispatch.ts';
+import { uploadsDirectory } from '../api/uploads.ts';
+import { apiRoutePrefix, handleApiRequest } from './api-route.ts';
+import { EventSocket, eventsRoute } from './event-socket.ts';
+import { securityHeaders, sendJson, sendText } from './http-replies.ts';
+import { imageRoutePrefix, serveImage } from './image-route.ts';
+import { checkRequest, type GuardConfig } from './request-guard.ts';
+import { createSessionToken, sessionCookie } from './session-token.ts';
+import { serveStatic } from './static-files.ts';
+import { handleUpload, uploadRoute } from './upload-route.ts';
+
+export interface StudioServerConfig {
+  readonly api: StudioApi;
+  /** The studio home the services run on (images and uploads are read and written there). */
+  readonly home: string;
+  /** Vite's output folder with index.html. */
+  readonly rendererDirectory: string;
+  /** Listen address; default '127.0.0.1'. '0.0.0.0' serves the LAN (the token is still required). */
+  readonly host?: string;
+  /** Default 0: a free port. */
+  readonly port?: number;
+  /** Default: 32 random bytes. */
+  readonly token?: string;
+  /** Where unexpected (internal) errors are reported; default console.error. */
+  readonly onInternalError?: (error: unknown) => void;
+}
+
+export interface StudioServer {
+  /** The URL to open, token included. */
+  readonly url: string;
+  /** http://host:port without the token. */
+  readonly origin: string;
+  readonly token: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+function isApiLike(pathname: string): boolean {
+  return pathname.startsWith(apiRoutePrefix) || pathname === uploadRoute || pathname === eventsRoute;
+}
+
+export async function startStudioServer(config: StudioServerConfig): Promise<StudioServer> {
+  const host = config.host ?? '127.0.0.1';
+  const token = config.token ?? createSessionToken();
+  const reportInternal = config.onInternalError ?? ((error: unknown) => console.error(error));
+  const dispatcher = createDispatcher(config.api, { onInternalError: (method, error) => reportInternal(Object.assign(new Error(`${method} failed`), { cause: error })) });
+  const events = new EventSocket();
+  const unsubscribe = dispatcher.subscribeAll((event, payload) => events.broadcast(event, payload));
+  // Uploads that never became imports (the server stopped) are of no use to anyone.
+  rmSync(uploadsDirectory(config.home), { recursive: true, force: true });
+
+  let guard: GuardConfig = { token, port: 0, host };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    securityHeaders(response);
+    const url = new URL(request.url ?? '/', 'http://studio.invalid');
+    const verdict = checkRequest(request, url, guard);
+    if (!verdict.ok) {
+      if (isApiLike(url.pathname)) return sendJson(response, verdict.status, { ok: false, error: { name: 'ApiError', code: verdict.status === 401 ? 'unauthorized' : 'forbidden', message: verdict.message } });
+      return sendText(response, verdict.status, verdict.message);
+    }
+    if (url.pathname.startsWith(apiRoutePrefix)) return handleApiRequest(dispatcher, url.pathname.slice(apiRoutePrefix.length), request, response);
+    if (url.pathname === uploadRoute) return handleUpload(config.home, url, request, response);
+    if (url.pathname.startsWith(imageRoutePrefix)) return serveImage(config.home, url, response);
+    if (request.method !== 'GET' && request.method !== 'HEAD') return sendText(response, 405, 'Method not allowed.');
+    if (verdict.source === 'query') {
+      // Trade the token in the address bar for a cookie, and drop it from the URL (history, screenshots).
+      url.searchParams.delete('token');
+      response.writeHead(303, { 'Set-Cookie': sessionCookie(guard.port, token), Location: `${url.pathname}${url.search}` });
+      response.end();
+      return;
+    }
+    serveStatic(config.rendererDirectory, url.pathname, response);
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      reportInternal(error);
+      if (!response.headersSent) sendText(response, 500, 'Internal error.');
+      else response.destroy();
+    });
+  });
+  server.on('upgrade', (request, socket, head) => {
+    const url = new URL(request.url ?? '/', 'http://studio.invalid');
+    const verdict = url.pathname === eventsRoute ? checkRequest(request, url, guard) : ({ ok: false, status: 403, message: 'No such socket.' } as const);
+    if (!verdict.ok) {
+      socket.end(`HTTP/1.1 ${verdict.status} ${verdict.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    events.accept(request, socket, head);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  guard = { token, port, host };
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const origin = `http://${shownHost}:${port}`;
+  return {
+    url: `${origin}/?token=${token}`,
+    origin,
+    token,
+    port,
+    async close() {
+      unsubscribe();
+      await events.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

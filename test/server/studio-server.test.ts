@@ -1,0 +1,162 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WebSocket } from 'ws';
+import { createStudioServices, type StudioServices } from '../../app/api/services.ts';
+import { uploadedFile } from '../../app/api/uploads.ts';
+import { startStudioServer, type StudioServer } from '../../app/server/studio-server.ts';
+
+let root: string;
+let home: string;
+let services: StudioServices;
+let server: StudioServer;
+
+before(async () => {
+  root = mkdtempSync(join(tmpdir(), 'afa-server-'));
+  home = join(root, 'home');
+  const renderer = join(root, 'renderer');
+  mkdirSync(join(renderer, 'assets'), { recursive: true });
+  writeFileSync(join(renderer, 'index.html'), '<!doctype html><title>AFA Studio</title>');
+  writeFileSync(join(renderer, 'assets', 'app.js'), 'console.log(1)');
+  writeFileSync(join(root, 'secret.png'), 'outside the home');
+  services = createStudioServices({ home, dataDirectoryFixed: true });
+  mkdirSync(join(home, 'images'), { recursive: true });
+  writeFileSync(join(home, 'images', 'a b.png'), 'png bytes');
+  writeFileSync(join(home, 'library.sqlite'), 'database');
+  symlinkSync(join(root, 'secret.png'), join(home, 'images', 'link.png'));
+  server = await startStudioServer({ api: services, home, rendererDirectory: renderer });
+});
+
+after(async () => {
+  await server.close();
+  await services.dispose();
+  rmSync(root, { recursive: true, force: true });
+});
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function send(path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(`${server.origin}${path}`, { method: options.method ?? 'GET', headers: options.headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    request.on('error', reject);
+    request.end(options.body);
+  });
+}
+
+const auth = () => ({ 'x-afa-token': server.token });
+const call = (method: string, body: unknown, headers: Record<string, string> = auth()) =>
+  send(`/api/${method}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? '' : JSON.stringify(body) });
+
+test('listens on 127.0.0.1 and prints a URL with the token', () => {
+  assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{43}$/);
+});
+
+test('every route refuses requests without the right token', async () => {
+  assert.equal((await send('/')).status, 401);
+  assert.equal((await send('/assets/app.js')).status, 401);
+  assert.equal((await send('/media/images/a%20b.png')).status, 401);
+  const api = await call('settings.get', undefined, { 'x-afa-token': `${server.token.slice(0, -1)}x` });
+  assert.equal(api.status, 401);
+  assert.equal(JSON.parse(api.body).error.code, 'unauthorized');
+  assert.equal((await call('settings.get', undefined, {})).status, 401);
+});
+
+test('the token in the URL becomes a cookie and leaves the address bar', async () => {
+  const first = await send(`/?token=${server.token}`);
+  assert.equal(first.status, 303);
+  assert.equal(first.headers.location, '/');
+  const cookie = String(first.headers['set-cookie']).split(';')[0]!;
+  assert.match(String(first.headers['set-cookie']), /HttpOnly; SameSite=Strict/);
+  const page = await send('/generate', { headers: { cookie } });
+  assert.equal(page.status, 200);
+  assert.match(page.body, /AFA Studio/);
+  assert.match(String(page.headers['content-security-policy']), /script-src 'self'/);
+  assert.equal((await call('settings.get', undefined, { cookie })).status, 200);
+});
+
+test('other origins and foreign host names are refused', async () => {
+  const foreign = await call('settings.get', undefined, { ...auth(), origin: 'http://evil.example' });
+  assert.equal(foreign.status, 403);
+  assert.equal(JSON.parse(foreign.body).error.code, 'forbidden');
+  const own = await call('settings.get', undefined, { ...auth(), origin: server.origin });
+  assert.equal(own.status, 200);
+  assert.equal((await call('settings.get', undefined, { ...auth(), host: `evil.example:${server.port}` })).status, 403);
+});
+
+test('API calls return typed results and typed errors', async () => {
+  const settings = JSON.parse((await call('settings.get', undefined)).body);
+  assert.deepEqual(settings, { ok: true, value: { dataDirectory: home, backend: 'cpu', threads: 0, previews: true } });
+
+  const bad = await call('generation.enqueue', { prompt: 1 });
+  assert.equal(bad.status, 400);
+  assert.equal(JSON.parse(bad.body).error.code, 'bad-request');
+  const unknown = await call('models.format', {});
+  assert.equal(unknown.status, 404);
+  assert.equal(JSON.parse(unknown.body).error.code, 'unknown-method');
+  const notJson = await send('/api/settings.get', { method: 'POST', headers: { ...auth(), 'content-type': 'text/plain' }, body: '' });
+  assert.equal(notJson.status, 400);
+  const broken = await send('/api/settings.get', { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: '{' });
+  assert.equal(JSON.parse(broken.body).error.message, 'The request body is not valid JSON.');
+  const moved = await call('settings.set', { dataDirectory: '/elsewhere' });
+  assert.equal(JSON.parse(moved.body).error.code, 'unsupported');
+});
+
+test('images are served from the studio home only', async () => {
+  const image = await send('/media/images/a%20b.png', { headers: auth() });
+  assert.equal(image.status, 200);
+  assert.equal(image.headers['content-type'], 'image/png');
+  assert.equal(image.body, 'png bytes');
+  for (const path of ['/media/images/..%2F..%2Fsecret.png', '/media/images/%2E%2E/%2E%2E/secret.png', '/media/library.sqlite', '/media/images/link.png', '/media/%2Fetc%2Fpasswd.png', '/media/..%5C..%5Csecret.png']) {
+    const reply = await send(path, { headers: auth() });
+    assert.ok(reply.status === 403 || reply.status === 404, `${path} → ${reply.status}`);
+    assert.doesNotMatch(reply.body, /outside the home|database/);
+  }
+  assert.equal((await send('/media/images/link.png', { headers: auth() })).status, 403);
+  assert.equal((await send('/media/images/missing.png', { headers: auth() })).status, 404);
+});
+
+test('static files cannot escape the renderer folder', async () => {
+  assert.equal((await send('/assets/app.js', { headers: auth() })).body, 'console.log(1)');
+  const escape = await send('/assets/..%2F..%2Fsecret.png', { headers: auth() });
+  assert.ok(escape.status === 403 || escape.status === 404);
+});
+
+test('uploads land below the home under a sanitised name', async () => {
+  const reply = await send(`/upload?name=${encodeURIComponent('../../evil.safetensors')}`, { method: 'POST', headers: auth(), body: 'weights' });
+  assert.equal(reply.status, 200);
+  const { uploadId, fileName } = JSON.parse(reply.body);
+  assert.equal(fileName, 'evil.safetensors');
+  const file = uploadedFile(home, uploadId);
+  assert.ok(file.startsWith(join(home, 'tmp', 'uploads', uploadId)));
+  assert.equal(readFileSync(file, 'utf8'), 'weights');
+});
+
+function openSocket(headers: Record<string, string>): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`${server.origin.replace('http', 'ws')}/events`, { headers });
+    socket.once('open', () => resolve(socket));
+    socket.once('unexpected-response', (_request, response) => reject(new Error(`status ${response.statusCode}`)));
+    socket.once('error', reject);
+  });
+}
+
+test('the event socket needs the token and the own origin, then carries events', async () => {
+  await assert.rejects(openSocket({}), /status 401/);
+  await assert.rejects(openSocket({ ...auth(), origin: 'http://evil.example' }), /status 403/);
+  const socket = await openSocket({ ...auth(), origin: server.origin });
+  const message = new Promise<string>((resolve) => socket.once('message', (data) => resolve(String(data))));
+  services.system.engineRestarted.fire({ reason: 'test' });
+  assert.deepEqual(JSON.parse(await message), { event: 'system.onDidEngineRestart', payload: { reason: 'test' } });
+  socket.close();
+});
