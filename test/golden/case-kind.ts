@@ -53,12 +53,20 @@ export interface CaseContext {
   readTensor(entry: ManifestEntry): Tensor;
   /** Reads an input entry of type 'json' with its json_path selector applied. */
   readJson(entry: ManifestEntry): unknown;
+  /** Reads the case's input `name` (a 'tensor' entry); throws naming the case when it has no such input. */
+  readInput(name: string): Tensor;
+  /** The golden directory's manifest fields other than `cases` (conventions, config, seeds, ...). */
+  readonly manifest: Readonly<Record<string, unknown>>;
   /** A scratch directory for this case, removed after it ran. */
   readonly scratch: string;
 }
 
 export interface CaseKind {
   readonly kind: string;
-  /** Computes the outputs the runner will check. Outputs that are not returned fail (unless reference_only). */
+  /**
+   * Computes the outputs the runner will check. Outputs that are not returned fail (unless reference_only).
+   * A 'value' output may be `{ value }` or a one-element tensor. A 'same_as' output needs no entry of its
+   * own: the runner compares the returned output named by the entry's `output` with the other case's.
+   */
   run(testCase: ManifestCase, context: CaseContext): Promise<Readonly<Record<string, CaseOutput>>>;
 }

@@ -1,0 +1,64 @@
+// Runs the shared golden cases (../shared/golden, never copied into the repository): one node test per
+// case, so the test summary counts them. Every case of a kind registered in test/golden/kinds/ must pass.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openGoldenSession } from './golden-runner.ts';
+import { formatDetails } from './report-format.ts';
+
+/**
+ * TEMPORARY allowance: kinds whose runner has not landed yet are reported as `todo`, not as passes.
+ * The lead removes this list once every kind is registered; a kind registered by a file in
+ * test/golden/kinds/ runs for real (and must pass) whether or not it is listed here.
+ */
+const KINDS_NOT_YET_IMPLEMENTED: readonly string[] = [
+  'tokenizer',
+  'text_encoder',
+  'unet',
+  'unet_blocks',
+  'vae_decode',
+  'vae_encode',
+  'scheduler_timesteps',
+  'scheduler_chain',
+  'scheduler_add_noise',
+  'sd_pipeline',
+  'single_file_checkpoint',
+  'afa_forward',
+  'afa_pipeline',
+  'baseline_weighted_merge',
+  'baseline_eps_average',
+  'baseline_mbw',
+];
+
+/** Kinds skipped on purpose, with the reason (training arrives with a later issue). */
+const SKIPPED_KINDS: Readonly<Record<string, string>> = {
+  afa_train_step: 'training (afa_train_step) arrives with a later issue',
+};
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const goldenDir = join(repoRoot, '..', 'shared', 'golden');
+
+const session = await openGoldenSession(goldenDir, { skipKinds: Object.keys(SKIPPED_KINDS) });
+after(() => session.close());
+
+for (const { file, message } of session.loadErrors) {
+  test(`kinds file ${file} loads`, () => assert.fail(message));
+}
+
+for (const testCase of session.cases) {
+  const name = `${testCase.id} [${testCase.kind}]`;
+  const skipReason = SKIPPED_KINDS[testCase.kind];
+  if (skipReason) {
+    test(name, { skip: skipReason });
+  } else if (!session.isRegistered(testCase.kind)) {
+    if (KINDS_NOT_YET_IMPLEMENTED.includes(testCase.kind)) test.todo(`${name}: no runner for this kind yet`);
+    else test(name, () => assert.fail(`no file in test/golden/kinds registers kind '${testCase.kind}'`));
+  } else {
+    test(name, async (t) => {
+      const result = await session.runCase(testCase.id);
+      for (const output of result.outputs) t.diagnostic(`${output.name}: ${output.status} — ${output.message}`);
+      assert.equal(result.status, 'pass', [`${testCase.id}: ${result.status}`, ...formatDetails(result)].join('\n'));
+    });
+  }
+}
