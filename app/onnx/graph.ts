@@ -249,7 +249,12 @@ export class Graph {
   node(spec: NodeSpec & { readonly outputName?: string }): Value[] {
     const name = this.unique(spec.name ?? this.scoped(spec.op));
     for (const [index, input] of spec.inputs.entries()) {
-      if (input !== undefined) this.requireOwn(input, `input ${index} of ${describeNode(spec.op, name, spec.inputs)}`);
+      if (input !== undefined && !this.owns(input)) {
+        throw new UserError(
+          'invalid-argument',
+          `Input ${index} ${describeValue(input)} is not a value of graph '${this.name}': it is unknown here or comes from another graph.\nin ${describeNode(spec.op, name, spec.inputs)}`,
+        );
+      }
     }
     const outputs = spec.outputs.map((output, index) => {
       const outputName = index === 0 ? (spec.outputName ?? name) : `${name}:${index}`;
@@ -295,8 +300,12 @@ export class Graph {
     return value;
   }
 
+  private owns(value: Value): boolean {
+    return this.valueByName.get(value.name) === value;
+  }
+
   private requireOwn(value: Value, where: string): void {
-    if (this.valueByName.get(value.name) !== value) {
+    if (!this.owns(value)) {
       throw new UserError(
         'invalid-argument',
         `Value ${describeValue(value)} (${where}) is not a value of graph '${this.name}': it is unknown here or comes from another graph.`,

@@ -295,11 +295,12 @@ export function reshape(g: Graph, x: Value, shape: readonly Dim[] | Value): Valu
   if (inferred > 1) {
     fail(g, 'Reshape', [x], `Reshape to [${shape.join(', ')}] leaves ${inferred} dims to infer; at most one may be -1 or a new symbolic name.`);
   }
-  const known = x.shape?.every((dim) => typeof dim === 'number') && codes.every((code) => code > 0);
-  if (known) {
-    const inputSize = (x.shape as number[]).reduce((a, b) => a * b, 1);
-    const outputSize = codes.reduce((a, b) => a * b, 1);
-    if (inputSize !== outputSize) fail(g, 'Reshape', [x], `Reshape cannot turn ${inputSize} elements into [${shape.join(', ')}].`);
+  if (x.shape?.every((dim) => typeof dim === 'number')) {
+    const dims = x.shape as readonly number[];
+    const inputSize = dims.reduce((a, b) => a * b, 1);
+    const fixed = codes.reduce((a, code, index) => (code === -1 ? a : a * (code === 0 ? (dims[index] ?? NaN) : code)), 1);
+    const fits = codes.includes(-1) ? fixed > 0 && inputSize % fixed === 0 : inputSize === fixed;
+    if (!fits) fail(g, 'Reshape', [x], `Reshape cannot turn ${inputSize} elements into [${shape.join(', ')}].`);
   }
   const outShape = reshapeShape(x.shape, codes).map((dim, index) => (typeof shape[index] === 'string' ? shape[index] : dim));
   return single(g, 'Reshape', [x, g.constant(int64([codes.length], codes))], x.dtype, outShape);
