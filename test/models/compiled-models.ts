@@ -1,0 +1,61 @@
+// Compiles each golden model folder at most once per process (the golden runner runs its cases one after
+// another in one process, and the model tests reuse the same models). Files go to one temporary folder
+// removed when the process exits.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileComponent, type CompiledComponent, type ComponentSpec } from '../../app/models/compile-component.ts';
+import { openDiffusersComponent } from '../../app/models/diffusers-folder.ts';
+import { parseUnetConfig, type UnetConfig } from '../../app/models/unet-config.ts';
+import { parseClipTextConfig } from '../../app/models/clip-text-config.ts';
+import { parseVaeConfig } from '../../app/models/vae-config.ts';
+
+let root: string | undefined;
+const cache = new Map<string, Promise<CompiledComponent>>();
+
+function scratchRoot(): string {
+  if (!root) {
+    const dir = mkdtempSync(join(tmpdir(), 'afa-models-'));
+    root = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return root;
+}
+
+function compileOnce(key: string, spec: () => ComponentSpec): Promise<CompiledComponent> {
+  let compiled = cache.get(key);
+  if (!compiled) {
+    compiled = compileComponent(spec(), join(scratchRoot(), `model-${cache.size}`));
+    cache.set(key, compiled);
+  }
+  return compiled;
+}
+
+export type UnetShape = 'whole' | 'layers';
+
+export function compiledUnet(folder: string, shape: UnetShape): Promise<CompiledComponent> {
+  return compileOnce(`unet:${shape}:${folder}`, () => {
+    const { config, weights } = openDiffusersComponent(folder, parseUnetConfig);
+    return { kind: 'unet', config, weights, shapes: [shape] };
+  });
+}
+
+export function unetConfigOf(folder: string): UnetConfig {
+  const component = openDiffusersComponent(folder, parseUnetConfig);
+  component.close();
+  return component.config;
+}
+
+export function compiledTextEncoder(folder: string): Promise<CompiledComponent> {
+  return compileOnce(`text-encoder:${folder}`, () => {
+    const { config, weights } = openDiffusersComponent(folder, parseClipTextConfig);
+    return { kind: 'text-encoder', config, weights };
+  });
+}
+
+export function compiledVae(folder: string, part: 'decoder' | 'encoder'): Promise<CompiledComponent> {
+  return compileOnce(`vae-${part}:${folder}`, () => {
+    const { config, weights } = openDiffusersComponent(folder, parseVaeConfig);
+    return { kind: part === 'decoder' ? 'vae-decoder' : 'vae-encoder', config, weights };
+  });
+}
