@@ -174,8 +174,8 @@ export class Graph {
     if (this.outputList.some((output) => output.name === name)) {
       throw new UserError('invalid-argument', `Graph '${this.name}' already has an output named '${name}'.`);
     }
-    const isSource = this.inputList.includes(value) || this.initializerList.some((init) => init.value === value);
-    if (name === value.name && !isSource) {
+    if (name === value.name) {
+      // ONNX lets a graph input or an initializer be an output directly (onnxruntime returns it as is).
       this.outputList.push(value);
       return;
     }

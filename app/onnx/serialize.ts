@@ -124,8 +124,12 @@ export function saveModels(models: readonly { readonly graph: Graph; readonly mo
   const weightsPath = options.weightsFile === undefined ? undefined : join(dir, options.weightsFile);
   const plan = planWeights(models.map((model) => model.graph), dir, weightsPath, options.sharedWeights);
   if (plan.toWrite.length > 0 && weightsPath === undefined) {
-    const listed = plan.toWrite.slice(0, 5).map((item) => `'${item.init.value.name}'`).join(', ');
-    throw new UserError('invalid-argument', `${plan.toWrite.length} weights (${listed}…) are not in any existing file and no weightsFile was given to write them to.`);
+    const listed = plan.toWrite.slice(0, 5).map((item) => `'${item.init.value.name}'`).join(', ') + (plan.toWrite.length > 5 ? ', …' : '');
+    throw new UserError(
+      'invalid-argument',
+      `${plan.toWrite.length} weight(s) (${listed}) are in no existing file and no weightsFile was given to write them to.`,
+      'Pass weightsFile, or sharedWeights that contain them.',
+    );
   }
   if (weightsPath !== undefined && plan.referencedFiles.has(weightsPath) && plan.toWrite.length > 0) {
     throw new UserError('conflict', `The weights file ${weightsPath} is referenced in place by these models and cannot also be rewritten.`, 'Save the new weights under another weightsFile name.');

@@ -76,13 +76,17 @@ describe('Graph', () => {
     const w = g.weight('w', lazy(f32([2], Float32Array.from([5, 6]))));
     g.output(x, 'x_copy');
     g.output(w, 'weight_out');
+    g.output(x);
+    g.output(w);
     const sum = op.add(g, x, w);
     g.output(sum);
     g.output(sum, 'sum_again');
-    assert.deepEqual(g.outputs.map((output) => output.name), ['x_copy', 'weight_out', sum.name, 'sum_again']);
+    assert.deepEqual(g.outputs.map((output) => output.name), ['x_copy', 'weight_out', 'x', 'w', sum.name, 'sum_again']);
     const out = await runGraph(g, { x: f32([2], Float32Array.from([1, 2])) });
     assert.deepEqual([...(out.x_copy.data as Float32Array)], [1, 2]);
     assert.deepEqual([...(out.weight_out.data as Float32Array)], [5, 6]);
+    assert.deepEqual([...(out.x.data as Float32Array)], [1, 2]);
+    assert.deepEqual([...(out.w.data as Float32Array)], [5, 6]);
     assert.deepEqual([...(out.sum_again.data as Float32Array)], [6, 8]);
   });
 
