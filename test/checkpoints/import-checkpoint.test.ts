@@ -1,0 +1,123 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs, { existsSync, readdirSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { join } from 'node:path';
+import { importCheckpoint } from '../../app/checkpoints/import-checkpoint.ts';
+import { listStoredModels, removeStoredModel } from '../../app/checkpoints/model-store.ts';
+import { CancelledError, UserError } from '../../app/common/errors.ts';
+import { studioPaths } from '../../app/common/paths.ts';
+import type { Progress } from '../../app/common/progress.ts';
+import { SafetensorsFile } from '../../app/tensor/safetensors.ts';
+import { AFA_FOLDER, EXPERT1_FP32, EXPERT2_FP16, temporaryDirectory, tinyConfigs } from './fixtures.ts';
+
+/** Everything under the home except the (empty) scaffolding folders. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+test('importing the fp16 golden single file builds the store layout; re-importing returns it unchanged', async (t) => {
+  const home = temporaryDirectory(t);
+  const phases = new Set<string>();
+  const imported = await importCheckpoint(EXPERT2_FP16, { home, configOverrides: tinyConfigs('additional_unet_0', 'additional_text_encoder_0') }, {
+    onProgress: (progress: Progress) => phases.add(progress.phase),
+  });
+  const { manifest, files } = imported;
+  assert.equal(imported.alreadyImported, false);
+  assert.equal(manifest.sha256.length, 64);
+  assert.equal(manifest.shortHash, manifest.sha256.slice(0, 10));
+  assert.equal(manifest.precision, 'fp16');
+  assert.equal(manifest.sourcePrecision, 'fp16');
+  assert.equal(manifest.architecture, 'sd1');
+  assert.equal(manifest.tokenizer, 'default');
+  assert.deepEqual([...phases].sort(), ['convert', 'graphs', 'hash', 'hash-vae']);
+  assert.equal(files.dir, join(studioPaths(home).models, manifest.sha256));
+  for (const path of [files.unet, files.unetWeights, files.textEncoder, files.textEncoderWeights, files.vaeDecoder, files.vaeEncoder, files.vaeWeights]) {
+    assert.ok(existsSync(path), path);
+  }
+  assert.deepEqual(readdirSync(files.dir).sort(), ['model.json', 'text_encoder.onnx', 'text_encoder.safetensors', 'unet.onnx', 'unet.safetensors']);
+  const unet = SafetensorsFile.open(files.unetWeights);
+  try {
+    assert.equal(unet.names().length, 684);
+    assert.equal(unet.get('conv_in.weight').dtype, 'float16');
+  } finally {
+    unet.close();
+  }
+  assert.deepEqual(readdirSync(studioPaths(home).temp), []);
+
+  const again = await importCheckpoint(EXPERT2_FP16, { home, configOverrides: tinyConfigs('additional_unet_0', 'additional_text_encoder_0') });
+  assert.equal(again.alreadyImported, true);
+  assert.deepEqual(again.manifest, manifest);
+});
+
+test('the golden diffusers folder imports with its own tokenizer; its VAE is shared with a single file of the same VAE', async (t) => {
+  const home = temporaryDirectory(t);
+  const folder = await importCheckpoint(AFA_FOLDER, { home, precision: 'fp32' });
+  assert.equal(folder.manifest.sourceFormat, 'diffusers-folder');
+  assert.equal(folder.manifest.tokenizer, 'tokenizer');
+  assert.deepEqual(readdirSync(folder.files.tokenizer!).sort(), ['merges.txt', 'special_tokens_map.json', 'tokenizer_config.json', 'vocab.json']);
+  const single = await importCheckpoint(EXPERT1_FP32, { home, configOverrides: tinyConfigs() });
+  assert.equal(single.manifest.precision, 'fp32');
+  assert.notEqual(single.manifest.sha256, folder.manifest.sha256);
+  assert.equal(single.manifest.components.vae.sha256, folder.manifest.components.vae.sha256, 'same VAE bytes → one shared copy');
+  assert.equal(readdirSync(join(studioPaths(home).models, 'shared')).length, 1);
+
+  assert.equal(removeStoredModel(home, folder.manifest.id), true);
+  assert.ok(existsSync(single.files.vaeDecoder), 'the shared VAE stays while another model uses it');
+  assert.equal(removeStoredModel(home, single.manifest.id), true);
+  assert.deepEqual(readdirSync(join(studioPaths(home).models, 'shared')), []);
+  assert.deepEqual(listStoredModels(home), []);
+});
+
+test('cancelling mid-import leaves nothing behind', async (t) => {
+  const home = temporaryDirectory(t);
+  const controller = new AbortController();
+  let converted = 0;
+  await assert.rejects(
+    importCheckpoint(EXPERT1_FP32, { home, configOverrides: tinyConfigs() }, {
+      signal: controller.signal,
+      onProgress: (progress) => {
+        if (progress.phase === 'convert' && ++converted === 300) controller.abort();
+      },
+    }),
+    CancelledError,
+  );
+  assert.equal(converted, 300);
+  assert.deepEqual(filesUnder(home), []);
+});
+
+test('a full disk while writing the weights becomes UserError(disk-full) and leaves nothing behind', async (t) => {
+  const home = temporaryDirectory(t);
+  // Simulates the OS answering ENOSPC after 2 MB have been written by this import.
+  const original = fs.writeSync;
+  let written = 0;
+  (fs as { writeSync: typeof fs.writeSync }).writeSync = ((fd: number, buffer: NodeJS.ArrayBufferView, ...rest: unknown[]) => {
+    written += buffer.byteLength;
+    if (written > 2_000_000) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    return (original as (...args: unknown[]) => number)(fd, buffer, ...rest);
+  }) as typeof fs.writeSync;
+  syncBuiltinESMExports();
+  try {
+    await assert.rejects(importCheckpoint(EXPERT1_FP32, { home, configOverrides: tinyConfigs() }), (error: unknown) => {
+      assert.ok(error instanceof UserError);
+      assert.equal(error.code, 'disk-full');
+      return true;
+    });
+  } finally {
+    (fs as { writeSync: typeof fs.writeSync }).writeSync = original;
+    syncBuiltinESMExports();
+  }
+  assert.ok(written > 2_000_000, 'the fault was injected');
+  assert.deepEqual(filesUnder(home), []);
+});
+
+test('a refused checkpoint is refused before hashing and leaves nothing behind', async (t) => {
+  const home = temporaryDirectory(t);
+  const phases: string[] = [];
+  await assert.rejects(importCheckpoint(EXPERT1_FP32, { home }, { onProgress: (p) => phases.push(p.phase) }), (error: unknown) => error instanceof UserError && error.code === 'mismatch');
+  assert.deepEqual(phases, []);
+  assert.deepEqual(filesUnder(home), []);
+});
