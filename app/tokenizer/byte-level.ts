@@ -1,0 +1,48 @@
+// GPT-2/CLIP byte-level alphabet (`bytes_to_unicode` in openai/CLIP and transformers): every byte gets a
+// printable character so BPE never sees whitespace or control characters. Printable Latin-1 bytes
+// ('!'..'~', '¡'..'¬', '®'..'ÿ') stand for themselves; the other 68 bytes map, in byte order, to
+// U+0100, U+0101, ... A pre-token's UTF-8 bytes are spelled in this alphabet before BPE.
+import { encodeUtf8 } from './utf8.ts';
+
+function buildByteAlphabet(): { readonly byteToChar: readonly string[]; readonly order: readonly number[] } {
+  const order: number[] = [];
+  for (let byte = 0x21; byte <= 0x7e; byte += 1) order.push(byte);
+  for (let byte = 0xa1; byte <= 0xac; byte += 1) order.push(byte);
+  for (let byte = 0xae; byte <= 0xff; byte += 1) order.push(byte);
+  const byteToChar: string[] = new Array(256);
+  for (const byte of order) byteToChar[byte] = String.fromCharCode(byte);
+  let next = 0;
+  for (let byte = 0; byte < 256; byte += 1) {
+    if (byteToChar[byte] !== undefined) continue;
+    order.push(byte);
+    byteToChar[byte] = String.fromCharCode(256 + next);
+    next += 1;
+  }
+  return { byteToChar, order };
+}
+
+const ALPHABET = buildByteAlphabet();
+const CHAR_TO_BYTE: ReadonlyMap<string, number> = new Map(ALPHABET.byteToChar.map((char, byte) => [char, byte]));
+
+/**
+ * The 256 alphabet characters in the order openai/CLIP lists them (`bytes_to_unicode().values()`), which
+ * is the order of the first 256 vocabulary entries.
+ */
+export const BYTE_ALPHABET: readonly string[] = ALPHABET.order.map((byte) => ALPHABET.byteToChar[byte]);
+
+/** A pre-token's UTF-8 bytes spelled in the byte alphabet. */
+export function toByteAlphabet(text: string): string {
+  let spelled = '';
+  for (const byte of encodeUtf8(text)) spelled += ALPHABET.byteToChar[byte];
+  return spelled;
+}
+
+/** The bytes that alphabet characters stand for; characters outside the alphabet are skipped. */
+export function fromByteAlphabet(spelled: string): Uint8Array {
+  const bytes: number[] = [];
+  for (const char of spelled) {
+    const byte = CHAR_TO_BYTE.get(char);
+    if (byte !== undefined) bytes.push(byte);
+  }
+  return Uint8Array.from(bytes);
+}
