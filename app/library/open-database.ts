@@ -1,0 +1,93 @@
+// Opening the library database: checks that the file is a database this build can use, sets the
+// connection up (WAL, foreign keys, busy timeout) and migrates it. A damaged or newer file is never
+// reset: it is copied aside first and the error says where the copy is.
+import { copyFileSync, existsSync, mkdirSync, constants as fsConstants } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { corruptDatabaseError, DatabaseTooNewError } from './database-errors.ts';
+import { migrate, SCHEMA_VERSION, schemaVersion } from './migrations.ts';
+
+export interface OpenDatabaseOptions {
+  /** How long a write waits for another connection's write lock before failing (ms). */
+  readonly busyTimeoutMs?: number;
+  /** Migrate up to this version instead of the latest (tests build fixtures at old versions). */
+  readonly targetVersion?: number;
+}
+
+function isCorruption(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT'));
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-');
+}
+
+// A byte copy of the file and its write-ahead log, for a file SQLite cannot read consistently.
+function copyAside(path: string, label: string): string | null {
+  const target = `${path}.${label}-${timestamp()}`;
+  try {
+    copyFileSync(path, target, fsConstants.COPYFILE_EXCL);
+    if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, `${target}-wal`, fsConstants.COPYFILE_EXCL);
+    return target;
+  } catch {
+    return null;
+  }
+}
+
+// A consistent snapshot (WAL included) of a readable database, for one from a newer version.
+function backupReadable(db: Database.Database, path: string, label: string): string | null {
+  const target = `${path}.${label}-${timestamp()}`;
+  try {
+    db.prepare('VACUUM INTO ?').run(target);
+    return target;
+  } catch {
+    return copyAside(path, label);
+  }
+}
+
+/**
+ * Opens (creating if needed) the database at `path`, ready for use at the latest schema.
+ * Throws DatabaseTooNewError for a file from a newer AFA Studio and UserError('corrupt-file') for a
+ * file that is not a database or is damaged; both after writing a backup copy beside it.
+ */
+export function openDatabase(path: string, options: OpenDatabaseOptions = {}): Database.Database {
+  const inMemory = path === ':memory:';
+  if (!inMemory) mkdirSync(dirname(path), { recursive: true });
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: options.busyTimeoutMs ?? 10_000 });
+  } catch (error) {
+    if (!isCorruption(error)) throw error;
+    throw corruptDatabaseError(path, (error as Error).message, copyAside(path, 'corrupt'));
+  }
+  let version: number;
+  try {
+    // Reading the header and the schema is what fails on a file that is not a database, or whose
+    // first pages are damaged; later damage surfaces as SQLITE_CORRUPT from the query that hits it.
+    version = schemaVersion(db);
+    db.prepare('SELECT count(*) FROM sqlite_schema').get();
+  } catch (error) {
+    db.close();
+    if (!isCorruption(error)) throw error;
+    throw corruptDatabaseError(path, (error as Error).message, inMemory ? null : copyAside(path, 'corrupt'));
+  }
+  if (version > SCHEMA_VERSION) {
+    const backup = inMemory ? null : backupReadable(db, path, `newer-v${version}`);
+    db.close();
+    throw new DatabaseTooNewError(path, version, SCHEMA_VERSION, backup);
+  }
+  try {
+    // WAL lets the UI read while a job writes; NORMAL sync is durable against a killed process (the
+    // log is in the OS cache), though not against power loss for the last commits.
+    if (!inMemory) db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db, options.targetVersion ?? SCHEMA_VERSION);
+  } catch (error) {
+    db.close();
+    if (isCorruption(error)) throw corruptDatabaseError(path, (error as Error).message, inMemory ? null : copyAside(path, 'corrupt'));
+    throw error;
+  }
+  return db;
+}
