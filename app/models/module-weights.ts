@@ -6,6 +6,7 @@
 import { UserError } from '../common/errors.ts';
 import { describeShape } from '../tensor/tensor.ts';
 import type { WeightSource } from '../tensor/weights.ts';
+import { SyntheticWeights } from './synthetic-weights.ts';
 import type { Graph, Value } from '../onnx/graph.ts';
 
 export class ModuleWeights {
@@ -26,6 +27,7 @@ export class ModuleWeights {
   /** The initializer for `<prefix><name>` in `g`; `shape` is what the config implies it must be. */
   get(g: Graph, name: string, shape: readonly number[]): Value {
     const full = this.prefix + name;
+    if (this.source instanceof SyntheticWeights) this.source.declare(full, shape);
     if (!this.source.has(full)) {
       throw new UserError(
         'mismatch',
@@ -45,3 +47,4 @@ export class ModuleWeights {
     return g.weight(full, tensor);
   }
 }
+
