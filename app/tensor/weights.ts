@@ -1,6 +1,7 @@
 // A named collection of tensors that are read only when needed. Safetensors files, renamed views of
 // checkpoints (LDM keys → diffusers keys) and in-memory maps all implement it, so graph builders take
 // weights without caring where they live, and a multi-GB checkpoint never has to sit in memory whole.
+import { UserError } from '../common/errors.ts';
 import type { DType, Tensor } from './tensor.ts';
 
 /** Where a tensor's raw little-endian bytes sit in a file, so a graph can reference them in place. */
@@ -49,7 +50,7 @@ export class MemoryWeights implements WeightSource {
 
   get(name: string): LazyTensor {
     const tensor = this.tensors.get(name);
-    if (!tensor) throw new Error(`tensor '${name}' is missing from ${this.description}`);
+    if (!tensor) throw new UserError('not-found', `Tensor '${name}' is missing from ${this.description}.`);
     return { dtype: tensor.dtype, shape: tensor.shape, read: () => tensor };
   }
 }

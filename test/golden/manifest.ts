@@ -5,7 +5,6 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { SafetensorsFile } from '../../app/tensor/safetensors.ts';
-import { appDType, isSupportedSafetensorsDType } from '../../app/tensor/safetensors-dtype.ts';
 import { describeShape } from '../../app/tensor/tensor.ts';
 import type { Tensor } from '../../app/tensor/tensor.ts';
 import type { ManifestCase, ManifestEntry } from './case-kind.ts';
@@ -216,9 +215,4 @@ export class GoldenFiles {
     }
     return cache;
   }
-}
-
-/** The app dtype a manifest dtype name denotes, when it is one the app reads. */
-export function manifestDType(dtype: string | undefined): Tensor['dtype'] | undefined {
-  return dtype !== undefined && isSupportedSafetensorsDType(dtype) ? appDType(dtype) : undefined;
 }

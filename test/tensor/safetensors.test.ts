@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsFile, SafetensorsWriter, writeSafetensors } from '../../app/tensor/safetensors.ts';
@@ -350,4 +351,40 @@ test('golden UNet inputs and the fp16 checkpoint read back with the right values
   assert.equal(lazy.storedDtype, 'F16');
   assert.deepEqual(lazy.shape, [77, 32]);
   assert.equal(lazy.read().data.length, 77 * 32);
+});
+
+test('a full disk is a disk-full UserError and leaves no file', (t) => {
+  // A real full disk: a 64 kB tmpfs mounted in a private mount namespace (invisible to the rest of
+  // the machine, gone when the child exits). Needs root and unshare; skipped where unavailable.
+  const dir = scratch(t);
+  const disk = join(dir, 'disk');
+  mkdirSync(disk);
+  const script = join(dir, 'fill.ts');
+  writeFileSync(
+    script,
+    `import { readdirSync } from 'node:fs';
+import { writeSafetensors } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'app', 'tensor', 'safetensors.ts'))};
+import { tensor } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'app', 'tensor', 'tensor.ts'))};
+const disk = process.argv[2];
+let code = 'none';
+try {
+  writeSafetensors(disk + '/big.safetensors', { big: tensor('float32', [262144], new Float32Array(262144).fill(1)) });
+} catch (error) {
+  code = error.code + ': ' + error.message;
+}
+console.log(JSON.stringify({ code, files: readdirSync(disk) }));
+`,
+  );
+  const child = spawnSync(
+    'unshare',
+    ['-m', 'sh', '-c', 'mount -t tmpfs -o size=64k none "$1" && exec "$2" --import tsx "$3" "$1"', 'sh', disk, process.execPath, script],
+    { encoding: 'utf8', cwd: join(import.meta.dirname, '..', '..') },
+  );
+  if (child.status !== 0 && !child.stdout.includes('{')) {
+    t.skip(`cannot mount a small tmpfs here (${(child.stderr || String(child.error)).trim().split('\n')[0]})`);
+    return;
+  }
+  const result = JSON.parse(child.stdout) as { code: string; files: string[] };
+  assert.match(result.code, /^disk-full: Not enough disk space to write .*big\.safetensors/);
+  assert.deepEqual(result.files, []);
 });
