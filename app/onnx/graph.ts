@@ -5,7 +5,7 @@ import { UserError } from '../common/errors.ts';
 import type { DType, Tensor } from '../tensor/tensor.ts';
 import { BYTES_PER_ELEMENT, describeShape, sizeOf } from '../tensor/tensor.ts';
 import type { LazyTensor } from '../tensor/weights.ts';
-import { float32ToBfloat16Bits, float32ToFloat16Bits } from './half-float.ts';
+import { floatToBfloat16, floatToHalf } from '../tensor/half.ts';
 
 /** A dimension: a size, or a symbolic name (e.g. 'batch') resolved when the model runs. */
 export type Dim = number | string;
@@ -326,9 +326,9 @@ export function scalarTensor(value: number, dtype: DType): Tensor {
     case 'float64':
       return { dtype, shape: [], data: Float64Array.of(value) };
     case 'float16':
-      return { dtype, shape: [], data: Uint16Array.of(float32ToFloat16Bits(value)) };
+      return { dtype, shape: [], data: Uint16Array.of(floatToHalf(value)) };
     case 'bfloat16':
-      return { dtype, shape: [], data: Uint16Array.of(float32ToBfloat16Bits(value)) };
+      return { dtype, shape: [], data: Uint16Array.of(floatToBfloat16(value)) };
     case 'int64':
       return { dtype, shape: [], data: BigInt64Array.of(BigInt(value)) };
     case 'int32':

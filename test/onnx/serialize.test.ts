@@ -310,7 +310,7 @@ describe('onnxruntime 1.30 external-data locations', () => {
   });
 });
 
-/** Nearest float16 value of v (round to nearest even), computed independently of app/onnx/half-float.ts. */
+/** Nearest float16 value of v (round to nearest even), computed independently of app/tensor/half.ts. */
 function roundToHalf(v: number): number {
   if (v === 0) return v;
   const exponent = Math.max(Math.floor(Math.log2(Math.abs(v))), -14);
