@@ -38,7 +38,8 @@ function coordinates(index: number, shape: readonly number[]): string {
 }
 
 function format(value: number | bigint): string {
-  return typeof value === 'bigint' ? value.toString() : Number.isInteger(value) ? String(value) : value.toPrecision(6);
+  if (typeof value === 'bigint' || Number.isInteger(value) || !Number.isFinite(value)) return String(value);
+  return Math.abs(value) >= 1e-3 && Math.abs(value) < 1e6 ? String(Number(value.toPrecision(6))) : value.toExponential(3);
 }
 
 /** Compares a computed tensor with a golden one: floats within tolerance, integers (and bool) exactly. */

@@ -1,8 +1,8 @@
 // Text rendering of golden results: one row per case, details for cases that did not pass, a summary.
 import type { CaseResult, GoldenReport } from './golden-runner.ts';
 
-const ID_WIDTH = 34;
-const KIND_WIDTH = 26;
+const ID_WIDTH = 38;
+const KIND_WIDTH = 24;
 const ERROR_WIDTH = 22;
 
 function number(value: number | undefined): string {
