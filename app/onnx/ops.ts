@@ -14,13 +14,22 @@ function fail(g: Graph, op: string, inputs: readonly (Value | undefined)[], prob
   throw invalidNode(op, g.scoped(op), inputs, problem);
 }
 
+/** Catches a missing (undefined) input before anything reads it, naming its position. */
+function present(g: Graph, op: string, inputs: readonly (Value | undefined)[]): void {
+  inputs.forEach((input, index) => {
+    if (input === undefined || input === null) fail(g, op, inputs, `${op} is missing input ${index}.`);
+  });
+}
+
 function requireFloat(g: Graph, op: string, inputs: readonly Value[]): void {
+  present(g, op, inputs);
   for (const input of inputs) {
     if (!isFloat(input.dtype)) fail(g, op, inputs, `${op} needs floating-point inputs; ${describeValue(input)} is ${input.dtype}.`);
   }
 }
 
 function requireSameDtype(g: Graph, op: string, inputs: readonly Value[]): void {
+  present(g, op, inputs);
   const dtype = inputs[0].dtype;
   for (const input of inputs) {
     if (input.dtype !== dtype) fail(g, op, inputs, `${op} needs inputs of one dtype; got ${inputs.map((v) => v.dtype).join(' and ')}.`);
@@ -37,17 +46,19 @@ function single(g: Graph, op: string, inputs: readonly (Value | undefined)[], dt
   return g.node({ op, inputs, outputs: [{ dtype, shape }], attrs })[0];
 }
 
-function operands(g: Graph, a: Operand, b: Operand): [Value, Value] {
-  if (typeof a === 'number' && typeof b === 'number') {
-    throw invalidNode('Binary', g.scoped('Binary'), [], 'A binary op needs at least one Value operand, got two numbers.');
-  }
+function operands(g: Graph, op: string, a: Operand, b: Operand): [Value, Value] {
+  if (typeof a === 'number' && typeof b === 'number') fail(g, op, [], `${op} needs at least one Value operand, got two numbers.`);
+  const values = [a, b].map((operand) => (typeof operand === 'number' ? undefined : operand));
+  [a, b].forEach((operand, index) => {
+    if (operand === undefined || operand === null) fail(g, op, values, `${op} is missing input ${index}.`);
+  });
   const left = typeof a === 'number' ? g.scalar(a, (b as Value).dtype) : a;
   const right = typeof b === 'number' ? g.scalar(b, left.dtype) : b;
   return [left, right];
 }
 
 function broadcastOp(g: Graph, op: string, a: Operand, b: Operand): Value {
-  const inputs = operands(g, a, b);
+  const inputs = operands(g, op, a, b);
   requireSameDtype(g, op, inputs);
   let shape: Dim[] | undefined;
   if (inputs[0].shape && inputs[1].shape) {
@@ -81,10 +92,12 @@ export const log = (g: Graph, x: Value): Value => floatUnary(g, 'Log', x);
 export const relu = (g: Graph, x: Value): Value => floatUnary(g, 'Relu', x);
 
 export function neg(g: Graph, x: Value): Value {
+  present(g, 'Neg', [x]);
   return single(g, 'Neg', [x], x.dtype, x.shape);
 }
 
 export function identity(g: Graph, x: Value): Value {
+  present(g, 'Identity', [x]);
   return single(g, 'Identity', [x], x.dtype, x.shape);
 }
 
@@ -279,6 +292,7 @@ export function instanceNormalization(g: Graph, x: Value, scale: Value, bias: Va
  * dim of that name at the same index → 0, otherwise the one inferred dim → -1), or an int64 Value.
  */
 export function reshape(g: Graph, x: Value, shape: readonly Dim[] | Value): Value {
+  present(g, 'Reshape', [x]);
   if (isValue(shape)) {
     if (shape.dtype !== 'int64') fail(g, 'Reshape', [x, shape], 'Reshape needs an int64 shape.');
     const rank = shape.shape?.[0];
@@ -307,6 +321,7 @@ export function reshape(g: Graph, x: Value, shape: readonly Dim[] | Value): Valu
 }
 
 export function transpose(g: Graph, x: Value, perm: readonly number[]): Value {
+  present(g, 'Transpose', [x]);
   if (x.shape) {
     const sorted = [...perm].sort((a, b) => a - b);
     if (perm.length !== x.shape.length || sorted.some((axis, index) => axis !== index)) {
@@ -318,6 +333,7 @@ export function transpose(g: Graph, x: Value, perm: readonly number[]): Value {
 }
 
 export function concat(g: Graph, values: readonly Value[], axis: number): Value {
+  present(g, 'Concat', values);
   if (values.length === 0) throw invalidNode('Concat', g.scoped('Concat'), [], 'Concat needs at least one input.');
   requireSameDtype(g, 'Concat', values);
   let shape: Dim[] | undefined;
@@ -343,6 +359,7 @@ export function concat(g: Graph, values: readonly Value[], axis: number): Value 
 
 /** Splits x along `axis` into pieces of the given sizes (opset 13+: sizes as an input). */
 export function split(g: Graph, x: Value, sizes: readonly number[], axis: number): Value[] {
+  present(g, 'Split', [x]);
   const at = x.shape ? normalizeAxis(axis, x.shape.length) : undefined;
   if (x.shape && at === undefined) fail(g, 'Split', [x], `Split axis ${axis} is out of range.`);
   const dim = at === undefined ? undefined : x.shape?.[at];
@@ -359,6 +376,7 @@ export function split(g: Graph, x: Value, sizes: readonly number[], axis: number
 
 /** Slice with constant starts/ends (INT64 max for "to the end"), optional axes and steps. */
 export function slice(g: Graph, x: Value, starts: readonly number[], ends: readonly number[], axes?: readonly number[], steps?: readonly number[]): Value {
+  present(g, 'Slice', [x]);
   const count = starts.length;
   if (ends.length !== count || (axes && axes.length !== count) || (steps && steps.length !== count)) {
     fail(g, 'Slice', [x], 'Slice needs starts, ends, axes and steps of one length.');
@@ -408,13 +426,15 @@ export function resizeNearest(g: Graph, x: Value, scale = 2): Value {
 }
 
 export function cast(g: Graph, x: Value, dtype: DType): Value {
+  present(g, 'Cast', [x]);
   if (x.dtype === dtype) return x;
   return single(g, 'Cast', [x], dtype, x.shape, { to: attribute.int(onnxDataType(dtype)) });
 }
 
 /** Elementwise cond ? a : b, with broadcasting. */
 export function where(g: Graph, condition: Value, a: Operand, b: Operand): Value {
-  const [left, right] = operands(g, a, b);
+  present(g, 'Where', [condition]);
+  const [left, right] = operands(g, 'Where', a, b);
   const inputs = [condition, left, right];
   if (condition.dtype !== 'bool') fail(g, 'Where', inputs, `Where needs a bool condition, got ${condition.dtype}.`);
   requireSameDtype(g, 'Where', [left, right]);
@@ -428,6 +448,7 @@ export function where(g: Graph, condition: Value, a: Operand, b: Operand): Value
 
 /** Broadcasts x to `shape` (NumPy rules: the result may have more axes; 1s keep x's dims). */
 export function expand(g: Graph, x: Value, shape: readonly number[] | Value): Value {
+  present(g, 'Expand', [x]);
   if (isValue(shape)) {
     if (shape.dtype !== 'int64') fail(g, 'Expand', [x, shape], 'Expand needs an int64 shape.');
     const rank = shape.shape?.[0];
@@ -441,6 +462,7 @@ export function expand(g: Graph, x: Value, shape: readonly number[] | Value): Va
 
 /** The shape of x as an int64 vector; `start`/`end` select axes (opset 15). */
 export function shape(g: Graph, x: Value, start?: number, end?: number): Value {
+  present(g, 'Shape', [x]);
   const attrs: Record<string, Attribute> = {};
   if (start !== undefined) attrs.start = attribute.int(start);
   if (end !== undefined) attrs.end = attribute.int(end);
@@ -455,6 +477,7 @@ export function shape(g: Graph, x: Value, start?: number, end?: number): Value {
 
 /** Gathers entries of x along `axis` at int64/int32 `indices`; result shape x[:axis] + indices + x[axis+1:]. */
 export function gather(g: Graph, x: Value, indices: Value, axis = 0): Value {
+  present(g, 'Gather', [x, indices]);
   const inputs = [x, indices];
   if (indices.dtype !== 'int64' && indices.dtype !== 'int32') fail(g, 'Gather', inputs, `Gather needs int64 or int32 indices, got ${indices.dtype}.`);
   let outShape: Dim[] | undefined;
@@ -467,6 +490,7 @@ export function gather(g: Graph, x: Value, indices: Value, axis = 0): Value {
 }
 
 export function unsqueeze(g: Graph, x: Value, axes: readonly number[]): Value {
+  present(g, 'Unsqueeze', [x]);
   let outShape: Dim[] | undefined;
   if (x.shape) {
     const rank = x.shape.length + axes.length;
@@ -479,6 +503,7 @@ export function unsqueeze(g: Graph, x: Value, axes: readonly number[]): Value {
 }
 
 export function squeeze(g: Graph, x: Value, axes: readonly number[]): Value {
+  present(g, 'Squeeze', [x]);
   let outShape: Dim[] | undefined;
   if (x.shape) {
     const rank = x.shape.length;

@@ -62,7 +62,14 @@ export interface SessionOptions {
   readonly optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Symbolic dim values fixed at session creation (e.g. { batch: 2 }), letting ORT plan memory. */
   readonly fixedDims?: Readonly<Record<string, number>>;
-  /** ORT session config entries (onnxruntime_session_options_config_keys.h), e.g. { 'session.disable_prepacking': '1' }. */
+  /**
+   * Repack MatMul/Conv weights into the CPU kernels' layout at load; default true. It made an SD
+   * resnet + transformer block ~7% faster (120 vs 128 ms, 1 thread) but the session then holds a packed
+   * copy of the weights instead of using the memory-mapped file pages: false saves memory when several
+   * large models (ensemble experts) must stay loaded.
+   */
+  readonly prepackWeights?: boolean;
+  /** ORT session config entries (onnxruntime_session_options_config_keys.h), e.g. { 'session.set_denormal_as_zero': '1' }. */
   readonly config?: Readonly<Record<string, string>>;
 }
 
@@ -149,7 +156,7 @@ export class ModelSession {
       enableMemPattern: true,
       // The binding rejects keys present with an undefined value, so optional ones are added only when set.
       ...(options.fixedDims ? { freeDimensionOverrides: { ...options.fixedDims } } : {}),
-      ...(options.config ? { extra: nestConfig(options.config) } : {}),
+      extra: nestConfig({ ...(options.prepackWeights === false ? { 'session.disable_prepacking': '1' } : {}), ...options.config }),
     };
     try {
       const session = await ort.InferenceSession.create(modelPath, sessionOptions);
@@ -161,7 +168,9 @@ export class ModelSession {
 
   /**
    * Runs the model. Every missing feed, unknown feed, dtype and rank mismatch is reported at once, by
-   * name. Returns the requested outputs (default: all), on the CPU.
+   * name. Returns the requested outputs (default: all), on the CPU. Note: onnxruntime-node runs the
+   * model synchronously on the JS thread (inside a setImmediate), so a long run blocks this thread's
+   * event loop: run models in a worker or utility process when the thread must stay responsive.
    */
   async run(feeds: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
     const session = this.session;

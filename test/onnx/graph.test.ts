@@ -132,6 +132,17 @@ describe('validation', () => {
     assert.throws(() => linear(g, x, g.weight('w2', lazy(f32([3, 5], new Float32Array(15))))), /MatMul shapes do not agree/);
   });
 
+  it('a missing (undefined) input is named by position, not a TypeError', () => {
+    const g = new Graph('missing');
+    const x = g.input('x', 'float32', [2, 3]);
+    const missing = undefined as unknown as Parameters<typeof op.matMul>[2];
+    assert.throws(() => op.matMul(g, x, missing), (error: Error) => error instanceof UserError && /MatMul is missing input 1[\s\S]*input 0: 'x' float32 \[2, 3\][\s\S]*input 1: \(omitted\)/.test(error.message));
+    assert.throws(() => op.reshape(g, missing, [6]), /Reshape is missing input 0/);
+    assert.throws(() => op.add(g, x, missing), /Add is missing input 1[\s\S]*input 0: 'x' float32/);
+    assert.throws(() => op.mul(g, missing, 2), /Mul is missing input 0/);
+    assert.throws(() => op.concat(g, [x, missing], 0), /Concat is missing input 1/);
+  });
+
   it('duplicate names and values of other graphs are refused', () => {
     const g = new Graph('one');
     const x = g.input('x', 'float32', [2]);

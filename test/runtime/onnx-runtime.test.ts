@@ -138,6 +138,18 @@ describe('ModelSession.run', () => {
     }
   });
 
+  it('gives the same results without weight prepacking', async () => {
+    const feeds = { latents: float32([1, 4, 8, 8], new Float32Array(256).fill(2)), timestep: int64([1], [5]), context: float32([1, 77, 16], new Float32Array(77 * 16).fill(1)) };
+    const results: Tensor[] = [];
+    for (const prepackWeights of [true, false]) {
+      const session = await createSession(modelPath, { intraOpThreads: 1, prepackWeights });
+      results.push((await session.run(feeds)).sum);
+      await session.release();
+    }
+    assert.deepEqual(results[0], results[1]);
+    assert.equal((results[0].data as Float32Array)[0], 11);
+  });
+
   it('refuses to run after release, and releasing twice is harmless', async () => {
     const session = await createSession(modelPath, { intraOpThreads: 1, optimization: 'basic', config: { 'session.disable_prepacking': '1' } });
     await session.release();
