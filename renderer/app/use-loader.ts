@@ -1,0 +1,40 @@
+// Loads data through the API and reloads it when an event says it changed. Keeps the previous data while
+// reloading, so lists do not flash empty.
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { Unsubscribe } from '../../app/api/contract.ts';
+
+export interface Loaded<T> {
+  readonly data: T | undefined;
+  readonly error: unknown;
+  readonly loading: boolean;
+  reload(): void;
+}
+
+export function useLoader<T>(load: () => Promise<T>, deps: readonly unknown[], subscribe?: (reload: () => void) => Unsubscribe | Unsubscribe[]): Loaded<T> {
+  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({ data: undefined, error: undefined, loading: true });
+  const generation = useRef(0);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const run = useCallback(load, deps);
+  const reload = useCallback(() => {
+    const mine = ++generation.current;
+    setState((previous) => ({ ...previous, loading: true }));
+    run().then(
+      (data) => {
+        if (mine === generation.current) setState({ data, error: undefined, loading: false });
+      },
+      (error: unknown) => {
+        if (mine === generation.current) setState((previous) => ({ data: previous.data, error, loading: false }));
+      },
+    );
+  }, [run]);
+  useEffect(() => {
+    reload();
+    if (!subscribe) return undefined;
+    const subscriptions = subscribe(reload);
+    return () => {
+      for (const unsubscribe of Array.isArray(subscriptions) ? subscriptions : [subscriptions]) unsubscribe();
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [reload]);
+  return { ...state, reload };
+}

@@ -1,0 +1,80 @@
+// Generate: prompt (with the gallery), recipe, sampling settings on the left; progress, result and queue
+// on the right. Ctrl/Cmd+Enter generates, Escape cancels the running job.
+import { useCallback, useEffect } from 'react';
+import type { QueuedJob } from '../../app/api/contract.ts';
+import { useAggregators, useModels, useRecipes } from '../app/catalog.ts';
+import { useStudio } from '../app/studio-context.tsx';
+import { Button } from '../ui/Button.tsx';
+import { useToasts } from '../ui/Toasts.tsx';
+import { formProblem, toRequest, type GenerationForm } from './generation-form.ts';
+import type { GenerationTracker } from './generation-tracker.ts';
+import { ProgressPanel } from './ProgressPanel.tsx';
+import { PromptPanel } from './PromptPanel.tsx';
+import { QueuePanel } from './QueuePanel.tsx';
+import { RecipePanel } from './RecipePanel.tsx';
+import { SamplingPanel } from './SamplingPanel.tsx';
+
+interface Props {
+  form: GenerationForm;
+  onForm: (form: GenerationForm) => void;
+  tracker: GenerationTracker;
+  onOpenGeneration: (id: string) => void;
+}
+
+export function GenerateScreen({ form, onForm, tracker, onOpenGeneration }: Props) {
+  const { api } = useStudio();
+  const toasts = useToasts();
+  const models = useModels();
+  const recipes = useRecipes();
+  const aggregators = useAggregators();
+  const update = (change: Partial<GenerationForm>) => onForm({ ...form, ...change });
+  const problem = formProblem(form);
+
+  const generate = useCallback(async () => {
+    if (problem) return toasts.show(problem);
+    try {
+      await api.generation.enqueue(toRequest(form));
+    } catch (error) {
+      toasts.error(error, 'Could not start the generation');
+    }
+  }, [api, form, problem, toasts]);
+
+  const cancel = useCallback(
+    (job: QueuedJob) => api.generation.cancel({ jobId: job.id }).catch((error: unknown) => toasts.error(error, 'Could not cancel')),
+    [api, toasts],
+  );
+
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        void generate();
+      } else if (event.key === 'Escape' && !event.defaultPrevented) {
+        const running = tracker.queue.find((job) => job.status === 'running');
+        if (running) void cancel(running);
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [generate, cancel, tracker.queue]);
+
+  return (
+    <div className="grid h-full min-h-0 grid-cols-[minmax(360px,440px)_1fr] gap-4">
+      <div className="flex min-h-0 flex-col gap-4 overflow-y-auto pr-1 pb-4">
+        <PromptPanel form={form} update={update} />
+        <RecipePanel form={form} update={update} models={models} recipes={recipes} aggregators={aggregators} />
+        <SamplingPanel form={form} update={update} />
+      </div>
+      <div className="flex min-h-0 flex-col gap-4 overflow-y-auto pb-4">
+        <div className="flex items-center gap-3">
+          <Button variant="primary" className="px-6 py-2 text-base" onClick={generate} disabled={Boolean(problem)} aria-keyshortcuts="Control+Enter Meta+Enter">
+            Generate
+          </Button>
+          <span className="text-sm text-zinc-500">{problem ?? 'Ctrl+Enter generates · Esc cancels'}</span>
+        </div>
+        <ProgressPanel tracker={tracker} onCancel={cancel} onOpen={onOpenGeneration} />
+        <QueuePanel queue={tracker.queue} error={tracker.queueError} />
+      </div>
+    </div>
+  );
+}

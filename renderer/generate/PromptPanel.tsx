@@ -1,0 +1,36 @@
+import { useState } from 'react';
+import { Button } from '../ui/Button.tsx';
+import { Field, TextArea } from '../ui/Field.tsx';
+import { Panel } from '../ui/Panel.tsx';
+import type { GenerationForm } from './generation-form.ts';
+import { PromptGallery } from './PromptGallery.tsx';
+
+export function PromptPanel({ form, update }: { form: GenerationForm; update: (change: Partial<GenerationForm>) => void }) {
+  const [galleryOpen, setGalleryOpen] = useState(false);
+  return (
+    <Panel
+      title="Prompt"
+      actions={
+        <Button small variant="ghost" aria-expanded={galleryOpen} onClick={() => setGalleryOpen(!galleryOpen)}>
+          {galleryOpen ? 'Hide gallery' : 'Prompt gallery'}
+        </Button>
+      }
+    >
+      <div className="flex flex-col gap-3">
+        <Field label="Prompt">
+          <TextArea rows={4} value={form.prompt} onChange={(e) => update({ prompt: e.target.value })} placeholder="a lighthouse on a cliff at dusk, oil painting" />
+        </Field>
+        <Field label="Negative prompt">
+          <TextArea rows={2} value={form.negativePrompt} onChange={(e) => update({ negativePrompt: e.target.value })} placeholder="blurry, low quality" />
+        </Field>
+        {galleryOpen ? (
+          <PromptGallery
+            prompt={form.prompt}
+            negativePrompt={form.negativePrompt}
+            onInsert={(entry) => update({ prompt: entry.text, ...(entry.negativePrompt ? { negativePrompt: entry.negativePrompt } : {}) })}
+          />
+        ) : null}
+      </div>
+    </Panel>
+  );
+}

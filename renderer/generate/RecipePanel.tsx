@@ -1,0 +1,160 @@
+// Pick a saved recipe, or build one: 1 model alone, or 2–6 imported checkpoints with a method, weights and
+// (for AFA) an aggregator set; the draft can be saved as a named recipe.
+import { useState } from 'react';
+import type { AggregatorInfo, EnsembleMethod, ModelInfo, Recipe } from '../../app/api/contract.ts';
+import type { Loaded } from '../app/use-loader.ts';
+import { useStudio } from '../app/studio-context.tsx';
+import { Button } from '../ui/Button.tsx';
+import { Field, NumberInput, Select, TextInput } from '../ui/Field.tsx';
+import { EmptyState, ErrorNotice } from '../ui/Notice.tsx';
+import { Panel } from '../ui/Panel.tsx';
+import { useToasts } from '../ui/Toasts.tsx';
+import { draftFromSpec, methodLabel, methods, specFromDraft, usesWeights, type GenerationForm, type RecipeDraft } from './generation-form.ts';
+
+interface Props {
+  form: GenerationForm;
+  update: (change: Partial<GenerationForm>) => void;
+  models: Loaded<ModelInfo[]>;
+  recipes: Loaded<Recipe[]>;
+  aggregators: Loaded<AggregatorInfo[]>;
+}
+
+export function RecipePanel({ form, update, models, recipes, aggregators }: Props) {
+  const saved = recipes.data?.find((r) => r.id === form.recipeId);
+  return (
+    <Panel title="Recipe">
+      <div className="flex flex-col gap-3">
+        <Field label="Recipe">
+          <Select value={form.recipeId ?? ''} onChange={(e) => update({ recipeId: e.target.value || null })}>
+            <option value="">Build a recipe…</option>
+            {(recipes.data ?? []).map((recipe) => (
+              <option key={recipe.id} value={recipe.id}>
+                {recipe.name} — {methodLabel(recipe.method)}
+              </option>
+            ))}
+          </Select>
+        </Field>
+        {recipes.error ? <ErrorNotice error={recipes.error} /> : null}
+        {saved ? (
+          <SavedRecipe recipe={saved} models={models.data ?? []} onEdit={() => update({ recipeId: null, draft: draftFromSpec(saved) })} />
+        ) : (
+          <RecipeBuilder draft={form.draft} onDraft={(draft) => update({ draft })} models={models} aggregators={aggregators} onSaved={(recipe) => update({ recipeId: recipe.id })} />
+        )}
+      </div>
+    </Panel>
+  );
+}
+
+function modelName(models: readonly ModelInfo[], id: string): string {
+  return models.find((m) => m.id === id)?.name ?? `${id.slice(0, 10)}…`;
+}
+
+function SavedRecipe({ recipe, models, onEdit }: { recipe: Recipe; models: readonly ModelInfo[]; onEdit: () => void }) {
+  return (
+    <div className="flex items-start justify-between gap-3 rounded-md bg-zinc-950/60 p-3 text-sm ring-1 ring-zinc-800">
+      <div>
+        <p className="text-zinc-300">{methodLabel(recipe.method)}</p>
+        <p className="text-zinc-500">{recipe.members.map((m) => modelName(models, m.modelId)).join(' + ')}</p>
+      </div>
+      <Button small onClick={onEdit}>
+        Edit as draft
+      </Button>
+    </div>
+  );
+}
+
+function RecipeBuilder({ draft, onDraft, models, aggregators, onSaved }: { draft: RecipeDraft; onDraft: (draft: RecipeDraft) => void; models: Loaded<ModelInfo[]>; aggregators: Loaded<AggregatorInfo[]>; onSaved: (recipe: Recipe) => void }) {
+  const { api } = useStudio();
+  const toasts = useToasts();
+  const [name, setName] = useState('');
+  const set = (change: Partial<RecipeDraft>) => onDraft({ ...draft, ...change });
+  const selected = new Map(draft.members.map((m) => [m.modelId, m.weight]));
+
+  const toggle = (model: ModelInfo, on: boolean) => {
+    if (!on) return set({ members: draft.members.filter((m) => m.modelId !== model.id) });
+    if (draft.method === 'single') return set({ members: [{ modelId: model.id, weight: 1 }] });
+    set({ members: [...draft.members, { modelId: model.id, weight: 1 }] });
+  };
+  const setMethod = (method: EnsembleMethod) => set({ method, members: method === 'single' ? draft.members.slice(0, 1) : draft.members });
+
+  const save = async () => {
+    try {
+      const recipe = await api.recipes.save({ name: name.trim(), spec: specFromDraft(draft) });
+      setName('');
+      toasts.show(`Recipe “${recipe.name}” saved.`);
+      onSaved(recipe);
+    } catch (error) {
+      toasts.error(error, 'Could not save the recipe');
+    }
+  };
+
+  return (
+    <div className="flex flex-col gap-3">
+      <Field label="Method">
+        <Select value={draft.method} onChange={(e) => setMethod(e.target.value as EnsembleMethod)}>
+          {methods.map((m) => (
+            <option key={m.value} value={m.value}>
+              {m.label}
+            </option>
+          ))}
+        </Select>
+      </Field>
+      <fieldset className="flex flex-col gap-1">
+        <legend className="mb-1 text-xs font-medium text-zinc-400">{draft.method === 'single' ? 'Model' : 'Models (2–6)'}</legend>
+        {models.error ? <ErrorNotice error={models.error} /> : null}
+        {models.data && models.data.length === 0 ? <EmptyState>No models yet — import checkpoints on the Models screen.</EmptyState> : null}
+        {(models.data ?? []).map((model) => {
+          const weight = selected.get(model.id);
+          return (
+            <div key={model.id} className="flex h-9 items-center gap-2 rounded-md px-2 hover:bg-zinc-800/50">
+              <label className="flex min-w-0 flex-1 items-center gap-2 text-sm">
+                <input type="checkbox" className="accent-accent-500" checked={weight !== undefined} onChange={(e) => toggle(model, e.target.checked)} />
+                <span className="truncate">{model.name}</span>
+              </label>
+              {weight !== undefined && usesWeights(draft.method) ? (
+                <NumberInput
+                  aria-label={`Weight of ${model.name}`}
+                  className="!w-20"
+                  min={0}
+                  step={0.1}
+                  value={weight}
+                  onValue={(value) => set({ members: draft.members.map((m) => (m.modelId === model.id ? { ...m, weight: value } : m)) })}
+                />
+              ) : null}
+            </div>
+          );
+        })}
+      </fieldset>
+      {draft.method === 'afa' ? (
+        <Field label="Aggregator" hint="Trained SABW aggregators for exactly these models; without one AFA fuses with equal weights.">
+          <Select value={draft.aggregatorId} onChange={(e) => set({ aggregatorId: e.target.value })}>
+            <option value="">None (untrained)</option>
+            {(aggregators.data ?? []).map((a) => (
+              <option key={a.id} value={a.id}>
+                {a.name}
+              </option>
+            ))}
+          </Select>
+        </Field>
+      ) : null}
+      {draft.method === 'mbw' ? (
+        <>
+          <Field label="Block weights α (IN00…IN11, M00, OUT00…OUT11)" hint="25 values in [0, 1]; θ = (1 − α)·θ₁ + α·θ₂">
+            <TextInput value={draft.mbwBlocks} onChange={(e) => set({ mbwBlocks: e.target.value })} />
+          </Field>
+          <Field label="Base α (other keys)">
+            <NumberInput min={0} max={1} step={0.05} value={draft.mbwBase} onValue={(mbwBase) => set({ mbwBase })} />
+          </Field>
+        </>
+      ) : null}
+      <div className="flex items-end gap-2">
+        <Field label="Recipe name" className="flex-1">
+          <TextInput value={name} onChange={(e) => setName(e.target.value)} placeholder="Portrait trio" />
+        </Field>
+        <Button onClick={save} disabled={!name.trim() || draft.members.length === 0}>
+          Save recipe
+        </Button>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,39 @@
+import type { InputHTMLAttributes, ReactNode, SelectHTMLAttributes, TextareaHTMLAttributes } from 'react';
+
+export const inputClass =
+  'w-full rounded-md bg-zinc-900 px-2.5 py-1.5 text-sm text-zinc-100 ring-1 ring-inset ring-zinc-700 placeholder:text-zinc-500 focus:ring-2 focus:ring-accent-500 focus:outline-none disabled:opacity-60';
+
+/** A labelled control: the label element wraps the control, so getByLabel finds it. */
+export function Field({ label, hint, children, className = '' }: { label: string; hint?: ReactNode; children: ReactNode; className?: string }) {
+  return (
+    <label className={`flex flex-col gap-1 ${className}`}>
+      <span className="text-xs font-medium text-zinc-400">{label}</span>
+      {children}
+      {hint ? <span className="text-xs text-zinc-500">{hint}</span> : null}
+    </label>
+  );
+}
+
+export function TextInput(props: InputHTMLAttributes<HTMLInputElement>) {
+  return <input type="text" {...props} className={`${inputClass} ${props.className ?? ''}`} />;
+}
+
+export function NumberInput({ value, onValue, ...props }: Omit<InputHTMLAttributes<HTMLInputElement>, 'value' | 'onChange'> & { value: number; onValue: (value: number) => void }) {
+  return (
+    <input
+      type="number"
+      {...props}
+      value={Number.isFinite(value) ? value : ''}
+      onChange={(event) => onValue(event.target.valueAsNumber)}
+      className={`${inputClass} ${props.className ?? ''}`}
+    />
+  );
+}
+
+export function TextArea(props: TextareaHTMLAttributes<HTMLTextAreaElement>) {
+  return <textarea {...props} className={`${inputClass} resize-y ${props.className ?? ''}`} />;
+}
+
+export function Select(props: SelectHTMLAttributes<HTMLSelectElement>) {
+  return <select {...props} className={`${inputClass} ${props.className ?? ''}`} />;
+}

@@ -1,0 +1,83 @@
+// Short-lived messages at the bottom right, optionally with one action ("Undo"). Errors stay until dismissed.
+import { createContext, useCallback, useContext, useMemo, useRef, useState, type ReactNode } from 'react';
+import { describeError } from '../api/api-error.ts';
+import { Button } from './Button.tsx';
+
+interface Toast {
+  readonly id: number;
+  readonly text: string;
+  readonly detail?: string;
+  readonly tone: 'info' | 'error';
+  readonly action?: { readonly label: string; readonly run: () => void };
+}
+
+interface Toasts {
+  show(text: string, options?: { action?: Toast['action']; detail?: string; durationMs?: number }): void;
+  error(error: unknown, context?: string): void;
+}
+
+const ToastContext = createContext<Toasts | null>(null);
+
+export function useToasts(): Toasts {
+  const toasts = useContext(ToastContext);
+  if (!toasts) throw new Error('useToasts outside ToastProvider');
+  return toasts;
+}
+
+export function ToastProvider({ children }: { children: ReactNode }) {
+  const [items, setItems] = useState<Toast[]>([]);
+  const next = useRef(1);
+  const dismiss = useCallback((id: number) => setItems((list) => list.filter((toast) => toast.id !== id)), []);
+  const add = useCallback(
+    (toast: Omit<Toast, 'id'>, durationMs: number | null) => {
+      const id = next.current++;
+      setItems((list) => [...list.slice(-4), { ...toast, id }]);
+      if (durationMs !== null) setTimeout(() => dismiss(id), durationMs);
+    },
+    [dismiss],
+  );
+  const api = useMemo<Toasts>(
+    () => ({
+      show: (text, options = {}) => add({ text, tone: 'info', action: options.action, detail: options.detail }, options.durationMs ?? (options.action ? 10_000 : 4000)),
+      error: (error, context) => {
+        const { message, hint } = describeError(error);
+        add({ text: context ? `${context}: ${message}` : message, detail: hint, tone: 'error' }, null);
+      },
+    }),
+    [add],
+  );
+  return (
+    <ToastContext.Provider value={api}>
+      {children}
+      <div aria-live="polite" className="pointer-events-none fixed right-4 bottom-4 z-50 flex w-96 max-w-[calc(100vw-2rem)] flex-col gap-2">
+        {items.map((toast) => (
+          <div
+            key={toast.id}
+            role={toast.tone === 'error' ? 'alert' : 'status'}
+            className={`pointer-events-auto flex items-start gap-3 rounded-lg px-4 py-3 text-sm shadow-xl ring-1 ${toast.tone === 'error' ? 'bg-red-950 text-red-50 ring-red-800' : 'bg-zinc-800 text-zinc-100 ring-zinc-700'}`}
+          >
+            <div className="min-w-0 flex-1">
+              <p>{toast.text}</p>
+              {toast.detail ? <p className="mt-0.5 text-xs opacity-80">{toast.detail}</p> : null}
+            </div>
+            {toast.action ? (
+              <Button
+                small
+                variant="primary"
+                onClick={() => {
+                  toast.action!.run();
+                  dismiss(toast.id);
+                }}
+              >
+                {toast.action.label}
+              </Button>
+            ) : null}
+            <button type="button" aria-label="Dismiss" className="text-zinc-400 hover:text-zinc-100" onClick={() => dismiss(toast.id)}>
+              ×
+            </button>
+          </div>
+        ))}
+      </div>
+    </ToastContext.Provider>
+  );
+}
