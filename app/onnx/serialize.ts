@@ -16,7 +16,7 @@ import { CancelledError, UserError } from '../common/errors.ts';
 import { diskFullError, isDiskFull, temporarySibling } from '../common/atomic-write.ts';
 import type { JobControl } from '../common/progress.ts';
 import type { DType } from '../tensor/tensor.ts';
-import type { Graph, WeightInitializer } from './graph.ts';
+import type { Graph, Value, WeightInitializer } from './graph.ts';
 import { byteLengthOf, describeValue, onnxDataType } from './graph.ts';
 import type { InitializerData } from './model-proto.ts';
 import { encodeModel, externalInitializers, reachable } from './model-proto.ts';
@@ -193,11 +193,21 @@ function checkFileName(name: string, what: string): void {
 function planWeights(graphs: readonly Graph[], dir: string, weightsPath: string | undefined, shared: WeightsIndex | undefined): Planned {
   const plan: Planned = { data: new Map(), toWrite: [], entries: new Map(), referencedFiles: new Set(), linkRequests: new Map() };
   let offset = 0;
+  const plannedValues = new Map<string, Value>();
   for (const graph of graphs) {
     const { values } = reachable(graph);
     for (const init of graph.initializers) {
-      if (init.kind !== 'weight' || !values.has(init.value.name) || plan.data.has(init.value.name)) continue;
+      if (init.kind !== 'weight' || !values.has(init.value.name)) continue;
       const { value, source } = init;
+      const planned = plannedValues.get(value.name);
+      if (planned) {
+        // Graphs saved together share weights by name, so one name must mean one tensor.
+        if (planned.dtype !== value.dtype || planned.shape?.join() !== value.shape?.join()) {
+          throw new UserError('conflict', `Weight '${value.name}' is ${describeValue(planned)} in one graph and ${describeValue(value)} in another; graphs saved together must agree.`);
+        }
+        continue;
+      }
+      plannedValues.set(value.name, value);
       const length = byteLengthOf(value.dtype, source.shape);
       const sharedEntry = shared?.entries.get(value.name);
       if (sharedEntry) {

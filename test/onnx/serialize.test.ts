@@ -214,6 +214,17 @@ describe('weights shared by several graphs', () => {
     ref.assertClose((await run(lateSaved.modelPath, { x: f32([2, k], input) })).y.data as Float32Array, hidden);
   });
 
+  it('refuses two graphs saved together that mean different tensors by one weight name', () => {
+    const dir = scratch();
+    const a = affineGraph('a', lazy(f32([16, 16], new Float32Array(256))), lazy(f32([16], new Float32Array(16))));
+    const b = affineGraph('b', lazy(f32([32, 16], new Float32Array(512))), lazy(f32([16], new Float32Array(16))));
+    assert.throws(
+      () => saveModels([{ graph: a, modelFile: 'a.onnx' }, { graph: b, modelFile: 'b.onnx' }], { dir, weightsFile: 'shared.weights' }),
+      /Weight 'w' is 'w' float32 \[16, 16\] in one graph and 'w' float32 \[32, 16\] in another/,
+    );
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
   it('refuses a shared weight of another shape, and weights with nowhere to go', () => {
     const dir = scratch();
     const g = affineGraph('a', lazy(f32([16, 16], new Float32Array(256))), lazy(f32([16], new Float32Array(16))));
