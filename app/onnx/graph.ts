@@ -119,6 +119,7 @@ export class Graph {
   private readonly weightValues = new Map<string, { readonly source: LazyTensor; readonly stored: Value; readonly value: Value }>();
   private readonly scalarCache = new Map<string, Value>();
   private readonly scopeStack: string[] = [];
+  private readonly nextSuffix = new Map<string, number>();
 
   constructor(name: string, options: GraphOptions = {}) {
     if (!name) throw new UserError('invalid-argument', 'A graph needs a non-empty name.');
@@ -281,9 +282,13 @@ export class Graph {
 
   private unique(base: string): string {
     if (!this.nodeNames.has(base) && !this.valueByName.has(base)) return base;
-    for (let suffix = 1; ; suffix++) {
+    // Remember where the suffix search ended, so a scope with thousands of nodes stays linear.
+    for (let suffix = this.nextSuffix.get(base) ?? 1; ; suffix++) {
       const candidate = `${base}_${suffix}`;
-      if (!this.nodeNames.has(candidate) && !this.valueByName.has(candidate)) return candidate;
+      if (!this.nodeNames.has(candidate) && !this.valueByName.has(candidate)) {
+        this.nextSuffix.set(base, suffix + 1);
+        return candidate;
+      }
     }
   }
 

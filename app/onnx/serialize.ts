@@ -54,6 +54,8 @@ export interface SaveOptions extends JobControl {
   /**
    * File name (inside `dir`) for the weights this save has to write. May be omitted when every weight is
    * referenced in place; must not be a file the saved models reference (that would overwrite it).
+   * Replacing an existing weights file invalidates other models in `dir` that point into it: save the
+   * graphs that share a weights file together (saveModels), or reference it with `sharedWeights`.
    */
   readonly weightsFile?: string;
   /** Weights that already live in files: referenced by name, never written again. */
@@ -140,10 +142,8 @@ export function saveModels(models: readonly { readonly graph: Graph; readonly mo
   const renamed: string[] = [];
   let createdDir: string | undefined;
   try {
-    if (!existsSync(dir)) {
-      createdDir = dir;
-      mkdirSync(dir, { recursive: true });
-    }
+    // mkdirSync returns the topmost directory it had to create (undefined when `dir` existed).
+    createdDir = mkdirSync(dir, { recursive: true });
     for (const [linkPath, target] of plan.linkRequests) {
       if (linkInto(linkPath, target)) created.push(linkPath);
     }
