@@ -119,6 +119,7 @@ export class Graph {
   private readonly weightValues = new Map<string, { readonly source: LazyTensor; readonly stored: Value; readonly value: Value }>();
   private readonly scalarCache = new Map<string, Value>();
   private readonly scopeStack: string[] = [];
+  private weightPrefix = '';
   private readonly nextSuffix = new Map<string, number>();
 
   constructor(name: string, options: GraphOptions = {}) {
@@ -190,7 +191,8 @@ export class Graph {
    * compute dtype by a Cast node that onnxruntime folds at session creation. Using the same name again
    * returns the same value (weight sharing).
    */
-  weight(name: string, source: LazyTensor, options: { readonly storeAs?: StoredFloat } = {}): Value {
+  weight(localName: string, source: LazyTensor, options: { readonly storeAs?: StoredFloat } = {}): Value {
+    const name = this.weightPrefix + localName;
     const existing = this.weightValues.get(name);
     if (existing) {
       const same = existing.source.dtype === source.dtype && sameDims(existing.source.shape, source.shape);
@@ -202,7 +204,7 @@ export class Graph {
       }
       return existing.value;
     }
-    if (!name) throw new UserError('invalid-argument', 'A weight needs a non-empty name.');
+    if (!localName) throw new UserError('invalid-argument', 'A weight needs a non-empty name.');
     const floatSource = isFloat(source.dtype);
     if (options.storeAs && !floatSource) {
       throw new UserError('invalid-argument', `Weight '${name}' is ${source.dtype}; storeAs applies only to floating-point weights.`);
@@ -223,6 +225,22 @@ export class Graph {
     }
     this.weightValues.set(name, { source, stored, value });
     return value;
+  }
+
+  /**
+   * Runs `fn` with `prefix` prepended to the initializer name of every weight it adds. An ensemble graph
+   * holds several checkpoints whose tensors share diffusers names (`conv_in.weight` of every expert):
+   * `g.weightNamespace('expert1.', () => unetPoint(...))` keeps them apart, while weights added twice
+   * under one namespace are still shared.
+   */
+  weightNamespace<T>(prefix: string, fn: () => T): T {
+    const previous = this.weightPrefix;
+    this.weightPrefix = previous + prefix;
+    try {
+      return fn();
+    } finally {
+      this.weightPrefix = previous;
+    }
   }
 
   /** A small constant held in memory and stored inline (shape vectors, scales, axes). */

@@ -46,6 +46,22 @@ describe('Graph', () => {
     assert.throws(() => g.weight('proj.weight', lazy(f32([4], new Float32Array(4)))), /already added as float32 \[2, 2\], now float32 \[4\]/);
   });
 
+  it('keeps same-named weights of different sources apart under weight namespaces', async () => {
+    const g = new Graph('namespaces');
+    const x = g.input('x', 'float32', [1, 2]);
+    const first = g.weightNamespace('expert1.', () => g.weight('w', lazy(f32([2, 2], Float32Array.of(1, 0, 0, 1)))));
+    const second = g.weightNamespace('expert2.', () => g.weight('w', lazy(f32([2, 2], Float32Array.of(2, 0, 0, 2)))));
+    const again = g.weightNamespace('expert1.', () => g.weight('w', lazy(f32([2, 2], Float32Array.of(1, 0, 0, 1)))));
+    assert.equal(first.name, 'expert1.w');
+    assert.equal(second.name, 'expert2.w');
+    assert.equal(again, first);
+    g.output(op.matMul(g, x, first), 'a');
+    g.output(op.matMul(g, x, second), 'b');
+    const out = await runGraph(g, { x: f32([1, 2], Float32Array.of(3, 4)) });
+    assert.deepEqual([...out.a!.data], [3, 4]);
+    assert.deepEqual([...out.b!.data], [6, 8]);
+  });
+
   it('casts float16 weights to the float32 compute dtype, stores float32 as float16 on request', async () => {
     const g = new Graph('cast');
     const half = { dtype: 'float16' as const, shape: [3], data: Uint16Array.from([0x3c00, 0xc000, 0x3800]) }; // 1, -2, 0.5
