@@ -14,7 +14,7 @@ import { alphasCumprodOf } from './beta-schedule.ts';
 import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
 import type { PndmConfig } from './scheduler-config.ts';
 import { checkSameShape, float32Like, requireTimesteps } from './step-inputs.ts';
-import { checkStepCount, numpyArange, numpyLinspace, roundHalfEven } from './timestep-spacing.ts';
+import { checkStepCount, leadingTimesteps, numpyArange, numpyLinspace, roundHalfEven } from './timestep-spacing.ts';
 
 const f32 = Math.fround;
 const NAME = 'PNDM';
@@ -51,10 +51,8 @@ export class PndmScheduler implements Scheduler {
     // Ascending, as diffusers' `_timesteps`.
     let ascending: number[];
     if (timestepSpacing === 'linspace') ascending = numpyLinspace(0, trainSteps - 1, steps).map(roundHalfEven);
-    else if (timestepSpacing === 'leading') {
-      const ratio = Math.floor(trainSteps / steps);
-      ascending = Array.from({ length: steps }, (_, i) => i * ratio + stepsOffset);
-    } else ascending = numpyArange(trainSteps, 0, -trainSteps / steps).map((t) => roundHalfEven(t) - 1).reverse();
+    else if (timestepSpacing === 'leading') ascending = leadingTimesteps(trainSteps, steps, stepsOffset).reverse();
+    else ascending = numpyArange(trainSteps, 0, -trainSteps / steps).map((t) => roundHalfEven(t) - 1).reverse();
     // plms_timesteps = concat(_timesteps[:-1], _timesteps[-2:-1], _timesteps[-1:])[::-1]
     const plms = [...ascending.slice(0, -1), ...ascending.slice(-2, -1), ...ascending.slice(-1)].reverse();
     this.schedule = Object.freeze(plms);

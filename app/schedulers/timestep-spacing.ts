@@ -29,9 +29,23 @@ export function numpyArange(start: number, stop: number, step: number): number[]
   return Array.from({ length }, (_, i) => start + i * delta);
 }
 
-/** 'leading' (DDIM/PNDM/Euler/LMS): (arange(n) · ⌊T / n⌋) + offset, descending. */
+/**
+ * 'leading' (DDIM/PNDM/Euler/LMS): (arange(n) · ⌊T / n⌋) + offset, descending. With SD's offset 1 and
+ * n = T the first timestep would be T, past the table (diffusers fails there with an IndexError), so
+ * such step counts are refused.
+ */
 export function leadingTimesteps(trainSteps: number, steps: number, offset: number): number[] {
   const ratio = Math.floor(trainSteps / steps);
+  const first = (steps - 1) * ratio + offset;
+  if (first > trainSteps - 1) {
+    let limit = steps - 1;
+    while (limit > 1 && (limit - 1) * Math.floor(trainSteps / limit) + offset > trainSteps - 1) limit--;
+    throw new UserError(
+      'invalid-argument',
+      `Cannot sample with ${steps} steps: with 'leading' spacing and steps offset ${offset} the first timestep would be ${first}, past the last trained timestep ${trainSteps - 1}.`,
+      `Choose at most ${limit} steps.`,
+    );
+  }
   return Array.from({ length: steps }, (_, i) => (steps - 1 - i) * ratio + offset);
 }
 
