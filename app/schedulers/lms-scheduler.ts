@@ -126,14 +126,16 @@ export class LmsScheduler implements Scheduler {
     if (this.derivatives.length > MAX_ORDER) this.derivatives.shift();
     const order = Math.min(index + 1, MAX_ORDER, this.derivatives.length);
     const coefficients = this.coefficients(index, order);
-    const newestFirst = [...this.derivatives].reverse();
-    const prev = new Float32Array(size);
-    for (let i = 0; i < size; i++) {
-      // diffusers: sample + sum(c * d for c, d in zip(coefficients, reversed(derivatives))), in float32.
-      let sum = f32(coefficients[0]! * newestFirst[0]![i]!);
-      for (let k = 1; k < order; k++) sum = f32(sum + f32(coefficients[k]! * newestFirst[k]![i]!));
-      prev[i] = f32(x[i]! + sum);
+    // diffusers: sample + sum(c * d for c, d in zip(coefficients, reversed(derivatives))), in float32;
+    // the Float32Array rounds every partial sum.
+    const sum = new Float32Array(size);
+    for (let k = 0; k < order; k++) {
+      const coefficient = coefficients[k]!;
+      const older = this.derivatives[this.derivatives.length - 1 - k]!;
+      for (let i = 0; i < size; i++) sum[i] = sum[i]! + f32(coefficient * older[i]!);
     }
+    const prev = new Float32Array(size);
+    for (let i = 0; i < size; i++) prev[i] = x[i]! + sum[i]!;
     return { prevSample: float32Like(sample, prev), predOriginalSample: float32Like(sample, predOriginal) };
   }
 }
