@@ -15,10 +15,34 @@ const PYTHON_SPACE_EDGES = new RegExp(`^[${PYTHON_SPACE}]+|[${PYTHON_SPACE}]+$`,
 /** The `regex` module's `\s` (Unicode White_Space; unlike Python's `re` it leaves out U+1C-U+1F). */
 const REGEX_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 
-/** transformers `CLIPTokenizer.pat`, with `i` for re.IGNORECASE (so "'S" and "'ſ" match "'s"). */
+/**
+ * A word matched the way re.IGNORECASE matches it in the `regex` module (simple case folding): each
+ * letter in either case, plus 'ſ' for 's' and the Kelvin sign for 'k'.
+ */
+function caseless(word: string): string {
+  return Array.from(word, (char) => {
+    if (!/[a-z]/.test(char)) return char.replace(/[|\\^$.*+?()[\]{}]/g, '\\$&');
+    const extra = char === 's' ? '\u017f' : char === 'k' ? '\u212a' : '';
+    return `[${char}${char.toUpperCase()}${extra}]`;
+  }).join('');
+}
+
+/**
+ * transformers `CLIPTokenizer.pat`. Its re.IGNORECASE is spelled out in `caseless` rather than with the
+ * `i` flag: under `i` JavaScript would also treat U+0345 (a combining mark that case-folds to 'ι') as a
+ * letter, whereas the `regex` module matches it with neither class, so it is dropped; it is excluded
+ * from the "other" class here to the same effect.
+ */
 const CLIP_PATTERN = new RegExp(
-  `<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^${REGEX_SPACE}\\p{L}\\p{N}]+`,
-  'giu',
+  [
+    caseless('<|startoftext|>'),
+    caseless('<|endoftext|>'),
+    ...['s', 't', 're', 've', 'm', 'll', 'd'].map((ending) => caseless(`'${ending}`)),
+    '[\\p{L}]+',
+    '[\\p{N}]',
+    `[^${REGEX_SPACE}\\p{L}\\p{N}\\u0345]+`,
+  ].join('|'),
+  'gu',
 );
 
 /** transformers `whitespace_clean`. */

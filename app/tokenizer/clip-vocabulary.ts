@@ -83,7 +83,11 @@ export function readVocabularyFiles(vocabJsonPath: string, mergesTxtPath: string
 
 /** openai/CLIP `SimpleTokenizer.__init__` applied to the text of bpe_simple_vocab_16e6.txt. */
 export function vocabularyFromMergesText(text: string, source: string): ClipVocabulary {
-  const lines = text.split('\n').slice(1, MAX_MERGES + 1);
+  const all = text.split('\n');
+  // The final newline leaves an empty line, which the real file's slice never reaches (it has 262,145
+  // lines); a shorter file must not turn it into a merge.
+  if (all[all.length - 1] === '') all.pop();
+  const lines = all.slice(1, MAX_MERGES + 1);
   const merges = parseMergeLines(lines, source);
   const tokens = [...BYTE_ALPHABET, ...BYTE_ALPHABET.map((char) => `${char}</w>`)];
   for (const merge of merges) tokens.push(merge.first + merge.second);
