@@ -10,7 +10,6 @@ import { fixText } from './fix-text.ts';
 /** Python's `\s` (str.isspace) for `re` patterns: what `whitespace_clean` collapses. */
 const PYTHON_SPACE = '\\t\\n\\v\\f\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 const PYTHON_SPACE_RUN = new RegExp(`[${PYTHON_SPACE}]+`, 'g');
-const PYTHON_SPACE_EDGES = new RegExp(`^[${PYTHON_SPACE}]+|[${PYTHON_SPACE}]+$`, 'g');
 
 /** The `regex` module's `\s` (Unicode White_Space; unlike Python's `re` it leaves out U+1C-U+1F). */
 const REGEX_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
@@ -47,7 +46,11 @@ const CLIP_PATTERN = new RegExp(
 
 /** transformers `whitespace_clean`. */
 export function whitespaceClean(text: string): string {
-  return text.replace(PYTHON_SPACE_RUN, ' ').replace(PYTHON_SPACE_EDGES, '');
+  const collapsed = text.replace(PYTHON_SPACE_RUN, ' ');
+  // Every run is now one ' ', so strip() has at most one space to drop at each end.
+  const start = collapsed.startsWith(' ') ? 1 : 0;
+  const end = collapsed.length > start && collapsed.endsWith(' ') ? collapsed.length - 1 : collapsed.length;
+  return collapsed.slice(start, end);
 }
 
 /** The normalized text CLIP's BPE sees: `whitespace_clean(ftfy.fix_text(text)).lower()`. */
