@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { studioPaths } from '../common/paths.ts';
 import { listBackends } from '../runtime/onnx-runtime.ts';
 import type { StudioApi } from './contract.ts';
-import {
-  PendingAggregatorsService, PendingCompareService, PendingGenerationService, PendingHistoryService, PendingModelsService,
-  PendingPromptsService, PendingRecipesService,
-} from './pending-services.ts';
+import { Library } from '../library/library.ts';
+import { AggregatorsService } from './aggregators-service.ts';
+import { HistoryService } from './history-service.ts';
+import { ModelsService } from './models-service.ts';
+import { PendingCompareService, PendingGenerationService } from './pending-services.ts';
+import { PromptsService } from './prompts-service.ts';
+import { RecipesService } from './recipes-service.ts';
 import { SettingsService } from './settings-service.ts';
 import { SystemService } from './system-service.ts';
 
@@ -39,16 +42,25 @@ export function createStudioServices(config: StudioServicesConfig): StudioServic
     listBackends,
   });
   const system = new SystemService({ version: config.version ?? '0.0.0', home: paths.home });
+  const library = Library.open({ home: paths.home, appVersion: config.version });
+  // Pick up images added or removed while the studio was closed (and finish interrupted trash moves).
+  library.reconcile();
+  const models = new ModelsService({ home: paths.home, library });
+  const history = new HistoryService(library);
   return {
-    models: new PendingModelsService(),
-    recipes: new PendingRecipesService(),
-    aggregators: new PendingAggregatorsService(),
+    models,
+    recipes: new RecipesService(library),
+    aggregators: new AggregatorsService(library),
     generation: new PendingGenerationService(),
     compare: new PendingCompareService(),
-    history: new PendingHistoryService(),
-    prompts: new PendingPromptsService(),
+    history,
+    prompts: new PromptsService(library),
     settings,
     system,
-    async dispose() {},
+    async dispose() {
+      models.cancelAll();
+      await models.whenIdle();
+      library.close();
+    },
   };
 }

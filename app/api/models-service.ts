@@ -1,0 +1,147 @@
+// Models: the catalog (library models table) and imports into the model store (app/checkpoints).
+// Imports run one after another as jobs with progress events; a web-mode upload is removed once its
+// import ends, whatever the outcome.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { importCheckpoint } from '../checkpoints/import-checkpoint.ts';
+import type { ConfigOverrides } from '../checkpoints/component-config.ts';
+import { removeStoredModel } from '../checkpoints/model-store.ts';
+import { UserError } from '../common/errors.ts';
+import type { Library } from '../library/library.ts';
+import type { ModelRow } from '../library/models-table.ts';
+import { ApiError, toErrorData } from './api-error.ts';
+import type { ImportFinished, ImportModelRequest, JobFailed, JobProgress, JobStarted, ModelInfo, ModelsApi } from './contract.ts';
+import { Emitter } from './emitter.ts';
+import { recipeOf } from './recipes-service.ts';
+import { removeUpload, uploadedFile } from './uploads.ts';
+
+export function modelInfo(row: ModelRow): ModelInfo {
+  return {
+    id: row.id,
+    name: row.name,
+    sourceName: basename(row.sourcePath),
+    sha256: row.sha256,
+    sizeBytes: row.sizeBytes,
+    architecture: row.architecture,
+    precision: row.precision,
+    importedAt: new Date(row.addedAt).toISOString(),
+  };
+}
+
+/** `<folder>/unet/config.json`, `text_encoder/config.json`, `vae/config.json` as importer config overrides. */
+export function configOverridesFrom(folder: string): ConfigOverrides {
+  const parts = { unet: 'unet', textEncoder: 'text_encoder', vae: 'vae' } as const;
+  const overrides: Record<string, Record<string, unknown>> = {};
+  for (const [component, subfolder] of Object.entries(parts)) {
+    const file = join(folder, subfolder, 'config.json');
+    if (!existsSync(file)) continue;
+    try {
+      overrides[component] = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch {
+      throw new UserError('corrupt-file', `${file} is not valid JSON.`);
+    }
+  }
+  if (Object.keys(overrides).length === 0) {
+    throw new UserError('not-found', `${folder} has no unet/, text_encoder/ or vae/ config.json.`, 'Pick the folder that holds those subfolders, or leave the field empty for a standard SD 1.x checkpoint.');
+  }
+  return overrides;
+}
+
+export interface ModelsServiceConfig {
+  readonly home: string;
+  readonly library: Library;
+  /** Refuses deleting a model that queued jobs still need; answers the reason, or undefined. */
+  readonly inUse?: (modelId: string) => string | undefined;
+}
+
+export class ModelsService implements ModelsApi {
+  readonly #config: ModelsServiceConfig;
+  readonly #progress = new Emitter<JobProgress>();
+  readonly #finished = new Emitter<ImportFinished>();
+  readonly #failed = new Emitter<JobFailed>();
+  readonly #changed = new Emitter<{ reason: 'import' | 'delete' }>();
+  readonly onDidImportProgress = this.#progress.event;
+  readonly onDidImportFinish = this.#finished.event;
+  readonly onDidImportFail = this.#failed.event;
+  readonly onDidChange = this.#changed.event;
+  readonly #jobs = new Map<string, AbortController>();
+  /** Imports run one at a time: each is disk- and CPU-bound already. */
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(config: ModelsServiceConfig) {
+    this.#config = config;
+  }
+
+  async list(): Promise<ModelInfo[]> {
+    return this.#config.library.models.list().map(modelInfo);
+  }
+
+  async get(request: { id: string }): Promise<ModelInfo> {
+    const row = this.#config.library.models.get(request.id);
+    if (!row) throw new ApiError('not-found', `There is no model ${request.id}.`);
+    return modelInfo(row);
+  }
+
+  async import(request: ImportModelRequest): Promise<JobStarted> {
+    const source = request.source.kind === 'path' ? request.source.path : uploadedFile(this.#config.home, request.source.uploadId);
+    // Read the config folder now, so a wrong folder is an immediate error rather than a failed job.
+    const configOverrides = request.configDirectory ? configOverridesFrom(request.configDirectory) : undefined;
+    const jobId = `import-${randomBytes(6).toString('hex')}`;
+    const controller = new AbortController();
+    this.#jobs.set(jobId, controller);
+    const name = request.name ?? (request.source.kind === 'upload' ? request.source.fileName.replace(/\.[^.]+$/, '') : undefined);
+    this.#chain = this.#chain.then(async () => {
+      try {
+        const imported = await importCheckpoint(
+          source,
+          { home: this.#config.home, ...(name ? { name } : {}), ...(configOverrides ? { configOverrides } : {}), catalog: this.#config.library.models },
+          {
+            signal: controller.signal,
+            onProgress: (progress) => this.#progress.fire({ jobId, ...progress }),
+          },
+        );
+        this.#finished.fire({ jobId, model: modelInfo(imported.row!) });
+        this.#changed.fire({ reason: 'import' });
+      } catch (error) {
+        const data = toErrorData(error);
+        this.#failed.fire({ jobId, error: data, cancelled: data.code === 'cancelled' });
+      } finally {
+        this.#jobs.delete(jobId);
+        if (request.source.kind === 'upload') removeUpload(this.#config.home, request.source.uploadId);
+      }
+    });
+    return { jobId };
+  }
+
+  async cancelImport(request: { jobId: string }): Promise<void> {
+    const controller = this.#jobs.get(request.jobId);
+    if (!controller) throw new ApiError('not-found', 'That import is not running any more.');
+    controller.abort();
+  }
+
+  async delete(request: { id: string }): Promise<void> {
+    const { library, home } = this.#config;
+    const row = library.models.get(request.id);
+    if (!row) throw new ApiError('not-found', `There is no model ${request.id}.`);
+    const recipes = library.recipes.list().filter((recipe) => recipeOf(recipe).members.some((member) => member.modelId === request.id));
+    if (recipes.length > 0) {
+      throw new ApiError('conflict', `${row.name} is used by the recipe${recipes.length > 1 ? 's' : ''} ${recipes.map((r) => `“${r.name}”`).join(', ')}.`, 'Delete or change those recipes first.');
+    }
+    const busy = this.#config.inUse?.(request.id);
+    if (busy) throw new ApiError('conflict', busy);
+    removeStoredModel(home, request.id);
+    library.models.remove(request.id);
+    this.#changed.fire({ reason: 'delete' });
+  }
+
+  /** Cancels running imports (shutdown). */
+  cancelAll(): void {
+    for (const controller of this.#jobs.values()) controller.abort();
+  }
+
+  /** Resolves when the imports started so far have ended. */
+  whenIdle(): Promise<void> {
+    return this.#chain;
+  }
+}
