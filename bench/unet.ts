@@ -1,0 +1,153 @@
+// U-Net benchmark: an SD1.5-size U-Net (the released config, ≈ 860M parameters) with synthetic weights
+// (streamed to a temporary weights file one tensor at a time, never held whole in memory), saved whole
+// and as the 25 lock-step layer graphs sharing that one weights file. Times one denoising step on the
+// CPU with batch 2 (classifier-free guidance) at 256² and 512² pixels (32² and 64² latents):
+//   - the whole graph against the targets (≤ 2.58 s at 256², ≤ 12.25 s at 512² on the 2-core CI machine),
+//   - the layer graphs run one after another against the whole graph (within 5 %),
+// plus build+save and session-creation times and the peak RSS. The measurement runs in a child process,
+// so its peak RSS is its own.
+//
+// `node --import tsx bench/unet.ts` runs it standalone; `npm run bench unet` runs it through run-bench.ts.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchResult } from './bench-result.ts';
+import { componentGraphs, unetPointModelName } from '../app/models/compile-component.ts';
+import { SyntheticWeights } from '../app/models/synthetic-weights.ts';
+import { SD15_UNET_CONFIG } from '../app/models/unet-config.ts';
+import { unetLayout } from '../app/models/unet-layout.ts';
+import { runUnetLockStep } from '../app/models/unet-lock-step.ts';
+import { unetTimestep } from '../app/models/unet-timestep.ts';
+import { saveModels } from '../app/onnx/serialize.ts';
+import { ModelSession } from '../app/runtime/onnx-runtime.ts';
+import { sizeOf, type Tensor } from '../app/tensor/tensor.ts';
+
+const BATCH = 2;
+const SIZES = [256, 512] as const;
+const TARGET_SECONDS: Readonly<Record<(typeof SIZES)[number], number>> = { 256: 2.58, 512: 12.25 };
+/** Timed runs per size and shape (after one warm-up run), alternating whole/layers; the median counts. */
+const RUNS = 3;
+
+function randomTensor(shape: readonly number[], seed: number): Tensor<'float32'> {
+  const data = new Float32Array(sizeOf(shape));
+  let state = seed;
+  for (let i = 0; i < data.length; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    data[i] = state / 2 ** 31 - 1;
+  }
+  return { dtype: 'float32', shape: [...shape], data };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
+
+async function measure(): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'bench-unet-'));
+  try {
+    const config = SD15_UNET_CONFIG;
+    const weights = new SyntheticWeights();
+    let start = performance.now();
+    const graphs = componentGraphs({ kind: 'unet', config, weights, shapes: ['whole', 'layers'] });
+    const buildSeconds = (performance.now() - start) / 1000;
+    const parameters = weights.names().reduce((sum, name) => sum + sizeOf(weights.get(name).shape), 0);
+    start = performance.now();
+    const saved = saveModels([...graphs].map(([name, graph]) => ({ graph, modelFile: `${name}.onnx` })), { dir, weightsFile: 'unet.weights' });
+    const saveSeconds = (performance.now() - start) / 1000;
+    const paths = new Map([...graphs.keys()].map((name, index) => [name, saved.modelPaths[index]]));
+    results.push(
+      { name: 'SD1.5 U-Net parameters', value: parameters / 1e6, unit: 'M' },
+      { name: 'weights file', value: statSync(saved.weightsPath as string).size / 1024 ** 3, unit: 'GiB' },
+      { name: 'build whole + 26 layer graphs', value: buildSeconds, unit: 's' },
+      { name: 'save (synthetic weights streamed)', value: saveSeconds, unit: 's' },
+    );
+
+    const inputs = (size: number) => {
+      const latent = size / 8;
+      return {
+        sample: randomTensor([BATCH, 4, latent, latent], 1),
+        timestep: unetTimestep(999, BATCH),
+        encoderHiddenStates: randomTensor([BATCH, 77, config.cross_attention_dim], 2),
+      };
+    };
+
+    // Both shapes loaded at once, so runs can alternate (fairer on a shared machine).
+    start = performance.now();
+    const whole = await ModelSession.create(paths.get('unet') as string);
+    const wholeSessionSeconds = (performance.now() - start) / 1000;
+    start = performance.now();
+    const timeEmbedding = await ModelSession.create(paths.get('time_embedding') as string);
+    const points: ModelSession[] = [];
+    for (const point of unetLayout(config)) points.push(await ModelSession.create(paths.get(unetPointModelName(point.index)) as string));
+    const layers = { timeEmbedding, points };
+    const layerSessionSeconds = (performance.now() - start) / 1000;
+    results.push(
+      { name: 'session: whole graph', value: wholeSessionSeconds, unit: 's' },
+      { name: 'sessions: 26 layer graphs', value: layerSessionSeconds, unit: 's' },
+    );
+
+    for (const size of SIZES) {
+      const { sample, timestep, encoderHiddenStates } = inputs(size);
+      const runWhole = async () => {
+        const begin = performance.now();
+        await whole.run({ sample, timestep, encoder_hidden_states: encoderHiddenStates });
+        return (performance.now() - begin) / 1000;
+      };
+      const runLayers = async () => {
+        const begin = performance.now();
+        await runUnetLockStep(layers, config, { sample, timestep, encoderHiddenStates });
+        return (performance.now() - begin) / 1000;
+      };
+      await runWhole();
+      await runLayers();
+      const [wholeTimes, layerTimes] = [[] as number[], [] as number[]];
+      for (let run = 0; run < RUNS; run++) {
+        wholeTimes.push(await runWhole());
+        layerTimes.push(await runLayers());
+      }
+      const [wholeSeconds, layerSeconds] = [median(wholeTimes), median(layerTimes)];
+      const ratio = layerSeconds / wholeSeconds;
+      results.push(
+        { name: `step ${size}² batch ${BATCH}: whole graph`, value: wholeSeconds, unit: 's', target: `≤ ${TARGET_SECONDS[size]}`, pass: wholeSeconds <= TARGET_SECONDS[size] },
+        { name: `step ${size}² batch ${BATCH}: layer graphs`, value: layerSeconds, unit: 's' },
+        { name: `step ${size}²: layers / whole`, value: ratio, unit: 'ratio', target: '≤ 1.05', pass: ratio <= 1.05 },
+      );
+    }
+    await whole.release();
+    await Promise.all([layers.timeEmbedding, ...layers.points].map((session) => session.release()));
+    results.push({ name: 'peak RSS (both shapes loaded)', value: peakRssMb(), unit: 'MB' });
+    return results;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const MARKER = 'BENCH-UNET-RESULTS ';
+
+export async function benchUnet(): Promise<BenchResult[]> {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const line = child.stdout.split('\n').find((text) => text.startsWith(MARKER));
+  if (child.status !== 0 || !line) throw new Error(`the U-Net benchmark child failed (status ${child.status}): ${child.stdout.slice(-2000)}`);
+  return JSON.parse(line.slice(MARKER.length)) as BenchResult[];
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--child')) {
+    console.log(MARKER + JSON.stringify(await measure()));
+  } else {
+    for (const result of await benchUnet()) {
+      const verdict = result.pass === undefined ? '' : result.pass ? '  pass' : '  FAIL';
+      console.log(`${result.name.padEnd(40)} ${result.value.toPrecision(4).padStart(10)} ${result.unit}${result.target ? `  (${result.target})` : ''}${verdict}`);
+    }
+  }
+}
