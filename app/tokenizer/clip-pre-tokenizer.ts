@@ -6,9 +6,9 @@
 //      the two special strings, the English contractions 's 't 're 've 'm 'll 'd, runs of letters,
 //      single digits, and runs of anything else that is not whitespace.
 import { fixText } from './fix-text.ts';
+import { PYTHON_SPACE } from './python-character-classes.ts';
 
-/** Python's `\s` (str.isspace) for `re` patterns: what `whitespace_clean` collapses. */
-const PYTHON_SPACE = '\\t\\n\\v\\f\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+/** What `whitespace_clean` collapses: Python's `\s+`. */
 const PYTHON_SPACE_RUN = new RegExp(`[${PYTHON_SPACE}]+`, 'g');
 
 /** The `regex` module's `\s` (Unicode White_Space; unlike Python's `re` it leaves out U+1C-U+1F). */

@@ -4,6 +4,7 @@
 // a box-drawing character next to an accented capital, 'Ã' followed by '©', ...) is counted.
 // `isBad(text)` gates every attempt to re-decode text, so it must agree with ftfy exactly: the categories
 // and sequences below are ftfy's, written out as JavaScript character classes.
+import { PYTHON_SPACE, PYTHON_WORD } from './python-character-classes.ts';
 
 // Character categories. Strings are spliced into `[...]` classes, so 'a-b' pairs are ranges.
 const COMMON = '\u00a0\u00ad\u00b7\u00b4\u2013\u2014\u2015\u2026\u2019'; // nbsp, soft hyphen, ·, ´, – — ―, …, ’
@@ -41,10 +42,6 @@ const BOX =
   '\u2502\u250c\u2510\u2518\u251c\u2524\u252c\u253c\u2550-\u256c\u2580\u2584\u2588\u258c\u2590' +
   '\u2591\u2592\u2593';
 
-/** Python's `\s` (str.isspace), which differs from JavaScript's (no U+FEFF; adds U+1C-1F and U+85). */
-const PYTHON_SPACE = '\\t\\n\\v\\f\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-/** Python's `\w` on str patterns: letters, numbers (all of L and N) and '_'. */
-const PYTHON_WORD = '[\\p{L}\\p{N}_]';
 
 const SEQUENCES: readonly string[] = [
   `[${C1}]`,
@@ -64,7 +61,7 @@ const SEQUENCES: readonly string[] = [
   `[${BOX}][${KAOMOJI}]`,
   `[${LOWER_ACCENTED}${UPPER_ACCENTED}${CURRENCY}${NUMERIC}${START_PUNCTUATION}${END_PUNCTUATION}][${BOX}]`,
   `[${BOX}][${END_PUNCTUATION}]`,
-  `[${LOWER_ACCENTED}${UPPER_ACCENTED}][${END_PUNCTUATION}]${PYTHON_WORD}`,
+  `[${LOWER_ACCENTED}${UPPER_ACCENTED}][${END_PUNCTUATION}][${PYTHON_WORD}]`,
   // The ligature œ not followed by an unaccented Latin letter.
   '[\u0152\u0153][^A-Za-z]',
   // Common Windows-1252 two-character mojibake: [ÂÃÎÐ] + € Š š ¢ £ Ÿ ž nbsp shy ® © ° · » – — ´ ...
