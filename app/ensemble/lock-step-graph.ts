@@ -9,7 +9,7 @@
 // whole step, and the experts' weights are referenced in place from their weights files (no copy).
 import { UserError } from '../common/errors.ts';
 import { Graph, type Value } from '../onnx/graph.ts';
-import { add, div, gather, mul, reduceMean, reduceSum } from '../onnx/ops.ts';
+import { add, div, gather, mul, reduceMean } from '../onnx/ops.ts';
 import type { WeightSource } from '../tensor/weights.ts';
 import type { UnetConfig } from '../models/unet-config.ts';
 import { unetLayout } from '../models/unet-layout.ts';
@@ -173,4 +173,3 @@ export function buildOutputAverageGraph(experts: readonly Expert[], weights: rea
   return g;
 }
 
-export { reduceSum };
