@@ -83,6 +83,11 @@ export function validateGenerationInput(input: GenerationInput): GenerationSetti
   if (!Number.isFinite(eta) || eta < 0 || eta > 1) throw invalid(`η (eta) must be between 0 and 1; got ${eta}.`);
   const negativePrompt = input.negativePrompt ?? DEFAULT_SETTINGS.negativePrompt;
   if (typeof negativePrompt !== 'string') throw invalid('The negative prompt must be text.');
+  const batchCount = integerIn('batch count', input.batchCount ?? DEFAULT_SETTINGS.batchCount, 1, 64);
+  const seed = input.seed === undefined ? randomSeed() % (MAX_SEED - batchCount + 2) : integerIn('seed', input.seed, 0, MAX_SEED);
+  if (seed + batchCount - 1 > MAX_SEED) {
+    throw invalid(`Seed ${seed} is too large for a batch of ${batchCount}: image i uses seed + i, which must stay ≤ ${MAX_SEED}.`, 'Pick a smaller seed.');
+  }
   return Object.freeze({
     prompt: input.prompt,
     negativePrompt,
@@ -92,7 +97,12 @@ export function validateGenerationInput(input: GenerationInput): GenerationSetti
     guidance,
     sampler,
     eta,
-    seed: input.seed === undefined ? randomSeed() : integerIn('seed', input.seed, 0, MAX_SEED),
-    batchCount: integerIn('batch count', input.batchCount ?? DEFAULT_SETTINGS.batchCount, 1, 64),
+    seed,
+    batchCount,
   });
+}
+
+/** The seed of image `index` of a batch (the rule the PNG and history record per image). */
+export function imageSeed(settings: GenerationSettings, index: number): number {
+  return settings.seed + index;
 }

@@ -47,7 +47,11 @@ export interface ImageJobOptions {
   /** A latent preview every N steps (0 = none). Previews cost ~0.1 ms at 64×64 latents. */
   readonly previewEvery?: number;
   readonly onStep?: (trace: StepTrace) => void;
+  /** Called when a phase starts: 'encode' (prompts), 'denoise' (the first step), 'decode' (VAE). */
+  readonly onPhase?: (phase: GenerationPhase) => void;
 }
+
+export type GenerationPhase = 'encode' | 'denoise' | 'decode';
 
 export interface ImageResult {
   readonly seed: number;
@@ -61,6 +65,10 @@ export interface ImageResult {
 /** Latent noise for a seed: [1, 4, H/8, W/8], standard normal (app/schedulers/noise.ts documents the generator). */
 export function initialNoise(seed: number, width: number, height: number): Tensor<'float32'> {
   return gaussianNoise([1, 4, height / 8, width / 8], seed);
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function scaleTensor(tensor: Tensor<'float32'>, factor: number): Tensor<'float32'> {
@@ -88,6 +96,7 @@ export async function generateImage<C extends Conditioning>(
   const guided = job.guidance > 1;
   throwIfCancelled(options.signal);
 
+  options.onPhase?.('encode');
   const conditioning = await denoiser.encodePrompts(job.prompt, job.negativePrompt, guided);
   const encodeMs = performance.now() - started;
   throwIfCancelled(options.signal);
@@ -95,8 +104,12 @@ export async function generateImage<C extends Conditioning>(
   let latents = scaleTensor(options.initialLatents ?? initialNoise(job.seed, job.width, job.height), scheduler.initNoiseSigma);
   const timesteps = scheduler.timesteps;
   const stepMs: number[] = [];
+  options.onPhase?.('denoise');
   const loopStart = performance.now();
   for (let index = 0; index < timesteps.length; index++) {
+    // One turn of the event loop per step, so a cancel request (SIGINT, an API call) is seen here even
+    // when the denoiser never yields; onnxruntime runs block the thread, so between steps is the soonest.
+    await yieldToEventLoop();
     throwIfCancelled(options.signal);
     const stepStart = performance.now();
     const timestep = timesteps[index]!;
@@ -119,7 +132,9 @@ export async function generateImage<C extends Conditioning>(
       });
     }
   }
+  await yieldToEventLoop();
   throwIfCancelled(options.signal);
+  options.onPhase?.('decode');
   const decodeStart = performance.now();
   const image = await decoder.decode(latents);
   const decodeMs = performance.now() - decodeStart;

@@ -1,0 +1,367 @@
+// The generation engine: a queue of requests, one job on the engine at a time. A job makes
+// `batchCount` images one after another (image i: seed + i). Per image it runs the text-to-image loop,
+// then saves the PNG (settings embedded) and its thumbnail atomically and commits the history row
+// (Library.recordGeneration: files first, then the row).
+//
+// Cancellation is seen between steps (within one step) and again right before saving, so a cancelled
+// image leaves no file and no row; images of the batch finished before the cancel stay, as finished
+// generations. A cancelled job records nothing else: history holds images and failures, not intentions.
+// A failure of the engine (onnxruntime, a damaged model file) is recorded as a 'failed' row with its
+// error and no image; bad input (UserError: an unknown model, a disk that is full) only fails the job.
+//
+// Events (`onDidX(listener) → unsubscribe`) carry plain data but for `error` (an Error, so the API layer
+// can classify it); see the report in app/pipeline/README.md for how app/api forwards them.
+import { CancelledError, isCancelled, throwIfCancelled, UserError } from '../common/errors.ts';
+import type { GenerationTimings } from '../images/generation-settings.ts';
+import type { GenerationRow } from '../library/generations-table.ts';
+import type { Library } from '../library/library.ts';
+import type { SchedulerConfig } from '../schedulers/scheduler-config.ts';
+import { createSampler } from './create-sampler.ts';
+import { imageRecordSettings } from './generation-record.ts';
+import { imageSeed, validateGenerationInput, type GenerationInput, type GenerationSettings } from './generation-request.ts';
+import { describeTarget, type GenerationTarget, type ResolvedTarget, type TargetKind, type TargetResolver } from './generation-target.ts';
+import { JobQueue, type JobInfo } from './job-queue.ts';
+import { ListenerSet, type Subscribe } from './listener-set.ts';
+import { createModelRuntime, type ModelRuntime } from './model-runtime.ts';
+import { previewDataUrl } from './preview-image.ts';
+import { resolveStoredModel } from './stored-model-target.ts';
+import { generateImage, type GenerationPhase, type ImageResult } from './text-to-image.ts';
+
+export interface GenerationJobRequest {
+  /** Validated here (validateGenerationInput); a missing seed is drawn at random and reported. */
+  readonly settings: GenerationInput;
+  readonly target: GenerationTarget;
+  /** Text for queue lists; default: the target and the start of the prompt. */
+  readonly label?: string;
+}
+
+interface EngineJob {
+  readonly settings: GenerationSettings;
+  readonly target: GenerationTarget;
+  readonly label: string;
+}
+
+export interface QueuedGeneration {
+  readonly id: string;
+  readonly status: 'queued' | 'running';
+  readonly settings: GenerationSettings;
+  readonly target: GenerationTarget;
+  readonly label: string;
+  /** ISO 8601. */
+  readonly enqueuedAt: string;
+  /** While running: steps done of the current image, and its steps in total. */
+  readonly step?: number;
+  readonly totalSteps?: number;
+}
+
+export interface GenerationProgressEvent {
+  readonly jobId: string;
+  /** 'encode' (step 0) before the first step of each image, 'denoise' per step, 'decode' after the last. */
+  readonly phase: GenerationPhase;
+  /** Steps of the current image done (0 … total) and in total. */
+  readonly step: number;
+  readonly total: number;
+  /** Since the job started, ms. */
+  readonly elapsedMs: number;
+  /** Time left for the whole job from the mean step time so far (decodes not counted); null before a step. */
+  readonly etaMs: number | null;
+  /** PNG data URL of the latent preview, every `previewEvery` steps and at the last step. */
+  readonly preview?: string;
+  /** Which image of the batch (0-based), of how many, and its seed. */
+  readonly imageIndex: number;
+  readonly imageCount: number;
+  readonly seed: number;
+}
+
+export interface GenerationFinishedEvent {
+  readonly jobId: string;
+  readonly generations: readonly GenerationRow[];
+}
+
+export interface GenerationFailedEvent {
+  readonly jobId: string;
+  readonly error: Error;
+  /** True when the job was cancelled or removed (then `error` is a CancelledError). */
+  readonly cancelled: boolean;
+  /** Images of the batch finished (and kept) before the job stopped. */
+  readonly generations: readonly GenerationRow[];
+}
+
+export type JobOutcome =
+  | { readonly status: 'done'; readonly generations: readonly GenerationRow[] }
+  | { readonly status: 'failed'; readonly error: Error; readonly generations: readonly GenerationRow[] }
+  | { readonly status: 'cancelled'; readonly generations: readonly GenerationRow[] };
+
+export interface EnqueuedGeneration {
+  readonly jobId: string;
+  /** The validated settings, seed resolved. */
+  readonly settings: GenerationSettings;
+  /** Resolves (never rejects) when the job is over, however it ended. */
+  readonly settled: Promise<JobOutcome>;
+}
+
+export interface GenerationEngineOptions {
+  /** History and image store; its home is the studio home whose model store the engine reads. */
+  readonly library: Library;
+  /** Sessions to share (e.g. with app/ensemble); default: the engine's own, released by dispose(). */
+  readonly runtime?: ModelRuntime;
+  /** A latent preview every N steps (0 = none, the default). */
+  readonly previewEvery?: number;
+  /** Where exceptions thrown by event listeners go (default console.error). */
+  readonly onListenerError?: (error: unknown) => void;
+}
+
+interface RunningState {
+  step: number;
+  totalSteps: number;
+}
+
+export class GenerationEngine {
+  readonly runtime: ModelRuntime;
+  readonly #library: Library;
+  readonly #ownsRuntime: boolean;
+  readonly #previewEvery: number;
+  readonly #queue: JobQueue<EngineJob, GenerationRow[]>;
+  readonly #resolvers = new Map<TargetKind, TargetResolver>();
+  readonly #settle = new Map<string, (outcome: JobOutcome) => void>();
+  readonly #rows = new Map<string, GenerationRow[]>();
+  readonly #running = new Map<string, RunningState>();
+
+  readonly #started: ListenerSet<{ readonly jobId: string }>;
+  readonly #progress: ListenerSet<GenerationProgressEvent>;
+  readonly #finished: ListenerSet<GenerationFinishedEvent>;
+  readonly #failed: ListenerSet<GenerationFailedEvent>;
+  readonly #queueChanged: ListenerSet<{ readonly jobs: readonly QueuedGeneration[] }>;
+
+  readonly onDidStart: Subscribe<{ readonly jobId: string }>;
+  readonly onDidProgress: Subscribe<GenerationProgressEvent>;
+  readonly onDidFinish: Subscribe<GenerationFinishedEvent>;
+  readonly onDidFail: Subscribe<GenerationFailedEvent>;
+  readonly onDidChangeQueue: Subscribe<{ readonly jobs: readonly QueuedGeneration[] }>;
+
+  constructor(options: GenerationEngineOptions) {
+    this.#library = options.library;
+    this.#ownsRuntime = options.runtime === undefined;
+    this.runtime = options.runtime ?? createModelRuntime();
+    const previewEvery = options.previewEvery ?? 0;
+    if (!Number.isInteger(previewEvery) || previewEvery < 0) {
+      throw new UserError('invalid-argument', `previewEvery must be a whole number ≥ 0, got ${previewEvery}.`);
+    }
+    this.#previewEvery = previewEvery;
+    const onError = options.onListenerError;
+    this.#started = new ListenerSet(onError);
+    this.#progress = new ListenerSet(onError);
+    this.#finished = new ListenerSet(onError);
+    this.#failed = new ListenerSet(onError);
+    this.#queueChanged = new ListenerSet(onError);
+    this.onDidStart = this.#started.subscribe;
+    this.onDidProgress = this.#progress.subscribe;
+    this.onDidFinish = this.#finished.subscribe;
+    this.onDidFail = this.#failed.subscribe;
+    this.onDidChangeQueue = this.#queueChanged.subscribe;
+    this.#resolvers.set('model', (target, context) => resolveStoredModel((target as { modelId: string }).modelId, context));
+    this.#queue = new JobQueue<EngineJob, GenerationRow[]>((job, signal, id) => this.#run(job, signal, id), {
+      onDidChange: () => this.#queueChanged.fire({ jobs: this.queue() }),
+      onDidFinish: (info, rows) => this.#end(info.id, { status: 'done', generations: rows }),
+      onDidFail: (info, error) =>
+        this.#end(info.id, info.state === 'cancelled' ? { status: 'cancelled', generations: this.#rowsOf(info.id) } : { status: 'failed', error, generations: this.#rowsOf(info.id) }),
+    });
+  }
+
+  /** The studio home (the library's). */
+  get home(): string {
+    return this.#library.home;
+  }
+
+  /**
+   * Plugs in how targets of `kind` run. app/ensemble registers 'recipe'; registering 'model' replaces
+   * the built-in single-model resolver (resolveStoredModel).
+   */
+  registerTarget(kind: TargetKind, resolver: TargetResolver): void {
+    this.#resolvers.set(kind, resolver);
+  }
+
+  /** Validates the request and adds it to the end of the queue. Throws UserError for bad settings. */
+  enqueue(request: GenerationJobRequest): EnqueuedGeneration {
+    const settings = validateGenerationInput(request.settings);
+    if (!this.#resolvers.has(request.target.kind)) {
+      throw new UserError('unsupported', `This engine cannot run '${request.target.kind}' targets yet.`, 'Generate with one model (a model target) instead.');
+    }
+    const label = request.label ?? `${describeTarget(request.target)}: ${settings.prompt.slice(0, 60)}`;
+    let settle!: (outcome: JobOutcome) => void;
+    const settled = new Promise<JobOutcome>((resolve) => (settle = resolve));
+    // The job starts in a later microtask, so its settle function is in place before anything can end it.
+    const jobId = this.#queue.enqueue({ settings, target: request.target, label });
+    this.#settle.set(jobId, settle);
+    return { jobId, settings, settled };
+  }
+
+  /** The running job first, then the waiting ones in order. */
+  queue(): QueuedGeneration[] {
+    return this.#queue.list().map((info) => this.#describe(info));
+  }
+
+  /** Moves a waiting job to `toIndex` among the waiting jobs (0 = next). False for unknown/running ids. */
+  reorder(jobId: string, toIndex: number): boolean {
+    return this.#queue.move(jobId, toIndex);
+  }
+
+  /**
+   * Cancels a job: a waiting one leaves the queue at once, the running one stops within one step. Either
+   * way it ends as cancelled (onDidFail with cancelled: true). False when the id is unknown.
+   */
+  cancel(jobId: string): boolean {
+    const waiting = this.#queue.list().find((info) => info.id === jobId && info.state === 'queued');
+    if (!this.#queue.remove(jobId)) return false;
+    if (waiting) this.#end(jobId, { status: 'cancelled', generations: [] });
+    return true;
+  }
+
+  /** The contract's `remove`: the same as cancel. */
+  remove(jobId: string): boolean {
+    return this.cancel(jobId);
+  }
+
+  /** Resolves when no job is running or waiting. */
+  whenIdle(): Promise<void> {
+    return this.#queue.whenIdle();
+  }
+
+  /** Cancels every job, waits for the running one to stop and releases the engine's own sessions. */
+  async dispose(): Promise<void> {
+    for (const job of [...this.#queue.list()].reverse()) this.cancel(job.id);
+    await this.whenIdle();
+    if (this.#ownsRuntime) await this.runtime.sessions.clear();
+  }
+
+  #describe(info: JobInfo<EngineJob>): QueuedGeneration {
+    const running = this.#running.get(info.id);
+    return {
+      id: info.id,
+      status: info.state === 'running' ? 'running' : 'queued',
+      settings: info.payload.settings,
+      target: info.payload.target,
+      label: info.payload.label,
+      enqueuedAt: new Date(info.enqueuedAt).toISOString(),
+      ...(running ? { step: running.step, totalSteps: running.totalSteps } : {}),
+    };
+  }
+
+  #rowsOf(jobId: string): readonly GenerationRow[] {
+    return this.#rows.get(jobId) ?? [];
+  }
+
+  #end(jobId: string, outcome: JobOutcome): void {
+    this.#running.delete(jobId);
+    this.#rows.delete(jobId);
+    if (outcome.status === 'done') this.#finished.fire({ jobId, generations: outcome.generations });
+    else {
+      const error = outcome.status === 'failed' ? outcome.error : new CancelledError();
+      this.#failed.fire({ jobId, error, cancelled: outcome.status === 'cancelled', generations: outcome.generations });
+    }
+    const settle = this.#settle.get(jobId);
+    this.#settle.delete(jobId);
+    settle?.(outcome);
+  }
+
+  async #resolve(target: GenerationTarget, signal: AbortSignal): Promise<ResolvedTarget> {
+    const resolver = this.#resolvers.get(target.kind);
+    if (!resolver) throw new UserError('unsupported', `This engine cannot run '${target.kind}' targets yet.`);
+    return resolver(target, { home: this.home, runtime: this.runtime, signal });
+  }
+
+  async #run(job: EngineJob, signal: AbortSignal, jobId: string): Promise<GenerationRow[]> {
+    const jobStart = performance.now();
+    const rows: GenerationRow[] = [];
+    this.#rows.set(jobId, rows);
+    this.#started.fire({ jobId });
+    throwIfCancelled(signal);
+    const resolved = await this.#resolve(job.target, signal);
+    try {
+      const { settings } = job;
+      const state: RunningState = { step: 0, totalSteps: settings.steps };
+      this.#running.set(jobId, state);
+      // Job-wide step statistics for the ETA.
+      let earlierStepsMs = 0;
+      let earlierSteps = 0;
+      for (let index = 0; index < settings.batchCount; index++) {
+        throwIfCancelled(signal);
+        const imageStart = performance.now();
+        const scheduler = createSampler(settings, resolved.schedule);
+        const total = scheduler.timesteps.length;
+        const stepsAfter = (settings.batchCount - 1 - index) * total;
+        state.totalSteps = total;
+        const seed = imageSeed(settings, index);
+        const emit = (phase: GenerationPhase, step: number, etaMs: number | null, preview?: string) => {
+          state.step = step;
+          this.#progress.fire({
+            jobId, phase, step, total, elapsedMs: performance.now() - jobStart, etaMs,
+            ...(preview === undefined ? {} : { preview }), imageIndex: index, imageCount: settings.batchCount, seed,
+          });
+        };
+        const meanStepMs = () => (earlierSteps > 0 ? earlierStepsMs / earlierSteps : null);
+        let result: ImageResult;
+        try {
+          result = await generateImage(
+            resolved.denoiser,
+            resolved.decoder,
+            { prompt: settings.prompt, negativePrompt: settings.negativePrompt, width: settings.width, height: settings.height, guidance: settings.guidance, seed, scheduler },
+            {
+              signal,
+              previewEvery: this.#previewEvery,
+              onPhase: (phase) => {
+                const mean = meanStepMs();
+                if (phase === 'encode') emit('encode', 0, mean === null ? null : mean * (total + stepsAfter));
+                if (phase === 'decode') emit('decode', total, mean === null ? null : mean * stepsAfter);
+              },
+              onProgress: (progress) => {
+                const mean = (earlierStepsMs + progress.elapsedMs) / (earlierSteps + progress.step);
+                const preview = progress.preview ? previewDataUrl(progress.preview) : undefined;
+                emit('denoise', progress.step, mean * (total - progress.step + stepsAfter), preview);
+              },
+            },
+          );
+        } catch (error) {
+          if (!isCancelled(error) && !signal.aborted && !(error instanceof UserError)) {
+            this.#recordFailure(settings, index, resolved, scheduler.config, error);
+          }
+          throw error;
+        }
+        earlierStepsMs += result.timings.stepMs.reduce((sum, ms) => sum + ms, 0);
+        earlierSteps += total;
+        // The last moment to honour a cancel: after this the image is written.
+        throwIfCancelled(signal);
+        const timings: GenerationTimings = {
+          totalMs: performance.now() - imageStart,
+          stepMs: result.timings.stepMs,
+          phases: { encodePrompt: result.timings.encodeMs, decode: result.timings.decodeMs },
+        };
+        rows.push(
+          this.#library.recordGeneration({
+            settings: imageRecordSettings(settings, index, resolved.snapshot, scheduler.config),
+            image: { width: result.rgb.width, height: result.rgb.height, channels: 3, data: result.rgb.rgb },
+            timings,
+          }),
+        );
+      }
+      return rows;
+    } finally {
+      this.#running.delete(jobId);
+      await resolved.release?.();
+    }
+  }
+
+  /** A 'failed' history row for image `index`; never hides the original error. */
+  #recordFailure(settings: GenerationSettings, index: number, resolved: ResolvedTarget, scheduler: Readonly<SchedulerConfig>, error: unknown): void {
+    try {
+      this.#library.generations.insert({
+        createdAt: Date.now(),
+        settings: imageRecordSettings(settings, index, resolved.snapshot, scheduler),
+        status: 'failed',
+        error: error instanceof Error ? error.message : String(error),
+      });
+    } catch (recordError) {
+      console.error('could not record the failed generation:', recordError);
+    }
+  }
+}
