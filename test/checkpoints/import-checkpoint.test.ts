@@ -10,6 +10,9 @@ import { studioPaths } from '../../app/common/paths.ts';
 import type { Progress } from '../../app/common/progress.ts';
 import { SafetensorsFile } from '../../app/tensor/safetensors.ts';
 import { AFA_FOLDER, EXPERT1_FP32, EXPERT2_FP16, temporaryDirectory, tinyConfigs } from './fixtures.ts';
+import { golden } from './golden-paths.ts';
+import { unetTimestep } from '../../app/models/unet-timestep.ts';
+import { ModelSession } from '../../app/runtime/onnx-runtime.ts';
 
 /** Everything under the home except the (empty) scaffolding folders. */
 function filesUnder(dir: string): string[] {
@@ -22,7 +25,7 @@ function filesUnder(dir: string): string[] {
 test('importing the fp16 golden single file builds the store layout; re-importing returns it unchanged', async (t) => {
   const home = temporaryDirectory(t);
   const phases = new Set<string>();
-  const imported = await importCheckpoint(EXPERT2_FP16, { home, configOverrides: tinyConfigs('additional_unet_0', 'additional_text_encoder_0') }, {
+  const imported = await importCheckpoint(EXPERT2_FP16, { home, precision: 'fp16', configOverrides: tinyConfigs('additional_unet_0', 'additional_text_encoder_0') }, {
     onProgress: (progress: Progress) => phases.add(progress.phase),
   });
   const { manifest, files } = imported;
@@ -48,14 +51,43 @@ test('importing the fp16 golden single file builds the store layout; re-importin
   }
   assert.deepEqual(readdirSync(studioPaths(home).temp), []);
 
-  const again = await importCheckpoint(EXPERT2_FP16, { home, configOverrides: tinyConfigs('additional_unet_0', 'additional_text_encoder_0') });
+  const again = await importCheckpoint(EXPERT2_FP16, { home, precision: 'fp16', configOverrides: tinyConfigs('additional_unet_0', 'additional_text_encoder_0') });
   assert.equal(again.alreadyImported, true);
   assert.deepEqual(again.manifest, manifest);
 });
 
+test('fp16 storage (Cast in the graph) and the default fp32 storage give the same U-Net output as diffusers', async (t) => {
+  const inputs = SafetensorsFile.open(golden('cases', 'unet', 'inputs.safetensors'));
+  const expected = SafetensorsFile.open(golden('cases', 'checkpoint', 'outputs.safetensors'));
+  t.after(() => (inputs.close(), expected.close()));
+  const sample = inputs.read('sample');
+  const feeds = {
+    sample,
+    timestep: unetTimestep(inputs.read('timestep_t500'), sample.shape[0]),
+    encoder_hidden_states: inputs.read('encoder_hidden_states'),
+  };
+  const outputs: Float32Array[] = [];
+  for (const precision of ['fp16', 'fp32'] as const) {
+    const home = temporaryDirectory(t);
+    const imported = await importCheckpoint(EXPERT2_FP16, { home, precision, configOverrides: tinyConfigs('additional_unet_0', 'additional_text_encoder_0') });
+    assert.equal(imported.manifest.precision, precision);
+    const session = await ModelSession.create(imported.files.unet, { intraOpThreads: 1 });
+    try {
+      outputs.push((await session.run(feeds)).noise_pred.data as Float32Array);
+    } finally {
+      await session.release();
+    }
+  }
+  // fp16 → fp32 is exact, whether done at import or by the folded Cast.
+  assert.deepEqual(outputs[0], outputs[1]);
+  const golden16 = expected.read('expert2_fp16_unet_t500').data as Float32Array;
+  const worst = outputs[1].reduce((max, value, i) => Math.max(max, Math.abs(value - golden16[i])), 0);
+  assert.ok(worst <= 2e-5, `max |error| ${worst} vs the manifest's atol 2e-5`);
+});
+
 test('the golden diffusers folder imports with its own tokenizer; its VAE is shared with a single file of the same VAE', async (t) => {
   const home = temporaryDirectory(t);
-  const folder = await importCheckpoint(AFA_FOLDER, { home, precision: 'fp32' });
+  const folder = await importCheckpoint(AFA_FOLDER, { home });
   assert.equal(folder.manifest.sourceFormat, 'diffusers-folder');
   assert.equal(folder.manifest.tokenizer, 'tokenizer');
   assert.deepEqual(readdirSync(folder.files.tokenizer!).sort(), ['merges.txt', 'special_tokens_map.json', 'tokenizer_config.json', 'vocab.json']);

@@ -1,8 +1,9 @@
 // Golden kind 'single_file_checkpoint': import an original-LDM single-file checkpoint into a scratch
 // studio home (architecture from the case's `architecture_from` config, text encoder and VAE configs
 // from its equivalent folders), then run the stored U-Net graph on the cases/unet inputs.
-// fp16 checkpoints are stored in fp16 (the default) and upcast by the graph's Cast at session creation,
-// which is exact — the same weights diffusers gets from `.float()`.
+// fp16 checkpoints are upcast to the default fp32 storage at import, which is exact — the same weights
+// diffusers gets from `.float()` (storing fp16 with a Cast in the graph gives the same result too; the
+// checkpoint tests cover that path).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CaseKind, ManifestCase, CaseContext } from '../case-kind.ts';
