@@ -11,6 +11,11 @@ import type { Progress } from '../../app/common/progress.ts';
 import { SafetensorsFile } from '../../app/tensor/safetensors.ts';
 import { AFA_FOLDER, EXPERT1_FP32, EXPERT2_FP16, temporaryDirectory, tinyConfigs } from './fixtures.ts';
 import { golden } from './golden-paths.ts';
+import { openDatabase } from '../../app/library/open-database.ts';
+import { ModelsTable } from '../../app/library/models-table.ts';
+import { castFloat } from '../../app/tensor/cast.ts';
+import { writeSafetensors } from '../../app/tensor/safetensors.ts';
+import type { Tensor } from '../../app/tensor/tensor.ts';
 import { unetTimestep } from '../../app/models/unet-timestep.ts';
 import { ModelSession } from '../../app/runtime/onnx-runtime.ts';
 
@@ -102,6 +107,37 @@ test('the golden diffusers folder imports with its own tokenizer; its VAE is sha
   assert.equal(removeStoredModel(home, single.manifest.id), true);
   assert.deepEqual(readdirSync(join(studioPaths(home).models, 'shared')), []);
   assert.deepEqual(listStoredModels(home), []);
+});
+
+test('a bf16 checkpoint is stored exactly in fp32 and registered in the library catalog', async (t) => {
+  const home = temporaryDirectory(t);
+  const source = SafetensorsFile.open(EXPERT1_FP32);
+  const tensors = new Map<string, Tensor>();
+  for (const name of source.names()) tensors.set(name, castFloat(source.read(name), 'bfloat16'));
+  source.close();
+  const path = join(temporaryDirectory(t), 'expert1-bf16.safetensors');
+  writeSafetensors(path, tensors);
+
+  const db = openDatabase(':memory:');
+  t.after(() => db.close());
+  const catalog = new ModelsTable(db);
+  const imported = await importCheckpoint(path, { home, name: 'Expert one (bf16)', configOverrides: tinyConfigs(), catalog }, {});
+  assert.equal(imported.manifest.sourcePrecision, 'bf16');
+  assert.equal(imported.manifest.precision, 'fp32');
+  const stored = SafetensorsFile.open(imported.files.unetWeights);
+  try {
+    const name = 'down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight';
+    const ldm = 'model.diffusion_model.input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight';
+    assert.deepEqual(stored.read(name).data, castFloat(tensors.get(ldm)!, 'float32').data);
+  } finally {
+    stored.close();
+  }
+  const row = catalog.get(imported.manifest.id);
+  assert.equal(row?.name, 'Expert one (bf16)');
+  assert.equal(row?.shortHash, imported.manifest.shortHash);
+  assert.equal(row?.storeDir, imported.files.dir);
+  assert.equal(row?.components.unet, imported.files.unet);
+  assert.deepEqual(imported.row, row);
 });
 
 test('cancelling mid-import leaves nothing behind', async (t) => {
