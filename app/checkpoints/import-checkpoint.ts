@@ -162,7 +162,11 @@ export async function importCheckpoint(source: string, options: ImportOptions, c
       throwIfCancelled(control.signal);
 
       // Commit: the shared VAE first (a model never points at a missing VAE), then the model folder.
-      if (!reuseVae) createdVaeDir = moveIntoPlace(join(temp, 'vae'), vaeDir) ? vaeDir : undefined;
+      if (!reuseVae) {
+        if (moveIntoPlace(join(temp, 'vae'), vaeDir)) createdVaeDir = vaeDir;
+        // A concurrent import placed the same VAE first: its copy is identical, drop ours.
+        else rmSync(join(temp, 'vae'), { recursive: true, force: true });
+      }
       if (!moveIntoPlace(temp, modelDir(home, sha256))) {
         // Another import of the same checkpoint finished first: use its result.
         rmSync(temp, { recursive: true, force: true });
