@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, openSync, closeSync, ftruncateSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, openSync, closeSync, ftruncateSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCheckpoint } from '../../app/checkpoints/open-checkpoint.ts';
 import { UserError } from '../../app/common/errors.ts';
@@ -184,4 +184,50 @@ test('a checkpoint without VAE is refused with a message saying so', (t) => {
   const path = join(dir, 'no-vae.safetensors');
   writeSafetensors(path, tensors);
   assert.throws(() => openCheckpoint(path, { configOverrides: tinyConfigs() }), assertUserError('unsupported', /has no VAE/));
+});
+
+test('diffusers folders: pre-0.14 VAE attention names, sharded U-Net weights, and pickle-only components', (t) => {
+  const root = temporaryDirectory(t);
+  for (const folder of ['unet', 'text_encoder', 'vae', 'tokenizer', 'scheduler']) mkdirSync(join(root, folder));
+  copyFileSync(join(AFA_FOLDER, 'model_index.json'), join(root, 'model_index.json'));
+  for (const folder of ['unet', 'text_encoder', 'vae']) copyFileSync(join(AFA_FOLDER, folder, 'config.json'), join(root, folder, 'config.json'));
+  copyFileSync(join(AFA_FOLDER, 'text_encoder', 'model.safetensors'), join(root, 'text_encoder', 'model.safetensors'));
+  // VAE saved by diffusers < 0.14: query/key/value/proj_attn.
+  const vae = SafetensorsFile.open(FOLDER_FILES.expert1.vae);
+  const renamed = new Map<string, Tensor>();
+  for (const name of vae.names()) {
+    const old = name.replace('.to_q.', '.query.').replace('.to_k.', '.key.').replace('.to_v.', '.value.').replace('.to_out.0.', '.proj_attn.');
+    renamed.set(old, vae.read(name));
+  }
+  vae.close();
+  writeSafetensors(join(root, 'vae', 'diffusion_pytorch_model.safetensors'), renamed);
+  // U-Net in two shards listed by an index.
+  const unet = SafetensorsFile.open(FOLDER_FILES.expert1.unet);
+  const shards: [Map<string, Tensor>, Map<string, Tensor>] = [new Map(), new Map()];
+  const weightMap: Record<string, string> = {};
+  unet.names().forEach((name, index) => {
+    shards[index % 2].set(name, unet.read(name));
+    weightMap[name] = `diffusion_pytorch_model-0000${(index % 2) + 1}-of-00002.safetensors`;
+  });
+  unet.close();
+  shards.forEach((shard, index) => writeSafetensors(join(root, 'unet', `diffusion_pytorch_model-0000${index + 1}-of-00002.safetensors`), shard));
+  writeFileSync(join(root, 'unet', 'diffusion_pytorch_model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+
+  const checkpoint = openCheckpoint(root);
+  try {
+    assert.equal(checkpoint.weightFiles.length, 4);
+    assert.deepEqual(checkpoint.tokenizer, { kind: 'default' }, 'an empty tokenizer folder is not a tokenizer');
+    const toQ = checkpoint.components.vae.weights.get('decoder.mid_block.attentions.0.to_q.weight');
+    assert.deepEqual(toQ.shape, [32, 32]);
+    const reference = SafetensorsFile.open(FOLDER_FILES.expert1.vae);
+    assert.ok(bytes(toQ.read()).equals(bytes(reference.read('decoder.mid_block.attentions.0.to_q.weight'))));
+    reference.close();
+    assert.equal(checkpoint.components.unet.weights.names().length, 684);
+  } finally {
+    checkpoint.close();
+  }
+
+  rmSync(join(root, 'text_encoder', 'model.safetensors'));
+  writeFileSync(join(root, 'text_encoder', 'pytorch_model.bin'), Buffer.from([0x80, 0x02]));
+  assert.throws(() => openCheckpoint(root), assertUserError('unsafe-file', /pytorch_model\.bin/));
 });
