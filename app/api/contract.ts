@@ -98,7 +98,7 @@ export interface ModelInfo {
   readonly sizeBytes: number;
   /** 'sd15' for Stable Diffusion 1.x; 'custom' for a checkpoint imported with its own config folder. */
   readonly architecture: string;
-  /** Precision of the source weights. */
+  /** Precision of the checkpoint's weights (the store may keep them in another). */
   readonly precision: 'fp32' | 'fp16' | 'bf16' | 'mixed';
   readonly importedAt: string;
 }

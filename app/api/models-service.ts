@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { importCheckpoint } from '../checkpoints/import-checkpoint.ts';
 import type { ConfigOverrides } from '../checkpoints/component-config.ts';
-import { removeStoredModel } from '../checkpoints/model-store.ts';
+import { readModelManifest, removeStoredModel } from '../checkpoints/model-store.ts';
 import { UserError } from '../common/errors.ts';
 import type { Library } from '../library/library.ts';
 import type { ModelRow } from '../library/models-table.ts';
@@ -16,7 +16,9 @@ import { Emitter } from './emitter.ts';
 import { recipeOf } from './recipes-service.ts';
 import { removeUpload, uploadedFile } from './uploads.ts';
 
-export function modelInfo(row: ModelRow): ModelInfo {
+/** The catalog row as the UI shows it; the precision is the checkpoint's own (the store may keep another). */
+export function modelInfo(row: ModelRow, home: string): ModelInfo {
+  const manifest = readModelManifest(home, row.id);
   return {
     id: row.id,
     name: row.name,
@@ -24,7 +26,7 @@ export function modelInfo(row: ModelRow): ModelInfo {
     sha256: row.sha256,
     sizeBytes: row.sizeBytes,
     architecture: row.architecture,
-    precision: row.precision,
+    precision: manifest?.sourcePrecision ?? row.precision,
     importedAt: new Date(row.addedAt).toISOString(),
   };
 }
@@ -74,13 +76,13 @@ export class ModelsService implements ModelsApi {
   }
 
   async list(): Promise<ModelInfo[]> {
-    return this.#config.library.models.list().map(modelInfo);
+    return this.#config.library.models.list().map((row) => modelInfo(row, this.#config.home));
   }
 
   async get(request: { id: string }): Promise<ModelInfo> {
     const row = this.#config.library.models.get(request.id);
     if (!row) throw new ApiError('not-found', `There is no model ${request.id}.`);
-    return modelInfo(row);
+    return modelInfo(row, this.#config.home);
   }
 
   async import(request: ImportModelRequest): Promise<JobStarted> {
@@ -101,7 +103,7 @@ export class ModelsService implements ModelsApi {
             onProgress: (progress) => this.#progress.fire({ jobId, ...progress }),
           },
         );
-        this.#finished.fire({ jobId, model: modelInfo(imported.row!) });
+        this.#finished.fire({ jobId, model: modelInfo(imported.row!, this.#config.home) });
         this.#changed.fire({ reason: 'import' });
       } catch (error) {
         const data = toErrorData(error);

@@ -34,19 +34,31 @@ export function ImportPanel() {
   const patch = (match: (entry: ImportEntry) => boolean, change: Partial<ImportEntry>) =>
     setEntries((list) => list.map((entry) => (match(entry) ? { ...entry, ...change } : entry)));
 
+  // Job events can arrive before the import call has answered with the job id (the WebSocket is faster
+  // than the HTTP reply); they wait here until the entry knows its job.
+  const early = useRef(new Map<string, Partial<ImportEntry>>());
+  const applyToJob = (jobId: string, change: Partial<ImportEntry>) => {
+    setEntries((list) => {
+      if (!list.some((entry) => entry.jobId === jobId)) {
+        early.current.set(jobId, { ...early.current.get(jobId), ...change });
+        return list;
+      }
+      return list.map((entry) => (entry.jobId === jobId && entry.stage !== 'failed' && entry.stage !== 'done' ? { ...entry, ...change } : entry));
+    });
+  };
+
   useEffect(() => {
-    const byJob = (jobId: string) => (entry: ImportEntry) => entry.jobId === jobId;
     const describe = (p: JobProgress) => p.message ?? (p.unit === 'bytes' ? `${p.phase} · ${formatBytes(p.done)} of ${formatBytes(p.total)}` : `${p.phase} · ${p.done} of ${p.total}`);
     const subscriptions = [
-      api.models.onDidImportProgress((p) => patch(byJob(p.jobId), { progress: { done: p.done, total: p.total, message: describe(p) } })),
+      api.models.onDidImportProgress((p) => applyToJob(p.jobId, { progress: { done: p.done, total: p.total, message: describe(p) } })),
       api.models.onDidImportFinish(({ jobId, model }) => {
-        patch(byJob(jobId), { stage: 'done' });
+        applyToJob(jobId, { stage: 'done' });
         toasts.show(`Imported ${model.name}.`);
         setTimeout(() => setEntries((list) => list.filter((entry) => entry.jobId !== jobId)), 1500);
       }),
       api.models.onDidImportFail(({ jobId, error, cancelled }) => {
+        applyToJob(jobId, cancelled ? { stage: 'done' } : { stage: 'failed', error });
         if (cancelled) setEntries((list) => list.filter((entry) => entry.jobId !== jobId));
-        else patch(byJob(jobId), { stage: 'failed', error });
       }),
     ];
     return () => subscriptions.forEach((unsubscribe) => unsubscribe());
@@ -64,7 +76,10 @@ export function ImportPanel() {
         ...(name.trim() ? { name: name.trim() } : {}),
         ...(configDirectory.trim() ? { configDirectory: configDirectory.trim() } : {}),
       });
-      patch(mine, { jobId, stage: 'import', progress: undefined });
+      const arrived = early.current.get(jobId);
+      early.current.delete(jobId);
+      patch(mine, { jobId, stage: 'import', progress: undefined, ...arrived });
+      if (arrived?.stage === 'done') setTimeout(() => setEntries((list) => list.filter((entry) => entry.jobId !== jobId)), 1500);
     } catch (error) {
       patch(mine, { stage: 'failed', error: describeError(error) });
     }

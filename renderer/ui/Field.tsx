@@ -1,16 +1,28 @@
-import type { InputHTMLAttributes, ReactNode, SelectHTMLAttributes, TextareaHTMLAttributes } from 'react';
+import { cloneElement, useId, type InputHTMLAttributes, type ReactElement, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes } from 'react';
 
 export const inputClass =
   'w-full rounded-md bg-zinc-900 px-2.5 py-1.5 text-sm text-zinc-100 ring-1 ring-inset ring-zinc-700 placeholder:text-zinc-500 focus:ring-2 focus:ring-accent-500 focus:outline-none disabled:opacity-60';
 
-/** A labelled control: the label element wraps the control, so getByLabel finds it. */
-export function Field({ label, hint, children, className = '' }: { label: string; hint?: ReactNode; children: ReactNode; className?: string }) {
+/**
+ * A labelled control. The label points at the control (htmlFor) instead of wrapping it, so the control's
+ * accessible name is exactly `label` (a wrapping label would add a select's chosen option to the name).
+ */
+export function Field({ label, hint, children, className = '' }: { label: string; hint?: ReactNode; children: ReactElement<{ id?: string; 'aria-describedby'?: string }>; className?: string }) {
+  const id = useId();
+  const hintId = `${id}-hint`;
+  const control = cloneElement(children, { id, ...(hint ? { 'aria-describedby': hintId } : {}) });
   return (
-    <label className={`flex flex-col gap-1 ${className}`}>
-      <span className="text-xs font-medium text-zinc-400">{label}</span>
-      {children}
-      {hint ? <span className="text-xs text-zinc-500">{hint}</span> : null}
-    </label>
+    <div className={`flex flex-col gap-1 ${className}`}>
+      <label htmlFor={id} className="text-xs font-medium text-zinc-400">
+        {label}
+      </label>
+      {control}
+      {hint ? (
+        <span id={hintId} className="text-xs text-zinc-500">
+          {hint}
+        </span>
+      ) : null}
+    </div>
   );
 }
 

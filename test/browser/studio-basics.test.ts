@@ -1,0 +1,115 @@
+// What a person does in the studio that does not need the image engine: moving between screens,
+// settings, importing checkpoints (a bad file and the golden tiny ones), building and saving a recipe,
+// the prompt gallery. Real services, real importer, Debian's Chromium.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { golden, openStudio, type StudioSession } from './studio-session.ts';
+
+let studio: StudioSession;
+
+before(async () => {
+  studio = await openStudio();
+});
+
+after(async () => {
+  await studio?.close();
+});
+
+test('the token URL opens the studio and every screen is reachable from the navigation', async () => {
+  const { page } = studio;
+  // The token left the address bar for a cookie.
+  assert.doesNotMatch(page.url(), /token=/);
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  for (const screen of ['Models', 'History', 'Settings', 'Generate']) {
+    await nav.getByRole('link', { name: screen }).click();
+    await page.getByRole('heading', { level: 1, name: screen }).waitFor();
+    assert.equal(await nav.getByRole('link', { name: screen }).getAttribute('aria-current'), 'page');
+  }
+  await page.getByLabel('Prompt', { exact: true }).waitFor();
+});
+
+test('settings offer only the available execution providers and say why the others are not', async () => {
+  const { page } = studio;
+  await page.goto(`${studio.server.origin}/#/settings`);
+  const cpu = page.getByRole('radio', { name: /^CPU/ });
+  await cpu.waitFor();
+  assert.equal(await cpu.isChecked(), true);
+  assert.equal(await page.getByRole('radio', { name: /CoreML|Core ML/ }).isDisabled(), true);
+  await page.getByText('CoreML exists only on macOS.').waitFor();
+  await page.getByLabel('Threads').fill('1');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByText('Settings saved.').waitFor();
+  await page.reload();
+  await page.getByLabel('Threads').waitFor();
+  assert.equal(await page.getByLabel('Threads').inputValue(), '1');
+  assert.equal((await studio.services.settings.get()).threads, 1);
+});
+
+test('a bad import shows the importer’s error next to the file', async () => {
+  const { page } = studio;
+  await page.goto(`${studio.server.origin}/#/models`);
+  const bogus = join(studio.home, 'holiday-photo.safetensors');
+  writeFileSync(bogus, 'not a checkpoint at all');
+  await page.getByLabel('Checkpoint file').setInputFiles(bogus);
+  const alert = page.getByRole('alert').filter({ hasText: 'Could not import holiday-photo.safetensors' });
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /safetensors/i);
+  await page.getByRole('button', { name: 'Dismiss' }).first().click();
+  await alert.waitFor({ state: 'detached' });
+});
+
+test('importing the golden checkpoints lists them with hashes and sizes', async () => {
+  const { page } = studio;
+  await page.goto(`${studio.server.origin}/#/models`);
+  await page.getByLabel('Architecture config folder (optional)').fill(join(golden, 'models', 'afa'));
+  await page.getByLabel('Checkpoint file').setInputFiles([
+    join(golden, 'models', 'single_file', 'expert1_fp32.safetensors'),
+    join(golden, 'models', 'single_file', 'expert2_fp16.safetensors'),
+  ]);
+  const table = page.getByRole('table', { name: 'Imported models' });
+  await table.getByRole('cell', { name: 'expert1_fp32', exact: true }).waitFor({ timeout: 60_000 });
+  await table.getByRole('cell', { name: 'expert2_fp16', exact: true }).waitFor({ timeout: 60_000 });
+  const models = await studio.services.models.list();
+  for (const model of models) await table.getByRole('cell', { name: `${model.sha256.slice(0, 12)}…` }).waitFor();
+  await table.getByRole('cell', { name: 'fp16', exact: true }).waitFor();
+});
+
+test('a recipe is built from imported checkpoints, saved, and offered by name', async () => {
+  const { page } = studio;
+  await page.goto(`${studio.server.origin}/#/generate`);
+  await page.getByLabel('Method').selectOption('output-average');
+  await page.getByLabel('expert1_fp32').check();
+  await page.getByLabel('expert2_fp16').check();
+  await page.getByLabel('Weight of expert2_fp16').fill('3');
+  await page.getByLabel('Recipe name').fill('Tiny pair');
+  await page.getByRole('button', { name: 'Save recipe' }).click();
+  await page.getByText('Recipe “Tiny pair” saved.').waitFor();
+  const picker = page.getByLabel('Recipe', { exact: true });
+  assert.match(await picker.locator('option:checked').innerText(), /Tiny pair/);
+  const [recipe] = await studio.services.recipes.list();
+  assert.equal(recipe?.method, 'output-average');
+  assert.deepEqual(recipe?.weights, [1, 3]);
+  await page.goto(`${studio.server.origin}/#/models`);
+  await page.getByRole('list', { name: 'Recipes' }).getByText('Tiny pair').waitFor();
+});
+
+test('the prompt gallery saves, finds and inserts prompts', async () => {
+  const { page } = studio;
+  await page.goto(`${studio.server.origin}/#/generate`);
+  const prompt = page.getByLabel('Prompt', { exact: true });
+  await prompt.fill('a lighthouse on a cliff at dusk');
+  await page.getByRole('button', { name: 'Prompt gallery' }).click();
+  await page.getByLabel('Tags for this prompt').fill('sea, evening');
+  await page.getByRole('button', { name: 'Save prompt' }).click();
+  await page.getByText('Prompt saved to the gallery.').waitFor();
+  await prompt.fill('');
+  await page.getByLabel('Search prompts').fill('lighth');
+  await page.getByRole('button', { name: 'Insert prompt: a lighthouse on a cliff at dusk' }).click();
+  assert.equal(await prompt.inputValue(), 'a lighthouse on a cliff at dusk');
+});
+
+test('no script or security-policy errors happened in the page', () => {
+  assert.deepEqual(studio.problems, []);
+});
