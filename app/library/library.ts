@@ -47,6 +47,13 @@ export interface RecordGenerationInput {
   readonly createdAt?: number;
 }
 
+// WAL checkpoints copy committed pages back into the database file. SQLite runs one inside whichever
+// commit crosses wal_autocheckpoint pages (default 1 000), which made ~5 % of single-row inserts take
+// 2–10 ms instead of 0.1 ms. The library checkpoints on a timer instead and keeps a larger automatic
+// threshold only as a backstop for long bursts of writes.
+const CHECKPOINT_INTERVAL_MS = 5_000;
+const AUTOCHECKPOINT_PAGES = 8_192; // 32 MiB of 4 KiB pages
+
 function isDatabaseFull(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'SQLITE_FULL';
 }
@@ -64,6 +71,7 @@ export class Library {
   readonly trainingRuns: TrainingRunsTable;
   readonly #appVersion: string | undefined;
   readonly #now: () => number;
+  readonly #checkpointTimer: NodeJS.Timeout;
 
   private constructor(home: string, db: Database.Database, options: LibraryOptions) {
     this.home = home;
@@ -78,6 +86,9 @@ export class Library {
     this.trainingRuns = new TrainingRunsTable(db);
     this.#appVersion = options.appVersion;
     this.#now = options.now ?? Date.now;
+    db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    this.#checkpointTimer = setInterval(() => this.checkpoint(), CHECKPOINT_INTERVAL_MS);
+    this.#checkpointTimer.unref();
   }
 
   /**
@@ -92,7 +103,21 @@ export class Library {
   }
 
   close(): void {
+    clearInterval(this.#checkpointTimer);
     if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Copies the write-ahead log into the database file without waiting for readers (PASSIVE); runs by
+   * itself every few seconds. A busy or closed database is left for the next run.
+   */
+  checkpoint(): void {
+    if (!this.db.open) return;
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // SQLITE_BUSY or similar: another connection is checkpointing; nothing is lost by skipping.
+    }
   }
 
   /** Absolute path of a row's imagePath/thumbnailPath. */
