@@ -34,11 +34,12 @@ export function imageRecordSettings(settings: GenerationSettings, index: number,
 
 /** What to run to make an image from its recorded settings again. */
 export function targetOfSnapshot(snapshot: RecipeSnapshot): GenerationTarget {
-  const [first] = snapshot.members;
-  if (snapshot.method === 'single' && snapshot.members.length === 1 && first?.modelId) return { kind: 'model', modelId: first.modelId };
+  // A recorded recipe document goes back to the resolver that wrote it, even for one model.
   if (snapshot.document !== undefined && snapshot.document !== null) {
     return { kind: 'recipe', recipe: snapshot.document, ...(snapshot.recipeId ? { recipeId: snapshot.recipeId } : {}) };
   }
+  const [first] = snapshot.members;
+  if (snapshot.method === 'single' && snapshot.members.length === 1 && first?.modelId) return { kind: 'model', modelId: first.modelId };
   throw new UserError(
     'unsupported',
     `The image was made with a '${snapshot.method}' recipe whose document was not recorded, so it cannot be rebuilt.`,

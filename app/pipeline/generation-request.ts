@@ -85,7 +85,7 @@ export function validateGenerationInput(input: GenerationInput): GenerationSetti
   if (typeof negativePrompt !== 'string') throw invalid('The negative prompt must be text.');
   const batchCount = integerIn('batch count', input.batchCount ?? DEFAULT_SETTINGS.batchCount, 1, 64);
   const seed = input.seed === undefined ? randomSeed() % (MAX_SEED - batchCount + 2) : integerIn('seed', input.seed, 0, MAX_SEED);
-  if (seed + batchCount - 1 > MAX_SEED) {
+  if (seed > MAX_SEED - (batchCount - 1)) {
     throw invalid(`Seed ${seed} is too large for a batch of ${batchCount}: image i uses seed + i, which must stay ≤ ${MAX_SEED}.`, 'Pick a smaller seed.');
   }
   return Object.freeze({

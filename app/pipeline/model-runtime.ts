@@ -3,6 +3,7 @@
 // cache's budget. A session is pinned (`SessionCache.use`) for the length of each run, never longer, so
 // the cache may release it between steps of another model's job.
 import { totalmem } from 'node:os';
+import { EngineError } from '../common/errors.ts';
 import { ModelSession, type SessionOptions } from '../runtime/onnx-runtime.ts';
 import { estimateSessionBytes, SessionCache } from '../runtime/session-cache.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -39,9 +40,18 @@ export class CachedModel {
 
   /** Runs the model and returns output `output`. */
   async run(feeds: Readonly<Record<string, Tensor>>, output: string): Promise<Tensor> {
-    this.#sizeBytes ??= estimateSessionBytes(this.modelPath);
+    this.#sizeBytes ??= this.#estimateSize();
     const create = () => ModelSession.create(this.modelPath, this.#runtime.sessionOptions);
     const outputs = await this.#runtime.sessions.use(this.#key, this.#sizeBytes, create, (session) => session.run(feeds, [output]));
     return outputs[output]!;
+  }
+
+  #estimateSize(): number {
+    try {
+      return estimateSessionBytes(this.modelPath);
+    } catch (error) {
+      // The file is there (resolvers check) but unreadable as ONNX: the store is damaged, not the request.
+      throw new EngineError(`The model file ${this.modelPath} cannot be read: ${(error as Error).message}`, { cause: error });
+    }
   }
 }

@@ -1,0 +1,35 @@
+// Where a command's output goes and where the user's interrupt comes from. The real process wires
+// stdout/stderr and SIGINT (processIo); tests pass their own sinks and AbortController.
+
+export interface TextSink {
+  write(text: string): unknown;
+}
+
+export interface TerminalSink extends TextSink {
+  /** True when a person watches it: progress redraws one line instead of printing many. */
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+export interface CliIo {
+  /** Results: tables, paths, `--json` documents. */
+  readonly stdout: TextSink;
+  /** Progress, notes and errors. */
+  readonly stderr: TerminalSink;
+  readonly env: NodeJS.ProcessEnv;
+  /** Aborted when the user presses Ctrl+C (SIGINT) once; commands cancel their job cleanly. */
+  readonly interrupt: AbortSignal;
+}
+
+/**
+ * The process's streams and SIGINT: the first Ctrl+C aborts `interrupt` (the running job stops within
+ * one step and removes what it had half written); a second one exits at once with 130.
+ */
+export function processIo(): CliIo {
+  const controller = new AbortController();
+  process.on('SIGINT', () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  });
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env, interrupt: controller.signal };
+}

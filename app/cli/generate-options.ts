@@ -1,0 +1,114 @@
+// The options of `afa generate`, in three groups, each declared once (parser and help read them):
+// - TARGET_OPTIONS: what to generate with. Each entry owns its options and turns them into a
+//   GenerationTarget; exactly one entry may match. app/ensemble adds its `--recipe/--models/--method`
+//   entry to this list (see app/cli/README.md) and the command needs no other change.
+// - SETTINGS_OPTIONS: prompt, sampler, size, … → GenerationInput (validated by app/pipeline).
+// - OUTPUT_OPTIONS: where the image goes and how progress shows.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { UserError } from '../common/errors.ts';
+import { listStoredModels } from '../checkpoints/model-store.ts';
+import { readImageSettings } from '../images/metadata.ts';
+import { inputOfRecord, targetOfSnapshot } from '../pipeline/generation-record.ts';
+import { SAMPLERS, type GenerationInput, type SamplerName } from '../pipeline/generation-request.ts';
+import type { GenerationTarget } from '../pipeline/generation-target.ts';
+import type { CliArguments, OptionSpec } from './cli-arguments.ts';
+import { findModel } from './model-reference.ts';
+
+export interface TargetOptions {
+  readonly options: readonly OptionSpec[];
+  /** The target these options name, or undefined when none of them was given. Throws UserError. */
+  target(args: CliArguments, home: string): GenerationTarget | undefined;
+}
+
+export const modelTargetOptions: TargetOptions = {
+  options: [{ name: 'model', short: 'm', kind: 'string', value: '<id|name>', description: 'The imported model: its id, 6+ first characters of it, or its name (see `afa models`)' }],
+  target(args, home) {
+    const reference = args.string('model');
+    return reference === undefined ? undefined : { kind: 'model', modelId: findModel(home, reference).id };
+  },
+};
+
+/** Every way to name what to generate with; the command refuses a request that uses two. */
+export const TARGET_OPTIONS: readonly TargetOptions[] = [modelTargetOptions];
+
+export const SETTINGS_OPTIONS: readonly OptionSpec[] = [
+  { name: 'prompt', short: 'p', kind: 'string', value: '<text>', description: 'What the image shows (CLIP reads the first 75 tokens)' },
+  { name: 'negative', short: 'n', kind: 'string', value: '<text>', description: 'What to steer away from (negative prompt; default none)' },
+  { name: 'steps', kind: 'integer', value: '<n>', description: 'Denoising steps, 1–500 (default 25)' },
+  { name: 'cfg', kind: 'number', value: '<scale>', description: 'Guidance scale, 0–50 (default 7.5; 1 or less turns guidance off)' },
+  { name: 'sampler', kind: 'string', value: '<name>', description: `${SAMPLERS.join(' | ')} (default ddim)` },
+  { name: 'eta', kind: 'number', value: '<0..1>', description: 'DDIM’s η: 0 deterministic (default), 1 adds noise each step' },
+  { name: 'seed', kind: 'integer', value: '<n>', description: 'Seed, 0 … 9007199254740991 (default random; always reported)' },
+  { name: 'size', kind: 'string', value: '<W>x<H>', description: 'Size in pixels, multiples of 8, 64–2048 (default 512x512)' },
+  { name: 'batch', kind: 'integer', value: '<n>', description: 'Images to make one after another, 1–64; image i uses seed + i (default 1)' },
+  { name: 'from', kind: 'string', value: '<image.png>', description: 'Reuse the settings stored in an image (options given here win)' },
+];
+
+export const OUTPUT_OPTIONS: readonly OptionSpec[] = [
+  { name: 'out', short: 'o', kind: 'string', value: '<file.png>', description: 'Also write the image here (a batch writes file-1.png, file-2.png, …)' },
+  { name: 'progress', kind: 'string', value: 'bar|lines|json|none', description: 'Progress on stderr (default: bar on a terminal, else lines)' },
+  { name: 'threads', kind: 'integer', value: '<n>', description: 'CPU threads for onnxruntime (default: all available)' },
+  { name: 'backend', kind: 'string', value: '<name>', description: 'Execution provider: cpu (default), cuda, dml, coreml, webgpu where available' },
+];
+
+/** The one target the arguments name (undefined when none); two at once is a usage error. */
+export function targetOf(args: CliArguments, home: string): GenerationTarget | undefined {
+  const named = TARGET_OPTIONS.filter((entry) => entry.options.some((option) => args.has(option.name)));
+  if (named.length > 1) {
+    const flags = named.map((entry) => entry.options.map((option) => `--${option.name}`).join('/')).join(' and ');
+    throw new UserError('invalid-argument', `Give either ${flags}, not both.`);
+  }
+  return named[0]?.target(args, home);
+}
+
+export function parseSize(text: string): { width: number; height: number } {
+  const match = /^\s*(\d+)\s*[xX×]\s*(\d+)\s*$/.exec(text);
+  if (!match) throw new UserError('invalid-argument', `--size must look like 512x768 (width x height in pixels); got '${text}'.`);
+  return { width: Number(match[1]), height: Number(match[2]) };
+}
+
+/** Settings and target recorded in an image: our own complete record, else AUTOMATIC1111-style fields. */
+export function settingsFromImage(path: string, home: string): { input: Partial<GenerationInput>; target?: GenerationTarget } {
+  const absolute = resolve(path);
+  if (!existsSync(absolute)) throw new UserError('not-found', `--from ${absolute} does not exist.`);
+  const imported = readImageSettings(absolute);
+  if (!imported) throw new UserError('invalid-argument', `${absolute} carries no generation settings.`, 'Pass the settings as options instead.');
+  if (imported.settings) return { input: inputOfRecord(imported.settings), target: targetOfSnapshot(imported.settings.recipe) };
+  const byHash = imported.modelHash === undefined ? undefined : listStoredModels(home).find((model) => model.shortHash === imported.modelHash?.toLowerCase());
+  const sampler = (SAMPLERS as readonly string[]).includes(imported.sampler ?? '') ? (imported.sampler as SamplerName) : undefined;
+  const input: Partial<GenerationInput> = {
+    ...(imported.prompt === undefined ? {} : { prompt: imported.prompt }),
+    ...(imported.negativePrompt === undefined ? {} : { negativePrompt: imported.negativePrompt }),
+    ...(imported.seed === undefined ? {} : { seed: imported.seed }),
+    ...(imported.steps === undefined ? {} : { steps: imported.steps }),
+    ...(imported.guidance === undefined ? {} : { guidance: imported.guidance }),
+    ...(sampler === undefined ? {} : { sampler }),
+    ...(imported.width === undefined ? {} : { width: imported.width }),
+    ...(imported.height === undefined ? {} : { height: imported.height }),
+  };
+  return { input, ...(byHash ? { target: { kind: 'model', modelId: byHash.id } as const } : {}) };
+}
+
+/** The request's settings: the image's (--from) under the options given here. */
+export function settingsInput(args: CliArguments, base: Partial<GenerationInput> = {}): GenerationInput {
+  const prompt = args.string('prompt') ?? base.prompt;
+  if (prompt === undefined) throw new UserError('invalid-argument', '--prompt is required.', 'Example: afa generate --model <id> --prompt "a lighthouse at night"');
+  const size = args.string('size');
+  const { width, height } = size === undefined ? { width: base.width, height: base.height } : parseSize(size);
+  const pick = <T>(value: T | undefined, fallback: T | undefined): T | undefined => (value === undefined ? fallback : value);
+  const fields = {
+    prompt,
+    negativePrompt: pick(args.string('negative'), base.negativePrompt),
+    steps: pick(args.number('steps'), base.steps),
+    guidance: pick(args.number('cfg'), base.guidance),
+    sampler: pick(args.string('sampler') as SamplerName | undefined, base.sampler),
+    eta: pick(args.number('eta'), base.eta),
+    seed: pick(args.number('seed'), base.seed),
+    width,
+    height,
+    batchCount: pick(args.number('batch'), base.batchCount),
+  };
+  // Leave out what nobody gave, so validateGenerationInput applies its defaults.
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as unknown as GenerationInput;
+}
