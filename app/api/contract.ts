@@ -344,11 +344,14 @@ export interface GenerationSummary {
 
 export interface GenerationRecord extends GenerationSummary {
   readonly image: ImageRef;
-  /** The request as run: seed resolved, recipe inlined (so it still works after the recipe changed). */
+  /**
+   * The request that makes this image again: its own seed (image i of a batch was made with the batch's
+   * seed + i), batch count 1, the recipe inlined (so it still works after the saved recipe changed).
+   */
   readonly request: GenerationRequest & { readonly seed: number; readonly recipe: { readonly spec: RecipeSpec } };
   /** Names of the models at generation time, by model id. */
   readonly modelNames: Readonly<Record<string, string>>;
-  /** Position in its batch (its seed is request.seed + batchIndex). */
+  /** Position in the batch it was made in (informational; request.seed is already this image's seed). */
   readonly batchIndex: number;
   readonly durationMs: number;
   readonly tags: readonly string[];

@@ -44,8 +44,8 @@ export function generationSummary(row: GenerationRow): GenerationSummary {
     prompt: settings.prompt,
     method: method(settings),
     recipeName: recipeName(settings),
-    // The image's own seed (the pipeline gives image i of a batch seed + i).
-    seed: settings.seed + settings.batchIndex,
+    // The pipeline records each image's own seed (the batch's seed + the image's index).
+    seed: settings.seed,
     width: settings.width,
     height: settings.height,
     thumbnail: { path: row.thumbnailPath ?? row.imagePath ?? '', width: settings.width, height: settings.height },

@@ -3,13 +3,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { studioPaths } from '../common/paths.ts';
-import { listBackends } from '../runtime/onnx-runtime.ts';
-import type { StudioApi } from './contract.ts';
 import { Library } from '../library/library.ts';
+import { listBackends } from '../runtime/onnx-runtime.ts';
 import { AggregatorsService } from './aggregators-service.ts';
+import { CompareService } from './compare-service.ts';
+import type { StudioApi } from './contract.ts';
+import { GenerationService } from './generation-service.ts';
 import { HistoryService } from './history-service.ts';
 import { ModelsService } from './models-service.ts';
-import { PendingCompareService, PendingGenerationService } from './pending-services.ts';
 import { PromptsService } from './prompts-service.ts';
 import { RecipesService } from './recipes-service.ts';
 import { SettingsService } from './settings-service.ts';
@@ -45,19 +46,21 @@ export function createStudioServices(config: StudioServicesConfig): StudioServic
   const library = Library.open({ home: paths.home, appVersion: config.version });
   // Pick up images added or removed while the studio was closed (and finish interrupted trash moves).
   library.reconcile();
-  const models = new ModelsService({ home: paths.home, library });
   const history = new HistoryService(library);
+  const generation = new GenerationService({ library, history, settings: () => settings.current });
+  const models = new ModelsService({ home: paths.home, library, inUse: (modelId) => generation.inUse(modelId) });
   return {
     models,
     recipes: new RecipesService(library),
     aggregators: new AggregatorsService(library),
-    generation: new PendingGenerationService(),
-    compare: new PendingCompareService(),
+    generation,
+    compare: new CompareService(library, generation),
     history,
     prompts: new PromptsService(library),
     settings,
     system,
     async dispose() {
+      await generation.dispose();
       models.cancelAll();
       await models.whenIdle();
       library.close();

@@ -120,7 +120,7 @@ export function formFromRecord(record: GenerationRecord): GenerationForm {
     sampler: request.sampler,
     steps: request.steps,
     guidance: request.guidance,
-    seed: request.seed + record.batchIndex,
+    seed: request.seed,
     randomSeed: false,
     width: request.width,
     height: request.height,

@@ -1,0 +1,203 @@
+// Generation over app/pipeline's GenerationEngine (queue, batches, previews, cancellation, history rows)
+// with app/ensemble's recipe target plugged in. The engine is built from the settings (execution
+// provider, threads, previews) and rebuilt, once idle, after they change.
+import { resolveRecipe } from '../ensemble/recipe-target.ts';
+import type { Recipe as EnsembleRecipe } from '../ensemble/recipe.ts';
+import type { Library } from '../library/library.ts';
+import { GenerationEngine, type QueuedGeneration } from '../pipeline/generation-engine.ts';
+import type { GenerationTarget } from '../pipeline/generation-target.ts';
+import { createModelRuntime } from '../pipeline/model-runtime.ts';
+import { ApiError, toErrorData } from './api-error.ts';
+import type {
+  GenerationApi, GenerationFinished, GenerationProgress, GenerationRequest, JobFailed, JobStarted, QueuedJob, Settings,
+} from './contract.ts';
+import { Emitter } from './emitter.ts';
+import { generationSummary } from './generation-records.ts';
+import type { HistoryService } from './history-service.ts';
+import { recipeDocument, recipeOf } from './recipes-service.ts';
+
+export interface GenerationServiceConfig {
+  readonly library: Library;
+  readonly history: HistoryService;
+  readonly settings: () => Settings;
+}
+
+interface JobExtras {
+  readonly request: GenerationRequest;
+  readonly recipe: EnsembleRecipe;
+  readonly compareSetId?: string;
+}
+
+export class GenerationService implements GenerationApi {
+  readonly #config: GenerationServiceConfig;
+  readonly #started = new Emitter<JobStarted>();
+  readonly #progress = new Emitter<GenerationProgress>();
+  readonly #finished = new Emitter<GenerationFinished>();
+  readonly #failed = new Emitter<JobFailed>();
+  readonly #queueChanged = new Emitter<{ jobs: readonly QueuedJob[] }>();
+  readonly onDidStart = this.#started.event;
+  readonly onDidProgress = this.#progress.event;
+  readonly onDidFinish = this.#finished.event;
+  readonly onDidFail = this.#failed.event;
+  readonly onDidChangeQueue = this.#queueChanged.event;
+  readonly #jobs = new Map<string, JobExtras>();
+  #engine: GenerationEngine | undefined;
+  #engineSettings = '';
+  #unsubscribe: (() => void)[] = [];
+
+  constructor(config: GenerationServiceConfig) {
+    this.#config = config;
+  }
+
+  async enqueue(request: GenerationRequest): Promise<JobStarted> {
+    return { jobId: await this.enqueueWith(request) };
+  }
+
+  /** enqueue, remembering the comparison set the job belongs to. */
+  async enqueueWith(request: GenerationRequest, compareSetId?: string): Promise<string> {
+    const { library } = this.#config;
+    let recipe: EnsembleRecipe;
+    let target: GenerationTarget;
+    if ('recipeId' in request.recipe) {
+      const row = library.recipes.get(request.recipe.recipeId);
+      if (!row) throw new ApiError('not-found', 'That recipe does not exist any more.', 'Pick another recipe.');
+      recipe = recipeDocument(library, row.name, recipeOf(row));
+      target = { kind: 'recipe', recipe, recipeId: row.id };
+    } else {
+      recipe = recipeDocument(library, defaultName(library, request.recipe.spec.method, request.recipe.spec.members.map((m) => m.modelId)), request.recipe.spec);
+      target = { kind: 'recipe', recipe };
+    }
+    const engine = await this.#engineForNextJob();
+    const { jobId } = engine.enqueue({
+      target,
+      label: `${recipe.name} · ${request.prompt.slice(0, 48) || '(no prompt)'}`,
+      settings: {
+        prompt: request.prompt,
+        negativePrompt: request.negativePrompt,
+        width: request.width,
+        height: request.height,
+        steps: request.steps,
+        guidance: request.guidance,
+        sampler: request.sampler,
+        ...(request.eta === undefined ? {} : { eta: request.eta }),
+        ...(request.seed === null ? {} : { seed: request.seed }),
+        batchCount: request.batchCount,
+      },
+    });
+    this.#jobs.set(jobId, { request, recipe, ...(compareSetId ? { compareSetId } : {}) });
+    return jobId;
+  }
+
+  async queue(): Promise<QueuedJob[]> {
+    return this.#engine ? this.#engine.queue().map((job) => this.#queued(job)) : [];
+  }
+
+  async reorder(request: { jobId: string; toIndex: number }): Promise<QueuedJob[]> {
+    if (!this.#engine?.reorder(request.jobId, request.toIndex)) throw new ApiError('not-found', 'That job is not waiting in the queue.');
+    return this.queue();
+  }
+
+  async remove(request: { jobId: string }): Promise<void> {
+    if (!this.#engine?.remove(request.jobId)) throw new ApiError('not-found', 'That job is not in the queue any more.');
+  }
+
+  async cancel(request: { jobId: string }): Promise<void> {
+    if (!this.#engine?.cancel(request.jobId)) throw new ApiError('not-found', 'That job is not in the queue any more.');
+  }
+
+  /** Why a model cannot be deleted now (a queued or running job uses it), or undefined. */
+  inUse(modelId: string): string | undefined {
+    const job = this.#engine?.queue().find((queued) => this.#jobs.get(queued.id)?.recipe.members.some((m) => m.modelId === modelId));
+    return job ? `The model is used by a queued generation (${job.label}); cancel it first.` : undefined;
+  }
+
+  /** The recipe a job runs (for comparisons). */
+  jobRecipe(jobId: string): EnsembleRecipe | undefined {
+    return this.#jobs.get(jobId)?.recipe;
+  }
+
+  async dispose(): Promise<void> {
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+    await this.#engine?.dispose();
+  }
+
+  /** The engine for a new job: the current one, or a fresh one when the settings changed and it is idle. */
+  async #engineForNextJob(): Promise<GenerationEngine> {
+    const settings = this.#config.settings();
+    const key = JSON.stringify([settings.backend, settings.threads, settings.previews]);
+    if (this.#engine && (key === this.#engineSettings || this.#engine.queue().length > 0)) return this.#engine;
+    const previous = this.#engine;
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+    await previous?.dispose();
+    const engine = new GenerationEngine({
+      library: this.#config.library,
+      runtime: createModelRuntime({ sessionOptions: { backend: settings.backend, ...(settings.threads > 0 ? { intraOpThreads: settings.threads } : {}) } }),
+      previewEvery: settings.previews ? 1 : 0,
+    });
+    engine.registerTarget('recipe', (target, context) => resolveRecipe(target as { recipe: unknown; recipeId?: string }, context));
+    this.#unsubscribe = this.#subscribe(engine);
+    this.#engine = engine;
+    this.#engineSettings = key;
+    return engine;
+  }
+
+  #subscribe(engine: GenerationEngine): (() => void)[] {
+    const recorded = (rows: readonly { id: string }[]) => {
+      if (rows.length > 0) this.#config.history.notifyAdded(rows.map((row) => row.id));
+    };
+    return [
+      engine.onDidStart((event) => this.#started.fire({ jobId: event.jobId })),
+      engine.onDidProgress((event) =>
+        this.#progress.fire({
+          jobId: event.jobId,
+          // Steps of the whole batch, so a 4-image job's bar fills once.
+          step: event.imageIndex * event.total + event.step,
+          total: event.imageCount * event.total,
+          phase: event.phase,
+          elapsedMs: event.elapsedMs,
+          etaMs: event.etaMs,
+          ...(event.preview ? { preview: event.preview } : {}),
+        }),
+      ),
+      engine.onDidFinish((event) => {
+        recorded(event.generations);
+        this.#jobs.delete(event.jobId);
+        this.#finished.fire({ jobId: event.jobId, generations: event.generations.map(generationSummary) });
+      }),
+      engine.onDidFail((event) => {
+        recorded(event.generations);
+        this.#jobs.delete(event.jobId);
+        const error = toErrorData(event.error);
+        this.#failed.fire({ jobId: event.jobId, error: event.cancelled ? { ...error, code: 'cancelled' } : error, cancelled: event.cancelled });
+      }),
+      engine.onDidChangeQueue((event) => this.#queueChanged.fire({ jobs: event.jobs.map((job) => this.#queued(job)) })),
+    ];
+  }
+
+  #queued(job: QueuedGeneration): QueuedJob {
+    const extras = this.#jobs.get(job.id);
+    const request: GenerationRequest = extras ? { ...extras.request, seed: job.settings.seed } : fallbackRequest(job);
+    return {
+      id: job.id,
+      status: job.status,
+      request,
+      label: job.label,
+      enqueuedAt: job.enqueuedAt,
+      ...(job.step === undefined ? {} : { step: job.step }),
+      ...(job.totalSteps === undefined ? {} : { totalSteps: job.totalSteps }),
+      ...(extras?.compareSetId ? { compareSetId: extras.compareSetId } : {}),
+    };
+  }
+}
+
+/** A name for an unsaved recipe: the model's name alone, or the method and the members. */
+function defaultName(library: Library, method: string, modelIds: readonly string[]): string {
+  const names = modelIds.map((id) => library.models.get(id)?.name ?? id.slice(0, 10));
+  return method === 'single' ? names[0]! : `${method}: ${names.join(' + ')}`;
+}
+
+function fallbackRequest(job: QueuedGeneration): GenerationRequest {
+  const s = job.settings;
+  const recipe = job.target.kind === 'model' ? { spec: { method: 'single' as const, members: [{ modelId: job.target.modelId }] } } : { spec: { method: 'single' as const, members: [] } };
+  return { prompt: s.prompt, negativePrompt: s.negativePrompt, recipe, sampler: s.sampler, steps: s.steps, guidance: s.guidance, eta: s.eta, seed: s.seed, width: s.width, height: s.height, batchCount: s.batchCount };
+}
