@@ -1,0 +1,202 @@
+// `afa` end to end, as a person or a script runs it: the real bin (bin/afa.js → tsx → app/cli/main.ts)
+// in a child process, on the golden tiny models, in temporary studio homes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { studioPaths } from '../../app/common/paths.ts';
+import { storedModelFiles, readModelManifest } from '../../app/checkpoints/model-store.ts';
+import { readImageSettings } from '../../app/images/metadata.ts';
+import { decodePng, readPngText } from '../../app/images/png.ts';
+import { Library } from '../../app/library/library.ts';
+import { filesUnder, repoRoot, temporaryDirectory, TINY_FOLDER, TINY_SINGLE_FILE } from '../pipeline/tiny-model.ts';
+
+const BIN = join(repoRoot, 'bin', 'afa.js');
+const TINY_CONFIGS = TINY_FOLDER; // a diffusers-style folder: unet/, text_encoder/, vae/ config.json
+
+interface Run {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function afa(home: string, ...args: string[]): Run {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, AFA_STUDIO_HOME: home }, timeout: 120_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function json(run: Run): Record<string, unknown> & { ok: boolean } {
+  try {
+    return JSON.parse(run.stdout) as Record<string, unknown> & { ok: boolean };
+  } catch {
+    assert.fail(`stdout is not one JSON document (status ${run.status}):\n${run.stdout}\nstderr:\n${run.stderr}`);
+  }
+}
+
+function expectStatus(run: Run, status: number): void {
+  assert.equal(run.status, status, `exit status ${run.status}, expected ${status}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
+}
+
+const pixels = (path: string) => decodePng(readFileSync(path)).data;
+
+test('help: every command is listed and explained; a wrong command or option is a usage error (2)', () => {
+  const home = '/nonexistent-afa-home';
+  const help = afa(home, '--help');
+  expectStatus(help, 0);
+  for (const command of ['import', 'models', 'generate', 'serve']) assert.match(help.stdout, new RegExp(`^  ${command} `, 'm'));
+  assert.match(help.stdout, /Exit status: 0 done · 2 bad input/);
+  const generateHelp = afa(home, 'generate', '--help');
+  expectStatus(generateHelp, 0);
+  assert.match(generateHelp.stdout, /--sampler <name> +ddim \| euler \| euler-a \| dpmpp-2m \| dpmpp-2m-karras \| pndm \| lms/);
+  assert.match(generateHelp.stdout, /Examples:/);
+  expectStatus(afa(home), 2);
+  const unknown = afa(home, 'genrate');
+  expectStatus(unknown, 2);
+  assert.match(unknown.stderr, /Unknown command 'genrate'\. Did you mean: generate\?/);
+  const option = afa(home, 'generate', '--stepz', '3');
+  expectStatus(option, 2);
+  assert.match(option.stderr, /Unknown option --stepz for 'afa generate'\. Run 'afa generate --help'/);
+});
+
+test('import → models → generate → the PNG’s settings reproduce the image bit for bit', async (t) => {
+  const home = temporaryDirectory(t, 'afa-cli-');
+  const out = temporaryDirectory(t, 'afa-cli-out-');
+
+  const folder = json(afa(home, 'import', TINY_FOLDER, '--name', 'Tiny expert', '--json', '--progress', 'none'));
+  const [folderModel] = folder.models as { id: string; name: string; tokenizer: string; shortHash: string }[];
+  assert.equal(folderModel?.name, 'Tiny expert');
+  assert.equal(folderModel?.tokenizer, 'tokenizer');
+  const single = afa(home, 'import', TINY_SINGLE_FILE, '--config-dir', TINY_CONFIGS);
+  expectStatus(single, 0);
+  assert.match(single.stderr, /Imported expert1_fp32: fp32/);
+  const models = json(afa(home, 'models', '--json')).models as { name: string }[];
+  assert.deepEqual(models.map((model) => model.name).sort(), ['Tiny expert', 'expert1_fp32']);
+  assert.match(afa(home, 'models').stdout, /^ID +NAME +PRECISION/);
+
+  await t.test('generate writes the image where asked and reports the seed', () => {
+    const run = afa(home, 'generate', '-m', folderModel!.id.slice(0, 8), '-p', 'a photo of a cat, sofa', '-n', 'blurry', '--size', '64x64',
+      '--steps', '3', '--cfg', '6', '--sampler', 'dpmpp-2m', '--seed', '1234', '--out', join(out, 'a.png'), '--json');
+    const result = json(run);
+    const [image] = result.images as { seed: number; out: string; path: string; width: number }[];
+    assert.equal(image?.seed, 1234);
+    assert.equal(image?.out, join(out, 'a.png'));
+    assert.ok(existsSync(image!.path), 'the image is in the studio history too');
+    assert.match(run.stderr, /Denoising 3\/3/);
+  });
+
+  await t.test('the PNG carries AUTOMATIC1111 parameters and the studio record', () => {
+    const text = readPngText(join(out, 'a.png'));
+    const parameters = text.get('parameters') ?? '';
+    assert.match(parameters, /^a photo of a cat, sofa\nNegative prompt: blurry\n/);
+    for (const field of ['Steps: 3', 'Sampler: DPM++ 2M', 'CFG scale: 6', 'Seed: 1234', 'Size: 64x64', `Model hash: ${folderModel!.shortHash}`, 'Model: Tiny expert']) {
+      assert.ok(parameters.includes(field), `parameters lack '${field}': ${parameters}`);
+    }
+    const settings = readImageSettings(join(out, 'a.png'))?.settings;
+    assert.equal(settings?.sampler, 'dpmpp-2m');
+    assert.equal(settings?.negativePrompt, 'blurry');
+    assert.equal(settings?.recipe.members[0]?.modelId, folderModel!.id);
+  });
+
+  await t.test('--from the PNG alone makes the same pixels; so does the same command again', () => {
+    expectStatus(afa(home, 'generate', '--from', join(out, 'a.png'), '--out', join(out, 'b.png'), '--progress', 'none'), 0);
+    assert.deepEqual(pixels(join(out, 'b.png')), pixels(join(out, 'a.png')));
+    expectStatus(afa(home, 'generate', '-m', 'Tiny expert', '-p', 'a photo of a cat, sofa', '-n', 'blurry', '--size', '64x64',
+      '--steps', '3', '--cfg', '6', '--sampler', 'dpmpp-2m', '--seed', '1234', '--out', join(out, 'c.png'), '--progress', 'none'), 0);
+    assert.deepEqual(pixels(join(out, 'c.png')), pixels(join(out, 'a.png')));
+  });
+
+  await t.test('without --seed a random seed is used and reported', () => {
+    const run = afa(home, 'generate', '-m', 'Tiny expert', '-p', 'a lighthouse', '--size', '64x64', '--steps', '2', '--batch', '2', '--out', join(out, 'r.png'));
+    expectStatus(run, 0);
+    const seeds = [...run.stdout.matchAll(/\(seed (\d+)/g)].map((match) => Number(match[1]));
+    assert.equal(seeds.length, 2);
+    assert.equal(seeds[1], seeds[0]! + 1);
+    assert.match(run.stderr, new RegExp(`seeds ${seeds[0]}…${seeds[1]}`));
+    assert.ok(existsSync(join(out, 'r-1.png')) && existsSync(join(out, 'r-2.png')));
+  });
+
+  await t.test('bad parameters exit with 2 and say what to do', () => {
+    const cases: [string[], RegExp][] = [
+      [['--size', '100x64'], /The width must be a multiple of 8 .* got 100\. Try 96 or 104\./],
+      [['--size', 'large'], /--size must look like 512x768/],
+      [['--sampler', 'heun'], /Unknown sampler 'heun'\. Choose one of: ddim, euler, euler-a, dpmpp-2m, dpmpp-2m-karras, pndm, lms\./],
+      [['--steps', 'many'], /--steps needs a whole number, got 'many'/],
+      [['--out', join(out, 'missing', 'x.png')], /The folder of --out, .* does not exist/],
+    ];
+    for (const [extra, message] of cases) {
+      const steps = extra.includes('--steps') ? [] : ['--steps', '2'];
+      const run = afa(home, 'generate', '-m', 'Tiny expert', '-p', 'x', ...steps, ...extra);
+      expectStatus(run, 2);
+      assert.match(run.stderr, message);
+    }
+    const unknown = json(afa(home, 'generate', '-m', 'deadbeef00', '-p', 'x', '--json'));
+    assert.deepEqual(unknown, {
+      ok: false,
+      error: { name: 'UserError', code: 'not-found', message: "No imported model matches 'deadbeef00'.", hint: 'Run `afa models` to list the imported models and their ids.' },
+    });
+    const tokenizer = afa(home, 'generate', '-m', 'expert1_fp32', '-p', 'x', '--size', '64x64', '--steps', '2');
+    expectStatus(tokenizer, 2);
+    assert.match(tokenizer.stderr, /text encoder of 1000 tokens, but its tokenizer .* has 49408\. This checkpoint needs its own tokenizer/);
+  });
+});
+
+test('a damaged model file is an engine failure (exit 3), recorded in history with its error', async (t) => {
+  const home = temporaryDirectory(t, 'afa-cli-broken-');
+  const imported = json(afa(home, 'import', TINY_FOLDER, '--json', '--progress', 'none'));
+  const [model] = imported.models as { id: string }[];
+  writeFileSync(storedModelFiles(home, readModelManifest(home, model!.id)!).unet, 'not a model');
+  const run = afa(home, 'generate', '-m', model!.id, '-p', 'x', '--size', '64x64', '--steps', '2', '--seed', '8', '--json');
+  expectStatus(run, 3);
+  assert.match(run.stderr, /^afa: the engine failed: The model file .*unet\.onnx cannot be read/m);
+  assert.equal((json(run).error as { code: string }).code, 'engine');
+  const library = Library.open({ home });
+  try {
+    const [row] = library.generations.list({ status: 'failed' }).items;
+    assert.equal(row?.settings.seed, 8);
+    assert.equal(row?.imagePath, null);
+  } finally {
+    library.close();
+  }
+});
+
+test('Ctrl+C cancels within a step: exit 130, no image, no history row, no --out file', async (t) => {
+  const home = temporaryDirectory(t, 'afa-cli-cancel-');
+  expectStatus(afa(home, 'import', TINY_FOLDER, '--progress', 'none'), 0);
+  const outFile = join(home, 'never.png');
+  const child = spawn(process.execPath, [BIN, 'generate', '-m', 'afa', '-p', 'x', '--size', '64x64', '--steps', '500', '--progress', 'json', '--out', outFile], {
+    env: { ...process.env, AFA_STUDIO_HOME: home },
+  });
+  let stderr = '';
+  let interruptedAt: number | undefined;
+  let lastStep = 0;
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderr += chunk;
+    for (const line of chunk.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const event = JSON.parse(line) as { phase: string; step: number };
+      if (event.phase !== 'denoise') continue;
+      lastStep = event.step;
+      if (interruptedAt === undefined) {
+        interruptedAt = event.step;
+        child.kill('SIGINT');
+      }
+    }
+  });
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(status, 130, stderr);
+  assert.match(stderr, /afa: Cancelled: the image in progress was not saved\./);
+  // "Within one step" is pinned by the engine test (it cancels from a progress event); here the signal
+  // crosses a process boundary, so only check that the run stopped long before its 500 steps.
+  assert.ok(interruptedAt !== undefined && lastStep < 500, `stopped early (interrupted at step ${interruptedAt}, last step ${lastStep})`);
+  assert.equal(existsSync(outFile), false);
+  const paths = studioPaths(home);
+  assert.deepEqual([...filesUnder(paths.images), ...filesUnder(paths.thumbnails), ...filesUnder(paths.temp)], []);
+  const library = Library.open({ home });
+  try {
+    assert.equal(library.generations.count({ status: ['done', 'failed', 'cancelled', 'queued', 'running'] }), 0);
+  } finally {
+    library.close();
+  }
+});
