@@ -12,11 +12,15 @@
 //   written, but the folding is expensive in memory.
 //
 // Measured (onnxruntime-node 1.30, CPU, 2 shared cores, default session options; peak anonymous RSS of
-// the process sampled every 5 ms from /proc/<pid>/status; synthetic plausibleWeight members saved as
-// safetensors files, weights 1/K):
-//   * ORT does fold: the optimized model of the in-graph merge of the 3 golden tiny U-Nets has exactly
-//     the node list of a plain U-Net (no Mul/Add on weights left); session creation 1.3 s vs 0.6 s.
-//   * One SD1.5-size layer — the mid block, 97 M parameters, 388 MB fp32 per member, 1 intra-op thread:
+// the process sampled every 5 ms from /proc/<pid>/status):
+//   * ORT does fold: the optimized model (optimizedModelFilePath) of the in-graph merge of the 3 golden
+//     tiny U-Nets has exactly the node list of a plain U-Net — no Mul/Add on weights left.
+//   * The tiny U-Nets (2.5 M parameters, 9.9 MB each), K = 3, 1 intra-op thread:
+//       plain single model     create 0.73 s   peak anon 85 MiB
+//       in-graph               create 1.16 s   peak anon 164 MiB
+//       weights-file           merge+write 0.36 s, create 0.54 s   peak anon 98 MiB
+//   * One SD1.5-size layer — the mid block, 97 M parameters, 388 MB fp32 per member (synthetic
+//     plausibleWeight members saved as safetensors files), weights 1/K, 1 intra-op thread:
 //       plain single model     create 1.6–2.5 s   peak anon 0.62 GB
 //       in-graph, K = 2        create 4.6–5.3 s   peak anon 1.33 GB
 //       in-graph, K = 3        create 7.5–8.4 s   peak anon 2.09 GB
@@ -25,7 +29,7 @@
 //     ORT loads every member's initializers into memory to fold them, so the in-graph peak grows by about
 //     one model size per member: scaled to a whole SD1.5 U-Net (8.9× this block) K = 3 would peak near
 //     19 GB during session creation, against ~7.7 GB for the weights-file path (a single model's 5.5 GB).
-//   So the studio merges into a weights file: it costs one pass over the members' weights (≈ 30–60 s and
+//   So the studio merges into a weights file: it costs one pass over the members' weights (≈ 30–80 s and
 //   3.4 GB of compiled cache for SD1.5 fp32, once per recipe; later loads reuse the cache) and keeps
 //   memory at a single model's. The in-graph form stays as the cross-check of the arithmetic (tests) and
 //   for small models.

@@ -5,7 +5,7 @@
 // tensor at a time, so it can feed the normal model builders (the serializer then streams merged tensors
 // into a weights file) or an export (merge-export.ts) without ever holding a whole model in memory.
 // MergingGraph (merging-graph.ts) instead turns the same terms into Mul/Add nodes over the members'
-// weights referenced in place; see there for why the studio prefers that.
+// weights referenced in place; merged-unet.ts has the measurements that chose between the two.
 import { UserError } from '../common/errors.ts';
 import { toFloat32 } from '../tensor/cast.ts';
 import { describeShape, sizeOf, tensor, type DType, type Tensor } from '../tensor/tensor.ts';
