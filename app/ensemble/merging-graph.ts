@@ -6,7 +6,7 @@
 // op for op. Every input of those nodes is an initializer, so onnxruntime's constant folding evaluates
 // them once when the session is created; the graph then runs like a plain U-Net (measurements in
 // merged-unet.ts). Any builder works unchanged (addUnet, addClipText, …): they only call `g.weight`.
-import { Graph, type GraphOptions, type StoredFloat, type Value } from '../onnx/graph.ts';
+import { Graph, type StoredFloat, type Value } from '../onnx/graph.ts';
 import { add, mul } from '../onnx/ops.ts';
 import type { LazyTensor } from '../tensor/weights.ts';
 import { expertNamespace } from './lock-step-graph.ts';
@@ -19,10 +19,6 @@ import { isMergedTensor, memberOf, type MergedTensor } from './weight-merge.ts';
  */
 export class MergingGraph extends Graph {
   private readonly mergedValues = new Map<MergedTensor, Value>();
-
-  constructor(name: string, options: GraphOptions = {}) {
-    super(name, options);
-  }
 
   override weight(localName: string, source: LazyTensor, options: { readonly storeAs?: StoredFloat } = {}): Value {
     if (!isMergedTensor(source)) {
