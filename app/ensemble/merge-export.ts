@@ -5,7 +5,7 @@
 //
 // Every component is merged: the U-Net with the recipe's weights (MBW: per block), the text encoder and
 // the VAE with the same weights (MBW: with `base`, as MBW's loop does for every non-U-Net key). Tensors
-// are computed, converted and written one at a time (peak memory ≈ K + 1 copies of the largest tensor),
+// are computed, converted and written one at a time (peak memory: a few copies of the largest tensor),
 // into a temporary sibling renamed over `out` at the end (SafetensorsWriter); cancellation is checked
 // before each tensor, and an error, a cancel or a full disk leaves nothing behind.
 import { existsSync, statSync } from 'node:fs';

@@ -48,13 +48,17 @@ export function memberOf(tensor: LazyTensor): number | undefined {
  */
 export type Coefficients = (name: string) => readonly number[];
 
-/** Sum of float32 products, rounded as float32 torch does each op: acc = fround(acc + fround(w·θ)). */
-export function mergeTerms(terms: readonly { readonly tensor: Tensor; readonly weight: number }[]): Tensor<'float32'> {
+/**
+ * Sum of float32 products, rounded as float32 torch does each op: acc = fround(acc + fround(w·θ)).
+ * Lazy terms are read one at a time (peak: the sum plus one term).
+ */
+export function mergeTerms(terms: readonly { readonly tensor: Tensor | LazyTensor; readonly weight: number }[]): Tensor<'float32'> {
   const first = terms[0];
   if (!first) throw new Error('mergeTerms needs at least one term');
   const shape = first.tensor.shape;
   const out = new Float32Array(sizeOf(shape));
-  terms.forEach(({ tensor: input, weight }, index) => {
+  terms.forEach(({ tensor: term, weight }, index) => {
+    const input = 'read' in term ? term.read() : term;
     if (describeShape(input.shape) !== describeShape(shape)) {
       throw new Error(`merge term ${index} has shape ${describeShape(input.shape)}, expected ${describeShape(shape)}`);
     }
@@ -120,7 +124,7 @@ export class MergedWeights implements WeightSource {
       dtype: 'float32',
       shape: first.shape,
       terms,
-      read: () => mergeTerms(terms.map((term) => ({ tensor: term.source.read(), weight: term.weight }))),
+      read: () => mergeTerms(terms.map((term) => ({ tensor: term.source, weight: term.weight }))),
     };
     return merged;
   }
