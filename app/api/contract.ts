@@ -170,9 +170,16 @@ export interface RecipeSpec {
   readonly weights?: readonly number[];
   /** 'mbw' only: α per block IN00…IN11, M00, OUT00…OUT11 (25 values) and α for every other key. */
   readonly mbw?: { readonly blocks: readonly number[]; readonly base: number };
-  /** 'magicfusion' only. */
-  readonly magicFusion?: { readonly saliencyStart?: number; readonly kappa?: number };
-  /** 'afa' only: a trained aggregator set (AggregatorsApi); without one AFA runs untrained (feature-average). */
+  /** 'magicfusion' only (app/ensemble/magic-fusion.ts documents each field and its default). */
+  readonly magicFusion?: {
+    readonly kappaA?: number;
+    readonly kappaB?: number;
+    readonly fusionStart?: number;
+    readonly fusionEnd?: number;
+    readonly leadModel?: 'a' | 'b';
+    readonly mask?: 'hard' | 'soft';
+  };
+  /** 'afa' only: a trained aggregator set (AggregatorsApi); required to run AFA (untrained = use feature-average). */
   readonly aggregatorId?: string;
   /** Sampler defaults offered when the recipe is picked. */
   readonly defaults?: { readonly sampler?: SamplerName; readonly steps?: number; readonly guidance?: number };

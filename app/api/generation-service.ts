@@ -64,13 +64,13 @@ export class GenerationService implements GenerationApi {
       recipe = recipeDocument(library, row.name, recipeOf(row));
       target = { kind: 'recipe', recipe, recipeId: row.id };
     } else {
-      recipe = recipeDocument(library, defaultName(library, request.recipe.spec.method, request.recipe.spec.members.map((m) => m.modelId)), request.recipe.spec);
+      recipe = recipeDocument(library, defaultName(library, request.recipe.spec.members.map((m) => m.modelId)), request.recipe.spec);
       target = { kind: 'recipe', recipe };
     }
     const engine = await this.#engineForNextJob();
     const { jobId } = engine.enqueue({
       target,
-      label: `${recipe.name} · ${request.prompt.slice(0, 48) || '(no prompt)'}`,
+      label: `${recipe.name} · ${shorten(request.prompt, 80) || '(no prompt)'}`,
       settings: {
         prompt: request.prompt,
         negativePrompt: request.negativePrompt,
@@ -190,10 +190,13 @@ export class GenerationService implements GenerationApi {
   }
 }
 
-/** A name for an unsaved recipe: the model's name alone, or the method and the members. */
-function defaultName(library: Library, method: string, modelIds: readonly string[]): string {
-  const names = modelIds.map((id) => library.models.get(id)?.name ?? id.slice(0, 10));
-  return method === 'single' ? names[0]! : `${method}: ${names.join(' + ')}`;
+function shorten(text: string, length: number): string {
+  return text.length > length ? `${text.slice(0, length - 1)}…` : text;
+}
+
+/** A name for an unsaved recipe: its members' names (the method is shown next to it everywhere). */
+function defaultName(library: Library, modelIds: readonly string[]): string {
+  return modelIds.map((id) => library.models.get(id)?.name ?? id.slice(0, 10)).join(' + ');
 }
 
 function fallbackRequest(job: QueuedGeneration): GenerationRequest {

@@ -35,7 +35,14 @@ const recipeShape = object(
   {
     weights: array(number({ min: 0, max: 1000 }), { min: 1, max: 6 }),
     mbw: object({ blocks: array(fraction, { min: mbwBlockCount, max: mbwBlockCount }), base: fraction }),
-    magicFusion: object({}, { saliencyStart: fraction, kappa: number({ min: 0, max: 1000 }) }),
+    magicFusion: object({}, {
+      kappaA: number({ min: 0, max: 1000 }),
+      kappaB: number({ min: 0, max: 1000 }),
+      fusionStart: fraction,
+      fusionEnd: fraction,
+      leadModel: literal('a', 'b'),
+      mask: literal('hard', 'soft'),
+    }),
     aggregatorId: id,
     defaults: object({}, { sampler: literal(...samplerNames), steps: integer(1, 500), guidance: number({ min: 0, max: 50 }) }),
   },

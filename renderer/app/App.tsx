@@ -1,6 +1,6 @@
 // The studio's shell: the navigation rail and the four screens. The generation form and the job tracker
 // live here, so a running job and a half-written prompt survive switching screens.
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { StudioApi } from '../../app/api/contract.ts';
 import type { Host } from '../api/host.ts';
 import { GenerateScreen } from '../generate/GenerateScreen.tsx';
@@ -9,8 +9,8 @@ import { useGenerationTracker, type GenerationTracker } from '../generate/genera
 import { HistoryScreen } from '../history/HistoryScreen.tsx';
 import { ModelsScreen } from '../models/ModelsScreen.tsx';
 import { SettingsScreen } from '../settings/SettingsScreen.tsx';
-import { ToastProvider } from '../ui/Toasts.tsx';
-import { StudioProvider } from './studio-context.tsx';
+import { ToastProvider, useToasts } from '../ui/Toasts.tsx';
+import { StudioProvider, useStudio } from './studio-context.tsx';
 import { useRoute, type Screen } from './use-route.ts';
 
 const navigation: readonly { screen: Screen; label: string; icon: string }[] = [
@@ -31,9 +31,13 @@ export function App({ api, host }: { api: StudioApi; host: Host }) {
 }
 
 function Studio() {
+  const { api } = useStudio();
+  const toasts = useToasts();
   const [route, navigate] = useRoute();
   const [form, setForm] = useState<GenerationForm>(initialForm);
   const tracker = useGenerationTracker();
+  // Desktop app: the engine process died and was restarted; the running job failed with it.
+  useEffect(() => api.system.onDidEngineRestart(({ reason }) => toasts.error({ name: 'ApiError', code: 'engine-crashed', message: reason })), [api, toasts]);
   const title = navigation.find((n) => n.screen === route.screen)!.label;
   return (
     <div className="flex h-full">

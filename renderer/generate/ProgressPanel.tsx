@@ -41,7 +41,7 @@ function RunningJob({ job, tracker, onCancel }: { job: QueuedJob; tracker: Gener
           {progress?.etaMs != null ? ` · ${formatDuration(progress.etaMs)} left` : ''}
         </span>
       </p>
-      <ImageBox src={progress?.preview} alt="Step preview" width={job.request.width} height={job.request.height} className="mx-auto w-full max-w-xl" />
+      <ImageBox src={progress?.preview} alt="Step preview" width={job.request.width} height={job.request.height} className="mx-auto w-full max-w-[min(36rem,56vh)]" />
     </div>
   );
 }
@@ -75,7 +75,7 @@ function LastOutcome({ tracker, onOpen }: { tracker: GenerationTracker; onOpen: 
         return (
           <figure key={summary.id} className="flex flex-col gap-1">
             <button type="button" onClick={() => onOpen(summary.id)} aria-label={`Open result ${index + 1} in history`} className="block">
-              <ImageBox src={host.imageUrl(record?.image ?? summary.thumbnail)} alt={`Result ${index + 1}: ${summary.prompt}`} width={summary.width} height={summary.height} className="mx-auto w-full max-w-xl" />
+              <ImageBox src={host.imageUrl(record?.image ?? summary.thumbnail)} alt={`Result ${index + 1}: ${summary.prompt}`} width={summary.width} height={summary.height} className="mx-auto w-full max-w-[min(36rem,56vh)]" />
             </button>
             <figcaption className="text-center text-xs text-zinc-500 tabular-nums">
               seed {summary.seed} · {summary.recipeName}

@@ -8,7 +8,7 @@ export function ModelsScreen({ onUseRecipe }: { onUseRecipe: (recipe: Recipe) =>
   const models = useModels();
   const recipes = useRecipes();
   return (
-    <div className="mx-auto flex h-full max-w-6xl flex-col gap-4 overflow-y-auto pb-4">
+    <div className="mx-auto flex h-full max-w-6xl flex-col gap-4 overflow-y-auto pr-1 pb-4">
       <ImportPanel />
       <ModelList models={models} />
       <RecipeList recipes={recipes} models={models.data ?? []} onUse={onUseRecipe} />

@@ -43,7 +43,7 @@ export function SettingsScreen() {
 
   const dirty = draft && settings.data && JSON.stringify(draft) !== JSON.stringify(settings.data);
   return (
-    <div className="mx-auto flex h-full max-w-3xl flex-col gap-4 overflow-y-auto pb-4">
+    <div className="mx-auto flex h-full max-w-3xl flex-col gap-4 overflow-y-auto pr-1 pb-4">
       {settings.error ? <ErrorNotice error={settings.error} /> : null}
       {draft ? (
         <>
