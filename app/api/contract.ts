@@ -217,8 +217,19 @@ export interface AggregatorInfo {
   readonly createdAt: string;
 }
 
+export interface ImportAggregatorsRequest {
+  /** A folder on the machine that runs the services: the official AFA layout or the studio's own. */
+  readonly path: string;
+  readonly name: string;
+  /** The experts the set was trained for, in the order its channels expect them. */
+  readonly memberModelIds: readonly string[];
+}
+
 export interface AggregatorsApi {
   list(): Promise<AggregatorInfo[]>;
+  /** Copies a trained aggregator set into the studio (checked: it loads, and fits that many experts). */
+  import(request: ImportAggregatorsRequest): Promise<AggregatorInfo>;
+  delete(request: { id: string }): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -103,6 +103,8 @@ export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<
   'recipes.delete': byId,
 
   'aggregators.list': none,
+  'aggregators.import': object({ path, name, memberModelIds: array(id, { min: 2, max: 6 }) }),
+  'aggregators.delete': byId,
 
   'generation.enqueue': generationRequest,
   'generation.queue': none,

@@ -10,19 +10,26 @@ import { studioPaths } from '../common/paths.ts';
 import type { ModelManifest } from '../checkpoints/model-store.ts';
 import { storedModelFiles } from '../checkpoints/model-store.ts';
 import type { RecipeSnapshot } from '../images/generation-settings.ts';
+import { buildClipTextGraph } from '../models/clip-text.ts';
+import { parseClipTextConfig } from '../models/clip-text-config.ts';
 import { parseUnetConfig } from '../models/unet-config.ts';
 import { unetLayout } from '../models/unet-layout.ts';
 import type { Graph } from '../onnx/graph.ts';
 import { saveModel } from '../onnx/serialize.ts';
 import type { ResolveContext, ResolvedTarget } from '../pipeline/generation-target.ts';
 import { CachedModel } from '../pipeline/model-runtime.ts';
-import { VaeLatentDecoder } from '../pipeline/model-denoiser.ts';
+import { ModelDenoiser, VaeLatentDecoder, type ModelConditioning } from '../pipeline/model-denoiser.ts';
+import type { Denoiser, StepContext, Conditioning } from '../pipeline/denoiser.ts';
+import type { Tensor } from '../tensor/tensor.ts';
 import { requireStoredModel, resolveStoredModel } from '../pipeline/stored-model-target.ts';
 import { SafetensorsFile } from '../tensor/safetensors.ts';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { checkAggregatorsMatch, loadAggregatorSet, type AggregatorSet } from './aggregator-set.ts';
 import { cachedGraphRunner, EnsembleDenoiser } from './ensemble-denoiser.ts';
 import { buildLockStepGraph, buildOutputAverageGraph, type Expert } from './lock-step-graph.ts';
+import { magicFusionPhase, magicFusionStep, type MagicFusionSettings } from './magic-fusion.ts';
+import { mergeComponentWeights, mergeMethodOf } from './merge-method.ts';
+import { buildMergedUnetGraph } from './merged-unet.ts';
 import { memberWeights, validateRecipe, type Recipe } from './recipe.ts';
 
 /** Bump when the graphs a recipe compiles to change, so stale compiled folders are not reused. */
@@ -52,7 +59,8 @@ function compileKey(recipe: Recipe, manifests: readonly ModelManifest[]): string
     version: COMPILED_GRAPH_VERSION,
     method: recipe.method,
     members: manifests.map((m) => m.sha256),
-    weights: recipe.method === 'output-average' ? memberWeights(recipe) : undefined,
+    weights: recipe.method === 'output-average' || recipe.method === 'merge' ? memberWeights(recipe) : undefined,
+    mbw: recipe.method === 'mbw' ? recipe.mbw : undefined,
     aggregatorId: recipe.method === 'afa' ? recipe.aggregatorId : undefined,
   };
   return createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 24);
@@ -102,6 +110,59 @@ export function compiledRecipeGraph(home: string, recipe: Recipe, manifests: rea
   return saveModel(buildRecipeGraph(home, recipe, manifests), { dir, modelFile, weightsFile: 'ensemble.weights', signal }).modelPath;
 }
 
+/**
+ * A merge / MBW recipe compiles to an ordinary model: the merged U-Net and the merged text encoder (MBW
+ * merges it with the base α, as sd-webui's MBW does), written once into the compiled cache. The VAE is
+ * the first member's (merging VAEs rarely helps and the export offers it for those who want it).
+ */
+export function compiledMergedModel(home: string, recipe: Recipe, manifests: readonly ModelManifest[], signal?: AbortSignal): { unet: string; textEncoder: string } {
+  const dir = join(studioPaths(home).compiled, compileKey(recipe, manifests));
+  const unetPath = join(dir, 'unet.onnx');
+  const textEncoderPath = join(dir, 'text_encoder.onnx');
+  if (existsSync(unetPath) && existsSync(textEncoderPath)) return { unet: unetPath, textEncoder: textEncoderPath };
+  const method = mergeMethodOf(recipe);
+  const labels = manifests.map((m) => m.name);
+  const experts = manifests.map((manifest) => openExpert(home, manifest));
+  saveModel(buildMergedUnetGraph(experts, method, { labels }), { dir, modelFile: 'unet.onnx', weightsFile: 'unet.weights', signal });
+  const textWeights = manifests.map((manifest) => SafetensorsFile.open(storedModelFiles(home, manifest).textEncoderWeights));
+  const textConfig = parseClipTextConfig(manifests[0]!.configs.textEncoder, `text encoder config of '${manifests[0]!.name}'`);
+  const merged = mergeComponentWeights('textEncoder', textWeights, method, { labels });
+  saveModel(buildClipTextGraph(merged, textConfig), { dir, modelFile: 'text_encoder.onnx', weightsFile: 'text_encoder.weights', signal });
+  return { unet: unetPath, textEncoder: textEncoderPath };
+}
+
+/**
+ * MagicFusion (saliency-aware noise blending of two models): each model denoises with its own text
+ * encoder; magic-fusion.ts decides per step which predictions are needed and blends the guided ε.
+ */
+interface MagicFusionConditioning extends Conditioning {
+  readonly a: ModelConditioning;
+  readonly b: ModelConditioning;
+}
+
+class MagicFusionDenoiser implements Denoiser<MagicFusionConditioning> {
+  readonly appliesGuidance = true;
+  constructor(
+    private readonly a: ModelDenoiser,
+    private readonly b: ModelDenoiser,
+    private readonly settings: MagicFusionSettings,
+  ) {}
+
+  async encodePrompts(positive: string, negative: string, guided: boolean): Promise<MagicFusionConditioning> {
+    if (!guided) {
+      throw new UserError('invalid-argument', 'MagicFusion blends guided predictions: use a guidance scale above 1.');
+    }
+    return { guided, a: await this.a.encodePrompts(positive, negative, guided), b: await this.b.encodePrompts(positive, negative, guided) };
+  }
+
+  async predictNoise(latents: Tensor<'float32'>, timestep: number, conditioning: MagicFusionConditioning, step: StepContext): Promise<Tensor<'float32'>> {
+    const phase = magicFusionPhase(step.index, step.total, this.settings);
+    const predictionA = phase === 'b' ? undefined : await this.a.predictNoise(latents, timestep, conditioning.a);
+    const predictionB = phase === 'a' ? undefined : await this.b.predictNoise(latents, timestep, conditioning.b);
+    return magicFusionStep(predictionA, predictionB, step.guidance, step, this.settings).noise;
+  }
+}
+
 export function recipeSnapshot(recipe: Recipe, manifests: readonly ModelManifest[], recipeId?: string): RecipeSnapshot {
   return {
     recipeId: recipeId ?? null,
@@ -127,6 +188,18 @@ export async function resolveRecipe(target: { readonly recipe: unknown; readonly
   const manifests = recipe.members.map((member) => requireStoredModel(context.home, member.modelId));
   const snapshot = recipeSnapshot(recipe, manifests, target.recipeId);
   if (recipe.method === 'single') return { ...(await resolveStoredModel(manifests[0]!.id, context)), snapshot };
+  const decoder = new VaeLatentDecoder(storedModelFiles(context.home, manifests[0]!).vaeDecoder, context.runtime);
+  if (recipe.method === 'merge' || recipe.method === 'mbw') {
+    const graphs = compiledMergedModel(context.home, recipe, manifests, context.signal);
+    return { denoiser: new ModelDenoiser(tokenizerFor(context.home, manifests[0]!), graphs, context.runtime), decoder, snapshot };
+  }
+  if (recipe.method === 'magicfusion') {
+    const [a, b] = manifests.map((manifest) => {
+      const files = storedModelFiles(context.home, manifest);
+      return new ModelDenoiser(tokenizerFor(context.home, manifest), { textEncoder: files.textEncoder, unet: files.unet }, context.runtime);
+    });
+    return { denoiser: new MagicFusionDenoiser(a!, b!, recipe.magicFusion ?? {}), decoder, snapshot };
+  }
   const custom = methodResolvers.get(recipe.method);
   if (custom) return { ...(await custom(recipe, manifests, context)), snapshot };
   const graph = compiledRecipeGraph(context.home, recipe, manifests, context.signal);
@@ -137,7 +210,7 @@ export async function resolveRecipe(target: { readonly recipe: unknown; readonly
   return {
     denoiser: new EnsembleDenoiser(encoders, cachedGraphRunner(graph, context.runtime)),
     // The experts share the first member's VAE, as the official AFA pipeline does.
-    decoder: new VaeLatentDecoder(storedModelFiles(context.home, manifests[0]!).vaeDecoder, context.runtime),
+    decoder,
     snapshot,
   };
 }

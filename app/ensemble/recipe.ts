@@ -3,6 +3,7 @@
 // its history row and PNG, so a picture can be reproduced from the file alone.
 import { UserError } from '../common/errors.ts';
 import { SAMPLERS, type SamplerName } from '../pipeline/generation-request.ts';
+import { resolveMagicFusionSettings, type MagicFusionSettings } from './magic-fusion.ts';
 
 export const METHODS = ['single', 'afa', 'feature-average', 'output-average', 'merge', 'mbw', 'magicfusion'] as const;
 export type EnsembleMethod = (typeof METHODS)[number];
@@ -27,13 +28,6 @@ export interface MbwSettings {
   readonly blocks: readonly number[];
   /** α for every U-Net key outside the 25 blocks (and for VAE/text encoder when merged). */
   readonly base: number;
-}
-
-export interface MagicFusionSettings {
-  /** Steps (fraction of the schedule, from the start) during which only the first model's ε is used. */
-  readonly saliencyStart?: number;
-  /** Temperature k of the saliency softmax (MagicFusion uses a sharp softmax over the saliency map). */
-  readonly kappa?: number;
 }
 
 export interface Recipe {
@@ -113,9 +107,14 @@ export function validateRecipe(input: unknown): Recipe {
     const blocks = finiteList(`MBW block weights (${MBW_BLOCKS.join(', ')})`, mbw.blocks, MBW_BLOCKS.length);
     const base = typeof mbw.base === 'number' && Number.isFinite(mbw.base) ? mbw.base : NaN;
     if (Number.isNaN(base)) throw invalid('MBW needs a base weight (the α for keys outside the 25 blocks).');
+    if ([...blocks, base].some((alpha) => alpha < 0 || alpha > 1)) throw invalid('MBW weights are α between 0 (model A) and 1 (model B).');
     recipe.mbw = Object.freeze({ blocks: Object.freeze(blocks), base });
   }
-  if (method === 'magicfusion' && raw.magicFusion !== undefined) recipe.magicFusion = Object.freeze({ ...(raw.magicFusion as object) });
+  if (method === 'magicfusion' && raw.magicFusion !== undefined) {
+    if (typeof raw.magicFusion !== 'object' || raw.magicFusion === null) throw invalid('MagicFusion settings must be an object.');
+    resolveMagicFusionSettings(raw.magicFusion as MagicFusionSettings);
+    recipe.magicFusion = Object.freeze({ ...(raw.magicFusion as MagicFusionSettings) });
+  }
   if (raw.aggregatorId !== undefined) {
     if (method !== 'afa') throw invalid('Only AFA recipes take an aggregator.');
     if (typeof raw.aggregatorId !== 'string' || !raw.aggregatorId) throw invalid('The aggregator id must be text.');

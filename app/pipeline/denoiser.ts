@@ -12,6 +12,8 @@ export interface StepContext {
   /** 0-based step index and number of steps. */
   readonly index: number;
   readonly total: number;
+  /** The guidance scale g of the job (for denoisers that combine guided predictions themselves). */
+  readonly guidance: number;
 }
 
 export interface Denoiser<C extends Conditioning = Conditioning> {
@@ -25,6 +27,11 @@ export interface Denoiser<C extends Conditioning = Conditioning> {
    * scaleModelInput) or [1, 4, h, w] without; `timestep` is the sampler's (integer or fractional).
    */
   predictNoise(latents: Tensor<'float32'>, timestep: number, conditioning: C, step: StepContext): Promise<Tensor<'float32'>>;
+  /**
+   * True when predictNoise already returns the guided ε [1, 4, h, w] (MagicFusion blends guided predictions
+   * of two models); the loop then skips its own guidance.
+   */
+  readonly appliesGuidance?: boolean;
 }
 
 export interface LatentDecoder {

@@ -114,8 +114,8 @@ export async function generateImage<C extends Conditioning>(
     const stepStart = performance.now();
     const timestep = timesteps[index]!;
     const modelInput = scheduler.scaleModelInput(guided ? duplicateBatch(latents) : latents, timestep);
-    const modelOutput = await denoiser.predictNoise(modelInput, timestep, conditioning, { index, total: timesteps.length });
-    const noise = guided ? applyGuidance(modelOutput, job.guidance) : modelOutput;
+    const modelOutput = await denoiser.predictNoise(modelInput, timestep, conditioning, { index, total: timesteps.length, guidance: job.guidance });
+    const noise = guided && !denoiser.appliesGuidance ? applyGuidance(modelOutput, job.guidance) : modelOutput;
     latents = scheduler.step(noise, timestep, latents, { seed: job.seed, stepIndex: index }).prevSample;
     stepMs.push(performance.now() - stepStart);
     options.onStep?.({ index, timestep, modelOutput, latents });

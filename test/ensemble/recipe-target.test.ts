@@ -1,0 +1,92 @@
+// Recipes end to end on the golden tiny experts imported into a temporary studio: every method resolves
+// to a denoiser that the pipeline loop runs, compiled graphs are cached and reference the experts' weights
+// in place, and aggregators are refused for other experts.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { UserError } from '../../app/common/errors.ts';
+import { studioPaths } from '../../app/common/paths.ts';
+import { importCheckpoint, type ImportedModel } from '../../app/checkpoints/import-checkpoint.ts';
+import { importAggregators } from '../../app/ensemble/import-aggregators.ts';
+import { resolveRecipe } from '../../app/ensemble/recipe-target.ts';
+import { MBW_BLOCKS } from '../../app/ensemble/recipe.ts';
+import { createSampler } from '../../app/pipeline/create-sampler.ts';
+import { createModelRuntime } from '../../app/pipeline/model-runtime.ts';
+import { generateImage } from '../../app/pipeline/text-to-image.ts';
+import { goldenAfaDir, goldenExpertFolders, scratchDir } from './golden-experts.ts';
+
+const home = scratchDir('afa-recipes-');
+const runtime = createModelRuntime();
+let experts: ImportedModel[] = [];
+let aggregatorId = '';
+
+before(async () => {
+  for (const folder of goldenExpertFolders(home)) experts.push(await importCheckpoint(folder, { home }));
+  aggregatorId = importAggregators(goldenAfaDir, experts.map((e) => e.manifest), { home }).id;
+});
+after(async () => {
+  await runtime.sessions.clear();
+  rmSync(home, { recursive: true, force: true });
+});
+
+const members = (count: number) => experts.slice(0, count).map((e) => ({ modelId: e.manifest.id }));
+
+async function generate(recipe: unknown) {
+  const controller = new AbortController();
+  const target = await resolveRecipe({ recipe }, { home, runtime, signal: controller.signal });
+  const scheduler = createSampler({ sampler: 'ddim', steps: 3, eta: 0 });
+  const job = { prompt: 'a lighthouse', negativePrompt: '', width: 64, height: 64, guidance: 7.5, seed: 42, scheduler };
+  const result = await generateImage(target.denoiser, target.decoder, job);
+  return { target, result };
+}
+
+function distinct(a: Float32Array, b: Float32Array): boolean {
+  return a.some((value, index) => Math.abs(value - b[index]!) > 1e-6);
+}
+
+describe('recipe targets', () => {
+  it('run every method on the same seed, each giving its own image', async () => {
+    const recipes = [
+      { name: 'AFA', method: 'afa', members: members(3), aggregatorId },
+      { name: 'Features', method: 'feature-average', members: members(3) },
+      { name: 'Outputs', method: 'output-average', members: members(3), weights: [0.5, 0.3, 0.2] },
+      { name: 'Merge', method: 'merge', members: members(3), weights: [0.5, 0.3, 0.2] },
+      { name: 'MBW', method: 'mbw', members: members(2), mbw: { blocks: MBW_BLOCKS.map((_, i) => i / 24), base: 0.3 } },
+      { name: 'Magic', method: 'magicfusion', members: members(2) },
+      { name: 'One', method: 'single', members: members(1) },
+    ];
+    const latents: Float32Array[] = [];
+    for (const recipe of recipes) {
+      const { target, result } = await generate(recipe);
+      assert.equal(target.snapshot.method, recipe.method);
+      assert.equal(target.snapshot.members.length, recipe.members.length);
+      assert.deepEqual(result.latents.shape, [1, 4, 8, 8]);
+      assert.ok(result.latents.data.every(Number.isFinite), `${recipe.method} produced non-finite latents`);
+      assert.equal(result.rgb.width, 64);
+      latents.push(result.latents.data);
+    }
+    for (let i = 0; i < latents.length; i++) {
+      for (let j = i + 1; j < latents.length; j++) assert.ok(distinct(latents[i]!, latents[j]!), `${recipes[i]!.method} and ${recipes[j]!.method} gave the same latents`);
+    }
+  });
+
+  it('compiles a lock-step recipe once and links the experts\' weights instead of copying them', async () => {
+    const compiled = studioPaths(home).compiled;
+    const before = readdirSync(compiled).length;
+    await generate({ name: 'AFA again', method: 'afa', members: members(3), aggregatorId });
+    assert.equal(readdirSync(compiled).length, before, 'the AFA graph was compiled again');
+    const linked = readdirSync(compiled).flatMap((dir) => readdirSync(join(compiled, dir)).map((file) => statSync(join(compiled, dir, file))));
+    assert.ok(linked.some((stat) => stat.nlink > 1), 'no weights file is shared with the model store');
+  });
+
+  it('refuses aggregators trained for other experts or another order, and AFA without aggregators', async () => {
+    const reordered = [experts[1]!, experts[0]!, experts[2]!].map((e) => ({ modelId: e.manifest.id }));
+    await assert.rejects(generate({ name: 'x', method: 'afa', members: reordered, aggregatorId }), (error: unknown) =>
+      error instanceof UserError && error.code === 'mismatch' && /trained for the experts expert1, expert2, expert3 \(in that order\)/.test(error.message));
+    await assert.rejects(generate({ name: 'x', method: 'afa', members: members(3) }), /names no trained aggregators.*feature-average/);
+    assert.throws(() => importAggregators(goldenAfaDir, experts.slice(0, 2).map((e) => e.manifest), { home }), /trained for 3 experts and the recipe has 2/);
+    await assert.rejects(generate({ name: 'x', method: 'afa', members: [...members(2), { modelId: 'f'.repeat(64) }], aggregatorId }), /no imported model/);
+    assert.ok(!existsSync(join(studioPaths(home).aggregators, '.tmp')));
+  });
+});
