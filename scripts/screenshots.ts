@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GenerationRequest, RecipeSpec } from '../app/api/contract.ts';
-import { tinyExpertFolder } from '../test/api/tiny-experts.ts';
+import { goldenAfa, tinyExpertFolder } from '../test/api/tiny-experts.ts';
 import { openStudio, repositoryRoot } from '../test/browser/studio-session.ts';
 
 const output = join(repositoryRoot, 'docs', 'screenshots');
@@ -28,6 +28,9 @@ try {
     await services.models.import({ source: { kind: 'path', path: tinyExpertFolder(studio.home, n) }, name: ['Painterly', 'Photoreal', 'Anime line'][n - 1] });
     ids.push(await done);
   }
+  const aggregators = await services.aggregators.import({ path: goldenAfa, name: 'Golden AFA aggregators', memberModelIds: ids });
+  const afa: RecipeSpec = { method: 'afa', members: ids.map((modelId) => ({ modelId })), aggregatorId: aggregators.id };
+  await services.recipes.save({ name: 'Tiny trio (AFA)', spec: afa });
   const trio: RecipeSpec = { method: 'feature-average', members: ids.map((modelId) => ({ modelId })), weights: [1, 1, 1] };
   await services.recipes.save({ name: 'Tiny trio', spec: trio });
   await services.recipes.save({ name: 'Paint + photo', spec: { method: 'output-average', members: ids.slice(0, 2).map((modelId) => ({ modelId })), weights: [2, 1] } });
@@ -35,7 +38,7 @@ try {
     await services.prompts.save({ text, tags: [...tags] });
   }
   const prompts = ['a red lighthouse on a cliff at dusk', 'portrait of an old fisherman', 'a fox in fresh snow', 'a lantern-lit street in the rain', 'mountain lake at sunrise', 'a ceramic teapot, studio light'];
-  const specs: RecipeSpec[] = [trio, { method: 'single', members: [{ modelId: ids[0]! }] }, { method: 'output-average', members: ids.slice(0, 2).map((modelId) => ({ modelId })) }];
+  const specs: RecipeSpec[] = [afa, trio, { method: 'single', members: [{ modelId: ids[0]! }] }, { method: 'output-average', members: ids.slice(0, 2).map((modelId) => ({ modelId })) }];
   let last = '';
   for (let i = 0; i < 12; i++) {
     const request: GenerationRequest = {

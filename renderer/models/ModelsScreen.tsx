@@ -1,5 +1,6 @@
 import type { Recipe } from '../../app/api/contract.ts';
 import { useModels, useRecipes } from '../app/catalog.ts';
+import { AggregatorPanel } from './AggregatorPanel.tsx';
 import { ImportPanel } from './ImportPanel.tsx';
 import { ModelList } from './ModelList.tsx';
 import { RecipeList } from './RecipeList.tsx';
@@ -12,6 +13,7 @@ export function ModelsScreen({ onUseRecipe }: { onUseRecipe: (recipe: Recipe) =>
       <ImportPanel />
       <ModelList models={models} />
       <RecipeList recipes={recipes} models={models.data ?? []} onUse={onUseRecipe} />
+      <AggregatorPanel models={models.data ?? []} />
     </div>
   );
 }

@@ -1,0 +1,45 @@
+// Importing trained aggregator sets (the golden official AFA layout) for the tiny experts.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiError } from '../../app/api/api-error.ts';
+import { createStudioServices, type StudioServices } from '../../app/api/services.ts';
+import { goldenAfa, tinyExpertFolder } from './tiny-experts.ts';
+
+let home: string;
+let services: StudioServices;
+const ids: string[] = [];
+
+before(async () => {
+  home = mkdtempSync(join(tmpdir(), 'afa-aggregators-'));
+  services = createStudioServices({ home });
+  for (const n of [1, 2, 3] as const) {
+    const finished = new Promise<string>((resolve) => services.models.onDidImportFinish((event) => resolve(event.model.id)));
+    await services.models.import({ source: { kind: 'path', path: tinyExpertFolder(home, n) }, name: `tiny${n}` });
+    ids.push(await finished);
+  }
+});
+
+after(async () => {
+  await services.dispose();
+  rmSync(home, { recursive: true, force: true });
+});
+
+test('an official aggregator folder is imported for its experts, listed and deleted', async () => {
+  const imported = await services.aggregators.import({ path: goldenAfa, name: 'Golden', memberModelIds: ids });
+  assert.deepEqual(imported.memberModelIds, ids);
+  assert.equal(imported.points, 25);
+  assert.ok(existsSync(join(home, 'aggregators', imported.id, 'aggregator_24', 'aggregator.safetensors')));
+  assert.deepEqual((await services.aggregators.list()).map((a) => a.id), [imported.id]);
+  await services.aggregators.delete({ id: imported.id });
+  assert.deepEqual(await services.aggregators.list(), []);
+  assert.equal(existsSync(join(home, 'aggregators', imported.id)), false);
+});
+
+test('aggregators for three experts are refused for two models, and a folder without aggregators is refused', async () => {
+  await assert.rejects(services.aggregators.import({ path: goldenAfa, name: 'Pair', memberModelIds: ids.slice(0, 2) }), (error: unknown) => error instanceof ApiError && error.code === 'mismatch');
+  await assert.rejects(services.aggregators.import({ path: home, name: 'Empty', memberModelIds: ids }), /holds no aggregators/);
+  assert.deepEqual(await services.aggregators.list(), []);
+});
