@@ -154,7 +154,7 @@ export class Library {
   /** A row for a job that has not produced its image yet (status 'queued'). */
   queueGeneration(settings: GenerationSettings, createdAt: number = this.#now()): GenerationRow {
     checkGenerationSettings(settings);
-    return this.generations.insert({ createdAt, settings, status: 'queued' });
+    return this.#diskFullAware(() => this.generations.insert({ createdAt, settings, status: 'queued' }));
   }
 
   /** Saves the image of a queued/running row and marks it done, files first. */
@@ -173,26 +173,28 @@ export class Library {
 
   /** Imports PNGs made here or by other tools into history (copies them into the image store). */
   importImages(paths: readonly string[], control?: JobControl): ImportReport {
-    return importImages({ generations: this.generations, models: this.models, store: this.store, now: this.#now }, paths, control);
+    return this.#diskFullAware(() =>
+      importImages({ generations: this.generations, models: this.models, store: this.store, now: this.#now }, paths, control),
+    );
   }
 
   /** Brings rows and image folders back in line; see ReconcileReport. */
   reconcile(): ReconcileReport {
-    return reconcile({ generations: this.generations, store: this.store, trashDir: this.paths.trash, now: this.#now });
+    return this.#diskFullAware(() => reconcile(this.#trashParts()));
   }
 
   /** Moves generations (rows and files) to the studio trash; undo with undoTrash(batch.batch). */
   trash(ids: readonly string[]): TrashBatch {
-    return moveToTrash({ generations: this.generations, store: this.store, trashDir: this.paths.trash, now: this.#now }, ids);
+    return this.#diskFullAware(() => moveToTrash(this.#trashParts(), ids));
   }
 
   undoTrash(batch: string): number {
-    return undoTrash({ generations: this.generations, store: this.store, trashDir: this.paths.trash, now: this.#now }, batch);
+    return this.#diskFullAware(() => undoTrash(this.#trashParts(), batch));
   }
 
   /** Deletes trashed generations for good: all of them, or those trashed before `olderThan` (ms). */
   emptyTrash(olderThan?: number): number {
-    return emptyTrash({ generations: this.generations, store: this.store, trashDir: this.paths.trash, now: this.#now }, olderThan);
+    return this.#diskFullAware(() => emptyTrash(this.#trashParts(), olderThan));
   }
 
   /** Copies the selected images and a JSON/CSV of their settings into `directory`. */
@@ -217,6 +219,20 @@ export class Library {
   #saveImage(id: string, createdAt: number, settings: GenerationSettings, image: PixelImage, timings: GenerationTimings | undefined): StoredFiles {
     const text = studioTextChunks({ settings, timings, generationId: id, createdAt, appVersion: this.#appVersion });
     return this.store.save(id, createdAt, encodePng(image, text), thumbnailPng(image));
+  }
+
+  #trashParts() {
+    return { generations: this.generations, store: this.store, trashDir: this.paths.trash, now: this.#now };
+  }
+
+  // SQLite reports a full disk as SQLITE_FULL; callers get the same UserError('disk-full') as for files.
+  #diskFullAware<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (error) {
+      if (isDatabaseFull(error)) throw diskFullError(this.paths.database);
+      throw error;
+    }
   }
 
   #commitOrRemove(files: StoredFiles, commit: () => GenerationRow): GenerationRow {

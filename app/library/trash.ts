@@ -59,14 +59,18 @@ export function undoTrash(parts: TrashParts, batch: string): number {
   return restored;
 }
 
-/** Deletes trashed rows and their files for good; returns how many rows went. */
+/**
+ * Deletes trashed rows and their files for good; returns how many rows went. Files go first: on a
+ * full disk removing them always works while the database may be unable to write, and a trashed row
+ * whose files are gone is still only a trashed row (emptying again finishes it).
+ */
 export function emptyTrash(parts: TrashParts, olderThan?: number): number {
   let removed = 0;
   for (const { batch, trashedAt } of parts.generations.trashBatches()) {
     if (olderThan !== undefined && trashedAt >= olderThan) continue;
     const rows = parts.generations.trashBatchRows(batch);
-    removed += parts.generations.delete(rows.map((row) => row.id));
     rmSync(join(parts.trashDir, batch), { recursive: true, force: true });
+    removed += parts.generations.delete(rows.map((row) => row.id));
   }
   return removed;
 }
