@@ -55,9 +55,23 @@ function lanUrls(server: StudioServer): string[] {
     .map((info) => `http://${info!.address}:${server.port}/?token=${server.token}`);
 }
 
+/** A checkout without a built UI builds it once (vite is a dev dependency; a packaged app ships the build). */
+async function ensureRenderer(directory: string, print: (line: string) => void): Promise<void> {
+  if (existsSync(`${directory}/index.html`)) return;
+  if (directory !== defaultRendererDirectory) throw new UserError('not-found', rendererMissingMessage(directory));
+  let vite: typeof import('vite');
+  try {
+    vite = await import('vite');
+  } catch {
+    throw new UserError('not-found', rendererMissingMessage(directory));
+  }
+  print('Building the UI (once)…');
+  await vite.build({ configFile: `${repositoryRoot}vite.config.ts`, root: `${repositoryRoot}renderer`, logLevel: 'warn' });
+}
+
 /** Starts web mode; resolves with a function that stops it. */
 export async function serve(options: ServeOptions, print: (line: string) => void = console.log): Promise<() => Promise<void>> {
-  if (!existsSync(`${options.rendererDirectory}/index.html`)) throw new UserError('not-found', rendererMissingMessage(options.rendererDirectory));
+  await ensureRenderer(options.rendererDirectory, print);
   const services = createStudioServices({ home: options.home, dataDirectoryFixed: true, version: packageVersion() });
   const server = await startStudioServer({ api: services, home: options.home, rendererDirectory: options.rendererDirectory, host: options.host, port: options.port });
   print('AFA Studio (web mode)');
