@@ -28,7 +28,7 @@ const NEGATIVES = ['blurry', 'lowres', 'bad anatomy', 'watermark', 'text', 'jpeg
 const METHODS = ['single', 'afa', 'average'];
 
 // Deterministic pseudo-random numbers (mulberry32) so every run builds the same history.
-export function random(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -69,7 +69,7 @@ function settingsFor(next: () => number): GenerationSettings {
   };
 }
 
-export function fill(library: Library, count: number, start: number, next: () => number): void {
+export function fillHistory(library: Library, count: number, start: number, next: () => number): void {
   const batch = library.db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) {
       library.generations.insert({
@@ -102,9 +102,9 @@ export async function benchLibrary(): Promise<BenchResult[]> {
   const library = Library.open({ home });
   const results: BenchResult[] = [];
   try {
-    const next = random(42);
+    const next = seededRandom(42);
     const start = Date.UTC(2024, 0, 1);
-    const buildMs = timeMs(() => fill(library, HISTORY, start, next));
+    const buildMs = timeMs(() => fillHistory(library, HISTORY, start, next));
     library.db.pragma('optimize');
     results.push({ name: `build history of ${HISTORY} rows (batched)`, value: buildMs / 1000, unit: 's' });
 
@@ -150,7 +150,7 @@ export async function benchLibrary(): Promise<BenchResult[]> {
     }
 
     const pixels = new Uint8Array(512 * 512 * 3);
-    const fillNext = random(7);
+    const fillNext = seededRandom(7);
     for (let i = 0; i < pixels.length; i++) pixels[i] = Math.floor(fillNext() * 64) + ((i / 1536) | 0) % 192;
     const records = Array.from({ length: 5 }, () => {
       const settings = settingsFor(next);

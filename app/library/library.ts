@@ -61,6 +61,7 @@ function isDatabaseFull(error: unknown): boolean {
 export class Library {
   readonly home: string;
   readonly paths: ReturnType<typeof studioPaths>;
+  /** The connection itself, for maintenance and tests; everything else goes through the tables. */
   readonly db: Database.Database;
   readonly store: ImageStore;
   readonly models: ModelsTable;
