@@ -25,8 +25,10 @@ export const modelsCommand: CliCommand = {
   name: 'models',
   summary: 'List the imported models and their ids',
   usage: 'afa models [options]',
-  description:
-    'Lists the checkpoints imported into the studio home, newest first. Pass a model to `afa generate --model` by its id, by the first 6 or more characters of it, or by its name.',
+  description: [
+    'Lists the checkpoints imported into the studio home, newest first. Pass a model to',
+    '`afa generate --model` by its id, by the first 6 or more characters of it, or by its name.',
+  ].join('\n'),
   options: [],
   examples: ['afa models', 'afa models --json | jq -r ".models[].id"'],
   async run(_args, context) {

@@ -78,6 +78,9 @@ test('the same seed gives bit-identical images, another seed another image; imag
   const [alone] = done(await engine.enqueue({ settings: small({ seed: 6 }), target }).settled);
   assert.deepEqual(pixels(library, alone!.imagePath), pixels(library, batch[1]!.imagePath));
   assert.notDeepEqual(pixels(library, batch[0]!.imagePath), pixels(library, batch[1]!.imagePath));
+  // Guidance ≤ 1 encodes only the prompt and runs the U-Net on batch 1 (diffusers' do_classifier_free_guidance).
+  const [unguided] = done(await engine.enqueue({ settings: small({ seed: 6, guidance: 1 }), target }).settled);
+  assert.notDeepEqual(pixels(library, unguided!.imagePath), pixels(library, alone!.imagePath));
 });
 
 test('cancelling mid-run stops before the next step and writes nothing', async (t) => {
