@@ -113,6 +113,10 @@ export function encodeModel(graph: Graph, data: ReadonlyMap<string, InitializerD
       return initializerProto(init.value, entry);
     });
   const domains = new Set(nodes.map((node) => node.domain).filter((domain) => domain !== ''));
+  // Every intermediate shape the builder inferred is declared (value_info): onnxruntime keeps declared
+  // symbolic dims where its own inference has none, and its memory planner needs them (see shapes.ts).
+  const listed = new Set(graph.outputs.map((output) => output.name));
+  const intermediates = nodes.flatMap((node) => node.outputs).filter((value) => value.shape && !listed.has(value.name));
   const model: onnxProto.onnx.IModelProto = {
     irVersion: IR_VERSION,
     producerName: 'afa-studio',
@@ -123,6 +127,7 @@ export function encodeModel(graph: Graph, data: ReadonlyMap<string, InitializerD
       initializer: initializers,
       input: graph.inputs.map(valueInfo),
       output: graph.outputs.map(valueInfo),
+      valueInfo: intermediates.map(valueInfo),
     },
   };
   return onnx.ModelProto.encode(model).finish();

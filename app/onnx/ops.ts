@@ -5,7 +5,7 @@ import type { DType, Tensor } from '../tensor/tensor.ts';
 import { int64 } from '../tensor/tensor.ts';
 import type { Attribute, Dim, Graph, Value } from './graph.ts';
 import { attribute, describeValue, invalidNode, isFloat, onnxDataType } from './graph.ts';
-import { broadcastShapes, convOutputDim, matMulShape, normalizeAxis, reshapeShape, sliceDim, unknownDim } from './shapes.ts';
+import { broadcastShapes, convOutputDim, matMulShape, normalizeAxis, reshapeShape, scaledDim, sliceDim, unknownDim } from './shapes.ts';
 
 /** A value, or a plain number that becomes a scalar constant of the other operand's dtype. */
 export type Operand = Value | number;
@@ -417,7 +417,7 @@ export function resizeNearest(g: Graph, x: Value, scale = 2): Value {
   scales[0] = 1;
   scales[1] = 1;
   const scaleValue = g.constant({ dtype: 'float32', shape: [rank], data: scales });
-  const shape = x.shape?.map((dim, index) => (index < 2 ? dim : typeof dim === 'number' ? Math.floor(dim * scale) : unknownDim()));
+  const shape = x.shape?.map((dim, index) => (index < 2 ? dim : scaledDim(dim, scale)));
   return single(g, 'Resize', [x, undefined, scaleValue], x.dtype, shape, {
     mode: attribute.string('nearest'),
     coordinate_transformation_mode: attribute.string('asymmetric'),

@@ -1,5 +1,14 @@
 // Cheap static shape inference for the ops in app/onnx/ops.ts. Dims are numbers or symbolic names;
 // a result the rules cannot pin down becomes a fresh symbolic name ('?' + a counter), never a guess.
+//
+// A dim computed from symbolic ones by a fixed formula gets a name spelling that formula
+// ('ceil(height/2)', '10*height*width'): the same formula of the same symbols gives the same name, so
+// two values with equal names have equal sizes. The saved model declares every intermediate shape
+// (model-proto.ts), and onnxruntime's memory planner reuses a dead buffer only for an output whose
+// declared shape matches it dim for dim (PlannerImpl::FindReusableTensor, allocation_planner.cc). Its
+// own inference loses symbolic spatial dims at the first Conv, after which no buffer is reused and
+// every freed one stays on a free list that each later output scans: session creation grew with the
+// square of the node count (20 s for the 7,788-node AFA graph of the tiny golden models).
 import type { Dim } from './graph.ts';
 
 let unknownCounter = 0;
@@ -38,17 +47,59 @@ export function normalizeAxis(axis: number, rank: number): number | undefined {
   return normalized >= 0 && normalized < rank ? normalized : undefined;
 }
 
-/** Output size of a convolution along one axis (ONNX Conv, explicit pads). */
+/** True for a fresh '?n' dim: a size nothing is known about, equal to no other dim. */
+export function isUnknownDim(dim: Dim): boolean {
+  return typeof dim === 'string' && dim.startsWith('?');
+}
+
+/** A symbolic dim as an operand of a longer formula: names stay bare, formulas get parentheses. */
+function operand(dim: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(dim) ? dim : `(${dim})`;
+}
+
+/** Output size of a convolution along one axis (ONNX Conv, explicit pads): floor((in + pads − d·(k−1) − 1) / stride) + 1. */
 export function convOutputDim(input: Dim, kernel: Dim, stride: number, padBegin: number, padEnd: number, dilation: number): Dim {
-  if (typeof input !== 'number' || typeof kernel !== 'number') return unknownDim();
-  return Math.floor((input + padBegin + padEnd - dilation * (kernel - 1) - 1) / stride) + 1;
+  if (typeof kernel !== 'number' || isUnknownDim(input)) return unknownDim();
+  const shift = padBegin + padEnd - dilation * (kernel - 1) - 1;
+  if (typeof input === 'number') return Math.floor((input + shift) / stride) + 1;
+  if (stride === 1) return shift === -1 ? input : `${operand(input)}${shift + 1 > 0 ? '+' : '-'}${Math.abs(shift + 1)}`;
+  // The usual downsampling (k3 s2 p1, k2 s2 p0): floor((in − 1) / s) + 1 = ceil(in / s).
+  if (shift === -1) return `ceil(${operand(input)}/${stride})`;
+  return `floor((${operand(input)}${shift >= 0 ? '+' : '-'}${Math.abs(shift)})/${stride})+1`;
+}
+
+/** Size of a nearest-neighbour resize along one axis: floor(in · scale). */
+export function scaledDim(input: Dim, scale: number): Dim {
+  if (typeof input === 'number') return Math.floor(input * scale);
+  if (isUnknownDim(input)) return unknownDim();
+  if (scale === 1) return input;
+  return Number.isInteger(scale) ? `${scale}*${operand(input)}` : `floor(${operand(input)}*${scale})`;
+}
+
+/**
+ * coefficient × the product of `factors` as one dim: a number when there are no symbols, otherwise a
+ * name with the factors sorted (multiplication commutes, so every order gives the same name).
+ */
+export function productDim(coefficient: number, factors: readonly Dim[]): Dim {
+  let numeric = coefficient;
+  const symbols: string[] = [];
+  for (const factor of factors) {
+    if (typeof factor === 'number') numeric *= factor;
+    else if (isUnknownDim(factor)) return unknownDim();
+    else symbols.push(factor);
+  }
+  if (numeric === 0) return 0;
+  if (symbols.length === 0) return numeric;
+  if (!Number.isInteger(numeric) || numeric < 0) return unknownDim();
+  const named = symbols.map(operand).sort();
+  if (numeric === 1 && named.length === 1) return symbols[0]!;
+  return [...(numeric === 1 ? [] : [String(numeric)]), ...named].join('*');
 }
 
 export function multiplyDims(a: Dim, b: Dim): Dim {
-  if (typeof a === 'number' && typeof b === 'number') return a * b;
   if (a === 1) return b;
   if (b === 1) return a;
-  return unknownDim();
+  return productDim(1, [a, b]);
 }
 
 /**
@@ -86,9 +137,7 @@ export function reshapeShape(input: readonly Dim[] | undefined, target: readonly
       symbols.splice(at, 1);
     }
   }
-  if (symbols.length === 0 && Number.isInteger(numeric)) result[inferIndex] = numeric;
-  else if (symbols.length === 1 && numeric === 1) result[inferIndex] = symbols[0];
-  else result[inferIndex] = unknownDim();
+  result[inferIndex] = symbols.length === 0 && !Number.isInteger(numeric) ? unknownDim() : productDim(numeric, symbols);
   return result;
 }
 
