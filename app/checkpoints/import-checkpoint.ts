@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, s
 import { randomBytes } from 'node:crypto';
 import { basename, extname, join, resolve } from 'node:path';
 import { diskFullError, isDiskFull, writeFileAtomic } from '../common/atomic-write.ts';
-import { CancelledError, throwIfCancelled } from '../common/errors.ts';
+import { CancelledError, throwIfCancelled, UserError } from '../common/errors.ts';
 import { studioPaths } from '../common/paths.ts';
 import type { JobControl } from '../common/progress.ts';
 import type { ModelRow } from '../library/models-table.ts';
@@ -50,6 +50,11 @@ export interface ImportOptions {
   readonly configOverrides?: ConfigOverrides;
   /** Stored dtype of the float weights; default DEFAULT_PRECISION (fp32) — README.md has the measurements. */
   readonly precision?: StoredPrecision;
+  /**
+   * A tokenizer folder (vocab.json + merges.txt) for a single file that needs one other than the bundled
+   * SD1.x CLIP vocabulary (single files carry no tokenizer); ignored for diffusers folders that bring theirs.
+   */
+  readonly tokenizerDirectory?: string;
   /** The library's models table: when given, the model is registered (upsert) there too. */
   readonly catalog?: { upsert(row: ModelRow): ModelRow };
 }
@@ -121,7 +126,10 @@ export async function importCheckpoint(source: string, options: ImportOptions, c
           graph('VAE encoder graph written', () => saveComponent({ kind: 'vae-encoder', config: parsed.vae, weights }, join(temp, 'vae'), { signal: control.signal }));
         });
       }
-      const tokenizer = copyTokenizer(checkpoint, temp);
+      const tokenizer = copyTokenizer(
+        checkpoint.tokenizer.kind === 'default' && options.tokenizerDirectory ? { kind: 'folder', path: options.tokenizerDirectory } : checkpoint.tokenizer,
+        temp,
+      );
       throwIfCancelled(control.signal);
 
       const vaeRelative = `../${SHARED_DIR}/vae-${vaeSha256}`;
@@ -245,12 +253,15 @@ function withStoredWeights(path: string, use: (weights: SafetensorsFile) => void
 }
 
 /** Copies the folder's tokenizer files into `<temp>/tokenizer`; returns the manifest's tokenizer entry. */
-function copyTokenizer(checkpoint: OpenedCheckpoint, temp: string): string {
-  if (checkpoint.tokenizer.kind === 'default') return 'default';
+function copyTokenizer(source: OpenedCheckpoint['tokenizer'], temp: string): string {
+  if (source.kind === 'default') return 'default';
+  if (!existsSync(join(source.path, 'vocab.json')) || !existsSync(join(source.path, 'merges.txt'))) {
+    throw new UserError('not-found', `The tokenizer folder ${source.path} needs vocab.json and merges.txt.`);
+  }
   const target = join(temp, 'tokenizer');
   mkdirSync(target);
-  for (const name of readdirSync(checkpoint.tokenizer.path)) {
-    const from = join(checkpoint.tokenizer.path, name);
+  for (const name of readdirSync(source.path)) {
+    const from = join(source.path, name);
     if (statSync(from).isFile()) copyFileSync(from, join(target, name));
   }
   return 'tokenizer';

@@ -81,7 +81,7 @@ export const importCommand: CliCommand = {
   ].join('\n'),
   options: [
     { name: 'name', kind: 'string', value: '<text>', description: 'Display name (default: the file name)' },
-    { name: 'config-dir', kind: 'string', value: '<folder>', description: 'Folder with unet/, text_encoder/, vae/ config.json for non-SD1.5 architectures' },
+    { name: 'config-dir', kind: 'string', value: '<folder>', description: 'Folder with unet/, text_encoder/, vae/ config.json for non-SD1.5 architectures (and tokenizer/ when the checkpoint needs its own)' },
     { name: 'precision', kind: 'string', value: 'fp32|fp16', description: 'Stored precision (default: fp16 for fp16 files, else fp32)' },
     { name: 'progress', kind: 'string', value: 'bar|lines|json|none', description: 'Progress on stderr (default: bar on a terminal, else lines)' },
   ],
@@ -93,6 +93,8 @@ export const importCommand: CliCommand = {
     const sources = sourcesOf(args.positionals[0]!);
     const configDir = args.string('config-dir');
     const configOverrides = configDir === undefined ? undefined : readConfigDirectory(configDir);
+    // A config folder laid out like a diffusers pipeline may bring the tokenizer the checkpoint needs.
+    const tokenizerDirectory = configDir !== undefined && existsSync(join(resolve(configDir), 'tokenizer', 'vocab.json')) ? join(resolve(configDir), 'tokenizer') : undefined;
     const precision = precisionOf(args.string('precision'));
     const name = args.string('name');
     if (name !== undefined && sources.length > 1) throw new UserError('invalid-argument', '--name names one model; the folder holds several checkpoints.');
@@ -104,7 +106,7 @@ export const importCommand: CliCommand = {
         progress.note(`Importing ${source}`);
         const result = await importCheckpoint(
           source,
-          { home: context.home, catalog: library.models, ...(name ? { name } : {}), ...(configOverrides ? { configOverrides } : {}), ...(precision ? { precision } : {}) },
+          { home: context.home, catalog: library.models, ...(name ? { name } : {}), ...(configOverrides ? { configOverrides } : {}), ...(tokenizerDirectory ? { tokenizerDirectory } : {}), ...(precision ? { precision } : {}) },
           {
             signal: context.io.interrupt,
             onProgress: (update: Progress) =>

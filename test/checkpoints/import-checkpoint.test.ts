@@ -189,3 +189,15 @@ test('a refused checkpoint is refused before hashing and leaves nothing behind',
   assert.deepEqual(phases, []);
   assert.deepEqual(filesUnder(home), []);
 });
+
+test('a single file that needs its own tokenizer keeps the tokenizer folder it is imported with', async (t) => {
+  const home = temporaryDirectory(t);
+  const { manifest, files } = await importCheckpoint(EXPERT1_FP32, { home, configOverrides: tinyConfigs(), tokenizerDirectory: join(AFA_FOLDER, 'tokenizer') });
+  assert.equal(manifest.tokenizer, 'tokenizer');
+  assert.ok(files.tokenizer && existsSync(join(files.tokenizer, 'vocab.json')) && existsSync(join(files.tokenizer, 'merges.txt')));
+  await assert.rejects(
+    importCheckpoint(EXPERT2_FP16, { home, configOverrides: tinyConfigs(), tokenizerDirectory: join(AFA_FOLDER, 'unet') }),
+    (error: unknown) => error instanceof UserError && /needs vocab.json and merges.txt/.test(error.message),
+  );
+  assert.deepEqual(readdirSync(studioPaths(home).temp), [], 'a refused import leaves nothing behind');
+});
