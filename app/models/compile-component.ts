@@ -75,12 +75,25 @@ export interface CompiledComponent {
   release(): Promise<void>;
 }
 
-/** saveComponent, then one onnxruntime session per model. */
+/**
+ * Session options for graphs that run as a chain of short calls (the lock-step layer graphs): every
+ * session owns an intra-op thread pool whose idle workers spin-wait by default, so the pools of the
+ * sessions that just ran keep burning CPU while the next one works (measured on SD1.5 at 256²: +1.2 s
+ * of CPU per step over 26 sessions). Non-spinning workers sleep as soon as their session is done.
+ */
+export function chainedSessionOptions(options: SessionOptions = {}): SessionOptions {
+  return { ...options, config: { 'session.intra_op.allow_spinning': '0', ...options.config } };
+}
+
+/** saveComponent, then one onnxruntime session per model (layer graphs with chainedSessionOptions). */
 export async function compileComponent(spec: ComponentSpec, dir: string, options: { readonly session?: SessionOptions } & JobControl = {}): Promise<CompiledComponent> {
   const modelPaths = saveComponent(spec, dir, options);
   const sessions = new Map<string, ModelSession>();
   try {
-    for (const [name, path] of modelPaths) sessions.set(name, await ModelSession.create(path, options.session));
+    for (const [name, path] of modelPaths) {
+      const chained = spec.kind === 'unet' && name !== 'unet';
+      sessions.set(name, await ModelSession.create(path, chained ? chainedSessionOptions(options.session) : options.session));
+    }
   } catch (error) {
     await Promise.all([...sessions.values()].map((session) => session.release()));
     throw error;
