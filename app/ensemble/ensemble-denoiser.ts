@@ -51,7 +51,7 @@ export function cachedGraphRunner(modelPath: string, runtime: ModelRuntime): Gra
 }
 
 /** Per-step expert weight maps of an AFA graph compiled with `exposeWeights`: `weights_NN` [B, K, h, w]. */
-export type WeightMapListener = (stepIndex: number, maps: Readonly<Record<string, Tensor<'float32'>>>) => void;
+export type WeightMapListener = (step: StepContext, maps: Readonly<Record<string, Tensor<'float32'>>>) => void;
 
 export class EnsembleDenoiser implements Denoiser<EnsembleConditioning> {
   /**
@@ -83,7 +83,7 @@ export class EnsembleDenoiser implements Denoiser<EnsembleConditioning> {
       ['noise_pred', ...maps],
     );
     if (this.weightMaps) {
-      this.weightMaps.listener(step.index, Object.fromEntries(maps.map((name) => [name, outputs[name] as Tensor<'float32'>])));
+      this.weightMaps.listener(step, Object.fromEntries(maps.map((name) => [name, outputs[name] as Tensor<'float32'>])));
     }
     const prediction = outputs.noise_pred!;
     if (prediction.dtype !== 'float32') throw new EngineError(`The ensemble returned ${prediction.dtype}; expected float32.`);

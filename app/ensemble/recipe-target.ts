@@ -21,11 +21,13 @@ import { CachedModel } from '../pipeline/model-runtime.ts';
 import { ModelDenoiser, VaeLatentDecoder, type ModelConditioning } from '../pipeline/model-denoiser.ts';
 import type { Denoiser, StepContext, Conditioning } from '../pipeline/denoiser.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { requireStoredModel, resolveStoredModel } from '../pipeline/stored-model-target.ts';
+import { requireStoredModel, resolveStoredModel, tokenizerForModel } from '../pipeline/stored-model-target.ts';
 import { SafetensorsFile } from '../tensor/safetensors.ts';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { checkAggregatorsMatch, loadAggregatorSet, type AggregatorSet } from './aggregator-set.ts';
+import { ContributionRecorder } from './contribution-recorder.ts';
 import { cachedGraphRunner, EnsembleDenoiser } from './ensemble-denoiser.ts';
+import { pointName } from './lock-step-graph.ts';
 import { buildLockStepGraph, buildOutputAverageGraph, type Expert } from './lock-step-graph.ts';
 import { magicFusionPhase, magicFusionStep, type MagicFusionSettings } from './magic-fusion.ts';
 import { mergeComponentWeights, mergeMethodOf } from './merge-method.ts';
@@ -33,7 +35,7 @@ import { buildMergedUnetGraph } from './merged-unet.ts';
 import { memberWeights, validateRecipe, type Recipe } from './recipe.ts';
 
 /** Bump when the graphs a recipe compiles to change, so stale compiled folders are not reused. */
-export const COMPILED_GRAPH_VERSION = 1;
+export const COMPILED_GRAPH_VERSION = 2;
 
 export function aggregatorDir(home: string, aggregatorId: string): string {
   if (!/^[\w.-]+$/.test(aggregatorId)) throw new UserError('invalid-argument', `'${aggregatorId}' is not a valid aggregator id.`);
@@ -41,8 +43,7 @@ export function aggregatorDir(home: string, aggregatorId: string): string {
 }
 
 function tokenizerFor(home: string, manifest: ModelManifest): ClipTokenizer {
-  const folder = storedModelFiles(home, manifest).tokenizer;
-  return folder === undefined ? ClipTokenizer.default() : ClipTokenizer.fromDiffusersFolder(folder);
+  return tokenizerForModel(manifest, storedModelFiles(home, manifest).tokenizer);
 }
 
 function openExpert(home: string, manifest: ModelManifest): Expert {
@@ -91,7 +92,8 @@ function buildRecipeGraph(home: string, recipe: Recipe, manifests: readonly Mode
   const experts = manifests.map((manifest) => openExpert(home, manifest));
   switch (recipe.method) {
     case 'afa':
-      return buildLockStepGraph(experts, { kind: 'aggregators', aggregators: loadCheckedAggregators(home, recipe, manifests, experts) });
+      // Weight maps are graph outputs (fetching them is opt-in per run): the studio's contribution maps.
+      return buildLockStepGraph(experts, { kind: 'aggregators', aggregators: loadCheckedAggregators(home, recipe, manifests, experts) }, { exposeWeights: true });
     case 'feature-average':
       return buildLockStepGraph(experts, { kind: 'mean' });
     case 'output-average':
@@ -99,6 +101,11 @@ function buildRecipeGraph(home: string, recipe: Recipe, manifests: readonly Mode
     default:
       throw new UserError('unsupported', `The ${recipe.method} method cannot run as a lock-step ensemble graph.`);
   }
+}
+
+/** Aggregation points that work at the latent's full resolution (their maps are the contribution maps). */
+function fullResolutionPoints(config: ReturnType<typeof parseUnetConfig>): number[] {
+  return unetLayout(config).filter((point) => point.outScale === 1).map((point) => point.index);
 }
 
 /** The compiled graph of a recipe: reused when present, otherwise built and saved atomically. */
@@ -207,8 +214,17 @@ export async function resolveRecipe(target: { readonly recipe: unknown; readonly
     tokenizer: tokenizerFor(context.home, manifest),
     model: new CachedModel(storedModelFiles(context.home, manifest).textEncoder, context.runtime),
   }));
+  const recorder = recipe.method === 'afa' ? new ContributionRecorder(manifests.map((m) => ({ modelId: m.id, name: m.name }))) : undefined;
+  const weightMaps = recorder && {
+    outputs: fullResolutionPoints(parseUnetConfig(manifests[0]!.configs.unet)).map((index) => `weights_${pointName(index)}`),
+    listener: (step: StepContext, maps: Readonly<Record<string, Tensor<'float32'>>>) => {
+      if (step.index === 0) recorder.reset();
+      recorder.record(step.index, step.total, Object.values(maps));
+    },
+  };
   return {
-    denoiser: new EnsembleDenoiser(encoders, cachedGraphRunner(graph, context.runtime)),
+    denoiser: new EnsembleDenoiser(encoders, cachedGraphRunner(graph, context.runtime), weightMaps),
+    ...(recorder ? { imageExtras: () => recorder.extras() } : {}),
     // The experts share the first member's VAE, as the official AFA pipeline does.
     decoder,
     snapshot,

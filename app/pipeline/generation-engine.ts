@@ -338,7 +338,7 @@ export class GenerationEngine {
         };
         rows.push(
           this.#library.recordGeneration({
-            settings: imageRecordSettings(settings, index, resolved.snapshot, scheduler.config),
+            settings: imageRecordSettings(settings, index, resolved.snapshot, scheduler.config, resolved.imageExtras?.()),
             image: { width: result.rgb.width, height: result.rgb.height, channels: 3, data: result.rgb.rgb },
             timings,
           }),

@@ -10,7 +10,13 @@ import type { GenerationTarget } from './generation-target.ts';
 /** Names the initial-noise algorithm (app/schedulers/noise.ts), in case a later version changes it. */
 export const NOISE_ALGORITHM = 'philox4x32-10-box-muller/v1';
 
-export function imageRecordSettings(settings: GenerationSettings, index: number, snapshot: RecipeSnapshot, scheduler: Readonly<SchedulerConfig>): ImageSettings {
+export function imageRecordSettings(
+  settings: GenerationSettings,
+  index: number,
+  snapshot: RecipeSnapshot,
+  scheduler: Readonly<SchedulerConfig>,
+  extras: { readonly [key: string]: JsonValue } = {},
+): ImageSettings {
   return {
     prompt: settings.prompt,
     negativePrompt: settings.negativePrompt,
@@ -28,6 +34,7 @@ export function imageRecordSettings(settings: GenerationSettings, index: number,
       // The full sampler config (noise schedule included) as plain JSON; every field is a number, string,
       // boolean, null or list of numbers (scheduler-config.ts keeps -Infinity out of it).
       scheduler: JSON.parse(JSON.stringify(scheduler)) as JsonValue,
+      ...extras,
     },
   };
 }

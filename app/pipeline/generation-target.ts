@@ -2,7 +2,7 @@
 // how to run one imported model ('model'); app/ensemble registers a resolver for 'recipe' targets with
 // `engine.registerTarget('recipe', resolver)`. A resolver turns a target into the loop's Denoiser and
 // LatentDecoder plus the snapshot that history and the PNG record, so the loop never knows which it runs.
-import type { RecipeSnapshot } from '../images/generation-settings.ts';
+import type { JsonValue, RecipeSnapshot } from '../images/generation-settings.ts';
 import type { SchedulerOverrides } from '../schedulers/scheduler-config.ts';
 import type { Conditioning, Denoiser, LatentDecoder } from './denoiser.ts';
 import type { ModelRuntime } from './model-runtime.ts';
@@ -25,6 +25,11 @@ export interface ResolvedTarget {
   readonly snapshot: RecipeSnapshot;
   /** The model's noise schedule (diffusers scheduler_config fields); SD1.5's when absent. */
   readonly schedule?: SchedulerOverrides;
+  /**
+   * Settings to record with the image just generated (e.g. AFA's contribution maps), merged into its
+   * `settings.extra`; called once per image, after its last step.
+   */
+  imageExtras?(): { readonly [key: string]: JsonValue } | undefined;
   /** Called once the job is over, whatever its outcome (unpin sessions, close files). */
   release?(): Promise<void>;
 }

@@ -49,6 +49,23 @@ export function singleModelSnapshot(manifest: ModelManifest): RecipeSnapshot {
   };
 }
 
+/**
+ * The model's tokenizer: its own folder or the bundled SD1.x vocabulary, refused when it has ids past the
+ * text encoder's embedding table (onnxruntime's Gather would fail in the middle of a job).
+ */
+export function tokenizerForModel(manifest: ModelManifest, folder: string | undefined): ClipTokenizer {
+  const tokenizer = tokenizerOf(folder);
+  const textConfig = parseClipTextConfig(manifest.configs.textEncoder, `text encoder config of model '${manifest.name}'`);
+  if (tokenizer.config.vocabSize > textConfig.vocab_size) {
+    throw new UserError(
+      'mismatch',
+      `Model '${manifest.name}' has a text encoder of ${textConfig.vocab_size} tokens, but its tokenizer (${tokenizer.config.source}) has ${tokenizer.config.vocabSize}.`,
+      'This checkpoint needs its own tokenizer: import its diffusers folder (which carries tokenizer/), or the single file with --config-dir <folder with tokenizer/>.',
+    );
+  }
+  return tokenizer;
+}
+
 export async function resolveStoredModel(modelId: string, context: ResolveContext): Promise<ResolvedTarget> {
   const manifest = requireStoredModel(context.home, modelId);
   const files = storedModelFiles(context.home, manifest);
@@ -57,16 +74,7 @@ export async function resolveStoredModel(modelId: string, context: ResolveContex
       throw new UserError('corrupt-file', `Model '${manifest.name}' is incomplete in the store: ${path} is missing.`, 'Remove the model and import it again.');
     }
   }
-  const tokenizer = tokenizerOf(files.tokenizer);
-  const textConfig = parseClipTextConfig(manifest.configs.textEncoder, `text encoder config of model '${manifest.name}'`);
-  if (tokenizer.config.vocabSize > textConfig.vocab_size) {
-    // Ids past the embedding table would make onnxruntime's Gather fail in the middle of a job.
-    throw new UserError(
-      'mismatch',
-      `Model '${manifest.name}' has a text encoder of ${textConfig.vocab_size} tokens, but its tokenizer (${tokenizer.config.source}) has ${tokenizer.config.vocabSize}.`,
-      'This checkpoint needs its own tokenizer: import its diffusers folder (which carries tokenizer/) instead of the single file.',
-    );
-  }
+  const tokenizer = tokenizerForModel(manifest, files.tokenizer);
   return {
     denoiser: new ModelDenoiser(tokenizer, { textEncoder: files.textEncoder, unet: files.unet }, context.runtime),
     decoder: new VaeLatentDecoder(files.vaeDecoder, context.runtime),

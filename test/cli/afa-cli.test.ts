@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { studioPaths } from '../../app/common/paths.ts';
 import { storedModelFiles, readModelManifest } from '../../app/checkpoints/model-store.ts';
@@ -135,7 +135,17 @@ test('import → models → generate → the PNG’s settings reproduce the imag
       ok: false,
       error: { name: 'UserError', code: 'not-found', message: "No imported model matches 'deadbeef00'.", hint: 'Run `afa models` to list the imported models and their ids.' },
     });
-    const tokenizer = afa(home, 'generate', '-m', 'expert1_fp32', '-p', 'x', '--size', '64x64', '--steps', '2');
+    // The single file was imported with a config folder that has tokenizer/: it generates with it.
+    expectStatus(afa(home, 'generate', '-m', 'expert1_fp32', '-p', 'x', '--size', '64x64', '--steps', '2', '--out', join(out, 's.png')), 0);
+    // Imported with configs but no tokenizer, it gets the bundled 49,408-token vocabulary, which does not fit.
+    const configsOnly = temporaryDirectory(t, 'afa-cli-configs-');
+    for (const component of ['unet', 'text_encoder', 'vae']) {
+      mkdirSync(join(configsOnly, component));
+      cpSync(join(TINY_CONFIGS, component, 'config.json'), join(configsOnly, component, 'config.json'));
+    }
+    const other = temporaryDirectory(t, 'afa-cli-other-');
+    expectStatus(afa(other, 'import', TINY_SINGLE_FILE, '--config-dir', configsOnly, '--progress', 'none'), 0);
+    const tokenizer = afa(other, 'generate', '-m', 'expert1_fp32', '-p', 'x', '--size', '64x64', '--steps', '2');
     expectStatus(tokenizer, 2);
     assert.match(tokenizer.stderr, /text encoder of 1000 tokens, but its tokenizer .* has 49408\. This checkpoint needs its own tokenizer/);
   });

@@ -71,6 +71,24 @@ describe('recipe targets', () => {
     }
   });
 
+  it('records which expert dominated where for AFA generations, for the contribution overlay', async () => {
+    const { target } = await generate({ name: 'AFA maps', method: 'afa', members: members(3), aggregatorId });
+    const extras = target.imageExtras?.();
+    assert.ok(extras && typeof extras.contributions === 'string');
+    const map = JSON.parse(extras.contributions) as { width: number; height: number; members: unknown[]; steps: { step: number; dominant: string; shares: number[] }[] };
+    assert.equal(map.width, 8);
+    assert.equal(map.height, 8);
+    assert.equal(map.members.length, 3);
+    assert.deepEqual(map.steps.map((s) => s.step), [0, 1, 2]);
+    for (const step of map.steps) {
+      assert.equal(Buffer.from(step.dominant, 'base64').length, 64);
+      assert.ok(Buffer.from(step.dominant, 'base64').every((k) => k < 3));
+      assert.ok(Math.abs(step.shares.reduce((a, b) => a + b, 0) - 1) < 1e-3);
+    }
+    const { target: plain } = await generate({ name: 'Features maps', method: 'feature-average', members: members(3) });
+    assert.equal(plain.imageExtras?.(), undefined);
+  });
+
   it('compiles a lock-step recipe once and links the experts\' weights instead of copying them', async () => {
     const compiled = studioPaths(home).compiled;
     const before = readdirSync(compiled).length;

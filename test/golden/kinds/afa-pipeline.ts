@@ -49,7 +49,7 @@ const afaPipeline: CaseKind = {
       const maps: Record<string, CaseOutput> = {};
       const denoiser = new EnsembleDenoiser(encoders, cachedGraphRunner(saved.modelPath, runtime), {
         outputs: mapNames,
-        listener: (step, stepMaps) => {
+        listener: ({ index: step }, stepMaps) => {
           for (const [name, map] of Object.entries(stepMaps)) {
             const id = name.slice('weights_'.length);
             if (step === 0) maps[`step0_agg${id}_attn`] = map;
