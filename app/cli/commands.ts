@@ -5,5 +5,8 @@ import { generateCommand } from './generate-command.ts';
 import { importCommand } from './import-command.ts';
 import { modelsCommand } from './models-command.ts';
 import { serveEntry } from './serve-entry.ts';
+import { ensembleCommand } from './ensemble-command.ts';
+import { aggregatorsCommand } from './aggregators-command.ts';
+import { mergeCommand } from './merge-command.ts';
 
-export const COMMANDS: readonly CliCommand[] = [importCommand, modelsCommand, generateCommand, serveEntry];
+export const COMMANDS: readonly CliCommand[] = [importCommand, modelsCommand, generateCommand, ensembleCommand, aggregatorsCommand, mergeCommand, serveEntry];

@@ -14,6 +14,7 @@ import { BACKENDS, type Backend, type SessionOptions } from '../runtime/onnx-run
 import type { CliArguments } from './cli-arguments.ts';
 import type { CliCommand, CliContext } from './cli-command.ts';
 import { createCliEngine } from './cli-engine.ts';
+import { checkMapsFolder, writeContributionMaps } from './contribution-maps.ts';
 import { EXIT_OK } from './exit-codes.ts';
 import { OUTPUT_OPTIONS, SETTINGS_OPTIONS, TARGET_OPTIONS, settingsFromImage, settingsInput, targetOf } from './generate-options.ts';
 import { formatDuration, progressModeOf, ProgressReporter } from './progress-reporter.ts';
@@ -76,6 +77,8 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
   }
   const settings: GenerationSettings = validateGenerationInput(settingsInput(args, base?.input));
   const outs = outPaths(args.string('out'), settings.batchCount);
+  const mapsFolder = args.string('maps');
+  const maps = mapsFolder === undefined ? undefined : checkMapsFolder(mapsFolder);
   const progress = new ProgressReporter(context.io.stderr, progressModeOf(args.string('progress'), context.io.stderr));
   const runtime = createModelRuntime({ sessionOptions: sessionOptionsOf(args) });
   const library = Library.open({ home: context.home });
@@ -96,13 +99,16 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
       throw new CancelledError(`Cancelled: the image in progress was not saved.${kept}`);
     }
     if (outcome.status === 'failed') throw outcome.error;
+    const mapFiles: string[] = [];
     outcome.generations.forEach((row, index) => {
       const out = outs[index];
       if (out) writeFileAtomic(out, readFileSync(library.absolutePath(row.imagePath!)));
+      if (maps) mapFiles.push(...writeContributionMaps(maps, row.id, row.settings.extra?.contributions));
     });
+    if (maps && mapFiles.length === 0) progress.note('No contribution maps: only AFA recipes (with trained aggregators) record them.');
     if (context.json) {
       const images = outcome.generations.map((row, index) => imageJson(row, library, outs[index]));
-      context.io.stdout.write(`${JSON.stringify({ ok: true, jobId: job.jobId, target, settings, images }, null, 2)}\n`);
+      context.io.stdout.write(`${JSON.stringify({ ok: true, jobId: job.jobId, target, settings, images, ...(maps ? { maps: mapFiles } : {}) }, null, 2)}\n`);
     } else {
       outcome.generations.forEach((row, index) => {
         const seconds = row.timings ? `, ${(row.timings.totalMs / 1000).toFixed(1)} s` : '';
@@ -121,8 +127,8 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
 
 export const generateCommand: CliCommand = {
   name: 'generate',
-  summary: 'Make images from a prompt with an imported model',
-  usage: 'afa generate --model <id> --prompt <text> [options]',
+  summary: 'Make images from a prompt with an imported model or an ensemble',
+  usage: 'afa generate (--model <id> | --recipe <name> | --models a,b,c --method <m>) --prompt <text> [options]',
   description: [
     'Generates images and keeps each one in the studio’s history as a PNG that carries every setting',
     '(AUTOMATIC1111 "parameters" plus the studio’s own record), so `--from image.png` makes it again,',
@@ -135,6 +141,9 @@ export const generateCommand: CliCommand = {
     'afa generate -m "SD 1.5" -p "a red fox" -n "blurry" --sampler dpmpp-2m-karras --steps 20 --seed 42',
     'afa generate --from lighthouse.png --seed 7 --out variation.png',
     'afa generate -m 3f2a9c -p "a cat" --size 512x768 --batch 4 --json > result.json',
+    'afa generate --models dreamshaper,realistic,anything --method afa --aggregator ./afa-run -p "a castle" --maps maps/',
+    'afa generate --recipe "My trio" -p "a castle" --seed 7',
+    'afa generate --models a1b2c3,d4e5f6 --method mbw --mbw-base 0.3 -p "a portrait"',
   ],
   run: generate,
 };

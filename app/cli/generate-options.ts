@@ -14,6 +14,7 @@ import { SAMPLERS, type GenerationInput, type SamplerName } from '../pipeline/ge
 import type { GenerationTarget } from '../pipeline/generation-target.ts';
 import type { CliArguments, OptionSpec } from './cli-arguments.ts';
 import { findModel } from './model-reference.ts';
+import { inlineRecipeTargetOptions, recipeTargetOptions } from './recipe-options.ts';
 
 export interface TargetOptions {
   readonly options: readonly OptionSpec[];
@@ -30,7 +31,7 @@ export const modelTargetOptions: TargetOptions = {
 };
 
 /** Every way to name what to generate with; the command refuses a request that uses two. */
-export const TARGET_OPTIONS: readonly TargetOptions[] = [modelTargetOptions];
+export const TARGET_OPTIONS: readonly TargetOptions[] = [modelTargetOptions, recipeTargetOptions, inlineRecipeTargetOptions];
 
 export const SETTINGS_OPTIONS: readonly OptionSpec[] = [
   { name: 'prompt', short: 'p', kind: 'string', value: '<text>', description: 'What the image shows (CLIP reads the first 75 tokens)' },
@@ -47,6 +48,7 @@ export const SETTINGS_OPTIONS: readonly OptionSpec[] = [
 
 export const OUTPUT_OPTIONS: readonly OptionSpec[] = [
   { name: 'out', short: 'o', kind: 'string', value: '<file.png>', description: 'Also write the image here (a batch writes file-1.png, file-2.png, …)' },
+  { name: 'maps', kind: 'string', value: '<folder>', description: 'AFA: write each image’s contribution maps (which model dominated where, per step) as PNGs + JSON' },
   { name: 'progress', kind: 'string', value: 'bar|lines|json|none', description: 'Progress on stderr (default: bar on a terminal, else lines)' },
   { name: 'threads', kind: 'integer', value: '<n>', description: 'CPU threads for onnxruntime (default: all available)' },
   { name: 'backend', kind: 'string', value: '<name>', description: 'Execution provider: cpu (default), cuda, dml, coreml, webgpu where available' },
