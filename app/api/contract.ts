@@ -356,8 +356,13 @@ export interface GenerationSummary {
   readonly height: number;
   readonly thumbnail: ImageRef;
   readonly favourite: boolean;
-  /** True when a contribution map was recorded (AFA and feature-average generations). */
+  /** True when a contribution map was recorded (AFA generations with trained aggregators). */
   readonly hasContributions: boolean;
+  /**
+   * True when the image file vanished (found when the studio opened): the entry keeps its settings,
+   * `thumbnail`/`image` may point at nothing, and the UI shows a placeholder.
+   */
+  readonly missing: boolean;
 }
 
 export interface GenerationRecord extends GenerationSummary {
@@ -374,6 +379,11 @@ export interface GenerationRecord extends GenerationSummary {
   readonly durationMs: number;
   readonly tags: readonly string[];
   readonly compareSetId?: string;
+  /**
+   * Where the settings came from: 'afa-studio' for the studio's own images, else the tool whose metadata an
+   * imported PNG carried ('automatic1111', 'invokeai', 'comfyui'), or 'none' when it had none.
+   */
+  readonly source: 'afa-studio' | 'automatic1111' | 'invokeai' | 'comfyui' | 'none';
 }
 
 export interface HistoryQuery {
@@ -383,6 +393,10 @@ export interface HistoryQuery {
   readonly method?: EnsembleMethod;
   readonly modelId?: string;
   readonly tag?: string;
+  /** Created at or after this instant (ISO 8601). */
+  readonly from?: string;
+  /** Created before this instant (ISO 8601; exclusive). */
+  readonly to?: string;
   /** From the previous page's `nextCursor`; absent for the first page. */
   readonly cursor?: string;
   /** Page size, 1–500 (default 100). Newest first. */
@@ -409,10 +423,46 @@ export interface ContributionMap {
   readonly steps: readonly { readonly step: number; readonly dominant: string; readonly shares: readonly number[] }[];
 }
 
+export interface ExportRequest {
+  readonly ids: string[];
+  /** Default: `exports/<date>` below the studio home. It must not hold files of the same names. */
+  readonly directory?: string;
+  /** Which settings files go along with the PNGs (default 'both': settings.json and settings.csv). */
+  readonly settings?: 'json' | 'csv' | 'both';
+}
+
 export interface ExportResult {
   /** Absolute paths of the written PNGs (metadata included). */
   readonly files: readonly string[];
+  /** Absolute paths of settings.json / settings.csv. */
+  readonly settingsFiles: readonly string[];
   readonly directory: string;
+  /** Selected generations that were not exported (their image is missing), with the reason. */
+  readonly skipped: readonly { readonly id: string; readonly reason: string }[];
+}
+
+/** Images brought into history (PNG import or re-import of orphan files). */
+export interface ImagesImported {
+  /** Ids of the new history entries. */
+  readonly ids: readonly string[];
+  /** Files not imported, by name, with the reason in words. */
+  readonly skipped: readonly { readonly file: string; readonly reason: string }[];
+}
+
+/**
+ * What opening the studio found when it compared the history with the image folders. Nothing is dropped
+ * silently: orphan files are offered for import, rows whose image vanished are kept and marked missing.
+ */
+export interface ReconcileSummary {
+  /** Images below `images/` that no history entry refers to, relative to the studio home ('/'-separated). */
+  readonly orphanFiles: readonly string[];
+  /** History entries whose image file is missing. */
+  readonly missingCount: number;
+}
+
+export interface TrashInfo {
+  /** Generations in the studio trash (restorable with undo until the trash is emptied). */
+  readonly count: number;
 }
 
 export interface HistoryApi {
@@ -424,10 +474,21 @@ export interface HistoryApi {
   /** Moves the generations to the trash; `undo` with the token restores them. */
   delete(request: { ids: string[] }): Promise<{ undoToken: string }>;
   undo(request: { undoToken: string }): Promise<void>;
-  /** Copies the PNGs to `directory` (default: `exports/<date>` below the studio home). */
-  export(request: { ids: string[]; directory?: string }): Promise<ExportResult>;
+  /** Copies the PNGs and a JSON/CSV of their settings to a folder (default: `exports/<date>` below the studio home). */
+  export(request: ExportRequest): Promise<ExportResult>;
   /** Null when the generation has no recorded contributions. */
   contributions(request: { id: string }): Promise<ContributionMap | null>;
+  /** Imports PNGs made here or by other tools (A1111, InvokeAI, ComfyUI metadata is read) into history. */
+  importImages(request: { sources: ImportSource[] }): Promise<ImagesImported>;
+  /** What the reconciliation at start-up found (orphan files not yet imported or dismissed). */
+  reconcileReport(): Promise<ReconcileSummary>;
+  /** Imports orphan files of `reconcileReport()` (only those) into history. */
+  importOrphans(request: { paths: string[] }): Promise<ImagesImported>;
+  /** Stops offering the orphan files (until the studio is opened again); the files stay where they are. */
+  dismissOrphans(): Promise<void>;
+  trashInfo(): Promise<TrashInfo>;
+  /** Deletes everything in the trash for good (no undo after this). */
+  emptyTrash(): Promise<{ removed: number }>;
   onDidChange: ApiEvent<{ readonly reason: 'add' | 'delete' | 'restore' | 'update'; readonly ids: readonly string[] }>;
 }
 
@@ -454,6 +515,16 @@ export interface PromptsApi {
   delete(request: { id: string }): Promise<void>;
   /** Counts a use (the UI inserts the text) and returns the updated entry. */
   use(request: { id: string }): Promise<PromptEntry>;
+  /**
+   * CLIP tokens of a prompt (SD1.x tokenizer, without the start/end tokens). The text encoder sees at most
+   * `max` (75) of them; the rest is cut off.
+   */
+  countTokens(request: { text: string }): Promise<TokenCount>;
+}
+
+export interface TokenCount {
+  readonly tokens: number;
+  readonly max: number;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ export function generationSummary(row: GenerationRow): GenerationSummary {
     thumbnail: { path: row.thumbnailPath ?? row.imagePath ?? '', width: settings.width, height: settings.height },
     favourite: row.favourite,
     hasContributions: hasContributions(settings),
+    missing: row.status === 'missing',
   };
 }
 
@@ -78,6 +79,7 @@ export function generationRecord(row: GenerationRow): GenerationRecord {
     batchIndex: settings.batchIndex,
     durationMs: row.timings?.totalMs ?? 0,
     tags: row.tags,
+    source: row.source,
     ...(typeof compareSetId === 'string' ? { compareSetId } : {}),
   };
 }

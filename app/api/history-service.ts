@@ -1,22 +1,48 @@
 // History over the library: search with filters and cursor paging, favourites and tags, delete to the
-// trash with undo, export, and the contribution maps recorded with AFA generations.
-import { join } from 'node:path';
+// trash with undo (and emptying it), export of a selection, import of PNGs, what the reconciliation at
+// start-up found, and the contribution maps recorded with AFA generations.
+import { basename, join } from 'node:path';
 import type { Library } from '../library/library.ts';
 import type { GenerationQuery } from '../library/generations-table.ts';
+import type { ReconcileReport } from '../library/reconcile.ts';
 import { ApiError } from './api-error.ts';
-import type { ContributionMap, ExportResult, GenerationRecord, HistoryApi, HistoryPage, HistoryQuery } from './contract.ts';
+import type {
+  ContributionMap,
+  ExportRequest,
+  ExportResult,
+  GenerationRecord,
+  HistoryApi,
+  HistoryPage,
+  HistoryQuery,
+  ImagesImported,
+  ImportSource,
+  ReconcileSummary,
+  TrashInfo,
+} from './contract.ts';
 import { Emitter } from './emitter.ts';
 import { generationRecord, generationSummary } from './generation-records.ts';
+import { removeUpload, uploadedFile } from './uploads.ts';
 
 type Change = { reason: 'add' | 'delete' | 'restore' | 'update'; ids: readonly string[] };
+
+export interface HistoryServiceConfig {
+  readonly library: Library;
+  /** What Library.reconcile() reported when the studio opened; its orphan files are offered for import. */
+  readonly reconciled?: ReconcileReport;
+}
 
 export class HistoryService implements HistoryApi {
   readonly #library: Library;
   readonly #changed = new Emitter<Change>();
   readonly onDidChange = this.#changed.event;
+  /** Orphan images (relative to the home) still on offer: not imported, not dismissed. */
+  #orphans: string[];
 
-  constructor(library: Library) {
-    this.#library = library;
+  constructor(config: HistoryServiceConfig) {
+    this.#library = config.library;
+    this.#orphans = (config.reconciled?.orphanFiles ?? [])
+      .map((path) => config.library.store.relative(path))
+      .filter((path): path is string => path !== undefined);
   }
 
   /** For the generation service: new images were recorded. */
@@ -27,11 +53,14 @@ export class HistoryService implements HistoryApi {
   async search(request: HistoryQuery): Promise<HistoryPage> {
     const words = [request.text, request.tag].filter((part): part is string => Boolean(part?.trim())).join(' ');
     const filters: GenerationQuery = {
-      status: 'done',
+      // 'missing' rows stay visible (as placeholders): reconciliation keeps them so nothing vanishes unseen.
+      status: ['done', 'missing'],
       ...(words ? { search: words } : {}),
       ...(request.favouritesOnly ? { favourite: true } : {}),
       ...(request.method ? { method: request.method } : {}),
       ...(request.modelId ? { modelId: request.modelId } : {}),
+      ...(request.from ? { from: Date.parse(request.from) } : {}),
+      ...(request.to ? { to: Date.parse(request.to) } : {}),
     };
     const page = this.#library.generations.list({ ...filters, limit: request.limit ?? 100, ...(request.cursor ? { cursor: request.cursor } : {}) });
     return { items: page.items.map(generationSummary), nextCursor: page.nextCursor, total: this.#library.generations.count(filters) };
@@ -68,17 +97,84 @@ export class HistoryService implements HistoryApi {
     this.#changed.fire({ reason: 'restore', ids: [] });
   }
 
-  async export(request: { ids: string[]; directory?: string }): Promise<ExportResult> {
+  async trashInfo(): Promise<TrashInfo> {
+    return { count: this.#library.generations.trashBatches().reduce((sum, batch) => sum + batch.count, 0) };
+  }
+
+  async emptyTrash(): Promise<{ removed: number }> {
+    return { removed: this.#library.emptyTrash() };
+  }
+
+  async export(request: ExportRequest): Promise<ExportResult> {
     const directory = request.directory ?? join(this.#library.home, 'exports', new Date().toISOString().replace(/[:.]/g, '-'));
-    const report = this.#library.exportSelection(request.ids, directory);
-    if (report.images.length === 0) throw new ApiError('not-found', 'None of the selected images could be exported.', report.skipped[0]?.reason);
-    return { files: report.images, directory: report.directory };
+    const report = this.#library.exportSelection(request.ids, directory, { settings: request.settings ?? 'both' });
+    if (report.images.length === 0) {
+      throw new ApiError('not-found', 'None of the selected images could be exported.', report.skipped[0] ? `${report.skipped[0].id}: ${report.skipped[0].reason}.` : undefined);
+    }
+    return { files: report.images, settingsFiles: report.settingsFiles, directory: report.directory, skipped: report.skipped };
   }
 
   async contributions(request: { id: string }): Promise<ContributionMap | null> {
     const encoded = this.#row(request.id).settings.extra?.contributions;
     if (typeof encoded !== 'string') return null;
-    return { ...(JSON.parse(encoded) as Omit<ContributionMap, 'generationId'>), generationId: request.id };
+    try {
+      return { ...(JSON.parse(encoded) as Omit<ContributionMap, 'generationId'>), generationId: request.id };
+    } catch {
+      throw new ApiError('corrupt-file', `The contribution map of ${request.id} is damaged (not valid JSON).`);
+    }
+  }
+
+  async importImages(request: { sources: ImportSource[] }): Promise<ImagesImported> {
+    const home = this.#library.home;
+    const named: { path: string; file: string }[] = [];
+    const skipped: { file: string; reason: string }[] = [];
+    try {
+      for (const source of request.sources) {
+        if (source.kind === 'path') named.push({ path: source.path, file: basename(source.path) });
+        else {
+          try {
+            named.push({ path: uploadedFile(home, source.uploadId), file: source.fileName });
+          } catch (error) {
+            skipped.push({ file: source.fileName, reason: (error as Error).message });
+          }
+        }
+      }
+      return this.#import(named, skipped);
+    } finally {
+      // The library copied what it imported; an upload is of no use afterwards either way.
+      for (const source of request.sources) if (source.kind === 'upload') removeUpload(home, source.uploadId);
+    }
+  }
+
+  async reconcileReport(): Promise<ReconcileSummary> {
+    return { orphanFiles: [...this.#orphans], missingCount: this.#library.generations.count({ status: 'missing' }) };
+  }
+
+  async importOrphans(request: { paths: string[] }): Promise<ImagesImported> {
+    const offered = new Set(this.#orphans);
+    const unknown = request.paths.find((path) => !offered.has(path));
+    // Only what reconciliation found: this method must not become a way to read any file on the machine.
+    if (unknown !== undefined) throw new ApiError('not-found', `${unknown} is not an image of the studio folder waiting for import.`, 'Reload the history to see what is still on offer.');
+    const chosen = new Set(request.paths);
+    this.#orphans = this.#orphans.filter((path) => !chosen.has(path));
+    return this.#import(request.paths.map((path) => ({ path: this.#library.absolutePath(path), file: path })), []);
+  }
+
+  async dismissOrphans(): Promise<void> {
+    this.#orphans = [];
+  }
+
+  #import(files: readonly { path: string; file: string }[], skipped: { file: string; reason: string }[]): ImagesImported {
+    const report = files.length > 0 ? this.#library.importImages(files.map((f) => f.path)) : { imported: [], skipped: [] };
+    const nameOf = new Map(files.map((f) => [f.path, f.file]));
+    const ids = report.imported.map((row) => row.id);
+    if (ids.length > 0) this.#changed.fire({ reason: 'add', ids });
+    const named = report.skipped.map((s) => {
+      const file = nameOf.get(s.path) ?? basename(s.path);
+      // The importer names the file by its path; an upload's path is a temporary folder the user never saw.
+      return { file, reason: s.reason.split(s.path).join(file) };
+    });
+    return { ids, skipped: [...skipped, ...named] };
   }
 
   #row(id: string) {

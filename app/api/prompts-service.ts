@@ -2,7 +2,8 @@
 import type { Library } from '../library/library.ts';
 import type { PromptRow } from '../library/prompts-table.ts';
 import { ApiError } from './api-error.ts';
-import type { PromptEntry, PromptsApi } from './contract.ts';
+import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
+import type { PromptEntry, PromptsApi, TokenCount } from './contract.ts';
 
 export function promptEntry(row: PromptRow): PromptEntry {
   return {
@@ -63,5 +64,12 @@ export class PromptsService implements PromptsApi {
 
   async use(request: { id: string }): Promise<PromptEntry> {
     return promptEntry(this.#library.prompts.markUsed(request.id));
+  }
+
+  // The bundled SD1.x vocabulary: every SD1.x checkpoint shares it, and the 77-token window (75 between
+  // start and end) is the text encoder's, so the count is right for any recipe the studio runs.
+  async countTokens(request: { text: string }): Promise<TokenCount> {
+    const tokenizer = ClipTokenizer.default();
+    return { tokens: tokenizer.countTokens(request.text), max: tokenizer.maxPromptTokens };
   }
 }

@@ -44,9 +44,10 @@ export function createStudioServices(config: StudioServicesConfig): StudioServic
   });
   const system = new SystemService({ version: config.version ?? '0.0.0', home: paths.home });
   const library = Library.open({ home: paths.home, appVersion: config.version });
-  // Pick up images added or removed while the studio was closed (and finish interrupted trash moves).
-  library.reconcile();
-  const history = new HistoryService(library);
+  // Pick up images added or removed while the studio was closed (and finish interrupted trash moves):
+  // rows whose image vanished are marked missing, images without a row are offered for import.
+  const reconciled = library.reconcile();
+  const history = new HistoryService({ library, reconciled });
   const generation = new GenerationService({ library, history, settings: () => settings.current });
   const models = new ModelsService({ home: paths.home, library, inUse: (modelId) => generation.inUse(modelId) });
   return {

@@ -90,6 +90,10 @@ const importSource = byTag('kind', {
 
 const tagList = object({ id, tags });
 
+/** An ISO 8601 date-time as Date.parse reads it ('2025-01-31T00:00:00.000Z'). */
+const isoInstant = refine(string({ min: 10, max: 40 }), (value) =>
+  /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?$/.test(value) && Number.isFinite(Date.parse(value)) ? undefined : `expected an ISO 8601 date, got ${JSON.stringify(value)}.`);
+
 export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<N>> } = {
   'models.list': none,
   'models.get': byId,
@@ -123,6 +127,8 @@ export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<
       method: literal(...ensembleMethods),
       modelId: id,
       tag: string({ min: 1, max: 64 }),
+      from: isoInstant,
+      to: isoInstant,
       cursor: string({ min: 1, max: 200 }),
       limit: integer(1, 500),
     },
@@ -132,8 +138,14 @@ export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<
   'history.tag': tagList,
   'history.delete': object({ ids: array(id, { min: 1, max: 10_000 }) }),
   'history.undo': object({ undoToken: id }),
-  'history.export': object({ ids: array(id, { min: 1, max: 10_000 }) }, { directory: path }),
+  'history.export': object({ ids: array(id, { min: 1, max: 10_000 }) }, { directory: path, settings: literal('json', 'csv', 'both') }),
   'history.contributions': byId,
+  'history.importImages': object({ sources: array(importSource, { min: 1, max: 1000 }) }),
+  'history.reconcileReport': none,
+  'history.importOrphans': object({ paths: array(path, { min: 1, max: 100_000 }) }),
+  'history.dismissOrphans': none,
+  'history.trashInfo': none,
+  'history.emptyTrash': none,
 
   'prompts.list': none,
   'prompts.search': object({}, { text: string({ max: 500 }), tag: string({ min: 1, max: 64 }), limit: integer(1, 500) }),
@@ -141,6 +153,7 @@ export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<
   'prompts.tag': tagList,
   'prompts.delete': byId,
   'prompts.use': byId,
+  'prompts.countTokens': object({ text: string({ max: 10_000 }) }),
 
   'settings.get': none,
   'settings.set': object({}, { dataDirectory: path, backend: literal(...backendNames), threads: integer(0, 256), previews: boolean }),
