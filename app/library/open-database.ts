@@ -12,7 +12,16 @@ export interface OpenDatabaseOptions {
   readonly busyTimeoutMs?: number;
   /** Migrate up to this version instead of the latest (tests build fixtures at old versions). */
   readonly targetVersion?: number;
+  /**
+   * better-sqlite3's compiled addon to load instead of the one in node_modules (its `nativeBinding`
+   * option). Default: the file named by the AFA_SQLITE_BINDING variable, if set. The desktop shell sets
+   * it for a checkout's Electron processes, whose ABI differs from the Node build the tests use.
+   */
+  readonly nativeBinding?: string;
 }
+
+/** Environment variable naming a better-sqlite3 addon to load (see `OpenDatabaseOptions.nativeBinding`). */
+export const nativeBindingVariable = 'AFA_SQLITE_BINDING';
 
 function isCorruption(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
@@ -56,7 +65,8 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): D
   if (!inMemory) mkdirSync(dirname(path), { recursive: true });
   let db: Database.Database;
   try {
-    db = new Database(path, { timeout: options.busyTimeoutMs ?? 10_000 });
+    const nativeBinding = options.nativeBinding ?? (process.env[nativeBindingVariable] || undefined);
+    db = new Database(path, { timeout: options.busyTimeoutMs ?? 10_000, ...(nativeBinding ? { nativeBinding } : {}) });
   } catch (error) {
     if (!isCorruption(error)) throw error;
     throw corruptDatabaseError(path, (error as Error).message, copyAside(path, 'corrupt'));
