@@ -4,7 +4,7 @@
 import { BrowserWindow, dialog, ipcMain, type IpcMainInvokeEvent } from 'electron';
 import type { ApiEventName, ApiResult } from '../app/api/contract.ts';
 import { isApiMethodName } from '../app/api/validate.ts';
-import type { EngineHost } from './engine-host.ts';
+import type { ApiDispatcher } from '../app/api/dispatch.ts';
 import { appOrigin } from './protocols.ts';
 
 export const invokeChannel = 'afa:invoke';
@@ -20,7 +20,7 @@ function refused(message: string): ApiResult<never> {
   return { ok: false, error: { name: 'ApiError', code: 'forbidden', message } };
 }
 
-export function wireIpc(engine: EngineHost): void {
+export function wireIpc(engine: ApiDispatcher): void {
   ipcMain.handle(invokeChannel, async (event, method: unknown, request: unknown): Promise<ApiResult<unknown>> => {
     if (!fromStudio(event)) return refused('Only the studio’s own page may call the API.');
     if (typeof method !== 'string' || !isApiMethodName(method)) {

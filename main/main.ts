@@ -1,13 +1,15 @@
 // Electron main process: thin wiring. It picks the data directory, starts the engine in a utility
-// process, connects the window's API calls and events to it, and serves the UI and images through the
-// studio's own schemes. Everything the studio does lives in app/ and runs in the engine process.
+// process (app/server/engine-host.ts, the same host web mode uses), connects the window's API calls and
+// events to it, and serves the UI and images through the studio's own schemes. Everything the studio
+// does lives in app/ and runs in the engine process.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, utilityProcess } from 'electron';
 import { defaultStudioHome } from '../app/common/paths.ts';
 import { storedDataDirectory } from '../app/api/settings-service.ts';
-import { EngineHost } from './engine-host.ts';
-import type { EngineChild, FromEngine } from './engine-messages.ts';
+import { EngineHost } from '../app/server/engine-host.ts';
+import type { EngineChild, FromEngine } from '../app/server/engine-messages.ts';
+import { engineEnvironment } from './engine-environment.ts';
 import { broadcastEvent, wireIpc } from './ipc.ts';
 import { installMenu } from './menu.ts';
 import { handleAppScheme, handleImageScheme, registerSchemes } from './protocols.ts';
@@ -16,10 +18,13 @@ import { createStudioWindow, lockDownSessions } from './window.ts';
 // dist/main/ holds main.cjs, preload.cjs and engine-process.cjs; the UI is built into dist/renderer.
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-function spawnEngine(): EngineChild {
-  const child = utilityProcess.fork(join(here, 'engine-process.cjs'), [], { serviceName: 'AFA Studio engine', stdio: 'inherit' });
+function spawnEngine(env: NodeJS.ProcessEnv): EngineChild {
+  const child = utilityProcess.fork(join(here, 'engine-process.cjs'), [], { serviceName: 'AFA Studio engine', stdio: 'inherit', env });
+  let alive = true;
+  child.once('exit', () => (alive = false));
   return {
-    postMessage: (message) => child.postMessage(message),
+    // A message to an engine that just died is dropped; the host learns of the death from 'exit'.
+    postMessage: (message) => void (alive && child.postMessage(message)),
     onMessage: (listener) => child.on('message', (message: FromEngine) => listener(message)),
     onExit: (listener) => child.once('exit', listener),
     kill: () => void child.kill(),
@@ -35,13 +40,22 @@ app.whenReady().then(() => {
   lockDownSessions();
   handleAppScheme(join(here, '..', 'renderer'));
   handleImageScheme(home);
-  const engine = new EngineHost({
-    spawn: spawnEngine,
-    config: { home, settingsFile, version: app.getVersion() },
-    onEvent: broadcastEvent,
-    onCrash: (reason, restarting) => broadcastEvent('system.onDidEngineRestart', { reason: restarting ? reason : `${reason} It crashed repeatedly; restart the studio.` }),
+  const environment = engineEnvironment(process.env, {
+    packaged: app.isPackaged,
+    appPath: app.getAppPath(),
+    electron: process.versions.electron,
+    platform: process.platform,
+    arch: process.arch,
   });
-  engine.start();
+  if (environment.warning) console.warn(environment.warning);
+  const engine = new EngineHost({
+    spawn: () => spawnEngine(environment.env),
+    config: { home, settingsFile, version: app.getVersion() },
+    onCrash: (reason, restarting) => console.error(`${reason}${restarting ? ' Restarting it.' : ''}`),
+  });
+  engine.subscribeAll(broadcastEvent);
+  // A failure to start (a database from a newer version, ...) also answers every call, so the window shows it.
+  engine.start().catch((error: unknown) => console.error('The engine did not start:', error instanceof Error ? error.message : error));
   wireIpc(engine);
   installMenu(home);
   const preload = join(here, 'preload.cjs');
@@ -54,7 +68,16 @@ app.whenReady().then(() => {
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createStudioWindow(preload);
   });
-  app.on('before-quit', () => engine.stop());
+  // Let the engine cancel its jobs and close the library before the app goes (stop() kills it after 10 s).
+  let engineStopped = false;
+  app.on('before-quit', (event) => {
+    if (engineStopped) return;
+    event.preventDefault();
+    void engine.stop().finally(() => {
+      engineStopped = true;
+      app.quit();
+    });
+  });
 });
 
 app.on('window-all-closed', () => {

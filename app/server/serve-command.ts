@@ -1,11 +1,16 @@
-// `npm run serve` / `afa serve [--host <address>] [--port <n>] [--home <folder>]`: starts the services on
-// the studio home and web mode on top, prints the URL with the session token, stops on Ctrl+C.
+// `npm run serve` / `afa serve [--host <address>] [--port <n>] [--home <folder>]`: starts the engine
+// process (the services on the studio home, as the desktop app's utility process runs them) and web mode
+// on top, prints the URL with the session token, stops both on Ctrl+C. The server process itself never
+// runs inference, so pages, images and events keep flowing while a generation runs.
 import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../common/errors.ts';
 import { defaultStudioHome } from '../common/paths.ts';
-import { createStudioServices } from '../api/services.ts';
+import { ApiError } from '../api/api-error.ts';
+import { EngineHost } from './engine-host.ts';
+import type { EngineChild } from './engine-messages.ts';
+import { forkEngine } from './fork-engine.ts';
 import { rendererMissingMessage } from './static-files.ts';
 import { startStudioServer, type StudioServer } from './studio-server.ts';
 
@@ -14,6 +19,15 @@ export interface ServeOptions {
   readonly port: number;
   readonly home: string;
   readonly rendererDirectory: string;
+  /** Starts an engine process; default forkEngine (tests may pass one with another environment). */
+  readonly spawnEngine?: () => EngineChild;
+}
+
+export interface RunningServe {
+  readonly server: StudioServer;
+  readonly engine: EngineHost;
+  /** Stops the server, then the engine (jobs cancelled, library closed). */
+  stop(): Promise<void>;
 }
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -69,31 +83,51 @@ async function ensureRenderer(directory: string, print: (line: string) => void):
   await vite.build({ configFile: `${repositoryRoot}vite.config.ts`, root: `${repositoryRoot}renderer`, logLevel: 'warn' });
 }
 
-/** Starts web mode; resolves with a function that stops it. */
-export async function serve(options: ServeOptions, print: (line: string) => void = console.log): Promise<() => Promise<void>> {
+/** Starts the engine process and web mode on top; resolves once both are up. */
+export async function serve(options: ServeOptions, print: (line: string) => void = console.log): Promise<RunningServe> {
   await ensureRenderer(options.rendererDirectory, print);
-  const services = createStudioServices({ home: options.home, dataDirectoryFixed: true, version: packageVersion() });
-  const server = await startStudioServer({ api: services, home: options.home, rendererDirectory: options.rendererDirectory, host: options.host, port: options.port });
+  const engine = new EngineHost({
+    spawn: options.spawnEngine ?? (() => forkEngine()),
+    config: { home: options.home, dataDirectoryFixed: true, version: packageVersion() },
+    onCrash: (reason, restarting) => console.error(`${reason} ${restarting ? 'Restarting it.' : 'It crashed repeatedly; restart `afa serve`.'}`),
+  });
+  let server: StudioServer;
+  try {
+    await engine.start();
+    server = await startStudioServer({ dispatcher: engine, home: options.home, rendererDirectory: options.rendererDirectory, host: options.host, port: options.port });
+  } catch (error) {
+    await engine.stop();
+    throw error;
+  }
   print('AFA Studio (web mode)');
   print(`  Open:  ${server.url}`);
   if (options.host === '0.0.0.0') for (const url of lanUrls(server)) print(`  LAN:   ${url}`);
   print(`  Data:  ${options.home}`);
   print('The link contains the session token; anyone with it can use the studio. Press Ctrl+C to stop.');
-  return async () => {
-    await server.close();
-    await services.dispose();
+  return {
+    server,
+    engine,
+    async stop() {
+      await server.close();
+      await engine.stop();
+    },
   };
 }
 
 /** The command: serve until SIGINT/SIGTERM. Returns the exit code. */
 export async function serveCommand(argv: readonly string[]): Promise<number> {
-  let stop: () => Promise<void>;
+  let running: RunningServe;
   try {
-    stop = await serve(parseServeArguments(argv));
+    running = await serve(parseServeArguments(argv));
   } catch (error) {
     if (error instanceof UserError) {
       console.error(error.message);
       return 2;
+    }
+    // The engine could not start its services (a database from a newer version, a damaged one, ...).
+    if (error instanceof ApiError) {
+      console.error(error.hint ? `${error.message} ${error.hint}` : error.message);
+      return error.code === 'internal' ? 1 : 2;
     }
     throw error;
   }
@@ -101,6 +135,6 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  await stop();
+  await running.stop();
   return 0;
 }

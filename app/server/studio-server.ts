@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { StudioApi } from '../api/contract.ts';
-import { createDispatcher } from '../api/dispatch.ts';
+import { createDispatcher, type ApiDispatcher } from '../api/dispatch.ts';
 import { uploadsDirectory } from '../api/uploads.ts';
 import { apiRoutePrefix, handleApiRequest } from './api-route.ts';
 import { EventSocket, eventsRoute } from './event-socket.ts';
@@ -17,8 +17,7 @@ import { createSessionToken, sessionCookie } from './session-token.ts';
 import { serveStatic } from './static-files.ts';
 import { handleUpload, uploadRoute } from './upload-route.ts';
 
-export interface StudioServerConfig {
-  readonly api: StudioApi;
+interface StudioServerOptions {
   /** The studio home the services run on (images and uploads are read and written there). */
   readonly home: string;
   /** Vite's output folder with index.html. */
@@ -29,9 +28,15 @@ export interface StudioServerConfig {
   readonly port?: number;
   /** Default: 32 random bytes. */
   readonly token?: string;
-  /** Where unexpected (internal) errors are reported; default console.error. */
+  /** Where unexpected (internal) errors of in-process services and of the routes are reported; default console.error. */
   readonly onInternalError?: (error: unknown) => void;
 }
+
+/**
+ * What answers the API: the services themselves, in this process (tests, scripts), or a dispatcher that
+ * forwards to them — `afa serve` passes the EngineHost of its engine process (app/server/serve-command.ts).
+ */
+export type StudioServerConfig = StudioServerOptions & ({ readonly api: StudioApi } | { readonly dispatcher: ApiDispatcher });
 
 export interface StudioServer {
   /** The URL to open, token included. */
@@ -51,7 +56,9 @@ export async function startStudioServer(config: StudioServerConfig): Promise<Stu
   const host = config.host ?? '127.0.0.1';
   const token = config.token ?? createSessionToken();
   const reportInternal = config.onInternalError ?? ((error: unknown) => console.error(error));
-  const dispatcher = createDispatcher(config.api, { onInternalError: (method, error) => reportInternal(Object.assign(new Error(`${method} failed`), { cause: error })) });
+  const dispatcher = 'dispatcher' in config
+    ? config.dispatcher
+    : createDispatcher(config.api, { onInternalError: (method, error) => reportInternal(Object.assign(new Error(`${method} failed`), { cause: error })) });
   const events = new EventSocket();
   const unsubscribe = dispatcher.subscribeAll((event, payload) => events.broadcast(event, payload));
   // Uploads that never became imports (the server stopped) are of no use to anyone.
