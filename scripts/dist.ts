@@ -4,39 +4,23 @@
 // so `npm test` — with an addon for another ABI, and a `.forge-meta` marker that makes the next packaging
 // skip the rebuild of a file that is by then the Node build again. Arguments go to electron-builder.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { restoreSnapshot, takeSnapshot } from './file-snapshot.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const release = join(root, 'node_modules', 'better-sqlite3', 'build', 'Release');
 
-/** The files of a build folder to restore byte for byte; `undefined` content: the file did not exist. */
-function snapshot(files: readonly string[]): Map<string, Buffer | undefined> {
-  return new Map(files.map((file) => [file, existsSync(file) ? readFileSync(file) : undefined]));
-}
-
-function restore(saved: Map<string, Buffer | undefined>): void {
-  for (const [file, content] of saved) {
-    if (content === undefined) {
-      rmSync(file, { force: true });
-      continue;
-    }
-    // A new file rather than writing into the old one: node-gyp hard-links build/Release/*.node to its
-    // obj.target/ copy, which must not change under it.
-    writeFileSync(`${file}.restoring`, content);
-    renameSync(`${file}.restoring`, file);
-  }
-}
-
-const saved = snapshot([join(release, 'better_sqlite3.node'), join(release, '.forge-meta')]);
+const saved = takeSnapshot([join(release, 'better_sqlite3.node'), join(release, '.forge-meta')]);
 const cli = join(root, 'node_modules', 'electron-builder', 'cli.js');
+// Ctrl+C reaches electron-builder through the terminal; this script must live on to restore the files.
+process.on('SIGINT', () => undefined);
 let status: number;
 try {
   const result = spawnSync(process.execPath, [cli, '--config', 'electron-builder.yml', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
   status = result.status ?? 1;
 } finally {
-  restore(saved);
+  restoreSnapshot(saved);
 }
 if (status !== 0) console.error('electron-builder failed. Packaging needs the internet (Electron, its headers, AppImage/NSIS/dmg tools); see README.md, Packaging.');
 process.exitCode = status;
