@@ -17,7 +17,13 @@ export function PromptGallery({ prompt, negativePrompt, onInsert }: { prompt: st
   const toasts = useToasts();
   const [query, setQuery] = useState('');
   const [tags, setTags] = useState('');
-  const entries = useLoader(() => (query.trim() ? api.prompts.search({ text: query.trim(), limit: 50 }) : api.prompts.list()), [api, query]);
+  const entries = useLoader(() => {
+    const text = query.trim();
+    // '#tag' alone lists the prompts with that tag; anything else is a full-text search (tags included).
+    const tag = /^#(\S+)$/.exec(text)?.[1];
+    if (tag) return api.prompts.search({ tag, limit: 50 });
+    return text ? api.prompts.search({ text, limit: 50 }) : api.prompts.list();
+  }, [api, query]);
 
   const save = async () => {
     try {
@@ -64,8 +70,13 @@ export function PromptGallery({ prompt, negativePrompt, onInsert }: { prompt: st
           <li key={entry.id} className="group flex items-start gap-2 rounded-md px-2 py-1.5 hover:bg-zinc-800/60">
             <div className="min-w-0 flex-1">
               <p className="line-clamp-2 text-sm text-zinc-200">{entry.text}</p>
-              <p className="text-xs text-zinc-500">
-                {entry.tags.map((tag) => `#${tag}`).join(' ')} {entry.uses > 0 ? `· used ${entry.uses}×` : ''}
+              <p className="flex flex-wrap gap-x-1.5 text-xs text-zinc-500">
+                {entry.tags.map((tag) => (
+                  <button key={tag} type="button" className="text-accent-300 hover:underline" onClick={() => setQuery(`#${tag}`)} aria-label={`Show prompts tagged ${tag}`}>
+                    #{tag}
+                  </button>
+                ))}
+                {entry.uses > 0 ? <span>used {entry.uses}×</span> : null}
               </p>
             </div>
             <Button small onClick={() => insert(entry)} aria-label={`Insert prompt: ${entry.text.slice(0, 60)}`}>

@@ -70,10 +70,11 @@ function RecipeBuilder({ draft, onDraft, models, aggregators, onSaved }: { draft
   const set = (change: Partial<RecipeDraft>) => onDraft({ ...draft, ...change });
   const selected = new Map(draft.members.map((m) => [m.modelId, m.weight]));
 
+  // Other members need another aggregator set: the one picked was trained for the previous ones.
   const toggle = (model: ModelInfo, on: boolean) => {
-    if (!on) return set({ members: draft.members.filter((m) => m.modelId !== model.id) });
+    if (!on) return set({ members: draft.members.filter((m) => m.modelId !== model.id), aggregatorId: '' });
     if (draft.method === 'single') return set({ members: [{ modelId: model.id, weight: 1 }] });
-    set({ members: [...draft.members, { modelId: model.id, weight: 1 }] });
+    set({ members: [...draft.members, { modelId: model.id, weight: 1 }], aggregatorId: '' });
   };
   const setMethod = (method: EnsembleMethod) => set({ method, members: method === 'single' ? draft.members.slice(0, 1) : draft.members });
 
@@ -125,18 +126,7 @@ function RecipeBuilder({ draft, onDraft, models, aggregators, onSaved }: { draft
           );
         })}
       </fieldset>
-      {draft.method === 'afa' ? (
-        <Field label="Aggregator" hint="Trained SABW aggregators for exactly these models; without one AFA fuses with equal weights.">
-          <Select value={draft.aggregatorId} onChange={(e) => set({ aggregatorId: e.target.value })}>
-            <option value="">None (untrained)</option>
-            {(aggregators.data ?? []).map((a) => (
-              <option key={a.id} value={a.id}>
-                {a.name}
-              </option>
-            ))}
-          </Select>
-        </Field>
-      ) : null}
+      {draft.method === 'afa' ? <AggregatorPicker draft={draft} onDraft={onDraft} aggregators={aggregators} /> : null}
       {draft.method === 'mbw' ? (
         <>
           <Field label="Block weights α (IN00…IN11, M00, OUT00…OUT11)" hint="25 values in [0, 1]; θ = (1 − α)·θ₁ + α·θ₂">
@@ -156,5 +146,38 @@ function RecipeBuilder({ draft, onDraft, models, aggregators, onSaved }: { draft
         </Button>
       </div>
     </div>
+  );
+}
+
+/**
+ * AFA needs aggregators trained for exactly the chosen experts; their channels expect the experts in
+ * training order, so picking a set puts the members in its order.
+ */
+function AggregatorPicker({ draft, onDraft, aggregators }: { draft: RecipeDraft; onDraft: (draft: RecipeDraft) => void; aggregators: Loaded<AggregatorInfo[]> }) {
+  const chosen = new Set(draft.members.map((m) => m.modelId));
+  const fits = (aggregator: AggregatorInfo) => aggregator.memberModelIds.length === chosen.size && aggregator.memberModelIds.every((id) => chosen.has(id));
+  const matching = (aggregators.data ?? []).filter(fits);
+  const pick = (id: string) => {
+    const aggregator = matching.find((a) => a.id === id);
+    const members = aggregator ? aggregator.memberModelIds.map((modelId) => draft.members.find((m) => m.modelId === modelId)!) : draft.members;
+    onDraft({ ...draft, aggregatorId: id, members });
+  };
+  const hint =
+    draft.members.length < 2
+      ? 'Pick the models first: only aggregator sets trained for exactly those models are offered.'
+      : matching.length === 0
+        ? 'No aggregator set was trained for these models. Import one on the Models screen, or use Feature average (what untrained aggregators do).'
+        : 'Trained SABW aggregators for exactly these models.';
+  return (
+    <Field label="Aggregator" hint={hint}>
+      <Select value={matching.some((a) => a.id === draft.aggregatorId) ? draft.aggregatorId : ''} onChange={(e) => pick(e.target.value)} disabled={matching.length === 0}>
+        <option value="">{matching.length === 0 ? 'None available' : 'Choose an aggregator set…'}</option>
+        {matching.map((a) => (
+          <option key={a.id} value={a.id}>
+            {a.name}
+          </option>
+        ))}
+      </Select>
+    </Field>
   );
 }

@@ -137,5 +137,7 @@ export function formProblem(form: GenerationForm): string | undefined {
   const [min, max] = method.members;
   if (count < min) return min === 1 ? 'Pick a model.' : `Pick ${min === max ? min : `${min}–${max}`} models for ${method.label}.`;
   if (count > max) return `${method.label} takes at most ${max} models.`;
+  // Untrained AFA is feature-average; the engine refuses AFA without trained aggregators.
+  if (form.draft.method === 'afa' && !form.draft.aggregatorId) return 'Pick an aggregator set for AFA.';
   return undefined;
 }

@@ -40,7 +40,7 @@ export function ContributionOverlay({ map, stepIndex, opacity }: { map: Contribu
       ref={canvas}
       width={map.width}
       height={map.height}
-      aria-label={`Contribution map, step ${step?.step ?? 0}`}
+      aria-label={`Contribution map, step ${(step?.step ?? 0) + 1}`}
       className="pointer-events-none absolute inset-0 h-full w-full [image-rendering:pixelated]"
       style={{ opacity }}
     />

@@ -13,6 +13,14 @@ import { ErrorNotice } from '../ui/Notice.tsx';
 import { useToasts } from '../ui/Toasts.tsx';
 import { ContributionLegend, ContributionOverlay } from './ContributionOverlay.tsx';
 
+const sourceLabels: Record<GenerationRecord['source'], string> = {
+  'afa-studio': 'AFA Studio',
+  automatic1111: 'AUTOMATIC1111 (settings from its PNG)',
+  invokeai: 'InvokeAI (settings from its PNG)',
+  comfyui: 'ComfyUI (settings from its PNG)',
+  none: 'A PNG without generation settings',
+};
+
 interface Props {
   id: string;
   onClose: () => void;
@@ -38,6 +46,7 @@ function Detail({ record, onUseSettings, onDelete, onCompare }: { record: Genera
   const [showMap, setShowMap] = useState(false);
   const [map, setMap] = useState<ContributionMap | null>(null);
   const [stepIndex, setStepIndex] = useState(0);
+  const [opacity, setOpacity] = useState(0.55);
   const [tags, setTags] = useState(record.tags.join(', '));
   useEffect(() => setTags(record.tags.join(', ')), [record.tags]);
 
@@ -68,8 +77,9 @@ function Detail({ record, onUseSettings, onDelete, onCompare }: { record: Genera
     ['Guidance', String(request.guidance)],
     ['Seed', String(record.seed)],
     ['Size', `${request.width} × ${request.height}`],
-    ['Time', formatDuration(record.durationMs)],
+    ['Time', record.durationMs > 0 ? formatDuration(record.durationMs) : '—'],
     ['Created', formatDate(record.createdAt)],
+    ...(record.source !== 'afa-studio' ? ([['Imported from', sourceLabels[record.source]]] as [string, string][]) : []),
   ];
 
   const act = (action: Promise<unknown>, context: string) => action.catch((error: unknown) => toasts.error(error, context));
@@ -87,15 +97,21 @@ function Detail({ record, onUseSettings, onDelete, onCompare }: { record: Genera
   return (
     <div className="grid grid-cols-[minmax(0,1fr)_360px] gap-6">
       <div className="flex flex-col gap-3">
-        <ImageBox src={host.imageUrl(record.image)} alt={record.prompt} width={record.width} height={record.height} className="w-full">
-          {showMap && map ? <ContributionOverlay map={map} stepIndex={stepIndex} opacity={0.55} /> : null}
+        <ImageBox src={record.missing ? undefined : host.imageUrl(record.image)} alt={record.prompt} width={record.width} height={record.height} className="w-full">
+          {record.missing ? <MissingImage path={record.image.path} /> : null}
+          {showMap && map ? <ContributionOverlay map={map} stepIndex={stepIndex} opacity={opacity} /> : null}
         </ImageBox>
         {showMap && map ? (
-          <div className="flex flex-col gap-2">
-            <Field label={`Step ${map.steps[stepIndex]?.step ?? 0} of the recorded steps`}>
-              <input type="range" aria-label="Contribution step" min={0} max={map.steps.length - 1} value={stepIndex} onChange={(e) => setStepIndex(Number(e.target.value))} className="accent-accent-500" />
+          <div className="grid grid-cols-[minmax(0,1fr)_10rem] gap-x-4 gap-y-2">
+            <Field label={`Denoising step ${(map.steps[stepIndex]?.step ?? 0) + 1} of ${request.steps} (${stepIndex + 1} of ${map.steps.length} recorded)`}>
+              <input type="range" min={0} max={map.steps.length - 1} value={stepIndex} onChange={(e) => setStepIndex(Number(e.target.value))} className="accent-accent-500" />
             </Field>
-            <ContributionLegend map={map} stepIndex={stepIndex} />
+            <Field label="Overlay opacity">
+              <input type="range" min={0} max={1} step={0.05} value={opacity} onChange={(e) => setOpacity(Number(e.target.value))} className="accent-accent-500" />
+            </Field>
+            <div className="col-span-2">
+              <ContributionLegend map={map} stepIndex={stepIndex} />
+            </div>
           </div>
         ) : null}
       </div>
@@ -107,13 +123,13 @@ function Detail({ record, onUseSettings, onDelete, onCompare }: { record: Genera
           <Button aria-pressed={record.favourite} onClick={() => act(api.history.setFavourite({ id: record.id, favourite: !record.favourite }), 'Could not change favourite')}>
             {record.favourite ? '★ Favourite' : '☆ Favourite'}
           </Button>
-          {spec.method !== 'single' ? <Button onClick={() => onCompare(record)}>Compare</Button> : null}
+          {spec.method !== 'single' && !record.missing ? <Button onClick={() => onCompare(record)}>Compare</Button> : null}
           {record.hasContributions ? (
             <Button aria-pressed={showMap} onClick={() => setShowMap(!showMap)}>
               Contribution map
             </Button>
           ) : null}
-          {download ? (
+          {record.missing ? null : download ? (
             <a href={download} download className="inline-flex items-center rounded-md bg-zinc-800 px-3 py-1.5 text-sm font-medium ring-1 ring-zinc-700 ring-inset hover:bg-zinc-700">
               Download
             </a>
@@ -141,6 +157,18 @@ function Detail({ record, onUseSettings, onDelete, onCompare }: { record: Genera
           </Button>
         </div>
       </div>
+    </div>
+  );
+}
+
+function MissingImage({ path }: { path: string }) {
+  return (
+    <div className="absolute inset-0 flex flex-col items-center justify-center gap-2 bg-[repeating-linear-gradient(45deg,var(--color-zinc-900)_0_12px,var(--color-zinc-950)_12px_24px)] p-6 text-center">
+      <p className="text-base font-medium text-amber-300">Image missing</p>
+      <p className="max-w-sm text-sm text-zinc-300">
+        The file <span className="font-mono text-xs break-all">{path}</span> was not found when the studio opened.
+      </p>
+      <p className="max-w-sm text-xs text-zinc-400">Put it back and restart the studio, make it again with “Use these settings”, or delete this entry.</p>
     </div>
   );
 }

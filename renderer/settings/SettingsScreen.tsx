@@ -1,5 +1,5 @@
 // Settings: data directory, execution provider (only those available; the others say why not), threads,
-// step previews.
+// step previews, and the studio trash.
 import { useEffect, useState } from 'react';
 import type { BackendName, Settings } from '../../app/api/contract.ts';
 import { useStudio } from '../app/studio-context.tsx';
@@ -9,6 +9,7 @@ import { Field, NumberInput, TextInput } from '../ui/Field.tsx';
 import { ErrorNotice } from '../ui/Notice.tsx';
 import { Panel } from '../ui/Panel.tsx';
 import { useToasts } from '../ui/Toasts.tsx';
+import { TrashPanel } from './TrashPanel.tsx';
 
 export function SettingsScreen() {
   const { api, host } = useStudio();
@@ -89,6 +90,7 @@ export function SettingsScreen() {
               </span>
             ) : null}
           </div>
+          <TrashPanel />
         </>
       ) : null}
     </div>

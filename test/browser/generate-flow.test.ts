@@ -3,7 +3,7 @@
 // reuse its settings, compare it with its members, delete it and undo.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tinyExpertFolder } from '../api/tiny-experts.ts';
+import { goldenAfa, tinyExpertFolder } from '../api/tiny-experts.ts';
 import { openStudio, type StudioSession } from './studio-session.ts';
 
 let studio: StudioSession;
@@ -12,14 +12,18 @@ before(async () => {
   studio = await openStudio();
   // The UI import is covered in studio-basics; here the experts that carry their tiny tokenizer come in
   // through the same service call the Import panel makes.
-  for (const n of [1, 2] as const) {
-    const done = new Promise<void>((resolve, reject) => {
-      studio.services.models.onDidImportFinish(() => resolve());
+  const ids: string[] = [];
+  for (const n of [1, 2, 3] as const) {
+    const done = new Promise<string>((resolve, reject) => {
+      const off = studio.services.models.onDidImportFinish((event) => (off(), resolve(event.model.id)));
       studio.services.models.onDidImportFail((event) => reject(new Error(event.error.message)));
     });
     await studio.services.models.import({ source: { kind: 'path', path: tinyExpertFolder(studio.home, n) }, name: `tiny${n}` });
-    await done;
+    ids.push(await done);
   }
+  // The golden aggregators were trained for the three experts (the Models screen's aggregator import
+  // makes the same call).
+  await studio.services.aggregators.import({ path: goldenAfa, name: 'Golden AFA', memberModelIds: ids });
 });
 
 after(async () => {
@@ -115,6 +119,39 @@ test('delete an image and undo', async () => {
   await page.waitForFunction((n) => document.querySelectorAll('[aria-label="Open generation: a red lighthouse"]').length === n, count - 1);
   await page.getByRole('button', { name: 'Undo' }).click();
   await page.waitForFunction((n) => document.querySelectorAll('[aria-label="Open generation: a red lighthouse"]').length === n, count);
+});
+
+test('an AFA generation shows its contribution map: a step slider and each member’s colour and share', async () => {
+  const { page } = studio;
+  await page.goto(`${studio.server.origin}/#/generate`);
+  await page.getByLabel('Prompt', { exact: true }).fill('a green valley');
+  await page.getByLabel('Method').selectOption('afa');
+  for (const name of ['tiny3', 'tiny1', 'tiny2']) await page.getByRole('checkbox', { name }).check();
+  await page.getByText('Pick an aggregator set for AFA.').waitFor();
+  // Picking the set puts the members in the order it was trained for.
+  await page.getByLabel('Aggregator').selectOption({ label: 'Golden AFA' });
+  await fillSettings(3);
+  await page.getByRole('button', { name: 'Generate', exact: true }).click();
+  await page.getByRole('button', { name: 'Open result 1 in history' }).click({ timeout: 120_000 });
+  const dialog = page.getByRole('dialog', { name: 'Generation' });
+  await dialog.getByRole('button', { name: 'Contribution map' }).click();
+  const legend = dialog.getByRole('list', { name: 'Contribution by model' });
+  await legend.waitFor();
+  const entries = await legend.getByRole('listitem').allInnerTexts();
+  const parsed = entries.map((entry) => /^(\S+)\s+(\d+)%$/.exec(entry.trim())!);
+  assert.deepEqual(parsed.map((match) => match[1]), ['tiny1', 'tiny2', 'tiny3']);
+  const shares = parsed.map((match) => Number(match[2]));
+  assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 100) <= 2, `shares ${shares}`);
+  const canvas = dialog.locator('canvas[aria-label^="Contribution map, step"]');
+  assert.equal(await canvas.isVisible(), true);
+  // 128 px images have 16×16 latents: the map is drawn at latent resolution and scaled up.
+  assert.deepEqual(await canvas.evaluate((c: HTMLCanvasElement) => [c.width, c.height]), [16, 16]);
+  const slider = dialog.getByLabel(/^Denoising step 3 of 3/);
+  assert.equal(await slider.getAttribute('max'), '2');
+  await slider.fill('0');
+  await dialog.getByLabel(/^Denoising step 1 of 3/).waitFor();
+  assert.match((await canvas.getAttribute('aria-label')) ?? '', /step 1$/);
+  await dialog.getByRole('button', { name: 'Close' }).click();
 });
 
 test('no script or security-policy errors happened in the page', () => {

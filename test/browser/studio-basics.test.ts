@@ -108,6 +108,27 @@ test('the prompt gallery saves, finds and inserts prompts', async () => {
   await page.getByLabel('Search prompts').fill('lighth');
   await page.getByRole('button', { name: 'Insert prompt: a lighthouse on a cliff at dusk' }).click();
   assert.equal(await prompt.inputValue(), 'a lighthouse on a cliff at dusk');
+  await page.getByLabel('Search prompts').fill('nothing like it');
+  await page.getByText('No saved prompts match.').waitFor();
+  await page.getByLabel('Search prompts').fill('#evening');
+  await page.getByRole('button', { name: 'Show prompts tagged sea' }).click();
+  assert.equal(await page.getByLabel('Search prompts').inputValue(), '#sea');
+  await page.getByRole('button', { name: 'Insert prompt: a lighthouse on a cliff at dusk' }).waitFor();
+});
+
+test('a live token count under the prompt warns past the 75 tokens the text encoder reads', async () => {
+  const { page } = studio;
+  await page.goto(`${studio.server.origin}/#/generate`);
+  const prompt = page.getByLabel('Prompt', { exact: true });
+  await prompt.fill('a photo of a cat');
+  await page.getByText('5 / 75 tokens', { exact: true }).waitFor();
+  // "cat, " is two tokens: 40 of them make 79 (the last has no comma).
+  await prompt.fill(Array.from({ length: 40 }, () => 'cat').join(', '));
+  const warning = page.getByText('79 / 75 tokens — words after token 75 are ignored');
+  await warning.waitFor();
+  assert.match((await prompt.getAttribute('aria-describedby')) ?? '', /hint/);
+  await page.getByLabel('Negative prompt').fill('blurry');
+  await page.getByText('1 / 75 tokens', { exact: true }).waitFor();
 });
 
 test('no script or security-policy errors happened in the page', () => {

@@ -45,9 +45,15 @@ export interface StudioSession {
   close(): Promise<void>;
 }
 
-export async function openStudio(): Promise<StudioSession> {
+export interface StudioOptions {
+  /** Runs on the empty studio home before the services open it (e.g. to leave files for reconciliation). */
+  readonly prepare?: (home: string) => void;
+}
+
+export async function openStudio(options: StudioOptions = {}): Promise<StudioSession> {
   const rendererDirectory = await builtRenderer();
   const home = mkdtempSync(join(tmpdir(), 'afa-browser-'));
+  options.prepare?.(home);
   const services = createStudioServices({ home, dataDirectoryFixed: true, version: 'test' });
   const server = await startStudioServer({ api: services, home, rendererDirectory });
   const browser = await chromium.launch({
