@@ -84,7 +84,7 @@ export class ConfigReader {
     throw new UserError(
       'unsupported',
       `The ${this.what} sets ${key} = ${JSON.stringify(value)}, which this studio does not support (${why}).`,
-      `Only Stable Diffusion 1.x models are supported; ${key} must be ${accepted.map((a) => JSON.stringify(a)).join(' or ')}.`,
+      `Only Stable Diffusion 1.x models are supported; ${key} must be ${[...accepted.map((a) => JSON.stringify(a)), 'null'].join(' or ')} (or absent).`,
     );
   }
 

@@ -51,7 +51,7 @@ export function unetLayout(config: UnetConfig): readonly UnetPoint[] {
 
   const add = (point: Omit<UnetPoint, 'index'>): void => {
     const index = points.length;
-    points.push(Object.freeze({ index, ...point }));
+    points.push(Object.freeze({ index, ...point, modules: Object.freeze([...point.modules]) }));
     if (point.pushesSkip) stack.push({ index, channels: point.outChannels });
   };
   const inBlock = (): string => `IN${String(points.length).padStart(2, '0')}`;
