@@ -14,7 +14,7 @@
 // height and width must be multiples of latentSizeMultiple(config) (8 for SD1.5, i.e. 64 px).
 import type { WeightSource } from '../tensor/weights.ts';
 import { Graph, type Value } from '../onnx/graph.ts';
-import { concat } from '../onnx/ops.ts';
+import { concat, shape } from '../onnx/ops.ts';
 import { groupNorm, silu } from '../onnx/layers.ts';
 import { ModuleWeights } from './module-weights.ts';
 import { conv3x3, resnetBlock2D } from './resnet-block.ts';
@@ -121,8 +121,22 @@ export function addUnet(g: Graph, weights: WeightSource, config: UnetConfig): { 
     const skip = point.skipFrom >= 0 ? outputs[point.skipFrom] : undefined;
     hidden = unetPoint(g, weights, config, point.index, { hidden, skip, temb, context });
     outputs.push(hidden);
+    if (point.kind !== 'output') hidden = pointBoundary(g, hidden);
   }
   return { sample, timestep, context, noisePred: hidden };
+}
+
+/**
+ * Hands a point's output to the next point in plain NCHW layout, as the layer graphs receive it.
+ * Without it, onnxruntime's CPU layout pass keeps the whole graph in its blocked NCHWc format across
+ * points and folds residual additions whose operand comes from the previous point into the convolution
+ * (NchwcConv with a Sum input), which rounds differently from the separate Add each layer graph does:
+ * whole and lock-step results then differ by ~1e-6. A Reshape to the tensor's own shape is not an NCHWc
+ * op, so the operand reaches the next point in NCHW and both shapes get the same fusions, bit for bit.
+ * It costs the same reorder the layer graphs do at their boundaries.
+ */
+function pointBoundary(g: Graph, x: Value): Value {
+  return g.node({ op: 'Reshape', inputs: [x, shape(g, x)], outputs: [{ dtype: x.dtype, shape: x.shape }] })[0];
 }
 
 /** The whole U-Net as one graph: (sample, timestep, encoder_hidden_states) → noise_pred. */
