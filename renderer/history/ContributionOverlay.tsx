@@ -50,7 +50,7 @@ export function ContributionOverlay({ map, stepIndex, opacity }: { map: Contribu
 export function ContributionLegend({ map, stepIndex }: { map: ContributionMap; stepIndex: number }) {
   const step = map.steps[Math.min(stepIndex, map.steps.length - 1)];
   return (
-    <ul className="flex flex-wrap gap-x-4 gap-y-1 text-xs" aria-label="Contribution by model">
+    <ul className="flex flex-wrap gap-x-5 gap-y-1 text-sm" aria-label="Contribution by model">
       {map.members.map((member, index) => {
         const [r, g, b] = memberColors[index % memberColors.length]!;
         return (

@@ -53,6 +53,19 @@ test('build a recipe, watch a long generation progress and cancel it with Escape
   assert.equal(await bar.getAttribute('aria-valuemax'), '400');
   assert.match((await page.getByRole('img', { name: 'Step preview' }).getAttribute('src')) ?? '', /^data:image\/png;base64,/);
   await page.getByText(/Step \d+ of 400/).waitFor();
+  // Two more jobs wait behind it: reorder them, then take them off the queue again.
+  for (const text of ['a blue boat', 'a yellow kite']) {
+    await page.getByLabel('Prompt', { exact: true }).fill(text);
+    await page.getByRole('button', { name: 'Generate', exact: true }).click();
+  }
+  const queued = page.getByRole('list', { name: 'Queued jobs' }).getByRole('listitem');
+  await page.waitForFunction(() => document.querySelectorAll('[aria-label="Queued jobs"] li').length === 2);
+  assert.match(await queued.first().innerText(), /a blue boat/);
+  await page.getByRole('button', { name: /^Move down: .*a blue boat/ }).click();
+  await page.waitForFunction(() => /a yellow kite/.test(document.querySelector('[aria-label="Queued jobs"] li')?.textContent ?? ''));
+  for (const text of ['a blue boat', 'a yellow kite']) await page.getByRole('button', { name: new RegExp(`^Remove from queue: .*${text}`) }).click();
+  await page.getByText('Nothing waiting. Generate again to queue more jobs.').waitFor();
+  await page.getByLabel('Prompt', { exact: true }).fill('a red lighthouse');
   await page.keyboard.press('Escape');
   await page.getByRole('status').filter({ hasText: 'Generation cancelled.' }).waitFor();
   assert.equal((await studio.services.history.search({})).total, 0);

@@ -155,6 +155,9 @@ test('a selection is exported with its settings, deleted with undo, and the tras
   await page.getByRole('checkbox', { name: 'Select: a snowy owl' }).check();
   await selection.getByRole('button', { name: 'Delete' }).click();
   await imageCount(6);
+  // The export and undo toasts would sit over the bottom of the Settings screen for their ten seconds.
+  const dismiss = page.getByRole('status').getByRole('button', { name: 'Dismiss' });
+  while ((await dismiss.count()) > 0) await dismiss.first().click();
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
   const trash = page.getByRole('region', { name: 'Trash' });
