@@ -70,7 +70,7 @@ export function GenerateScreen({ form, onForm, tracker, onOpenGeneration }: Prop
           <Button variant="primary" className="px-6 py-2 text-base" onClick={generate} disabled={Boolean(problem)} aria-keyshortcuts="Control+Enter Meta+Enter">
             Generate
           </Button>
-          <span className="text-sm text-zinc-500">{problem ?? 'Ctrl+Enter generates · Esc cancels'}</span>
+          <span className="text-sm text-zinc-400">{problem ?? 'Ctrl+Enter generates · Esc cancels'}</span>
         </div>
         <ProgressPanel tracker={tracker} onCancel={cancel} onOpen={onOpenGeneration} />
         <QueuePanel queue={tracker.queue} error={tracker.queueError} />

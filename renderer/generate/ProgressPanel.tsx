@@ -64,7 +64,7 @@ function LastOutcome({ tracker, onOpen }: { tracker: GenerationTracker; onOpen: 
     };
   }, [api, outcome]);
 
-  if (!outcome) return <p className="py-16 text-center text-sm text-zinc-500">Your images appear here. Press Generate or Ctrl+Enter.</p>;
+  if (!outcome) return <p className="py-16 text-center text-sm text-zinc-400">Your images appear here. Press Generate or Ctrl+Enter.</p>;
   if (outcome.failure?.cancelled) return <p role="status" className="py-16 text-center text-sm text-zinc-400">Generation cancelled.</p>;
   if (outcome.failure) return <ErrorNotice error={outcome.failure.error} title="Generation failed" />;
   const generations = outcome.generations ?? [];
@@ -77,7 +77,7 @@ function LastOutcome({ tracker, onOpen }: { tracker: GenerationTracker; onOpen: 
             <button type="button" onClick={() => onOpen(summary.id)} aria-label={`Open result ${index + 1} in history`} className="block">
               <ImageBox src={host.imageUrl(record?.image ?? summary.thumbnail)} alt={`Result ${index + 1}: ${summary.prompt}`} width={summary.width} height={summary.height} className="mx-auto w-full max-w-[min(36rem,56vh)]" />
             </button>
-            <figcaption className="text-center text-xs text-zinc-500 tabular-nums">
+            <figcaption className="text-center text-xs text-zinc-400 tabular-nums">
               seed {summary.seed} · {summary.recipeName}
             </figcaption>
           </figure>

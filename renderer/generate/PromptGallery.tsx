@@ -70,7 +70,7 @@ export function PromptGallery({ prompt, negativePrompt, onInsert }: { prompt: st
           <li key={entry.id} className="group flex items-start gap-2 rounded-md px-2 py-1.5 hover:bg-zinc-800/60">
             <div className="min-w-0 flex-1">
               <p className="line-clamp-2 text-sm text-zinc-200">{entry.text}</p>
-              <p className="flex flex-wrap gap-x-1.5 text-xs text-zinc-500">
+              <p className="flex flex-wrap gap-x-1.5 text-xs text-zinc-400">
                 {entry.tags.map((tag) => (
                   <button key={tag} type="button" className="text-accent-300 hover:underline" onClick={() => setQuery(`#${tag}`)} aria-label={`Show prompts tagged ${tag}`}>
                     #{tag}

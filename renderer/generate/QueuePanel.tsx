@@ -15,12 +15,12 @@ export function QueuePanel({ queue, error }: { queue: readonly QueuedJob[]; erro
     <Panel title={`Queue${waiting.length ? ` (${waiting.length})` : ''}`}>
       {error ? <ErrorNotice error={error} /> : null}
       {waiting.length === 0 ? (
-        <p className="text-sm text-zinc-500">Nothing waiting. Generate again to queue more jobs.</p>
+        <p className="text-sm text-zinc-400">Nothing waiting. Generate again to queue more jobs.</p>
       ) : (
         <ol className="flex flex-col gap-1" aria-label="Queued jobs">
           {waiting.map((job, index) => (
             <li key={job.id} className="flex items-center gap-2 rounded-md bg-zinc-950/50 px-3 py-2 text-sm ring-1 ring-zinc-800">
-              <span className="w-5 text-right text-zinc-500 tabular-nums">{index + 1}</span>
+              <span className="w-5 text-right text-zinc-400 tabular-nums">{index + 1}</span>
               <span className="min-w-0 flex-1 truncate">{job.label}</span>
               <Button small variant="ghost" aria-label={`Move up: ${job.label}`} disabled={index === 0} onClick={() => run(api.generation.reorder({ jobId: job.id, toIndex: index - 1 }), 'Could not reorder')}>
                 ↑

@@ -54,7 +54,7 @@ function SavedRecipe({ recipe, models, onEdit }: { recipe: Recipe; models: reado
     <div className="flex items-start justify-between gap-3 rounded-md bg-zinc-950/60 p-3 text-sm ring-1 ring-zinc-800">
       <div>
         <p className="text-zinc-300">{methodLabel(recipe.method)}</p>
-        <p className="text-zinc-500">{recipe.members.map((m) => modelName(models, m.modelId)).join(' + ')}</p>
+        <p className="text-zinc-400">{recipe.members.map((m) => modelName(models, m.modelId)).join(' + ')}</p>
       </div>
       <Button small onClick={onEdit}>
         Edit as draft

@@ -33,7 +33,7 @@ export function CompareDialog({ initial, width, height, onClose }: { initial: Co
             <li key={`${item.role}-${item.modelId ?? 'ensemble'}`} className="flex flex-col gap-2">
               <ImageBox src={record ? host.imageUrl(record.image) : undefined} alt={`${item.label}`} width={width} height={height} className="w-full">
                 {!record ? (
-                  <span className="absolute inset-0 flex items-center justify-center text-sm text-zinc-500">
+                  <span className="absolute inset-0 flex items-center justify-center text-sm text-zinc-400">
                     {item.status === 'failed' ? 'Failed' : item.status === 'cancelled' ? 'Cancelled' : item.status === 'running' ? 'Generating…' : 'Waiting…'}
                   </span>
                 ) : null}

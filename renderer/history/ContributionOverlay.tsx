@@ -57,7 +57,7 @@ export function ContributionLegend({ map, stepIndex }: { map: ContributionMap; s
           <li key={member.modelId} className="flex items-center gap-1.5">
             <span className="inline-block h-3 w-3 rounded-sm" style={{ backgroundColor: `rgb(${r} ${g} ${b})` }} />
             <span className="text-zinc-300">{member.name}</span>
-            <span className="text-zinc-500 tabular-nums">{step ? `${Math.round((step.shares[index] ?? 0) * 100)}%` : ''}</span>
+            <span className="text-zinc-400 tabular-nums">{step ? `${Math.round((step.shares[index] ?? 0) * 100)}%` : ''}</span>
           </li>
         );
       })}

@@ -143,7 +143,7 @@ function Detail({ record, onUseSettings, onDelete, onCompare }: { record: Genera
         <dl className="grid grid-cols-[auto_1fr] gap-x-4 gap-y-1.5 text-sm" aria-label="Settings">
           {rows.map(([label, value]) => (
             <div key={label} className="contents">
-              <dt className="text-zinc-500">{label}</dt>
+              <dt className="text-zinc-400">{label}</dt>
               <dd className="break-words text-zinc-200">{value}</dd>
             </div>
           ))}

@@ -29,7 +29,7 @@ export function HistoryCell({ item, selected, selecting, onOpen, onSelect }: Pro
           <span className="flex h-full w-full flex-col items-center justify-center gap-1 bg-[repeating-linear-gradient(45deg,var(--color-zinc-900)_0_8px,var(--color-zinc-950)_8px_16px)] px-3 text-center">
             <span aria-hidden="true" className="text-2xl text-zinc-600">⌀</span>
             <span className="text-xs font-medium text-amber-300">Image missing</span>
-            <span className="line-clamp-2 text-[11px] text-zinc-500">{label}</span>
+            <span className="line-clamp-2 text-[11px] text-zinc-400">{label}</span>
           </span>
         ) : (
           <img src={host.imageUrl(item.thumbnail)} alt="" loading="lazy" decoding="async" className="h-full w-full object-cover" />

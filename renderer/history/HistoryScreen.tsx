@@ -156,7 +156,7 @@ export function HistoryScreen({ openId, onOpen, onUseSettings }: Props) {
           <TextInput type="search" value={text} onChange={(e) => setText(e.target.value)} placeholder="Prompt, model, recipe or tag" />
         </Field>
         <div className="ml-auto flex items-center gap-3 pb-0.5">
-          <span className="text-sm text-zinc-500 tabular-nums" role="status">
+          <span className="text-sm text-zinc-400 tabular-nums" role="status">
             {pages.total} {pages.total === 1 ? 'image' : 'images'}
           </span>
           <Button onClick={() => picker.current?.click()} disabled={imports.running !== null} title="PNGs with settings from AFA Studio, AUTOMATIC1111, InvokeAI or ComfyUI; or drop them here">

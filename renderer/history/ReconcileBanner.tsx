@@ -17,7 +17,13 @@ const dismissedKey = 'afa.history.reconcile-dismissed';
 export function ReconcileBanner({ onImport, busy }: { onImport: (paths: readonly string[]) => Promise<void>; busy: boolean }) {
   const { api } = useStudio();
   const toasts = useToasts();
-  const report = useLoader(() => api.history.reconcileReport(), [api], (reload) => api.history.onDidChange(reload));
+  // Deletes and restores change the missing count; additions (each batch of an import) do not, and the
+  // orphan list can be long, so it is fetched again only when an import ends.
+  const report = useLoader(() => api.history.reconcileReport(), [api], (reload) =>
+    api.history.onDidChange((change) => {
+      if (change.reason === 'delete' || change.reason === 'restore') reload();
+    }),
+  );
   const [dismissed, setDismissed] = useState(() => sessionStorage.getItem(dismissedKey));
   const data = report.data;
   if (!data) return null;

@@ -43,7 +43,7 @@ export function AggregatorPanel({ models }: { models: readonly ModelInfo[] }) {
             <li key={set.id} className="flex items-center gap-3 rounded-md bg-zinc-950/50 px-3 py-2 ring-1 ring-zinc-800">
               <div className="min-w-0 flex-1">
                 <p className="truncate text-sm font-medium">{set.name}</p>
-                <p className="truncate text-xs text-zinc-500">
+                <p className="truncate text-xs text-zinc-400">
                   {set.points} aggregation points · for {set.memberModelIds.map(modelName).join(', ')}
                 </p>
               </div>
@@ -72,7 +72,7 @@ export function AggregatorPanel({ models }: { models: readonly ModelInfo[] }) {
                 onChange={(e) => setMembers(e.target.checked ? [...members, model.id] : members.filter((id) => id !== model.id))}
               />
               {model.name}
-              {members.includes(model.id) ? <span className="text-xs text-zinc-500">#{members.indexOf(model.id) + 1}</span> : null}
+              {members.includes(model.id) ? <span className="text-xs text-zinc-400">#{members.indexOf(model.id) + 1}</span> : null}
             </label>
           ))}
         </fieldset>

@@ -107,7 +107,7 @@ export function ImportPanel() {
           className={`flex flex-col items-center justify-center gap-2 rounded-lg border-2 border-dashed px-6 py-8 text-center transition-colors ${dragging ? 'border-accent-400 bg-accent-600/10' : 'border-zinc-700 bg-zinc-950/40'}`}
         >
           <p className="text-sm text-zinc-300">Drop Stable Diffusion 1.x checkpoints here (.safetensors)</p>
-          <p className="text-xs text-zinc-500">Pickle files (.ckpt) are refused: they can run code when loaded.</p>
+          <p className="text-xs text-zinc-400">Pickle files (.ckpt) are refused: they can run code when loaded.</p>
           <Button variant="primary" onClick={() => input.current?.click()}>
             Choose checkpoint file…
           </Button>
@@ -155,7 +155,7 @@ export function ImportPanel() {
                 ) : (
                   <>
                     <ProgressBar label={`Import progress: ${entry.fileName}`} value={entry.progress?.done ?? 0} max={entry.progress?.total ?? 1} />
-                    <p className="text-xs text-zinc-500">{entry.progress?.message ?? (entry.stage === 'upload' ? 'Preparing…' : 'Starting…')}</p>
+                    <p className="text-xs text-zinc-400">{entry.progress?.message ?? (entry.stage === 'upload' ? 'Preparing…' : 'Starting…')}</p>
                   </>
                 )}
               </li>

@@ -28,7 +28,7 @@ export function ModelList({ models }: { models: Loaded<ModelInfo[]> }) {
       {models.data && list.length === 0 ? <EmptyState>No models imported yet.</EmptyState> : null}
       {list.length > 0 ? (
         <table className="w-full table-fixed text-left text-sm" aria-label="Imported models">
-          <thead className="text-xs text-zinc-500">
+          <thead className="text-xs text-zinc-400">
             <tr>
               <th className="w-[26%] pb-2 font-medium">Name</th>
               <th className="w-[12%] pb-2 font-medium">Architecture</th>

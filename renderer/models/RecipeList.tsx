@@ -21,7 +21,7 @@ export function RecipeList({ recipes, models, onUse }: { recipes: Loaded<Recipe[
           <li key={recipe.id} className="flex items-center gap-3 rounded-md bg-zinc-950/50 px-3 py-2 ring-1 ring-zinc-800">
             <div className="min-w-0 flex-1">
               <p className="truncate text-sm font-medium">{recipe.name}</p>
-              <p className="truncate text-xs text-zinc-500">
+              <p className="truncate text-xs text-zinc-400">
                 {methodLabel(recipe.method)} · {recipe.members.map((m) => name(m.modelId)).join(' + ')}
               </p>
             </div>

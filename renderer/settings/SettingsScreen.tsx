@@ -66,7 +66,7 @@ export function SettingsScreen() {
                     <input type="radio" name="backend" className="mt-1 accent-accent-500" value={backend.backend} disabled={!backend.available} checked={draft.backend === backend.backend} onChange={() => setDraft({ ...draft, backend: backend.backend as BackendName })} />
                     <span className="flex flex-col">
                       <span className="text-sm font-medium">{backend.label}</span>
-                      <span className="text-xs text-zinc-500">{backend.available ? 'Available' : backend.reason}</span>
+                      <span className="text-xs text-zinc-400">{backend.available ? 'Available' : backend.reason}</span>
                     </span>
                   </label>
                 ))}
@@ -85,7 +85,7 @@ export function SettingsScreen() {
               Save settings
             </Button>
             {system.data ? (
-              <span className="text-xs text-zinc-500">
+              <span className="text-xs text-zinc-400">
                 AFA Studio {system.data.version} · {system.data.platform} · {host.kind === 'web' ? 'web mode' : 'desktop'}
               </span>
             ) : null}

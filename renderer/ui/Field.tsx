@@ -18,7 +18,7 @@ export function Field({ label, hint, children, className = '' }: { label: string
       </label>
       {control}
       {hint ? (
-        <span id={hintId} className="text-xs text-zinc-500">
+        <span id={hintId} className="text-xs text-zinc-400">
           {hint}
         </span>
       ) : null}

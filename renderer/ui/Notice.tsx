@@ -14,5 +14,5 @@ export function ErrorNotice({ error, title }: { error: unknown; title?: string }
 }
 
 export function EmptyState({ children }: { children: React.ReactNode }) {
-  return <p className="rounded-md border border-dashed border-zinc-800 px-4 py-6 text-center text-sm text-zinc-500">{children}</p>;
+  return <p className="rounded-md border border-dashed border-zinc-800 px-4 py-6 text-center text-sm text-zinc-400">{children}</p>;
 }
