@@ -9,9 +9,12 @@ import type { AggregatorRow } from '../library/aggregators-table.ts';
 import type { Library } from '../library/library.ts';
 import { ApiError } from './api-error.ts';
 import type { AggregatorInfo, AggregatorsApi, ImportAggregatorsRequest } from './contract.ts';
+import { Emitter } from './emitter.ts';
 
 export class AggregatorsService implements AggregatorsApi {
   readonly #library: Library;
+  readonly #changed = new Emitter<{ reason: 'import' | 'delete' }>();
+  readonly onDidChange = this.#changed.event;
 
   constructor(library: Library) {
     this.#library = library;
@@ -51,12 +54,14 @@ export class AggregatorsService implements AggregatorsApi {
       this.#library.aggregators.remove(row.id);
       throw error;
     }
+    this.#changed.fire({ reason: 'import' });
     return this.#info(row);
   }
 
   async delete(request: { id: string }): Promise<void> {
     if (!this.#library.aggregators.remove(request.id)) throw new ApiError('not-found', `There are no aggregators ${request.id}.`);
     rmSync(aggregatorDir(this.#library.home, request.id), { recursive: true, force: true });
+    this.#changed.fire({ reason: 'delete' });
   }
 
   #info(row: AggregatorRow): AggregatorInfo {

@@ -230,6 +230,8 @@ export interface AggregatorsApi {
   /** Copies a trained aggregator set into the studio (checked: it loads, and fits that many experts). */
   import(request: ImportAggregatorsRequest): Promise<AggregatorInfo>;
   delete(request: { id: string }): Promise<void>;
+  /** The list changed (import, delete): recipe builders offer the new sets. */
+  onDidChange: ApiEvent<{ readonly reason: 'import' | 'delete' }>;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ const events: { readonly [E in ApiEventName]: true } = {
   'models.onDidImportFail': true,
   'models.onDidChange': true,
   'recipes.onDidChange': true,
+  'aggregators.onDidChange': true,
   'generation.onDidStart': true,
   'generation.onDidProgress': true,
   'generation.onDidFinish': true,

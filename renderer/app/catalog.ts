@@ -15,7 +15,7 @@ export function useRecipes(): Loaded<Recipe[]> {
 
 export function useAggregators(): Loaded<AggregatorInfo[]> {
   const { api } = useStudio();
-  return useLoader(() => api.aggregators.list(), [api]);
+  return useLoader(() => api.aggregators.list(), [api], (reload) => api.aggregators.onDidChange(reload));
 }
 
 export function formatBytes(bytes: number): string {

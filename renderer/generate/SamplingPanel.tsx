@@ -40,13 +40,14 @@ export function SamplingPanel({ form, update }: { form: GenerationForm; update: 
             <input type="checkbox" className="accent-accent-500" checked={form.randomSeed} onChange={(e) => update({ randomSeed: e.target.checked })} />
             Random seed
           </label>
+          {/* Words, not a dice emoji: Linux desktops without an emoji font showed an empty box. */}
           <Button
             small
             className="mb-1"
-            aria-label="New random seed"
+            title="Pick a new random seed and keep it"
             onClick={() => update({ seed: Math.floor(Math.random() * 2 ** 32), randomSeed: false })}
           >
-            🎲
+            New seed
           </Button>
         </div>
       </div>

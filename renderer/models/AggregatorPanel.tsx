@@ -37,7 +37,7 @@ export function AggregatorPanel({ models }: { models: readonly ModelInfo[] }) {
     <Panel title="Aggregators (AFA)">
       <div className="flex flex-col gap-4">
         {aggregators.error ? <ErrorNotice error={aggregators.error} /> : null}
-        {aggregators.data && aggregators.data.length === 0 ? <EmptyState>No trained aggregators yet. AFA recipes without them fuse with equal weights.</EmptyState> : null}
+        {aggregators.data && aggregators.data.length === 0 ? <EmptyState>No trained aggregators yet. AFA needs a set trained for its models; Feature average fuses them with equal weights instead.</EmptyState> : null}
         <ul className="flex flex-col gap-2" aria-label="Aggregator sets">
           {(aggregators.data ?? []).map((set) => (
             <li key={set.id} className="flex items-center gap-3 rounded-md bg-zinc-950/50 px-3 py-2 ring-1 ring-zinc-800">

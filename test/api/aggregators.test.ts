@@ -28,6 +28,8 @@ after(async () => {
 });
 
 test('an official aggregator folder is imported for its experts, listed and deleted', async () => {
+  const changes: string[] = [];
+  const off = services.aggregators.onDidChange((change) => changes.push(change.reason));
   const imported = await services.aggregators.import({ path: goldenAfa, name: 'Golden', memberModelIds: ids });
   assert.deepEqual(imported.memberModelIds, ids);
   assert.equal(imported.points, 25);
@@ -36,6 +38,8 @@ test('an official aggregator folder is imported for its experts, listed and dele
   await services.aggregators.delete({ id: imported.id });
   assert.deepEqual(await services.aggregators.list(), []);
   assert.equal(existsSync(join(home, 'aggregators', imported.id)), false);
+  off();
+  assert.deepEqual(changes, ['import', 'delete']);
 });
 
 test('aggregators for three experts are refused for two models, and a folder without aggregators is refused', async () => {
