@@ -413,9 +413,10 @@ export interface HistoryPage {
 }
 
 /**
- * Which model dominated where, per recorded step, for AFA/feature-average generations.
+ * Which model dominated where, per recorded step (at most 10, the last always), for AFA generations.
  * `dominant` is base64 of a Uint8Array [height, width] (row-major) of member indexes into `members`;
- * `shares` are the mean fusion weights per member over the whole map (they sum to 1).
+ * `shares` are the mean fusion weights per member over the whole map (they sum to 1). `width`/`height`
+ * are the latent's (the image's / 8); `step` is the 0-based denoising step.
  */
 export interface ContributionMap {
   readonly generationId: string;
