@@ -41,7 +41,7 @@ function RunningJob({ job, tracker, onCancel }: { job: QueuedJob; tracker: Gener
           {progress?.etaMs != null ? ` · ${formatDuration(progress.etaMs)} left` : ''}
         </span>
       </p>
-      <ImageBox src={progress?.preview} alt="Step preview" width={job.request.width} height={job.request.height} className="mx-auto w-full max-w-[min(36rem,56vh)]" />
+      <ImageBox src={progress?.preview} alt="Step preview" pixelated={false} width={job.request.width} height={job.request.height} className="mx-auto w-full max-w-[min(36rem,56vh)]" />
     </div>
   );
 }

@@ -1,7 +1,8 @@
 import { cloneElement, useId, type InputHTMLAttributes, type ReactElement, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes } from 'react';
 
+// scroll-mt: a field focused in a scrolled column comes into view with its label and panel title above it.
 export const inputClass =
-  'w-full rounded-md bg-zinc-900 px-2.5 py-1.5 text-sm text-zinc-100 ring-1 ring-inset ring-zinc-700 placeholder:text-zinc-500 focus:ring-2 focus:ring-accent-500 focus:outline-none disabled:opacity-60';
+  'scroll-mt-24 w-full rounded-md bg-zinc-900 px-2.5 py-1.5 text-sm text-zinc-100 ring-1 ring-inset ring-zinc-700 placeholder:text-zinc-500 focus:ring-2 focus:ring-accent-500 focus:outline-none disabled:opacity-60';
 
 /**
  * A labelled control. The label points at the control (htmlFor) instead of wrapping it, so the control's
