@@ -30,9 +30,9 @@ const TARGET_SECONDS: Readonly<Record<(typeof SIZES)[number], number>> = { 256: 
 /**
  * Timed runs per size and shape (after one warm-up run), alternating whole/layers. The fastest run
  * counts: other work on a shared machine only ever adds time, so the minimum is the best estimate of the
- * model's own cost (the median is reported too).
+ * model's own cost (the median is reported too). Small steps get more runs: they are cheap and noisier.
  */
-const RUNS = 5;
+const RUNS: Readonly<Record<(typeof SIZES)[number], number>> = { 256: 9, 512: 5 };
 
 function randomTensor(shape: readonly number[], seed: number): Tensor<'float32'> {
   const data = new Float32Array(sizeOf(shape));
@@ -124,7 +124,7 @@ async function measure(): Promise<BenchResult[]> {
       await runWhole();
       await runLayers();
       const [wholeTimes, layerTimes] = [[] as Timing[], [] as Timing[]];
-      for (let run = 0; run < RUNS; run++) {
+      for (let run = 0; run < RUNS[size]; run++) {
         wholeTimes.push(await runWhole());
         layerTimes.push(await runLayers());
       }
