@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { studioPaths } from '../common/paths.ts';
 import { Library } from '../library/library.ts';
-import { listBackends } from '../runtime/onnx-runtime.ts';
+import { probeBackends } from '../runtime/backend-probe.ts';
 import { AggregatorsService } from './aggregators-service.ts';
 import { CompareService } from './compare-service.ts';
 import type { StudioApi } from './contract.ts';
@@ -40,7 +40,7 @@ export function createStudioServices(config: StudioServicesConfig): StudioServic
     file: config.settingsFile ?? join(paths.home, 'settings.json'),
     home: paths.home,
     dataDirectoryFixed: config.dataDirectoryFixed ?? false,
-    listBackends,
+    listBackends: probeBackends,
   });
   const system = new SystemService({ version: config.version ?? '0.0.0', home: paths.home });
   const library = Library.open({ home: paths.home, appVersion: config.version });

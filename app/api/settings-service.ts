@@ -17,7 +17,7 @@ export interface SettingsServiceConfig {
   /** True in web mode: the home comes from `--home`/AFA_STUDIO_HOME and cannot be changed from the UI. */
   readonly dataDirectoryFixed: boolean;
   /** The execution providers of this machine (app/runtime/onnx-runtime.ts listBackends). */
-  readonly listBackends: () => readonly { backend: BackendName; available: boolean; reason?: string }[];
+  readonly listBackends: () => Promise<readonly { backend: BackendName; available: boolean; reason?: string }[]>;
 }
 
 const labels: Readonly<Record<BackendName, string>> = {
@@ -73,7 +73,7 @@ export class SettingsService implements SettingsApi {
   }
 
   async listBackends(): Promise<BackendInfo[]> {
-    return this.#config.listBackends().map((info) => ({ ...info, label: labels[info.backend] }));
+    return (await this.#config.listBackends()).map((info) => ({ ...info, label: labels[info.backend] }));
   }
 
   private defaults(): Settings {

@@ -51,6 +51,23 @@ export function listBackends(): BackendInfo[] {
   });
 }
 
+/**
+ * Tries to open `modelBytes` (a tiny model) on `backend` and run nothing: the message of the failure, or
+ * undefined when the provider works on this machine. Providers that are compiled in may still find no
+ * device (WebGPU without a GPU adapter, CUDA without a driver); only trying tells.
+ */
+export async function trySessionOn(backend: Backend, modelBytes: Uint8Array): Promise<string | undefined> {
+  try {
+    const session = await ort.InferenceSession.create(modelBytes, { executionProviders: [backend], graphOptimizationLevel: 'disabled' });
+    await session.release();
+    return undefined;
+  } catch (error) {
+    // onnxruntime prefixes its checks with the source location and the failed condition; keep the words.
+    const first = (error as Error).message.split('\n')[0] ?? String(error);
+    return first.replace(/^.*? was false\. /, '');
+  }
+}
+
 export interface SessionOptions {
   /** Execution provider; default 'cpu'. */
   readonly backend?: Backend;
