@@ -24,7 +24,8 @@ export interface Expert {
 
 export type Fusion =
   | { readonly kind: 'aggregators'; readonly aggregators: AggregatorSet }
-  | { readonly kind: 'mean' };
+  /** Fixed weights per expert (normalised; uniform when absent): what an untrained aggregator does. */
+  | { readonly kind: 'mean'; readonly weights?: readonly number[] };
 
 export interface LockStepGraphOptions {
   /** Adds outputs `weights_NN` [B, K, h, w]: each aggregator's per-pixel expert weights (contribution maps). */
@@ -76,6 +77,15 @@ function meanOf(g: Graph, values: readonly Value[]): Value {
   return div(g, sum, values.length);
 }
 
+/** Σ_k w_k·x_k (left to right, float32) with weights normalised to sum 1. */
+function weightedSumOf(g: Graph, values: readonly Value[], weights: readonly number[]): Value {
+  if (weights.length !== values.length) throw new UserError('invalid-argument', `Feature averaging needs ${values.length} weights; got ${weights.length}.`);
+  const total = weights.reduce((sum, w) => sum + w, 0);
+  let sum = mul(g, values[0]!, weights[0]! / total);
+  for (let k = 1; k < values.length; k++) sum = add(g, sum, mul(g, values[k]!, weights[k]! / total));
+  return sum;
+}
+
 export function buildLockStepGraph(experts: readonly Expert[], fusion: Fusion, options: LockStepGraphOptions = {}): Graph {
   checkSameArchitecture(experts);
   const K = experts.length;
@@ -121,7 +131,7 @@ export function buildLockStepGraph(experts: readonly Expert[], fusion: Fusion, o
     );
     const id = pointName(point.index);
     hidden = g.scope(`aggregator${id}`, () => {
-      if (fusion.kind === 'mean') return meanOf(g, outputs);
+      if (fusion.kind === 'mean') return fusion.weights ? weightedSumOf(g, outputs, fusion.weights) : meanOf(g, outputs);
       const result = g.weightNamespace(`aggregator${id}.`, () =>
         sabwAggregator(g, fusion.aggregators.weights[point.index]!, fusion.aggregators.configs[point.index]!, outputs, aggregatorTemb!, aggregatorContext!),
       );

@@ -60,7 +60,7 @@ function compileKey(recipe: Recipe, manifests: readonly ModelManifest[]): string
     version: COMPILED_GRAPH_VERSION,
     method: recipe.method,
     members: manifests.map((m) => m.sha256),
-    weights: recipe.method === 'output-average' || recipe.method === 'merge' ? memberWeights(recipe) : undefined,
+    weights: recipe.method === 'output-average' || recipe.method === 'merge' || (recipe.method === 'feature-average' && recipe.weights) ? memberWeights(recipe) : undefined,
     mbw: recipe.method === 'mbw' ? recipe.mbw : undefined,
     aggregatorId: recipe.method === 'afa' ? recipe.aggregatorId : undefined,
   };
@@ -95,7 +95,7 @@ function buildRecipeGraph(home: string, recipe: Recipe, manifests: readonly Mode
       // Weight maps are graph outputs (fetching them is opt-in per run): the studio's contribution maps.
       return buildLockStepGraph(experts, { kind: 'aggregators', aggregators: loadCheckedAggregators(home, recipe, manifests, experts) }, { exposeWeights: true });
     case 'feature-average':
-      return buildLockStepGraph(experts, { kind: 'mean' });
+      return buildLockStepGraph(experts, recipe.weights ? { kind: 'mean', weights: memberWeights(recipe) } : { kind: 'mean' });
     case 'output-average':
       return buildOutputAverageGraph(experts, memberWeights(recipe));
     default:

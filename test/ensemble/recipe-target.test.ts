@@ -71,6 +71,14 @@ describe('recipe targets', () => {
     }
   });
 
+  it('feature averaging with all weight on one expert is that expert alone (fused features are what every expert receives)', async () => {
+    const { result: alone } = await generate({ name: 'One', method: 'single', members: members(1) });
+    const { result: weighted } = await generate({ name: 'Lopsided', method: 'feature-average', members: members(3), weights: [1, 0, 0] });
+    const worst = alone.latents.data.reduce((max, value, index) => Math.max(max, Math.abs(value - weighted.latents.data[index]!)), 0);
+    // Same arithmetic, different graphs: onnxruntime may fuse and order float32 ops differently (≈1e-5 after 3 guided steps).
+    assert.ok(worst < 1e-4, `max |difference| ${worst}`);
+  });
+
   it('records which expert dominated where for AFA generations, for the contribution overlay', async () => {
     const { target } = await generate({ name: 'AFA maps', method: 'afa', members: members(3), aggregatorId });
     const extras = target.imageExtras?.();
