@@ -7,13 +7,6 @@ import { fileURLToPath } from 'node:url';
 import { openGoldenSession } from './golden-runner.ts';
 import { formatDetails } from './report-format.ts';
 
-/**
- * TEMPORARY allowance: kinds whose runner has not landed yet are reported as `todo`, not as passes.
- * The lead removes this list once every kind is registered; a kind registered by a file in
- * test/golden/kinds/ runs for real (and must pass) whether or not it is listed here.
- */
-const KINDS_NOT_YET_IMPLEMENTED: readonly string[] = ['sd_pipeline', 'baseline_weighted_merge', 'baseline_mbw'];
-
 /** Kinds skipped on purpose, with the reason (training arrives with a later issue). */
 const SKIPPED_KINDS: Readonly<Record<string, string>> = {
   afa_train_step: 'training (afa_train_step) arrives with a later issue',
@@ -35,8 +28,7 @@ for (const testCase of session.cases) {
   if (skipReason) {
     test(name, { skip: skipReason });
   } else if (!session.isRegistered(testCase.kind)) {
-    if (KINDS_NOT_YET_IMPLEMENTED.includes(testCase.kind)) test.todo(`${name}: no runner for this kind yet`);
-    else test(name, () => assert.fail(`no file in test/golden/kinds registers kind '${testCase.kind}'`));
+    test(name, () => assert.fail(`no file in test/golden/kinds registers kind '${testCase.kind}'`));
   } else {
     test(name, async (t) => {
       const result = await session.runCase(testCase.id);
