@@ -57,7 +57,7 @@ const afaPipeline: CaseKind = {
           }
         },
       });
-      const vae = await compiledVae(context.resolve('models/afa/vae'), 'decoder');
+      const vae = await compiledVae(join(afaDir, 'vae'), 'decoder');
       const decoder = new VaeLatentDecoder(vae.modelPaths.get('vae_decoder')!, runtime);
       const schedulerJson = parseDiffusersJson(readFileSync(join(afaDir, 'scheduler', 'scheduler_config.json'), 'utf8'));
       const scheduler = schedulerFromConfig(fromDiffusersConfig(schedulerJson));
