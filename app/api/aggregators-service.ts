@@ -9,7 +9,7 @@ import type { AggregatorRow } from '../library/aggregators-table.ts';
 import type { Library } from '../library/library.ts';
 import { ApiError } from './api-error.ts';
 import type { AggregatorInfo, AggregatorsApi, ImportAggregatorsRequest } from './contract.ts';
-import { Emitter } from './emitter.ts';
+import { Emitter } from '../common/emitter.ts';
 
 export class AggregatorsService implements AggregatorsApi {
   readonly #library: Library;

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Library } from '../library/library.ts';
 import { ApiError } from './api-error.ts';
 import type { CompareApi, CompareItem, CompareSet, JobStatus } from './contract.ts';
-import { Emitter } from './emitter.ts';
+import { Emitter } from '../common/emitter.ts';
 import { generationRecord } from './generation-records.ts';
 import type { GenerationService } from './generation-service.ts';
 

@@ -11,7 +11,7 @@ import { ApiError, toErrorData } from './api-error.ts';
 import type {
   GenerationApi, GenerationFinished, GenerationProgress, GenerationRequest, JobFailed, JobStarted, QueuedJob, Settings,
 } from './contract.ts';
-import { Emitter } from './emitter.ts';
+import { Emitter } from '../common/emitter.ts';
 import { generationSummary } from './generation-records.ts';
 import type { HistoryService } from './history-service.ts';
 import { recipeDocument, recipeOf } from './recipes-service.ts';

@@ -19,7 +19,7 @@ import type {
   ReconcileSummary,
   TrashInfo,
 } from './contract.ts';
-import { Emitter } from './emitter.ts';
+import { Emitter } from '../common/emitter.ts';
 import { generationRecord, generationSummary } from './generation-records.ts';
 import { removeUpload, uploadedFile } from './uploads.ts';
 

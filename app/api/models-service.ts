@@ -12,7 +12,7 @@ import type { Library } from '../library/library.ts';
 import type { ModelRow } from '../library/models-table.ts';
 import { ApiError, toErrorData } from './api-error.ts';
 import type { ImportFinished, ImportModelRequest, JobFailed, JobProgress, JobStarted, ModelInfo, ModelsApi } from './contract.ts';
-import { Emitter } from './emitter.ts';
+import { Emitter } from '../common/emitter.ts';
 import { recipeOf } from './recipes-service.ts';
 import { removeUpload, uploadedFile } from './uploads.ts';
 

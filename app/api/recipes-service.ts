@@ -6,7 +6,7 @@ import type { Library } from '../library/library.ts';
 import type { RecipeRow } from '../library/recipes-table.ts';
 import { ApiError } from './api-error.ts';
 import type { Recipe, RecipesApi, RecipeSpec, SaveRecipeRequest } from './contract.ts';
-import { Emitter } from './emitter.ts';
+import { Emitter } from '../common/emitter.ts';
 
 export function specOf(recipe: EnsembleRecipe): RecipeSpec {
   const { version: _version, name: _name, ...spec } = recipe;

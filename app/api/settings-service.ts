@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import { ApiError } from './api-error.ts';
 import type { BackendInfo, BackendName, Settings, SettingsApi } from './contract.ts';
-import { Emitter } from './emitter.ts';
+import { Emitter } from '../common/emitter.ts';
 import { backendNames } from './validate.ts';
 
 export interface SettingsServiceConfig {

@@ -1,7 +1,7 @@
 // What the UI needs to know about the machine and the build.
 import { availableParallelism, platform } from 'node:os';
 import type { SystemApi, SystemInfo } from './contract.ts';
-import { Emitter } from './emitter.ts';
+import { Emitter } from '../common/emitter.ts';
 
 export class SystemService implements SystemApi {
   readonly #info: SystemInfo;

@@ -21,7 +21,7 @@ import { imageRecordSettings } from './generation-record.ts';
 import { imageSeed, validateGenerationInput, type GenerationInput, type GenerationSettings } from './generation-request.ts';
 import { describeTarget, type GenerationTarget, type ResolvedTarget, type TargetKind, type TargetResolver } from './generation-target.ts';
 import { JobQueue, type JobInfo } from './job-queue.ts';
-import { ListenerSet, type Subscribe } from './listener-set.ts';
+import { Emitter, type Subscribe } from '../common/emitter.ts';
 import { createModelRuntime, type ModelRuntime } from './model-runtime.ts';
 import { previewDataUrl } from './preview-image.ts';
 import { resolveStoredModel } from './stored-model-target.ts';
@@ -127,11 +127,11 @@ export class GenerationEngine {
   readonly #rows = new Map<string, GenerationRow[]>();
   readonly #running = new Map<string, RunningState>();
 
-  readonly #started: ListenerSet<{ readonly jobId: string }>;
-  readonly #progress: ListenerSet<GenerationProgressEvent>;
-  readonly #finished: ListenerSet<GenerationFinishedEvent>;
-  readonly #failed: ListenerSet<GenerationFailedEvent>;
-  readonly #queueChanged: ListenerSet<{ readonly jobs: readonly QueuedGeneration[] }>;
+  readonly #started: Emitter<{ readonly jobId: string }>;
+  readonly #progress: Emitter<GenerationProgressEvent>;
+  readonly #finished: Emitter<GenerationFinishedEvent>;
+  readonly #failed: Emitter<GenerationFailedEvent>;
+  readonly #queueChanged: Emitter<{ readonly jobs: readonly QueuedGeneration[] }>;
 
   readonly onDidStart: Subscribe<{ readonly jobId: string }>;
   readonly onDidProgress: Subscribe<GenerationProgressEvent>;
@@ -149,16 +149,16 @@ export class GenerationEngine {
     }
     this.#previewEvery = previewEvery;
     const onError = options.onListenerError;
-    this.#started = new ListenerSet(onError);
-    this.#progress = new ListenerSet(onError);
-    this.#finished = new ListenerSet(onError);
-    this.#failed = new ListenerSet(onError);
-    this.#queueChanged = new ListenerSet(onError);
-    this.onDidStart = this.#started.subscribe;
-    this.onDidProgress = this.#progress.subscribe;
-    this.onDidFinish = this.#finished.subscribe;
-    this.onDidFail = this.#failed.subscribe;
-    this.onDidChangeQueue = this.#queueChanged.subscribe;
+    this.#started = new Emitter(onError);
+    this.#progress = new Emitter(onError);
+    this.#finished = new Emitter(onError);
+    this.#failed = new Emitter(onError);
+    this.#queueChanged = new Emitter(onError);
+    this.onDidStart = this.#started.event;
+    this.onDidProgress = this.#progress.event;
+    this.onDidFinish = this.#finished.event;
+    this.onDidFail = this.#failed.event;
+    this.onDidChangeQueue = this.#queueChanged.event;
     this.#resolvers.set('model', (target, context) => resolveStoredModel((target as { modelId: string }).modelId, context));
     this.#queue = new JobQueue<EngineJob, GenerationRow[]>((job, signal, id) => this.#run(job, signal, id), {
       onDidChange: () => this.#queueChanged.fire({ jobs: this.queue() }),

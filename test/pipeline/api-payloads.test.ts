@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GenerationProgress, JobStarted } from '../../app/api/contract.ts';
-import { Emitter } from '../../app/api/emitter.ts';
+import { Emitter } from '../../app/common/emitter.ts';
 import { GenerationEngine } from '../../app/pipeline/generation-engine.ts';
 import { tinyStudio } from './tiny-model.ts';
 

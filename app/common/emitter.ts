@@ -1,15 +1,15 @@
-// The engine's events: `engine.onDidProgress(listener)` returns the function that unsubscribes — the same
-// shape as the API contract's `ApiEvent`, so a service can hand the member straight through. A listener
-// that throws is reported and does not stop the others (nor the job that fired the event).
+// A minimal typed event source: `emitter.event(listener)` subscribes and returns the function that
+// unsubscribes — the shape of the API contract's `onDidX` members, so services hand `event` straight
+// through. A listener that throws is reported and does not stop the others (nor the job that fired it).
 
 export type Subscribe<T> = (listener: (payload: T) => void) => () => void;
 
-export class ListenerSet<T> {
+export class Emitter<T> {
   readonly #listeners = new Set<(payload: T) => void>();
 
   constructor(private readonly onListenerError: (error: unknown) => void = (error) => console.error(error)) {}
 
-  readonly subscribe: Subscribe<T> = (listener) => {
+  readonly event: Subscribe<T> = (listener) => {
     // Wrapped, so one function subscribed twice is two subscriptions.
     const entry = (payload: T) => listener(payload);
     this.#listeners.add(entry);
@@ -26,5 +26,9 @@ export class ListenerSet<T> {
         this.onListenerError(error);
       }
     }
+  }
+
+  get listenerCount(): number {
+    return this.#listeners.size;
   }
 }
