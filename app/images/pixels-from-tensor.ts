@@ -2,6 +2,7 @@
 // the decoder output x ∈ ~[-1, 1] to (x / 2 + 0.5).clamp(0, 1) (NHWC), and numpy_to_pil takes
 // (image * 255).round().astype('uint8') — numpy's round, which rounds halves to even.
 import { UserError } from '../common/errors.ts';
+import { roundHalfEven } from '../common/round-half-even.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { PixelImage } from './png.ts';
 
@@ -10,13 +11,6 @@ export interface TensorImageLayout {
   readonly layout: 'nchw' | 'nhwc';
   /** 'signed': the decoder's ~[-1, 1]; 'unit': already mapped to [0, 1]. */
   readonly range: 'signed' | 'unit';
-}
-
-function roundHalfEven(value: number): number {
-  const floor = Math.floor(value);
-  const fraction = value - floor;
-  if (fraction !== 0.5) return Math.round(value);
-  return floor % 2 === 0 ? floor : floor + 1;
 }
 
 /** One image of a float32 batch of one, as 8-bit RGB. */

@@ -5,6 +5,7 @@
 // difference in a frequency moves the embedding by up to ~1e-4; matching SLEEF bit for bit makes the
 // frequency table identical to diffusers'. Algorithm: SLEEF 3.x `xexpf` (Cody–Waite reduction by ln 2,
 // degree-6 polynomial, scale by 2^q), each `mla` a fused multiply-add.
+import { roundHalfEven } from '../common/round-half-even.ts';
 
 const R_LN2 = Math.fround(1.442695040888963407359924681001892137426645954152985934135449406931);
 const L2U = Math.fround(0.693145751953125);
@@ -56,13 +57,4 @@ export function torchExpFloat32(x: number): number {
   for (let i = 1; i < COEFFICIENTS.length; i++) u = fmaFloat32(u, s, COEFFICIENTS[i]);
   u = Math.fround(1 + fmaFloat32(Math.fround(s * s), u, s));
   return Math.fround(u * 2 ** q);
-}
-
-/** rint with the default rounding mode (ties to even), as cvtps2dq does. */
-function roundHalfEven(value: number): number {
-  const floor = Math.floor(value);
-  const fraction = value - floor;
-  if (fraction > 0.5) return floor + 1;
-  if (fraction < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
 }

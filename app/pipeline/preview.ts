@@ -1,6 +1,7 @@
 // A cheap preview of the current latent: SD1.x latents map almost linearly to RGB, so one 4×3 matrix
 // per pixel gives a recognisable thumbnail at 1/8 resolution for free (no VAE decode per step).
 // The coefficients are the widely used least-squares fit of SD1.5's VAE (latent channel → R, G, B).
+import { pixelsFromTensor } from '../images/pixels-from-tensor.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 
 const LATENT_RGB: readonly (readonly [number, number, number])[] = [
@@ -48,29 +49,8 @@ function toByte(value: number): number {
   return scaled < 0 ? 0 : scaled > 255 ? 255 : scaled;
 }
 
-/**
- * Decoded images [B, 3, H, W] in [-1, 1] → 8-bit RGB, as diffusers' pipelines do:
- * (x / 2 + 0.5).clamp(0, 1), then `(images * 255).round()` in float32 — numpy rounds halves to even.
- */
-export function imageToRgb(images: Tensor<'float32'>, index = 0): RgbImage {
-  const [, channels, height, width] = images.shape as [number, number, number, number];
-  if (channels !== 3) throw new Error(`an image needs 3 channels, got ${channels}`);
-  const plane = height * width;
-  const base = index * 3 * plane;
-  const rgb = new Uint8Array(plane * 3);
-  for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < 3; c++) {
-      const unit = Math.min(1, Math.max(0, images.data[base + c * plane + p]! / 2 + 0.5));
-      rgb[p * 3 + c] = roundHalfEven(Math.fround(unit * 255));
-    }
-  }
-  return { width, height, rgb };
-}
-
-function roundHalfEven(value: number): number {
-  const floor = Math.floor(value);
-  const fraction = value - floor;
-  if (fraction > 0.5) return floor + 1;
-  if (fraction < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
+/** The decoded image [1, 3, H, W] in ~[-1, 1] → 8-bit RGB, rounded as diffusers does (images/pixels-from-tensor.ts). */
+export function imageToRgb(image: Tensor<'float32'>): RgbImage {
+  const pixels = pixelsFromTensor(image, { layout: 'nchw', range: 'signed' });
+  return { width: pixels.width, height: pixels.height, rgb: pixels.data };
 }
