@@ -8,11 +8,12 @@
 // peak RSS ≤ the experts' weights + 15 %. (The official PyTorch code measured 1.254 on this kind of
 // machine: 15.7 s vs 4.18 s single at 256²; the aggregators' arithmetic is ≈ 6 % of the experts'.)
 //
-// All graphs are saved together, so every weight is written once (≈ 10.4 GB, streamed one tensor at a
+// All graphs are saved together, so every weight is written once (≈ 10.5 GB, streamed one tensor at a
 // time) and each expert's weights are shared by name (`expert{k}.…`) between its single graph and the
-// ensembles. Each configuration is measured in its own child process, one after another, so peak RSS
-// (VmHWM) is that configuration's own; times are medians of RUNS steps after one warm-up step, with the
-// children ordered single, ensemble, single, … so slow drifts of a shared machine spread over both.
+// ensembles. Each ensemble is measured in its own child process: its session is created, it runs one
+// warm-up step and its peak RSS (VmHWM) is taken; then each expert alone is loaded in turn next to it and
+// their steps alternate (RUNS each per expert after a warm-up), so the ratio compares steps taken at the
+// same time. Times are medians.
 //
 // `node --import tsx bench/ensemble.ts` runs it standalone; `npm run bench -- ensemble` through run-bench.
 // AFA_BENCH_QUICK=1 shrinks it to a smoke test (narrow U-Net, 16² latents, one timed step).
@@ -43,11 +44,11 @@ interface Scale {
   readonly config: UnetConfig;
   readonly latent: number;
   readonly aggregator: { readonly hiddenSize: number; readonly numAttentionHeads: number; readonly numLayers: number };
-  /** Timed steps per configuration (after one warm-up step); the median counts. */
+  /** Timed steps of each expert alone per ensemble, each alternated with one ensemble step. */
   readonly runs: number;
 }
 
-const FULL: Scale = { label: 'SD1.5, 256²', config: SD15_UNET_CONFIG, latent: 32, aggregator: SD15_AGGREGATOR_DEFAULTS, runs: 5 };
+const FULL: Scale = { label: 'SD1.5, 256²', config: SD15_UNET_CONFIG, latent: 32, aggregator: SD15_AGGREGATOR_DEFAULTS, runs: 3 };
 
 const QUICK: Scale = {
   label: 'quick (narrow U-Net, 128²)',
@@ -61,23 +62,20 @@ function scale(): Scale {
   return process.env.AFA_BENCH_QUICK === '1' ? QUICK : FULL;
 }
 
-/** The measured configurations: model file (without .onnx) and session options. */
+/** A measured ensemble: model file (without .onnx) and whether its experts' weights are prepacked. */
 interface Configuration {
   readonly name: string;
   readonly model: string;
   readonly prepackWeights: boolean;
-  /** Prompt embeddings per expert ([K, B, 77, D]) instead of one [B, 77, D]. */
-  readonly ensemble: boolean;
 }
 
-const SINGLES: readonly Configuration[] = Array.from({ length: EXPERTS }, (_, k) => ({ name: `expert ${k + 1} alone`, model: `single${k}`, prepackWeights: true, ensemble: false }));
-const AFA: Configuration = { name: 'AFA (25 aggregators)', model: 'afa', prepackWeights: true, ensemble: true };
-const AFA_UNPACKED: Configuration = { name: 'AFA, prepacking off', model: 'afa', prepackWeights: false, ensemble: true };
-const FEATURE_AVERAGE: Configuration = { name: 'feature average', model: 'feature_average', prepackWeights: true, ensemble: true };
-const OUTPUT_AVERAGE: Configuration = { name: 'output average', model: 'output_average', prepackWeights: true, ensemble: true };
+const AFA: Configuration = { name: 'AFA (25 aggregators)', model: 'afa', prepackWeights: true };
+const FEATURE_AVERAGE: Configuration = { name: 'feature average', model: 'feature_average', prepackWeights: true };
+const OUTPUT_AVERAGE: Configuration = { name: 'output average', model: 'output_average', prepackWeights: true };
+const AFA_UNPACKED: Configuration = { name: 'AFA, prepacking off', model: 'afa', prepackWeights: false };
+const CONFIGURATIONS: readonly Configuration[] = [AFA, FEATURE_AVERAGE, OUTPUT_AVERAGE, AFA_UNPACKED];
 
-/** Singles interleaved with the ensembles (see the header). */
-const ORDER: readonly Configuration[] = [SINGLES[0]!, AFA, SINGLES[1]!, FEATURE_AVERAGE, SINGLES[2]!, OUTPUT_AVERAGE, AFA_UNPACKED];
+const singleModel = (index: number) => `single${index}`;
 
 function syntheticExpert(config: UnetConfig, index: number): Expert {
   // A different seed per expert: three distinct checkpoints of one architecture.
@@ -191,48 +189,103 @@ function machineBusySeconds(): number | undefined {
   }
 }
 
+interface Timed {
+  /** Wall seconds per timed step. */
+  readonly steps: number[];
+  /** Process CPU seconds per timed step (ORT's spinning threads included). */
+  readonly cpuSteps: number[];
+}
+
 interface Measurement {
+  readonly sessionSeconds: number;
+  /** VmHWM after the ensemble's session creation and first step, before any single model was loaded. */
+  readonly peakRssBytes: number;
+  readonly ensemble: Timed;
+  /** Expert k alone, timed alternately with the ensemble in this process. */
+  readonly singles: Timed[];
+  readonly singleSessionSeconds: number[];
   /**
-   * Share of the machine's CPU capacity that other processes used while the steps were timed: above a
-   * few percent the times are inflated by someone else's work (the machine is shared), not this run's.
+   * Share of the machine's CPU capacity that other processes used while steps were timed: above a few
+   * percent the times are inflated by someone else's work (the machine is shared), not this run's.
    */
   readonly foreignLoad?: number;
+}
+
+interface SingleMeasurement {
   readonly sessionSeconds: number;
-  /** Wall seconds per step, each timed run. */
-  readonly steps: readonly number[];
-  /** Process CPU seconds per step (less sensitive to other jobs on the machine than wall time). */
-  readonly cpuSteps: readonly number[];
   readonly peakRssBytes: number;
 }
 
-async function measure(s: Scale, modelPath: string, configuration: Configuration): Promise<Measurement> {
-  const options: SessionOptions = { prepackWeights: configuration.prepackWeights };
-  let start = performance.now();
-  const session = await ModelSession.create(modelPath, options);
-  const sessionSeconds = (performance.now() - start) / 1000;
+function feedsFor(s: Scale, experts: number): Record<string, Tensor> {
   const dim = s.config.cross_attention_dim;
-  const feeds = {
+  return {
     sample: randomTensor([BATCH, 4, s.latent, s.latent], 1),
     timestep: unetTimestep(500, BATCH),
-    encoder_hidden_states: randomTensor(configuration.ensemble ? [EXPERTS, BATCH, 77, dim] : [BATCH, 77, dim], 2),
+    encoder_hidden_states: randomTensor(experts > 1 ? [experts, BATCH, 77, dim] : [BATCH, 77, dim], 2),
   };
-  const steps: number[] = [];
-  const cpuSteps: number[] = [];
-  await session.run(feeds, ['noise_pred']); // warm-up: first-run allocations and memory pattern
-  const [busyBefore, ownBefore, wallBefore] = [machineBusySeconds(), process.cpuUsage(), performance.now()];
-  for (let run = 0; run < s.runs; run++) {
-    start = performance.now();
-    const cpu = process.cpuUsage();
-    await session.run(feeds, ['noise_pred']);
-    const used = process.cpuUsage(cpu);
-    steps.push((performance.now() - start) / 1000);
-    cpuSteps.push((used.user + used.system) / 1e6);
+}
+
+async function timedStep(session: ModelSession, feeds: Record<string, Tensor>, into: Timed): Promise<void> {
+  const start = performance.now();
+  const cpu = process.cpuUsage();
+  await session.run(feeds, ['noise_pred']);
+  const used = process.cpuUsage(cpu);
+  into.steps.push((performance.now() - start) / 1000);
+  into.cpuSteps.push((used.user + used.system) / 1e6);
+}
+
+async function createSession(modelPath: string, options: SessionOptions): Promise<{ session: ModelSession; seconds: number }> {
+  const start = performance.now();
+  const session = await ModelSession.create(modelPath, options);
+  return { session, seconds: (performance.now() - start) / 1000 };
+}
+
+/**
+ * One ensemble, then each expert alone next to it: its steps alternate with the single model's, so a
+ * slow spell of the (shared, virtual) machine hits both sides of the ratio alike. Measured at different
+ * times, the same single U-Net step varied by ±6 % here.
+ */
+async function measure(s: Scale, dir: string, configuration: Configuration): Promise<Measurement> {
+  const { session, seconds: sessionSeconds } = await createSession(join(dir, `${configuration.model}.onnx`), { prepackWeights: configuration.prepackWeights });
+  const ensembleFeeds = feedsFor(s, EXPERTS);
+  const singleFeeds = feedsFor(s, 1);
+  await session.run(ensembleFeeds, ['noise_pred']); // warm-up: first-run allocations and memory pattern
+  const peak = peakRssBytes();
+  const ensemble: Timed = { steps: [], cpuSteps: [] };
+  const singles: Timed[] = [];
+  const singleSessionSeconds: number[] = [];
+  let busy = 0;
+  let own = 0;
+  let wall = 0;
+  for (let k = 0; k < EXPERTS; k++) {
+    const single = await createSession(join(dir, `${singleModel(k)}.onnx`), {});
+    singleSessionSeconds.push(single.seconds);
+    await single.session.run(singleFeeds, ['noise_pred']);
+    const timed: Timed = { steps: [], cpuSteps: [] };
+    const [busyBefore, ownBefore, wallBefore] = [machineBusySeconds(), process.cpuUsage(), performance.now()];
+    for (let run = 0; run < s.runs; run++) {
+      await timedStep(session, ensembleFeeds, ensemble);
+      await timedStep(single.session, singleFeeds, timed);
+    }
+    const used = process.cpuUsage(ownBefore);
+    busy += (machineBusySeconds() ?? NaN) - (busyBefore ?? NaN);
+    own += (used.user + used.system) / 1e6;
+    wall += (performance.now() - wallBefore) / 1000;
+    singles.push(timed);
+    await single.session.release();
   }
-  const [busyAfter, own] = [machineBusySeconds(), process.cpuUsage(ownBefore)];
-  const capacity = ((performance.now() - wallBefore) / 1000) * availableParallelism();
-  const foreignLoad = busyBefore === undefined || busyAfter === undefined ? undefined : Math.max(0, busyAfter - busyBefore - (own.user + own.system) / 1e6) / capacity;
   await session.release();
-  return { foreignLoad, sessionSeconds, steps, cpuSteps, peakRssBytes: peakRssBytes() };
+  const foreignLoad = Number.isNaN(busy) ? undefined : Math.max(0, busy - own) / (wall * availableParallelism());
+  return { sessionSeconds, peakRssBytes: peak, ensemble, singles, singleSessionSeconds, foreignLoad };
+}
+
+/** Session creation and peak RSS of one expert alone. */
+async function measureSingle(s: Scale, dir: string): Promise<SingleMeasurement> {
+  const { session, seconds } = await createSession(join(dir, `${singleModel(0)}.onnx`), {});
+  await session.run(feedsFor(s, 1), ['noise_pred']);
+  const peak = peakRssBytes();
+  await session.release();
+  return { sessionSeconds: seconds, peakRssBytes: peak };
 }
 
 const MARKER = 'BENCH-ENSEMBLE ';
@@ -263,50 +316,43 @@ export async function benchEnsemble(): Promise<BenchResult[]> {
       if (process.env.AFA_BENCH_DIR) writeFileSync(preparedPath, JSON.stringify(prepared));
     }
     const results: BenchResult[] = [...prepared.results];
-    const measured = new Map<Configuration, Measurement>();
-    for (const configuration of ORDER) {
-      process.stderr.write(`  measuring ${configuration.name}\n`);
-      measured.set(configuration, child<Measurement>(['--measure', join(dir, `${configuration.model}.onnx`), String(ORDER.indexOf(configuration))]));
-    }
-    const seconds = (configuration: Configuration) => median(measured.get(configuration)!.steps);
-    const cpuSeconds = (configuration: Configuration) => median(measured.get(configuration)!.cpuSteps);
-    const singleSum = SINGLES.reduce((sum, single) => sum + seconds(single), 0);
-    const singleCpuSum = SINGLES.reduce((sum, single) => sum + cpuSeconds(single), 0);
-    for (const configuration of ORDER) {
-      const m = measured.get(configuration)!;
+    process.stderr.write('  measuring expert 1 alone (session, memory)\n');
+    const single = child<SingleMeasurement>(['--measure-single', dir]);
+    results.push(
+      { name: 'expert alone: session creation', value: single.sessionSeconds, unit: 's' },
+      { name: 'expert alone: peak RSS', value: single.peakRssBytes / 1e9, unit: 'GB' },
+    );
+    for (const configuration of CONFIGURATIONS) {
+      process.stderr.write(`  measuring ${configuration.name}, alternating with each expert alone\n`);
+      const m = child<Measurement>(['--measure', dir, String(CONFIGURATIONS.indexOf(configuration))]);
+      const singleSteps = m.singles.map((timed) => median(timed.steps));
+      const singleSum = singleSteps.reduce((a, b) => a + b, 0);
+      const singleCpuSum = m.singles.reduce((sum, timed) => sum + median(timed.cpuSteps), 0);
+      const step = median(m.ensemble.steps);
+      const ratio = step / singleSum;
+      const target = configuration.model === 'afa' ? 1.1 : 1.05;
       results.push(
         { name: `${configuration.name}: session creation`, value: m.sessionSeconds, unit: 's' },
-        { name: `${configuration.name}: step (median of ${m.steps.length})`, value: seconds(configuration), unit: 's' },
-        { name: `${configuration.name}: fastest step`, value: Math.min(...m.steps), unit: 's' },
-        { name: `${configuration.name}: step CPU time`, value: cpuSeconds(configuration), unit: 's' },
+        { name: `${configuration.name}: step (median of ${m.ensemble.steps.length})`, value: step, unit: 's' },
+        { name: `${configuration.name}: fastest step`, value: Math.min(...m.ensemble.steps), unit: 's' },
+        { name: `${configuration.name}: the experts alone, alternated`, value: singleSum, unit: `s (${singleSteps.map((t) => t.toFixed(3)).join(' + ')})` },
+        { name: `${configuration.name}: step / sum of singles`, value: ratio, unit: 'ratio', target: `≤ ${target.toFixed(2)}`, pass: ratio <= target },
+        { name: `${configuration.name}: CPU time / sum of singles`, value: median(m.ensemble.cpuSteps) / singleCpuSum, unit: 'ratio' },
         { name: `${configuration.name}: peak RSS`, value: m.peakRssBytes / 1e9, unit: 'GB' },
       );
+      if (configuration.model === 'afa') {
+        const budget = prepared.expertBytes * 1.15;
+        results.push({
+          name: `${configuration.name}: peak RSS / experts' weights`,
+          value: m.peakRssBytes / prepared.expertBytes,
+          unit: 'ratio',
+          target: `≤ 1.15 (${(budget / 1e9).toFixed(2)} GB)`,
+          pass: m.peakRssBytes <= budget,
+        });
+      }
       if (m.foreignLoad !== undefined) {
         results.push({ name: `${configuration.name}: other processes' CPU share`, value: m.foreignLoad, unit: 'ratio', target: '< 0.05 (else contended)', pass: m.foreignLoad < 0.05 });
       }
-    }
-    results.push({ name: 'sum of the three single steps', value: singleSum, unit: 's' });
-    const ratio = (name: string, configuration: Configuration, target: number) => {
-      const value = seconds(configuration) / singleSum;
-      results.push(
-        { name: `${name} step / sum of singles`, value, unit: 'ratio', target: `≤ ${target.toFixed(2)}`, pass: value <= target },
-        { name: `${name} CPU time / sum of singles`, value: cpuSeconds(configuration) / singleCpuSum, unit: 'ratio' },
-      );
-    };
-    ratio('AFA', AFA, 1.1);
-    ratio('AFA (prepacking off)', AFA_UNPACKED, 1.1);
-    ratio('feature average', FEATURE_AVERAGE, 1.05);
-    ratio('output average', OUTPUT_AVERAGE, 1.05);
-    const budget = prepared.expertBytes * 1.15;
-    for (const configuration of [AFA, AFA_UNPACKED]) {
-      const peak = measured.get(configuration)!.peakRssBytes;
-      results.push({
-        name: `${configuration.name}: peak RSS / experts' weights`,
-        value: peak / prepared.expertBytes,
-        unit: 'ratio',
-        target: `≤ 1.15 (${(budget / 1e9).toFixed(2)} GB)`,
-        pass: peak <= budget,
-      });
     }
     return results;
   } finally {
@@ -319,8 +365,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (at('--prepare') > 0) {
     console.log(MARKER + JSON.stringify(prepare(scale(), process.argv[at('--prepare') + 1]!)));
   } else if (at('--measure') > 0) {
-    const [modelPath, index] = [process.argv[at('--measure') + 1]!, Number(process.argv[at('--measure') + 2])];
-    console.log(MARKER + JSON.stringify(await measure(scale(), modelPath, ORDER[index]!)));
+    const [dir, index] = [process.argv[at('--measure') + 1]!, Number(process.argv[at('--measure') + 2])];
+    console.log(MARKER + JSON.stringify(await measure(scale(), dir, CONFIGURATIONS[index]!)));
+  } else if (at('--measure-single') > 0) {
+    console.log(MARKER + JSON.stringify(await measureSingle(scale(), process.argv[at('--measure-single') + 1]!)));
   } else {
     for (const result of await benchEnsemble()) {
       const verdict = result.pass === undefined ? '' : result.pass ? '  pass' : '  FAIL';
