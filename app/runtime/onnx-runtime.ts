@@ -77,13 +77,13 @@ export interface SessionOptions {
   readonly interOpThreads?: number;
   /** Graph optimization level; default 'all' (constant folding of weight casts, fusions, layout). */
   readonly optimization?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** Symbolic dim values fixed at session creation (e.g. { batch: 2 }), letting ORT plan memory. */
-  readonly fixedDims?: Readonly<Record<string, number>>;
   /**
    * Repack MatMul/Conv weights into the CPU kernels' layout at load; default true. It made an SD
    * resnet + transformer block ~7% faster (120 vs 128 ms, 1 thread) but the session then holds a packed
-   * copy of the weights instead of using the memory-mapped file pages: false saves memory when several
-   * large models (ensemble experts) must stay loaded.
+   * copy of the weights instead of using the memory-mapped file pages: false saves memory for weights
+   * used as stored. It does not for our U-Nets: onnxruntime copies their weights anyway (folded Transposes
+   * of linear weights, NCHWc-reordered conv weights). Measured on the SD1.5-size 3-expert AFA graph
+   * (bench/ensemble.ts, 256²): peak RSS 11.23 GB unpacked vs 11.20 GB packed, steps 4.70 s vs 4.38 s.
    */
   readonly prepackWeights?: boolean;
   /** ORT session config entries (onnxruntime_session_options_config_keys.h), e.g. { 'session.set_denormal_as_zero': '1' }. */
@@ -171,8 +171,10 @@ export class ModelSession {
       graphOptimizationLevel: options.optimization ?? 'all',
       enableCpuMemArena: true,
       enableMemPattern: true,
-      // The binding rejects keys present with an undefined value, so optional ones are added only when set.
-      ...(options.fixedDims ? { freeDimensionOverrides: { ...options.fixedDims } } : {}),
+      // No freeDimensionOverrides: onnxruntime-node 1.30's binding never reads it (a web-only option;
+      // FreeDimensionOverrideTransformer reports 0 changes). Models declare their intermediate shapes
+      // instead (app/onnx/model-proto.ts), which is what the memory planner needs; fixing the input dims
+      // in the model made no measurable difference to a U-Net step (0.78 vs 0.81 CPU s, 1 thread).
       extra: nestConfig({ ...(options.prepackWeights === false ? { 'session.disable_prepacking': '1' } : {}), ...options.config }),
     };
     try {
