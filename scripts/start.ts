@@ -3,7 +3,7 @@
 // and better-sqlite3 built for its ABI in dist/native/ (scripts/electron-sqlite.ts), which main/main.ts
 // hands to the engine process — node_modules keeps the build for Node, so `npm test` keeps working.
 // Arguments after `--` go to Electron (e.g. `npm start -- --inspect`).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { buildElectronSqlite, installedTarget, NativeBuildError } from './electron-sqlite.ts';
@@ -11,9 +11,19 @@ import { buildElectronSqlite, installedTarget, NativeBuildError } from './electr
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 function electronBinary(): string {
+  const require = createRequire(import.meta.url);
   try {
-    // The package's main export is the binary's path; it downloads the binary first when the install skipped it.
-    return createRequire(import.meta.url)('electron') as string;
+    // The package's main export is the binary's path; it throws when the install skipped the download
+    // (ELECTRON_SKIP_BINARY_DOWNLOAD, or install scripts not run): then run its installer once.
+    try {
+      return require('electron') as string;
+    } catch {
+      const installer = require.resolve('electron/install.js');
+      const installed = spawnSync(process.execPath, [installer], { stdio: 'inherit', env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '' } });
+      if (installed.status !== 0) throw new Error(`electron/install.js exited with ${installed.status}`);
+      delete require.cache[require.resolve('electron')];
+      return require('electron') as string;
+    }
   } catch (error) {
     throw new NativeBuildError(
       [
