@@ -7,6 +7,11 @@
 //
 // One graph per recipe instead of a layer executor: onnxruntime then plans memory and threads for the
 // whole step, and the experts' weights are referenced in place from their weights files (no copy).
+// Measured with bench/ensemble.ts (3 SD1.5-size experts, 256², batch 2, 2 CPU cores, each ensemble step
+// alternated with the experts' own): AFA 1.056–1.062 × the sum of the three single steps, feature
+// average 0.97–1.01 ×, output average 0.99 ×; AFA's peak RSS 1.08–1.09 × the experts' weights. The
+// aggregators are nearly all of AFA's extra time (≈ 0.4 s of kernel time per step, a quarter of it the
+// self-attention over 1,024 positions, 16-wide heads, at the 7 full-resolution points).
 import { UserError } from '../common/errors.ts';
 import { Graph, type Value } from '../onnx/graph.ts';
 import { add, div, gather, mul, reduceMean } from '../onnx/ops.ts';
