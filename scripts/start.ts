@@ -4,35 +4,38 @@
 // hands to the engine process — node_modules keeps the build for Node, so `npm test` keeps working.
 // Arguments after `--` go to Electron (e.g. `npm start -- --inspect`).
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildElectronSqlite, installedTarget, NativeBuildError } from './electron-sqlite.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
+/** The Electron binary the electron package installed (its `path.txt` names it inside `dist/`), if any. */
+function installedElectron(packageDir: string): string | undefined {
+  const pathFile = join(packageDir, 'path.txt');
+  if (!existsSync(pathFile)) return undefined;
+  const binary = join(packageDir, 'dist', readFileSync(pathFile, 'utf8').trim());
+  return existsSync(binary) ? binary : undefined;
+}
+
 function electronBinary(): string {
-  const require = createRequire(import.meta.url);
-  try {
-    // The package's main export is the binary's path; it throws when the install skipped the download
-    // (ELECTRON_SKIP_BINARY_DOWNLOAD, or install scripts not run): then run its installer once.
-    try {
-      return require('electron') as string;
-    } catch {
-      const installer = require.resolve('electron/install.js');
-      const installed = spawnSync(process.execPath, [installer], { stdio: 'inherit', env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '' } });
-      if (installed.status !== 0) throw new Error(`electron/install.js exited with ${installed.status}`);
-      delete require.cache[require.resolve('electron')];
-      return require('electron') as string;
-    }
-  } catch (error) {
-    throw new NativeBuildError(
-      [
-        `Electron's binary is missing and could not be downloaded (${error instanceof Error ? error.message : String(error)}).`,
-        'It is fetched from GitHub once per Electron version, so this needs the internet: connect and run `npm start` again.',
-        'Web mode works offline: `npm run serve`.',
-      ].join('\n'),
-    );
-  }
+  const packageDir = dirname(createRequire(import.meta.url).resolve('electron/package.json'));
+  const installed = installedElectron(packageDir);
+  if (installed) return installed;
+  // The install skipped the download (ELECTRON_SKIP_BINARY_DOWNLOAD, or install scripts not run): run the
+  // package's installer once.
+  const run = spawnSync(process.execPath, [join(packageDir, 'install.js')], { stdio: 'inherit', env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '' } });
+  const downloaded = run.status === 0 ? installedElectron(packageDir) : undefined;
+  if (downloaded) return downloaded;
+  throw new NativeBuildError(
+    [
+      `Electron's binary is missing and could not be downloaded (electron/install.js exited with ${run.status}).`,
+      'It is fetched from GitHub once per Electron version, so this needs the internet: connect and run `npm start` again.',
+      'Web mode works offline: `npm run serve`.',
+    ].join('\n'),
+  );
 }
 
 let binary: string;
