@@ -23,6 +23,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './bench-result.ts';
+import { median, randomTensor } from './bench-math.ts';
 import { SD15_AGGREGATOR_DEFAULTS, type AggregatorConfig } from '../app/ensemble/aggregator-config.ts';
 import type { AggregatorSet } from '../app/ensemble/aggregator-set.ts';
 import { buildLockStepGraph, buildOutputAverageGraph, expertNamespace, type Expert } from '../app/ensemble/lock-step-graph.ts';
@@ -152,20 +153,7 @@ function prepare(s: Scale, dir: string): Prepared {
   };
 }
 
-function randomTensor(shape: readonly number[], seed: number): Tensor<'float32'> {
-  const data = new Float32Array(sizeOf(shape));
-  let state = seed;
-  for (let i = 0; i < data.length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    data[i] = state / 2 ** 31 - 1;
-  }
-  return { dtype: 'float32', shape: [...shape], data };
-}
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /** Peak resident set of this process in bytes (VmHWM; maxRSS where /proc is missing). */
 function peakRssBytes(): number {

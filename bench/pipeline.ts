@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './bench-result.ts';
+import { median } from './bench-math.ts';
 import { componentGraphs } from '../app/models/compile-component.ts';
 import { SyntheticWeights } from '../app/models/synthetic-weights.ts';
 import { SD15_UNET_CONFIG } from '../app/models/unet-config.ts';
@@ -38,10 +39,6 @@ const STEPS = 25;
 const RUNS = 3;
 const TARGET_FRACTION = 0.02;
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /** ε already computed: the loop's time is then its own overhead (the output is read, never written). */
 class ReadyDenoiser implements Denoiser {

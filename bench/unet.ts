@@ -14,6 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './bench-result.ts';
+import { median, randomTensor } from './bench-math.ts';
 import { chainedSessionOptions, componentGraphs, unetPointModelName } from '../app/models/compile-component.ts';
 import { SyntheticWeights } from '../app/models/synthetic-weights.ts';
 import { SD15_UNET_CONFIG } from '../app/models/unet-config.ts';
@@ -22,7 +23,7 @@ import { runUnetLockStep } from '../app/models/unet-lock-step.ts';
 import { unetTimestep } from '../app/models/unet-timestep.ts';
 import { saveModels } from '../app/onnx/serialize.ts';
 import { ModelSession } from '../app/runtime/onnx-runtime.ts';
-import { sizeOf, type Tensor } from '../app/tensor/tensor.ts';
+import { sizeOf } from '../app/tensor/tensor.ts';
 
 const BATCH = 2;
 const SIZES = [256, 512] as const;
@@ -34,20 +35,7 @@ const TARGET_SECONDS: Readonly<Record<(typeof SIZES)[number], number>> = { 256: 
  */
 const RUNS: Readonly<Record<(typeof SIZES)[number], number>> = { 256: 9, 512: 5 };
 
-function randomTensor(shape: readonly number[], seed: number): Tensor<'float32'> {
-  const data = new Float32Array(sizeOf(shape));
-  let state = seed;
-  for (let i = 0; i < data.length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    data[i] = state / 2 ** 31 - 1;
-  }
-  return { dtype: 'float32', shape: [...shape], data };
-}
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 const rssMb = () => process.memoryUsage().rss / 1024 ** 2;
