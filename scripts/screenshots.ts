@@ -90,6 +90,13 @@ try {
   await page.getByRole('dialog', { name: 'Generation' }).getByText('Sampler').waitFor();
   await shoot('history-detail');
 
+  // An AFA generation with its contribution map: which model dominated where, per step.
+  const [afaImage] = (await services.history.search({ method: 'afa' })).items;
+  await page.goto(`${studio.server.origin}/#/history/${afaImage!.id}`);
+  await page.getByRole('dialog', { name: 'Generation' }).getByRole('button', { name: /Contribution map/ }).click();
+  await page.getByLabel(/Contribution map, step/).first().waitFor();
+  await shoot('contribution-map');
+
   const [ensemble] = (await services.history.search({ method: 'feature-average' })).items;
   await page.goto(`${studio.server.origin}/#/history/${ensemble!.id}`);
   await page.getByRole('dialog', { name: 'Generation' }).getByRole('button', { name: 'Compare' }).click();
