@@ -7,6 +7,7 @@
 //   8601 strings, durations are milliseconds, images are `ImageRef`s (a path below the studio home);
 // - errors cross as `ApiErrorData` and become `ApiError`s again on the other side.
 // This file holds types only, so the renderer can import it (`import type`) without pulling Node code.
+import type { UserErrorCode } from '../common/errors.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // Plumbing
@@ -18,14 +19,7 @@ export type ApiEvent<T> = (listener: Listener<T>) => Unsubscribe;
 
 /** Machine-readable error codes: the user-error codes of app/common/errors.ts plus transport/engine ones. */
 export type ApiErrorCode =
-  | 'invalid-argument'
-  | 'not-found'
-  | 'unsupported'
-  | 'corrupt-file'
-  | 'unsafe-file'
-  | 'mismatch'
-  | 'disk-full'
-  | 'conflict'
+  | UserErrorCode
   /** The request did not match the method's schema (wrong field, wrong type, out of range). */
   | 'bad-request'
   /** No such method or event in the contract. */

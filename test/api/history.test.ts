@@ -4,14 +4,14 @@
 // prompt token count.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { ApiError } from '../../app/api/api-error.ts';
 import { createDispatcher } from '../../app/api/dispatch.ts';
 import { createStudioServices, type StudioServices } from '../../app/api/services.ts';
 import { uploadFolder } from '../../app/api/uploads.ts';
-import type { GenerationSettings } from '../../app/images/generation-settings.ts';
+import { tinyGenerationSettings, writeOldFile } from '../library/history-fixtures.ts';
 import { Library } from '../../app/library/library.ts';
 import { a1111Png, comfyUiPng, FIXTURE, invokeAiPng, testImage } from '../images/foreign-fixtures.ts';
 
@@ -22,20 +22,8 @@ const ids: Record<string, string> = {};
 const orphanA = 'images/2023-05-05/from-a-backup.png';
 const orphanB = 'images/2023-05-05/another.png';
 
-function settings(prompt: string): GenerationSettings {
-  return {
-    prompt, negativePrompt: '', seed: 1, steps: 4, guidance: 7, sampler: 'ddim', width: 24, height: 16, batchIndex: 0,
-    recipe: { recipeId: null, name: null, method: 'single', members: [{ modelId: null, shortHash: null, name: 'tiny' }], aggregatorId: null },
-  };
-}
+const settings = (prompt: string) => tinyGenerationSettings(prompt, 1);
 
-function writeOld(path: string, bytes: Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, bytes);
-  // Reconciliation leaves images younger than a minute alone (a save whose row is being committed).
-  const hourAgo = new Date(Date.now() - 3_600_000);
-  utimesSync(path, hourAgo, hourAgo);
-}
 
 function isApiError(code: string) {
   return (error: unknown) => error instanceof ApiError && error.code === code;
@@ -52,8 +40,8 @@ before(() => {
   // The ghost's image is deleted behind the studio's back; two PNGs appear that no row refers to.
   rmSync(library.absolutePath(library.generations.require(ids.ghost!).imagePath!));
   library.close();
-  writeOld(join(home, ...orphanA.split('/')), a1111Png());
-  writeOld(join(home, ...orphanB.split('/')), a1111Png());
+  writeOldFile(join(home, ...orphanA.split('/')), a1111Png());
+  writeOldFile(join(home, ...orphanB.split('/')), a1111Png());
   services = createStudioServices({ home });
 });
 

@@ -4,10 +4,10 @@
 // deleting it with undo, and emptying the trash in Settings. Real services and files, Debian's Chromium.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import type { GenerationSettings } from '../../app/images/generation-settings.ts';
+import { join } from 'node:path';
+import { tinyGenerationSettings, writeOldFile } from '../library/history-fixtures.ts';
 import { Library } from '../../app/library/library.ts';
 import { a1111Png, comfyUiPng, invokeAiPng, testImage } from '../images/foreign-fixtures.ts';
 import { openStudio, type StudioSession } from './studio-session.ts';
@@ -15,19 +15,8 @@ import { openStudio, type StudioSession } from './studio-session.ts';
 let studio: StudioSession;
 let scratch: string;
 
-function settings(prompt: string): GenerationSettings {
-  return {
-    prompt, negativePrompt: '', seed: 5, steps: 4, guidance: 7, sampler: 'ddim', width: 24, height: 16, batchIndex: 0,
-    recipe: { recipeId: null, name: null, method: 'single', members: [{ modelId: null, shortHash: null, name: 'tiny' }], aggregatorId: null },
-  };
-}
+const settings = (prompt: string) => tinyGenerationSettings(prompt, 5);
 
-function writeOld(path: string, bytes: Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, bytes);
-  const hourAgo = new Date(Date.now() - 3_600_000);
-  utimesSync(path, hourAgo, hourAgo);
-}
 
 /** A history left by an earlier session: three images, one whose file was deleted, two PNGs without rows. */
 function earlierSession(home: string): void {
@@ -38,8 +27,8 @@ function earlierSession(home: string): void {
   const lost = library.recordGeneration({ settings: settings('a lost kite'), image: testImage(), createdAt: Date.parse('2025-02-10T12:00:00Z') });
   rmSync(library.absolutePath(lost.imagePath!));
   library.close();
-  writeOld(join(home, 'images', '2023-05-05', 'restored-1.png'), a1111Png());
-  writeOld(join(home, 'images', '2023-05-05', 'restored-2.png'), a1111Png());
+  writeOldFile(join(home, 'images', '2023-05-05', 'restored-1.png'), a1111Png());
+  writeOldFile(join(home, 'images', '2023-05-05', 'restored-2.png'), a1111Png());
 }
 
 before(async () => {
