@@ -13,7 +13,7 @@
 // aggregators are nearly all of AFA's extra time (≈ 0.4 s of kernel time per step, a quarter of it the
 // self-attention over 1,024 positions, 16-wide heads, at the 7 full-resolution points).
 import { UserError } from '../common/errors.ts';
-import { Graph, type Value } from '../onnx/graph.ts';
+import { Graph, type GraphOptions, type Value } from '../onnx/graph.ts';
 import { add, div, gather, mul, reduceMean } from '../onnx/ops.ts';
 import type { WeightSource } from '../tensor/weights.ts';
 import type { UnetConfig } from '../models/unet-config.ts';
@@ -38,6 +38,12 @@ export interface LockStepGraphOptions {
   /** Adds every intermediate the golden cases check (per-point inputs, fused outputs, embeddings). */
   readonly exposeInternals?: boolean;
   readonly name?: string;
+  /** Builder options of the graph (training graphs make the aggregator weights parameters). */
+  readonly graph?: GraphOptions;
+  /** Fixed input sizes instead of symbolic ones (training graphs need static shapes for their gradients). */
+  readonly inputShape?: { readonly batch: number; readonly height: number; readonly width: number; readonly tokens: number };
+  /** Called with each point's fused output, in order (the training graph checkpoints them). */
+  readonly onPoint?: (index: number, fused: Value) => void;
 }
 
 export const ENSEMBLE_INPUTS = Object.freeze({
@@ -99,10 +105,11 @@ export function buildLockStepGraph(experts: readonly Expert[], fusion: Fusion, o
   if (fusion.kind === 'aggregators' && fusion.aggregators.configs.length !== layout.length) {
     throw new UserError('mismatch', `The aggregator set has ${fusion.aggregators.configs.length} aggregators; the U-Net has ${layout.length} aggregation points.`);
   }
-  const g = new Graph(options.name ?? (fusion.kind === 'mean' ? 'feature_average' : 'afa'));
-  const sample = g.input(ENSEMBLE_INPUTS.sample, 'float32', ['batch', config.in_channels, 'height', 'width']);
-  const timestep = g.input(ENSEMBLE_INPUTS.timestep, 'float32', ['batch']);
-  const contexts = g.input(ENSEMBLE_INPUTS.context, 'float32', [K, 'batch', 'tokens', config.cross_attention_dim]);
+  const g = new Graph(options.name ?? (fusion.kind === 'mean' ? 'feature_average' : 'afa'), options.graph);
+  const dims = options.inputShape ?? { batch: 'batch', height: 'height', width: 'width', tokens: 'tokens' };
+  const sample = g.input(ENSEMBLE_INPUTS.sample, 'float32', [dims.batch, config.in_channels, dims.height, dims.width]);
+  const timestep = g.input(ENSEMBLE_INPUTS.timestep, 'float32', [dims.batch]);
+  const contexts = g.input(ENSEMBLE_INPUTS.context, 'float32', [K, dims.batch, dims.tokens, config.cross_attention_dim]);
 
   const perExpert = experts.map((expert, k) =>
     g.scope(`expert${k}`, () =>
@@ -148,6 +155,7 @@ export function buildLockStepGraph(experts: readonly Expert[], fusion: Fusion, o
       g.output(hidden, `agg${id}_out`);
     }
     fused.push(hidden);
+    options.onPoint?.(point.index, hidden);
   }
   g.output(hidden, 'noise_pred');
   return g;

@@ -68,6 +68,18 @@ export type Initializer = WeightInitializer | ConstantInitializer;
 export interface GraphOptions {
   /** The dtype floating-point weights are computed in; stored weights of another float dtype get a Cast. */
   readonly computeDtype?: StoredFloat;
+  /**
+   * Weights whose (full) name this returns true for become float32 graph inputs instead of initializers:
+   * the trainable parameters of a training graph, fed anew at every step (their initial values stay
+   * readable through `parameters`). Every other weight stays an initializer referenced in place.
+   */
+  readonly isParameter?: (name: string) => boolean;
+}
+
+/** A weight turned into a graph input (GraphOptions.isParameter): its value and where its initial data is. */
+export interface Parameter {
+  readonly value: Value;
+  readonly source: LazyTensor;
 }
 
 export interface NodeSpec {
@@ -115,6 +127,8 @@ export class Graph {
   private readonly inputList: Value[] = [];
   private readonly outputList: Value[] = [];
   private readonly initializerList: Initializer[] = [];
+  private readonly parameterList: Parameter[] = [];
+  private readonly isParameter: ((name: string) => boolean) | undefined;
   /** Weight name → the value builders use (the Cast output when the stored dtype differs). */
   private readonly weightValues = new Map<string, { readonly source: LazyTensor; readonly stored: Value; readonly value: Value }>();
   private readonly scalarCache = new Map<string, Value>();
@@ -126,6 +140,12 @@ export class Graph {
     if (!name) throw new UserError('invalid-argument', 'A graph needs a non-empty name.');
     this.name = name;
     this.computeDtype = options.computeDtype ?? 'float32';
+    this.isParameter = options.isParameter;
+  }
+
+  /** The weights that became graph inputs (GraphOptions.isParameter), in the order they were added. */
+  get parameters(): readonly Parameter[] {
+    return this.parameterList;
   }
 
   get nodes(): readonly Node[] {
@@ -206,6 +226,15 @@ export class Graph {
     }
     if (!localName) throw new UserError('invalid-argument', 'A weight needs a non-empty name.');
     const floatSource = isFloat(source.dtype);
+    if (floatSource && this.isParameter?.(name)) {
+      // A trainable parameter: a float32 input (optimizers keep float32 masters), cast like any weight.
+      const input = this.register(freezeValue(name, 'float32', source.shape), 'parameter');
+      this.inputList.push(input);
+      this.parameterList.push(Object.freeze({ value: input, source }));
+      const value = this.computeDtype === 'float32' ? input : this.node({ op: 'Cast', inputs: [input], outputs: [{ dtype: this.computeDtype, shape: source.shape }], attrs: { to: attribute.int(onnxDataType(this.computeDtype)) }, name: `${name}/Cast`, outputName: `${name}/Cast` })[0];
+      this.weightValues.set(name, { source, stored: input, value });
+      return value;
+    }
     if (options.storeAs && !floatSource) {
       throw new UserError('invalid-argument', `Weight '${name}' is ${source.dtype}; storeAs applies only to floating-point weights.`);
     }

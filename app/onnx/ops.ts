@@ -539,3 +539,88 @@ export function floatConstant(g: Graph, shape: readonly number[], values: readon
   const tensor: Tensor = { dtype: 'float32', shape: [...shape], data: Float32Array.from(values) };
   return g.constant(tensor);
 }
+
+/**
+ * The transposed convolution ("fractionally strided"; the gradient of Conv with respect to its input):
+ * x [N, M, …spatial], weight [M, C/group, …kernel] (Conv's own weight layout) → [N, C, …]. Output size
+ * per axis: stride·(in − 1) + outputPadding + dilation·(k − 1) + 1 − padBegin − padEnd.
+ */
+export function convTranspose(g: Graph, x: Value, weight: Value, options: ConvOptions & { readonly outputPadding?: readonly number[] } = {}): Value {
+  const inputs = [x, weight];
+  requireFloat(g, 'ConvTranspose', inputs);
+  requireSameDtype(g, 'ConvTranspose', inputs);
+  const rank = x.shape?.length ?? weight.shape?.length;
+  if (rank === undefined || rank < 3) fail(g, 'ConvTranspose', inputs, 'ConvTranspose needs x of a known rank of 3 or more.');
+  const spatial = rank - 2;
+  const group = options.group ?? 1;
+  const strides = perAxis(options.strides, spatial, 1);
+  const dilations = perAxis(options.dilations, spatial, 1);
+  let pads = perAxis(options.pads, spatial, 0);
+  if (pads.length === spatial) pads = [...pads, ...pads];
+  const outputPadding = options.outputPadding ? [...options.outputPadding] : new Array<number>(spatial).fill(0);
+  let shape: Dim[] | undefined;
+  if (x.shape && weight.shape) {
+    const out = weight.shape[1];
+    shape = [x.shape[0], typeof out === 'number' ? out * group : unknownDim()];
+    for (let axis = 0; axis < spatial; axis++) {
+      const input = x.shape[axis + 2];
+      const kernel = weight.shape[axis + 2];
+      shape.push(
+        typeof input === 'number' && typeof kernel === 'number'
+          ? strides[axis] * (input - 1) + outputPadding[axis] + dilations[axis] * (kernel - 1) + 1 - pads[axis] - pads[axis + spatial]
+          : unknownDim(),
+      );
+    }
+  }
+  const attrs: Record<string, Attribute> = {
+    strides: attribute.ints(strides),
+    pads: attribute.ints(pads),
+    dilations: attribute.ints(dilations),
+    group: attribute.int(group),
+    output_padding: attribute.ints(outputPadding),
+  };
+  if (weight.shape && weight.shape.slice(2).every((dim) => typeof dim === 'number')) attrs.kernel_shape = attribute.ints(weight.shape.slice(2) as number[]);
+  return single(g, 'ConvTranspose', inputs, x.dtype, shape, attrs);
+}
+
+/** Zero padding (mode 'constant'): `pads` is ONNX's [begin_0, …, begin_{r−1}, end_0, …, end_{r−1}]. */
+export function pad(g: Graph, x: Value, pads: readonly number[]): Value {
+  present(g, 'Pad', [x]);
+  const rank = x.shape?.length;
+  if (rank !== undefined && pads.length !== 2 * rank) fail(g, 'Pad', [x], `Pad needs ${2 * rank} pads for rank ${rank}, got ${pads.length}.`);
+  const shape = x.shape?.map((dim, axis) => (typeof dim === 'number' ? dim + pads[axis] + pads[axis + (rank as number)] : pads[axis] === 0 && pads[axis + (rank as number)] === 0 ? dim : unknownDim()));
+  return single(g, 'Pad', [x, g.constant(int64([pads.length], pads))], x.dtype, shape, { mode: attribute.string('constant') });
+}
+
+/**
+ * ScatterND with reduction 'add' (opset 16): a copy of `data` where updates[i…] are added at the index
+ * tuples indices[i…, :]; repeated indices accumulate (the gradient of Gather).
+ */
+export function scatterNDAdd(g: Graph, data: Value, indices: Value, updates: Value): Value {
+  const inputs = [data, indices, updates];
+  present(g, 'ScatterND', inputs);
+  if (indices.dtype !== 'int64') fail(g, 'ScatterND', inputs, `ScatterND needs int64 indices, got ${indices.dtype}.`);
+  requireSameDtype(g, 'ScatterND', [data, updates]);
+  return single(g, 'ScatterND', inputs, data.dtype, data.shape, { reduction: attribute.string('add') });
+}
+
+/** Elementwise comparison (Greater, Less, GreaterOrEqual, LessOrEqual, Equal) → bool, with broadcasting. */
+export function compare(g: Graph, op: 'Greater' | 'Less' | 'GreaterOrEqual' | 'LessOrEqual' | 'Equal', a: Operand, b: Operand): Value {
+  const inputs = operands(g, op, a, b);
+  requireSameDtype(g, op, inputs);
+  let shape: Dim[] | undefined;
+  if (inputs[0].shape && inputs[1].shape) {
+    shape = broadcastShapes([inputs[0].shape, inputs[1].shape]);
+    if (!shape) fail(g, op, inputs, `${op} cannot broadcast these shapes.`);
+  }
+  return single(g, op, inputs, 'bool', shape);
+}
+
+/** Logical and of two bool tensors, with broadcasting. */
+export function and(g: Graph, a: Value, b: Value): Value {
+  const inputs = [a, b];
+  present(g, 'And', inputs);
+  if (a.dtype !== 'bool' || b.dtype !== 'bool') fail(g, 'And', inputs, 'And needs bool inputs.');
+  const shape = a.shape && b.shape ? broadcastShapes([a.shape, b.shape]) : undefined;
+  return single(g, 'And', inputs, 'bool', shape);
+}

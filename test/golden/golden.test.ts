@@ -7,10 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { openGoldenSession } from './golden-runner.ts';
 import { formatDetails } from './report-format.ts';
 
-/** Kinds skipped on purpose, with the reason (training arrives with a later issue). */
-const SKIPPED_KINDS: Readonly<Record<string, string>> = {
-  afa_train_step: 'training (afa_train_step) arrives with a later issue',
-};
+/** Kinds skipped on purpose, with the reason (none: every kind of the shared set runs). */
+const SKIPPED_KINDS: Readonly<Record<string, string>> = {};
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const goldenDir = join(repoRoot, '..', 'shared', 'golden');

@@ -1,0 +1,228 @@
+// Reverse-mode differentiation of a graph built with app/onnx: appends the backward pass to the same
+// Graph, so one ONNX model computes the loss and the gradients of the chosen tensors in one run.
+//
+// The walk visits only the nodes that lie on a path from a wanted tensor to the loss, in reverse graph
+// (= topological) order, applies each node's rule from app/autodiff/gradient-rules.ts and sums the
+// gradients that meet at a value. Frozen layers between a trainable tensor and the loss are walked for
+// the gradients of their inputs, never for their own weights. A node on that path whose op has no rule
+// fails here, at graph-build time, naming the op and the node.
+//
+// Activation checkpointing (Chen et al. 2016, "Training deep nets with sublinear memory cost"): given
+// checkpoint values that cut the forward graph into segments, the backward pass of a segment does not
+// read the segment's forward activations; it recomputes them from the segment's entry values right
+// before it needs them. Only the checkpoints (and values that cross segments anyway, like the timestep
+// embedding) stay alive, so a step's peak memory is about one segment's activations plus the
+// checkpoints. onnxruntime schedules nodes in dependency order and eliminates common subexpressions,
+// so a plain copy of the segment would run (or be merged) with the forward: each recomputed segment's
+// entries are therefore tied to the gradient arriving at that segment (entry + 0·dy[0], one scalar),
+// which both orders the recomputation after the later segments' backward and makes it a distinct
+// computation.
+import { UserError } from '../common/errors.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import type { Graph, Node, Value } from '../onnx/graph.ts';
+import { describeNode } from '../onnx/graph.ts';
+import { add, mul, reshape, slice } from '../onnx/ops.ts';
+import { GRADIENT_RULES, isDifferentiable, ruleKey, type GradientContext } from './gradient-rules.ts';
+
+export interface BackwardOptions {
+  /**
+   * Forward values that cut the graph into recomputed segments (activation checkpointing), in forward
+   * order. Empty or absent: every activation the backward pass needs is kept from the forward pass.
+   */
+  readonly checkpoints?: readonly Value[];
+  /** ∂L/∂loss; default 1 (of the loss's shape). */
+  readonly seed?: Value;
+}
+
+export interface BackwardResult {
+  /** ∂loss/∂v for every requested value, by its name; a value the loss does not depend on gets zeros. */
+  readonly gradients: ReadonlyMap<string, Value>;
+  /** How many forward nodes the backward walk visited and how many it recomputed. */
+  readonly stats: { readonly visited: number; readonly recomputed: number; readonly segments: number };
+}
+
+interface Producer {
+  readonly node: Node;
+  readonly position: number;
+}
+
+/** Appends ∂loss/∂wrt to `g` (loss: a float value of `g`, usually a scalar). */
+export function appendBackward(g: Graph, loss: Value, wrt: readonly Value[], options: BackwardOptions = {}): BackwardResult {
+  const nodes = [...g.nodes];
+  const producers = new Map<string, Producer>();
+  nodes.forEach((node, position) => node.outputs.forEach((output) => producers.set(output.name, { node, position })));
+  const constants = new Map<string, Tensor>();
+  for (const initializer of g.initializers) if (initializer.kind === 'constant') constants.set(initializer.value.name, initializer.tensor);
+
+  // Values that depend on a wanted tensor (forward sweep) and that the loss depends on (backward sweep).
+  const dependsOnWrt = new Set(wrt.map((value) => value.name));
+  for (const node of nodes) {
+    if (node.inputs.some((input) => input && dependsOnWrt.has(input.name))) {
+      for (const output of node.outputs) if (isDifferentiable(output)) dependsOnWrt.add(output.name);
+    }
+  }
+  const reachesLoss = new Set([loss.name]);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i]!;
+    if (node.outputs.some((output) => reachesLoss.has(output.name))) for (const input of node.inputs) if (input) reachesLoss.add(input.name);
+  }
+  const onPath = (value: Value | undefined): value is Value =>
+    value !== undefined && isDifferentiable(value) && dependsOnWrt.has(value.name) && reachesLoss.has(value.name);
+
+  const recompute = new Recomputation(g, nodes, producers, options.checkpoints ?? []);
+  const gradients = new Map<string, Value>();
+  const accumulate = (value: Value, gradient: Value) => {
+    const existing = gradients.get(value.name);
+    gradients.set(value.name, existing ? add(g, existing, gradient) : gradient);
+  };
+  const seed = options.seed ?? g.scalar(1, loss.dtype);
+  gradients.set(loss.name, loss.shape && loss.shape.length > 0 ? g.node({ op: 'Expand', inputs: [seed, g.constant({ dtype: 'int64', shape: [loss.shape.length], data: BigInt64Array.from(loss.shape.map((d) => BigInt(typeof d === 'number' ? d : 1))) })], outputs: [{ dtype: loss.dtype, shape: loss.shape }] })[0]! : seed);
+
+  let visited = 0;
+  g.scope('backward', () => {
+    for (let position = nodes.length - 1; position >= 0; position--) {
+      const node = nodes[position]!;
+      const outputGradients = node.outputs.map((output) => gradients.get(output.name));
+      if (outputGradients.every((gradient) => gradient === undefined)) continue;
+      if (!node.inputs.some(onPath)) continue;
+      const rule = GRADIENT_RULES[ruleKey(node)];
+      if (!rule) {
+        throw new UserError(
+          'unsupported',
+          `No gradient rule for the op ${ruleKey(node)}: the loss depends on a trainable tensor through it.\nin ${describeNode(node.op, node.name, node.inputs)}`,
+          'Add a rule to app/autodiff/gradient-rules.ts, or freeze the tensors before this node.',
+        );
+      }
+      visited++;
+      const view = recompute.viewAt(position, outputGradients.find((gradient) => gradient !== undefined)!);
+      const context: GradientContext = {
+        g,
+        node,
+        outputGradients,
+        needs: (index) => onPath(node.inputs[index]),
+        input: (index) => view(node.inputs[index]!),
+        output: (index) => view(node.outputs[index]!),
+        constant: (value) => (value ? constants.get(value.name) : undefined),
+      };
+      const inputGradients = g.scope(node.name.replaceAll('/', '.'), () => rule(context));
+      node.inputs.forEach((input, index) => {
+        const gradient = inputGradients[index];
+        if (gradient && onPath(input)) accumulate(input, gradient);
+      });
+    }
+  });
+
+  const result = new Map<string, Value>();
+  for (const value of wrt) {
+    let gradient = gradients.get(value.name);
+    if (!gradient) {
+      // The loss does not depend on it (e.g. an unused parameter): its gradient is zero, said explicitly.
+      const dims = value.shape?.map((dim) => (typeof dim === 'number' ? dim : NaN)) ?? [];
+      if (dims.some(Number.isNaN)) throw new UserError('unsupported', `The loss does not depend on ${value.name}, whose shape is not static.`);
+      gradient = g.node({ op: 'Expand', inputs: [g.scalar(0, value.dtype), g.constant({ dtype: 'int64', shape: [dims.length], data: BigInt64Array.from(dims.map(BigInt)) })], outputs: [{ dtype: value.dtype, shape: value.shape }] })[0]!;
+    }
+    result.set(value.name, gradient);
+  }
+  return { gradients: result, stats: { visited, recomputed: recompute.recomputedNodes, segments: recompute.segmentCount } };
+}
+
+/**
+ * Segments between checkpoints, and their recomputed copies made on first use. A value maps to its
+ * copy when its producer lies inside a recomputed segment; everything else maps to itself.
+ */
+class Recomputation {
+  recomputedNodes = 0;
+  readonly segmentCount: number;
+  /** End position (inclusive) of each recomputed segment, ascending; the tail after the last is not recomputed. */
+  private readonly ends: number[];
+  private readonly copies = new Map<number, Map<string, Value>>();
+  /** Values that change from step to step (depend on a data input); constants are never recomputed. */
+  private readonly dynamic = new Set<string>();
+
+  constructor(
+    private readonly g: Graph,
+    private readonly nodes: readonly Node[],
+    private readonly producers: ReadonlyMap<string, Producer>,
+    checkpoints: readonly Value[],
+  ) {
+    const ends = checkpoints.map((checkpoint) => {
+      const producer = producers.get(checkpoint.name);
+      if (!producer) throw new UserError('invalid-argument', `Checkpoint ${checkpoint.name} is not produced by a node of graph '${g.name}'.`);
+      return producer.position;
+    });
+    this.ends = [...new Set(ends)].sort((a, b) => a - b);
+    this.segmentCount = this.ends.length;
+    // Data inputs change every step; parameters are read as they are (their transposes and casts are
+    // parameter-sized and stay alive anyway).
+    const parameters = new Set(g.parameters.map((parameter) => parameter.value.name));
+    for (const input of g.inputs) if (!parameters.has(input.name)) this.dynamic.add(input.name);
+    for (const node of nodes) {
+      if (node.inputs.some((input) => input && this.dynamic.has(input.name))) for (const output of node.outputs) this.dynamic.add(output.name);
+    }
+  }
+
+  /** The segment of a node position, or -1 for the tail (not recomputed). */
+  private segmentOf(position: number): number {
+    for (let segment = 0; segment < this.ends.length; segment++) if (position <= this.ends[segment]!) return segment;
+    return -1;
+  }
+
+  /** How the backward of the node at `position` reads forward values; `arriving` orders the recomputation. */
+  viewAt(position: number, arriving: Value): (value: Value) => Value {
+    const segment = this.segmentOf(position);
+    if (segment < 0) return (value) => value;
+    let copies = this.copies.get(segment);
+    if (!copies) {
+      copies = this.copySegment(segment, arriving);
+      this.copies.set(segment, copies);
+    }
+    const map = copies;
+    return (value) => map.get(value.name) ?? value;
+  }
+
+  private copySegment(segment: number, arriving: Value): Map<string, Value> {
+    const g = this.g;
+    const start = segment === 0 ? 0 : this.ends[segment - 1]! + 1;
+    const end = this.ends[segment]!;
+    const copies = new Map<string, Value>();
+    const entries = new Map<string, Value>();
+    return g.scope(`recompute${segment}`, () => {
+      // One scalar from the arriving gradient, times zero: the dependency that orders the recomputation.
+      const rank = arriving.shape?.length ?? 0;
+      const first = rank === 0 ? arriving : reshape(g, slice(g, arriving, new Array<number>(rank).fill(0), new Array<number>(rank).fill(1)), []);
+      const tie = mul(g, first, 0);
+      const entryOf = (value: Value): Value => {
+        let tied = entries.get(value.name);
+        if (!tied) {
+          tied = value.dtype === arriving.dtype ? add(g, value, tie) : value;
+          entries.set(value.name, tied);
+        }
+        return tied;
+      };
+      for (let position = start; position <= end; position++) {
+        const node = this.nodes[position]!;
+        if (!node.outputs.some((output) => this.dynamic.has(output.name))) continue;
+        const inputs = node.inputs.map((input) => {
+          if (!input) return undefined;
+          const copy = copies.get(input.name);
+          if (copy) return copy;
+          if (!this.dynamic.has(input.name)) return input;
+          const producer = this.producers.get(input.name);
+          // Produced before this segment (or a graph input): read it, tied to the arriving gradient.
+          if (!producer || producer.position < start) return entryOf(input);
+          return input;
+        });
+        const outputs = this.g.node({
+          op: node.op,
+          domain: node.domain,
+          inputs,
+          outputs: node.outputs.map((output) => ({ dtype: output.dtype, shape: output.shape })),
+          attrs: node.attrs,
+        });
+        this.recomputedNodes++;
+        node.outputs.forEach((output, index) => copies.set(output.name, outputs[index]!));
+      }
+      return copies;
+    });
+  }
+}
