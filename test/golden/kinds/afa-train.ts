@@ -14,7 +14,8 @@ import { loadAggregatorSet } from '../../../app/ensemble/aggregator-set.ts';
 import type { Expert } from '../../../app/ensemble/lock-step-graph.ts';
 import { DdpmNoiser } from '../../../app/schedulers/ddpm-noiser.ts';
 import { noiseScheduleFromDiffusersConfig } from '../../../app/schedulers/diffusers-config.ts';
-import { AfaTrainingSession, officialParameterName } from '../../../app/training/afa-training-session.ts';
+import { buildAfaTrainingGraph, officialParameterName } from '../../../app/training/afa-training-graph.ts';
+import { TrainingSession } from '../../../app/training/training-session.ts';
 import { AdamW } from '../../../app/optimizer/adamw.ts';
 import { compiledTextEncoder, compiledVae } from '../../models/compiled-models.ts';
 
@@ -83,7 +84,8 @@ const afaTrainStep: CaseKind = {
     const aggregators = loadAggregatorSet(afaDir);
     const [batch, , height, width] = noisyLatents.shape as number[];
     const dir = mkdtempSync(join(tmpdir(), 'afa-golden-train-'));
-    const training = await AfaTrainingSession.create(experts, aggregators, { batch: batch!, height: height!, width: width!, tokens: contexts.shape[2]! }, { dir });
+    const shape = { batch: batch!, height: height!, width: width!, tokens: contexts.shape[2]! };
+    const training = await TrainingSession.create(buildAfaTrainingGraph(experts, aggregators, shape), { dir });
     try {
       const step = await training.computeGradients({
         sample: noisyLatents,
@@ -116,7 +118,7 @@ const afaTrainStep: CaseKind = {
         latents,
         noisy_latents: noisyLatents,
         encoder_hidden_states: contexts,
-        noise_pred: step.noisePred,
+        noise_pred: step.prediction,
         grads: { tensorSet: grads },
         params_after_adamw: { tensorSet: after },
       };

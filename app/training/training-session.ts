@@ -1,30 +1,20 @@
-// A compiled AFA training step: the graph of afa-training-graph.ts saved next to the experts' weights
+// A compiled training step: a training graph (training-graph.ts) saved next to the frozen weights
 // (referenced in place) and opened as one onnxruntime session, plus the float32 values of the trainable
-// aggregator parameters that are fed to it at every step.
+// parameters, fed to it at every step and updated in place by the optimizer.
+import { UserError } from '../common/errors.ts';
 import type { JobControl } from '../common/progress.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { saveModel } from '../onnx/serialize.ts';
 import { ModelSession, type SessionOptions } from '../runtime/onnx-runtime.ts';
-import type { AggregatorSet } from '../ensemble/aggregator-set.ts';
-import type { Expert } from '../ensemble/lock-step-graph.ts';
-import {
-  AGGREGATOR_PARAMETER,
-  buildAfaTrainingGraph,
-  gradientOutputName,
-  LOSS_OUTPUT,
-  NOISE_PRED_OUTPUT,
-  TRAINING_INPUTS,
-  type Recompute,
-  type TrainingShape,
-} from './afa-training-graph.ts';
+import { gradientOutputName, LOSS_OUTPUT, PREDICTION_OUTPUT, TRAINING_INPUTS, type Recompute, type TrainingGraph } from './training-graph.ts';
 
-/** One batch of the training step's inputs (float32). */
+/** One batch of a training step's inputs (float32). */
 export interface TrainingBatch {
   /** Noisy latents x_t [B, 4, h, w]. */
   readonly sample: Tensor<'float32'>;
   /** Timesteps [B] (float32, as the U-Net takes them). */
   readonly timestep: Tensor<'float32'>;
-  /** Each expert's prompt embedding, [K, B, tokens, D]. */
+  /** Prompt embeddings: [B, tokens, D] for one U-Net, [K, B, tokens, D] (each expert's own) for AFA. */
   readonly context: Tensor<'float32'>;
   /** The regression target [B, 4, h, w] (ε for ε-prediction). */
   readonly target: Tensor<'float32'>;
@@ -32,18 +22,12 @@ export interface TrainingBatch {
 
 export interface StepResult {
   readonly loss: number;
-  readonly noisePred: Tensor<'float32'>;
-  /** ∂loss/∂p by parameter name (graph names, `aggregatorNN.<official name>`). */
+  readonly prediction: Tensor<'float32'>;
+  /** ∂loss/∂p by parameter (graph) name. */
   readonly gradients: Map<string, Float32Array>;
 }
 
-/** `aggregator07.res_block.conv1.weight` → `aggregators.7.res_block.conv1.weight` (the official Model.named_parameters()). */
-export function officialParameterName(graphName: string): string {
-  const match = AGGREGATOR_PARAMETER.exec(graphName);
-  return match ? `aggregators.${Number(match[1])}.${match[2]}` : graphName;
-}
-
-export class AfaTrainingSession {
+export class TrainingSession {
   private constructor(
     readonly session: ModelSession,
     /** Current parameter values by graph name; the optimizer updates them in place. */
@@ -52,27 +36,22 @@ export class AfaTrainingSession {
     readonly recompute: Recompute,
   ) {}
 
-  static async create(
-    experts: readonly Expert[],
-    aggregators: AggregatorSet,
-    shape: TrainingShape,
-    options: { readonly dir: string; readonly recompute?: Recompute; readonly session?: SessionOptions } & JobControl,
-  ): Promise<AfaTrainingSession> {
-    const built = buildAfaTrainingGraph(experts, aggregators, shape, { recompute: options.recompute });
+  /** Saves the graph into `dir` (weights referenced in place where they already are in files) and opens it. */
+  static async create(built: TrainingGraph, options: { readonly dir: string; readonly session?: SessionOptions } & JobControl): Promise<TrainingSession> {
     const parameters = new Map<string, Float32Array>();
     const shapes = new Map<string, readonly number[]>();
     for (const parameter of built.parameters) {
       const tensor = parameter.source.read();
-      const values = new Float32Array(tensor.data.length);
-      if (tensor.dtype === 'float32') values.set(tensor.data as Float32Array);
-      else throw new Error(`aggregator weight ${parameter.value.name} is ${tensor.dtype}; training needs float32 aggregator weights`);
-      parameters.set(parameter.value.name, values);
+      if (tensor.dtype !== 'float32') {
+        throw new UserError('unsupported', `Trainable weight '${parameter.value.name}' is stored as ${tensor.dtype}; training keeps float32 weights.`, 'Convert the weights to float32 before training.');
+      }
+      parameters.set(parameter.value.name, Float32Array.from(tensor.data as Float32Array));
       shapes.set(parameter.value.name, parameter.source.shape);
     }
     const name = built.graph.name;
     const saved = saveModel(built.graph, { dir: options.dir, modelFile: `${name}.onnx`, weightsFile: `${name}.weights`, signal: options.signal, onProgress: options.onProgress });
     const session = await ModelSession.create(saved.modelPath, options.session);
-    return new AfaTrainingSession(session, parameters, shapes, built.recompute);
+    return new TrainingSession(session, parameters, shapes, built.recompute);
   }
 
   /** Forward and backward of one batch at the current parameters. */
@@ -89,7 +68,7 @@ export class AfaTrainingSession {
     for (const name of this.parameters.keys()) gradients.set(name, outputs[gradientOutputName(name)]!.data as Float32Array);
     return {
       loss: (outputs[LOSS_OUTPUT]!.data as Float32Array)[0]!,
-      noisePred: outputs[NOISE_PRED_OUTPUT] as Tensor<'float32'>,
+      prediction: outputs[PREDICTION_OUTPUT] as Tensor<'float32'>,
       gradients,
     };
   }

@@ -1,0 +1,53 @@
+// What every training graph ends with: the regression target as an input, the MSE loss, the backward
+// pass to the trainable parameters (the graph's parameter inputs) and one gradient output per parameter.
+import { UserError } from '../common/errors.ts';
+import type { Graph, Parameter, Value } from '../onnx/graph.ts';
+import { mul, reduceMean, sub } from '../onnx/ops.ts';
+import { appendBackward } from '../autodiff/backward.ts';
+
+export const TRAINING_INPUTS = Object.freeze({
+  sample: 'sample',
+  timestep: 'timestep',
+  context: 'encoder_hidden_states',
+  target: 'target',
+});
+
+export const LOSS_OUTPUT = 'loss';
+export const PREDICTION_OUTPUT = 'noise_pred';
+
+/** The graph output holding ∂loss/∂parameter. */
+export function gradientOutputName(parameter: string): string {
+  return `grad/${parameter}`;
+}
+
+/** Activation checkpointing: none, or recompute each segment between the model's natural boundaries. */
+export type Recompute = 'none' | 'points';
+
+export interface TrainingGraph {
+  readonly graph: Graph;
+  /** The trainable tensors (graph inputs), with their initial values' sources. */
+  readonly parameters: readonly Parameter[];
+  readonly recompute: Recompute;
+  readonly stats: { readonly visited: number; readonly recomputed: number; readonly segments: number };
+}
+
+/**
+ * loss = mean((prediction − target)²) over every element (torch's F.mse_loss, reduction 'mean'), then the
+ * gradients of every parameter of `g`. `checkpoints` (forward order) are the recomputation boundaries.
+ */
+export function finishTrainingGraph(g: Graph, prediction: Value, checkpoints: readonly Value[], recompute: Recompute): TrainingGraph {
+  if (!prediction.shape || prediction.shape.some((dim) => typeof dim !== 'number')) {
+    throw new UserError('invalid-argument', `A training graph needs static shapes; the prediction is ${JSON.stringify(prediction.shape)}.`);
+  }
+  const target = g.input(TRAINING_INPUTS.target, prediction.dtype, prediction.shape);
+  const loss = g.scope('loss', () => {
+    const difference = sub(g, prediction, target);
+    return reduceMean(g, mul(g, difference, difference), prediction.shape!.map((_, axis) => axis), false);
+  });
+  g.output(loss, LOSS_OUTPUT);
+  const parameters = g.parameters;
+  if (parameters.length === 0) throw new UserError('invalid-argument', `Graph '${g.name}' has nothing to train: no weight was made a parameter.`);
+  const { gradients, stats } = appendBackward(g, loss, parameters.map((parameter) => parameter.value), { checkpoints: recompute === 'points' ? checkpoints : [] });
+  for (const parameter of parameters) g.output(gradients.get(parameter.value.name)!, gradientOutputName(parameter.value.name));
+  return { graph: g, parameters, recompute, stats };
+}
