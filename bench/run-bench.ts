@@ -18,6 +18,7 @@ const suites: readonly SuiteEntry[] = [
   { name: 'import', load: async () => (await import('./import.ts')).benchImport },
   { name: 'pipeline', load: async () => (await import('./pipeline.ts')).benchPipeline },
   { name: 'ensemble', load: async () => (await import('./ensemble.ts')).benchEnsemble },
+  { name: 'train', load: async () => (await import('./train.ts')).benchTrain },
 ];
 
 function parseArguments(argv: readonly string[]): { names: string[]; json: string } {

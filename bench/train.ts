@@ -1,0 +1,276 @@
+// Training benchmark: one AFA training step (3 frozen experts, 25 trainable SABW aggregators: forward,
+// loss, backward through the experts into the aggregators) against one AFA forward step of the same
+// ensemble, at 256² pixels (32² latents), batch 1, on the CPU with the default threads:
+//   - train ÷ forward without recomputation (target ≤ 3.0: the backward through frozen layers costs
+//     about twice the forward, so the floor is near 3) and with recomputation per aggregation point
+//     (≤ 4.0: one more forward);
+//   - peak RSS with recomputation ≤ 1.5 × the experts' weights (reported without);
+//   - AdamW's time per step (TypeScript over Float32Arrays) as a share of the step;
+// for SD1.5-size experts with synthetic weights (aggregators: hidden 128, 8 heads, 2 layers, as the
+// official code builds them) and for the golden tiny topology. For reference, the official PyTorch code
+// (torch 1.13 with OpenBLAS, 2 threads, same shapes) measured 47 s per training step on this kind of
+// machine (median of 3; fastest 31 s), 5.8× its own forward, 13.5 GiB peak.
+//
+// Each configuration runs in its own child process (peak RSS is per process): session creation, one
+// warm-up step, then timed steps; the children run one after another in one bench run, and the other
+// processes' share of the CPU while they ran is reported (a contended machine inflates absolute times).
+// `node --import tsx bench/train.ts` runs it standalone; AFA_BENCH_QUICK=1 measures only the tiny scale.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchResult } from './bench-result.ts';
+import { median, randomTensor } from './bench-math.ts';
+import { SD15_AGGREGATOR_DEFAULTS, type AggregatorConfig } from '../app/ensemble/aggregator-config.ts';
+import type { AggregatorSet } from '../app/ensemble/aggregator-set.ts';
+import { buildLockStepGraph, type Expert } from '../app/ensemble/lock-step-graph.ts';
+import { plausibleWeight, SyntheticWeights } from '../app/models/synthetic-weights.ts';
+import { SD15_UNET_CONFIG, type UnetConfig } from '../app/models/unet-config.ts';
+import { unetLayout } from '../app/models/unet-layout.ts';
+import { saveModels } from '../app/onnx/serialize.ts';
+import { ModelSession } from '../app/runtime/onnx-runtime.ts';
+import { sizeOf, type Tensor } from '../app/tensor/tensor.ts';
+import { buildAfaTrainingGraph } from '../app/training/afa-training-graph.ts';
+import { TRAINING_INPUTS, type Recompute, type TrainingGraph } from '../app/training/training-graph.ts';
+import { AdamW } from '../app/optimizer/adamw.ts';
+
+const EXPERTS = 3;
+const BATCH = 1;
+const TOKENS = 77;
+
+interface Scale {
+  readonly label: string;
+  readonly config: UnetConfig;
+  readonly latent: number;
+  readonly aggregator: { readonly hiddenSize: number; readonly numAttentionHeads: number; readonly numLayers: number };
+  readonly runs: number;
+}
+
+const SCALES: Readonly<Record<string, Scale>> = {
+  sd15: { label: 'SD1.5, 256²', config: SD15_UNET_CONFIG, latent: 32, aggregator: SD15_AGGREGATOR_DEFAULTS, runs: 3 },
+  tiny: {
+    label: 'golden tiny topology, 128²',
+    config: { ...SD15_UNET_CONFIG, sample_size: 16, block_out_channels: [32, 32, 64, 64], attention_head_dim: 4, cross_attention_dim: 32, norm_num_groups: 8 },
+    latent: 16,
+    aggregator: { hiddenSize: 32, numAttentionHeads: 2, numLayers: 2 },
+    runs: 10,
+  },
+};
+
+type Mode = 'forward' | Recompute;
+const MODES: readonly Mode[] = ['forward', 'none', 'points'];
+
+function experts(s: Scale): Expert[] {
+  return Array.from({ length: EXPERTS }, (_, k) => ({
+    config: s.config,
+    weights: new SyntheticWeights((name, shape) => plausibleWeight(name, shape, k + 1), `synthetic expert ${k + 1}`),
+  }));
+}
+
+function aggregators(s: Scale): AggregatorSet {
+  const configs: AggregatorConfig[] = unetLayout(s.config).map((point) => ({
+    inChannels: point.outChannels,
+    ...s.aggregator,
+    numExperts: EXPERTS,
+    crossAttentionDim: s.config.cross_attention_dim,
+    timeEmbeddingChannels: 4 * s.config.block_out_channels[0]!,
+  }));
+  return {
+    source: 'synthetic aggregators',
+    configs,
+    weights: configs.map((_, index) => new SyntheticWeights((name, shape) => plausibleWeight(name, shape, 100 + index), `synthetic aggregator ${index}`)),
+  };
+}
+
+function shape(s: Scale) {
+  return { batch: BATCH, height: s.latent, width: s.latent, tokens: TOKENS };
+}
+
+function trainingGraph(s: Scale, recompute: Recompute): TrainingGraph {
+  return buildAfaTrainingGraph(experts(s), aggregators(s), shape(s), { recompute, name: `train_${recompute}` });
+}
+
+interface Prepared {
+  readonly expertBytes: number;
+  readonly aggregatorParameters: number;
+  readonly nodes: Readonly<Record<Mode, number>>;
+  readonly recomputedNodes: number;
+  readonly saveSeconds: number;
+}
+
+function prepare(s: Scale, dir: string): Prepared {
+  const members = experts(s);
+  const forward = buildLockStepGraph(members, { kind: 'aggregators', aggregators: aggregators(s) }, { name: 'forward', inputShape: shape(s) });
+  const none = trainingGraph(s, 'none');
+  const points = trainingGraph(s, 'points');
+  const start = performance.now();
+  saveModels(
+    [forward, none.graph, points.graph].map((graph) => ({ graph, modelFile: `${graph.name}.onnx` })),
+    { dir, weightsFile: 'train.weights' },
+  );
+  // Synthetic weights know their names once a graph asked for them (the forward graph did).
+  const expertWeights = members.map((expert) => expert.weights as SyntheticWeights);
+  const expertBytes = expertWeights.reduce((sum, weights) => sum + 4 * weights.names().reduce((n, name) => n + sizeOf(weights.get(name).shape), 0), 0);
+  return {
+    expertBytes,
+    aggregatorParameters: none.parameters.reduce((n, parameter) => n + sizeOf(parameter.source.shape), 0),
+    nodes: { forward: forward.nodes.length, none: none.graph.nodes.length, points: points.graph.nodes.length },
+    recomputedNodes: points.stats.recomputed,
+    saveSeconds: (performance.now() - start) / 1000,
+  };
+}
+
+function peakRssBytes(): number {
+  try {
+    const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((text) => text.startsWith('VmHWM:'));
+    if (line) return Number(line.replace(/\D+/g, '')) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+function machineBusySeconds(): number | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return fields.reduce((sum, value, index) => (index === 3 || index === 4 ? sum : sum + value), 0) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Measurement {
+  readonly sessionSeconds: number;
+  readonly peakRssBytes: number;
+  readonly steps: number[];
+  readonly optimizerSeconds: number[];
+  readonly foreignLoad?: number;
+}
+
+async function measure(s: Scale, dir: string, mode: Mode): Promise<Measurement> {
+  const start = performance.now();
+  const session = await ModelSession.create(join(dir, `${mode === 'forward' ? 'forward' : `train_${mode}`}.onnx`));
+  const sessionSeconds = (performance.now() - start) / 1000;
+  const feeds: Record<string, Tensor> = {
+    [TRAINING_INPUTS.sample]: randomTensor([BATCH, 4, s.latent, s.latent], 1),
+    [TRAINING_INPUTS.timestep]: { dtype: 'float32', shape: [BATCH], data: Float32Array.from({ length: BATCH }, () => 500) },
+    [TRAINING_INPUTS.context]: randomTensor([EXPERTS, BATCH, TOKENS, s.config.cross_attention_dim], 2),
+  };
+  let optimizer: AdamW | undefined;
+  const parameters = new Map<string, Float32Array>();
+  if (mode !== 'forward') {
+    feeds[TRAINING_INPUTS.target] = randomTensor([BATCH, 4, s.latent, s.latent], 3);
+    for (const parameter of trainingGraph(s, mode).parameters) {
+      const values = parameter.source.read().data as Float32Array;
+      parameters.set(parameter.value.name, values);
+      feeds[parameter.value.name] = { dtype: 'float32', shape: parameter.source.shape, data: values };
+    }
+    optimizer = new AdamW();
+  }
+  const step = async () => {
+    const outputs = await session.run(feeds);
+    if (!optimizer) return 0;
+    const gradients = new Map<string, Float32Array>();
+    for (const name of parameters.keys()) gradients.set(name, outputs[`grad/${name}`]!.data as Float32Array);
+    const before = performance.now();
+    optimizer.update(parameters, gradients);
+    return (performance.now() - before) / 1000;
+  };
+  await step(); // warm-up: first-run allocations
+  const peak = peakRssBytes();
+  const steps: number[] = [];
+  const optimizerSeconds: number[] = [];
+  const [busyBefore, ownBefore, wallBefore] = [machineBusySeconds(), process.cpuUsage(), performance.now()];
+  for (let run = 0; run < s.runs; run++) {
+    const begin = performance.now();
+    optimizerSeconds.push(await step());
+    steps.push((performance.now() - begin) / 1000);
+  }
+  const used = process.cpuUsage(ownBefore);
+  const wall = (performance.now() - wallBefore) / 1000;
+  const busy = (machineBusySeconds() ?? NaN) - (busyBefore ?? NaN);
+  await session.release();
+  const foreignLoad = Number.isNaN(busy) ? undefined : Math.max(0, busy - (used.user + used.system) / 1e6) / (wall * availableParallelism());
+  return { sessionSeconds, peakRssBytes: peak, steps, optimizerSeconds, foreignLoad };
+}
+
+const MARKER = 'BENCH-TRAIN ';
+
+function child<T>(args: readonly string[]): T {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const line = result.stdout.split('\n').find((text) => text.startsWith(MARKER));
+  if (result.status !== 0 || !line) throw new Error(`the training benchmark child ${args.join(' ')} failed (status ${result.status}, signal ${result.signal}): ${result.stdout.slice(-2000)}`);
+  return JSON.parse(line.slice(MARKER.length)) as T;
+}
+
+async function benchScale(key: string): Promise<BenchResult[]> {
+  const s = SCALES[key]!;
+  const dir = mkdtempSync(join(tmpdir(), `bench-train-${key}-`));
+  try {
+    process.stderr.write(`train bench (${s.label}): building and saving the graphs in ${dir}\n`);
+    const prepared = child<Prepared>(['--prepare', key, dir]);
+    const label = (text: string) => `${key}: ${text}`;
+    const results: BenchResult[] = [
+      { name: label("experts' weights"), value: prepared.expertBytes / 1e9, unit: 'GB' },
+      { name: label('weights file'), value: statSync(join(dir, 'train.weights')).size / 1e9, unit: 'GB' },
+      { name: label('aggregator parameters'), value: prepared.aggregatorParameters, unit: 'parameters' },
+      { name: label('nodes forward / train / train+recompute'), value: prepared.nodes.points, unit: `nodes (${prepared.nodes.forward} / ${prepared.nodes.none} / ${prepared.nodes.points}; ${prepared.recomputedNodes} recomputed)` },
+    ];
+    const measured = {} as Record<Mode, Measurement>;
+    for (const mode of MODES) {
+      process.stderr.write(`  measuring ${mode}\n`);
+      measured[mode] = child<Measurement>(['--measure', key, dir, mode]);
+    }
+    const forward = median(measured.forward.steps);
+    for (const mode of MODES) {
+      const m = measured[mode];
+      const step = median(m.steps);
+      const name = mode === 'forward' ? 'AFA forward' : mode === 'none' ? 'AFA train step' : 'AFA train step, recomputed per point';
+      results.push(
+        { name: label(`${name}: session creation`), value: m.sessionSeconds, unit: 's' },
+        { name: label(`${name}: step (median of ${m.steps.length})`), value: step, unit: 's' },
+        { name: label(`${name}: peak RSS`), value: m.peakRssBytes / 1e9, unit: 'GB' },
+        { name: label(`${name}: peak RSS / experts' weights`), value: m.peakRssBytes / prepared.expertBytes, unit: 'ratio', ...(mode === 'points' && key === 'sd15' ? { target: '≤ 1.5', pass: m.peakRssBytes <= 1.5 * prepared.expertBytes } : {}) },
+      );
+      if (mode !== 'forward') {
+        const target = mode === 'none' ? 3 : 4;
+        results.push(
+          { name: label(`${name} / forward step`), value: step / forward, unit: 'ratio', target: `≤ ${target.toFixed(1)}`, pass: step / forward <= target },
+          { name: label(`${name}: AdamW share of the step`), value: median(m.optimizerSeconds) / step, unit: 'ratio' },
+        );
+      }
+      if (m.foreignLoad !== undefined) results.push({ name: label(`${name}: other processes' CPU share`), value: m.foreignLoad, unit: 'ratio', target: '< 0.05 (else contended)', pass: m.foreignLoad < 0.05 });
+    }
+    return results;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchTrain(): Promise<BenchResult[]> {
+  const keys = process.env.AFA_BENCH_QUICK === '1' ? ['tiny'] : ['tiny', 'sd15'];
+  const results: BenchResult[] = [];
+  for (const key of keys) results.push(...(await benchScale(key)));
+  return results;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const at = (flag: string) => process.argv.indexOf(flag);
+  if (at('--prepare') > 0) {
+    const [key, dir] = [process.argv[at('--prepare') + 1]!, process.argv[at('--prepare') + 2]!];
+    console.log(MARKER + JSON.stringify(prepare(SCALES[key]!, dir)));
+  } else if (at('--measure') > 0) {
+    const [key, dir, mode] = [process.argv[at('--measure') + 1]!, process.argv[at('--measure') + 2]!, process.argv[at('--measure') + 3] as Mode];
+    console.log(MARKER + JSON.stringify(await measure(SCALES[key]!, dir, mode)));
+  } else {
+    for (const result of await benchTrain()) {
+      const verdict = result.pass === undefined ? '' : result.pass ? '  pass' : '  FAIL';
+      console.log(`${result.name.padEnd(60)} ${result.value.toPrecision(4).padStart(10)} ${result.unit}${result.target ? `  (${result.target})` : ''}${verdict}`);
+    }
+  }
+}
