@@ -96,6 +96,7 @@ interface Prepared {
   readonly aggregatorParameters: number;
   readonly nodes: Readonly<Record<Mode, number>>;
   readonly recomputedNodes: number;
+  readonly keptBytes: Readonly<Record<Recompute, number>>;
   readonly saveSeconds: number;
 }
 
@@ -117,6 +118,7 @@ function prepare(s: Scale, dir: string): Prepared {
     aggregatorParameters: none.parameters.reduce((n, parameter) => n + sizeOf(parameter.source.shape), 0),
     nodes: { forward: forward.nodes.length, none: none.graph.nodes.length, points: points.graph.nodes.length },
     recomputedNodes: points.stats.recomputed,
+    keptBytes: { none: none.stats.keptBytes, points: points.stats.keptBytes },
     saveSeconds: (performance.now() - start) / 1000,
   };
 }
@@ -221,6 +223,9 @@ async function benchScale(key: string): Promise<BenchResult[]> {
       { name: label('aggregator parameters'), value: prepared.aggregatorParameters, unit: 'parameters' },
       { name: label('nodes forward / train / train+recompute'), value: prepared.nodes.points, unit: `nodes (${prepared.nodes.forward} / ${prepared.nodes.none} / ${prepared.nodes.points}; ${prepared.recomputedNodes} recomputed)` },
     ];
+    results.push(
+      { name: label('activations kept for the backward, without / with recomputation'), value: prepared.keptBytes.none / 1e9, unit: `GB (${(prepared.keptBytes.points / 1e9).toFixed(3)} GB with)` },
+    );
     const measured = {} as Record<Mode, Measurement>;
     for (const mode of MODES) {
       process.stderr.write(`  measuring ${mode}\n`);

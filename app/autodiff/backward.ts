@@ -20,7 +20,7 @@
 import { UserError } from '../common/errors.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { Graph, Node, Value } from '../onnx/graph.ts';
-import { describeNode } from '../onnx/graph.ts';
+import { byteLengthOf, describeNode } from '../onnx/graph.ts';
 import { add, mul, reshape, slice } from '../onnx/ops.ts';
 import { GRADIENT_RULES, isDifferentiable, ruleKey, type GradientContext } from './gradient-rules.ts';
 
@@ -38,7 +38,20 @@ export interface BackwardResult {
   /** ∂loss/∂v for every requested value, by its name; a value the loss does not depend on gets zeros. */
   readonly gradients: ReadonlyMap<string, Value>;
   /** How many forward nodes the backward walk visited and how many it recomputed. */
-  readonly stats: { readonly visited: number; readonly recomputed: number; readonly segments: number };
+  readonly stats: BackwardStats;
+}
+
+export interface BackwardStats {
+  /** Forward nodes the backward walk applied a rule to. */
+  readonly visited: number;
+  /** Forward nodes copied for recomputation, and the recomputed segments. */
+  readonly recomputed: number;
+  readonly segments: number;
+  /**
+   * Bytes of forward activations the backward pass reads and onnxruntime must therefore keep until then
+   * (static shapes only): what activation checkpointing saves.
+   */
+  readonly keptBytes: number;
 }
 
 interface Producer {
@@ -123,7 +136,15 @@ export function appendBackward(g: Graph, loss: Value, wrt: readonly Value[], opt
     }
     result.set(value.name, gradient);
   }
-  return { gradients: result, stats: { visited, recomputed: recompute.recomputedNodes, segments: recompute.segmentCount } };
+  // Forward activations (produced by forward nodes) that backward nodes read.
+  const kept = new Set<string>();
+  for (const node of g.nodes.slice(nodes.length)) for (const input of node.inputs) if (input && producers.has(input.name)) kept.add(input.name);
+  let keptBytes = 0;
+  for (const name of kept) {
+    const value = g.value(name);
+    if (value?.shape?.every((dim) => typeof dim === 'number')) keptBytes += byteLengthOf(value.dtype, value.shape as number[]);
+  }
+  return { gradients: result, stats: { visited, recomputed: recompute.recomputedNodes, segments: recompute.segmentCount, keptBytes } };
 }
 
 /**

@@ -15,7 +15,7 @@
 import type { Value } from '../onnx/graph.ts';
 import type { AggregatorSet } from '../ensemble/aggregator-set.ts';
 import { buildLockStepGraph, type Expert } from '../ensemble/lock-step-graph.ts';
-import { finishTrainingGraph, type Recompute, type TrainingGraph } from './training-graph.ts';
+import { chooseRecompute, finishTrainingGraph, type Recompute, type RecomputeChoice, type TrainingGraph } from './training-graph.ts';
 
 /** Aggregator i's weight `<name>` in the graph: `aggregatorNN.<name>` (lock-step-graph's namespace). */
 export const AGGREGATOR_PARAMETER = /^aggregator(\d\d)\.(.+)$/;
@@ -32,21 +32,25 @@ export function buildAfaTrainingGraph(
   experts: readonly Expert[],
   aggregators: AggregatorSet,
   shape: TrainingShape,
-  options: { readonly recompute?: Recompute; readonly name?: string } = {},
+  options: { readonly recompute?: RecomputeChoice; readonly memoryBudgetBytes?: number; readonly name?: string } = {},
 ): TrainingGraph {
+  return chooseRecompute(options.recompute ?? 'none', (recompute) => buildWith(experts, aggregators, shape, recompute, options.name), options.memoryBudgetBytes);
+}
+
+function buildWith(experts: readonly Expert[], aggregators: AggregatorSet, shape: TrainingShape, recompute: Recompute, name: string | undefined): TrainingGraph {
   const points: Value[] = [];
   const g = buildLockStepGraph(
     experts,
     { kind: 'aggregators', aggregators },
     {
-      name: options.name ?? 'afa_train_step',
+      name: name ?? 'afa_train_step',
       graph: { isParameter: (name) => AGGREGATOR_PARAMETER.test(name) },
       inputShape: shape,
       onPoint: (_, fused) => points.push(fused),
     },
   );
   // The last point's output is the loss's input: recomputing its segment would gain nothing.
-  return finishTrainingGraph(g, points[points.length - 1]!, points.slice(0, -1), options.recompute ?? 'none');
+  return finishTrainingGraph(g, points[points.length - 1]!, points.slice(0, -1), recompute);
 }
 
 /** `aggregator07.res_block.conv1.weight` → `aggregators.7.res_block.conv1.weight` (the official Model.named_parameters()). */

@@ -1,9 +1,10 @@
 // What every training graph ends with: the regression target as an input, the MSE loss, the backward
 // pass to the trainable parameters (the graph's parameter inputs) and one gradient output per parameter.
 import { UserError } from '../common/errors.ts';
-import type { Graph, Parameter, Value } from '../onnx/graph.ts';
+import { freemem } from 'node:os';
+import { byteLengthOf, type Graph, type Parameter, type Value } from '../onnx/graph.ts';
 import { mul, reduceMean, sub } from '../onnx/ops.ts';
-import { appendBackward } from '../autodiff/backward.ts';
+import { appendBackward, type BackwardStats } from '../autodiff/backward.ts';
 
 export const TRAINING_INPUTS = Object.freeze({
   sample: 'sample',
@@ -23,12 +24,40 @@ export function gradientOutputName(parameter: string): string {
 /** Activation checkpointing: none, or recompute each segment between the model's natural boundaries. */
 export type Recompute = 'none' | 'points';
 
+/**
+ * 'auto' keeps every activation when they fit in memory and recomputes per point otherwise: the kept
+ * activations (measured on the graph without recomputation) must fit in `budgetBytes`, by default the
+ * free memory now less the frozen weights the session will load and a 1 GiB margin.
+ */
+export type RecomputeChoice = Recompute | 'auto';
+
+export function defaultActivationBudget(frozenWeightBytes: number): number {
+  return freemem() - 1.15 * frozenWeightBytes - 2 ** 30;
+}
+
+/** Builds with `build('none')` and, under 'auto', again with 'points' when the kept activations do not fit. */
+export function chooseRecompute(
+  choice: RecomputeChoice,
+  build: (recompute: Recompute) => TrainingGraph,
+  budgetBytes?: number,
+): TrainingGraph {
+  if (choice !== 'auto') return build(choice);
+  const keeping = build('none');
+  const budget = budgetBytes ?? defaultActivationBudget(frozenWeightBytes(keeping.graph));
+  return keeping.stats.keptBytes <= budget ? keeping : build('points');
+}
+
+/** Bytes of the initializers read from weights files (the frozen model weights). */
+export function frozenWeightBytes(g: Graph): number {
+  return g.initializers.reduce((sum, initializer) => (initializer.kind === 'weight' ? sum + byteLengthOf(initializer.value.dtype, initializer.source.shape) : sum), 0);
+}
+
 export interface TrainingGraph {
   readonly graph: Graph;
   /** The trainable tensors (graph inputs), with their initial values' sources. */
   readonly parameters: readonly Parameter[];
   readonly recompute: Recompute;
-  readonly stats: { readonly visited: number; readonly recomputed: number; readonly segments: number };
+  readonly stats: BackwardStats;
 }
 
 /**

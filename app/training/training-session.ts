@@ -55,13 +55,18 @@ export class TrainingSession {
   }
 
   /** Forward and backward of one batch at the current parameters. */
-  async computeGradients(batch: TrainingBatch): Promise<StepResult> {
-    const feeds: Record<string, Tensor> = {
+  computeGradients(batch: TrainingBatch): Promise<StepResult> {
+    return this.computeFeeds({
       [TRAINING_INPUTS.sample]: batch.sample,
       [TRAINING_INPUTS.timestep]: batch.timestep,
       [TRAINING_INPUTS.context]: batch.context,
       [TRAINING_INPUTS.target]: batch.target,
-    };
+    });
+  }
+
+  /** The same for a graph with other data inputs (named feeds; the parameters are added). */
+  async computeFeeds(data: Readonly<Record<string, Tensor>>): Promise<StepResult> {
+    const feeds: Record<string, Tensor> = { ...data };
     for (const [name, values] of this.parameters) feeds[name] = { dtype: 'float32', shape: this.shapes.get(name)!, data: values };
     const outputs = await this.session.run(feeds);
     const gradients = new Map<string, Float32Array>();

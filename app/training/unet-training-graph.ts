@@ -5,15 +5,19 @@ import type { WeightSource } from '../tensor/weights.ts';
 import type { UnetConfig } from '../models/unet-config.ts';
 import { unetLayout } from '../models/unet-layout.ts';
 import { unetPoint, unetTimeEmbedding } from '../models/unet.ts';
-import { finishTrainingGraph, TRAINING_INPUTS, type Recompute, type TrainingGraph } from './training-graph.ts';
+import { chooseRecompute, finishTrainingGraph, TRAINING_INPUTS, type Recompute, type RecomputeChoice, type TrainingGraph } from './training-graph.ts';
 import type { TrainingShape } from './afa-training-graph.ts';
 
 export function buildUnetTrainingGraph(
   weights: WeightSource,
   config: UnetConfig,
   shape: TrainingShape,
-  options: { readonly recompute?: Recompute; readonly isParameter?: (name: string) => boolean; readonly name?: string } = {},
+  options: { readonly recompute?: RecomputeChoice; readonly memoryBudgetBytes?: number; readonly isParameter?: (name: string) => boolean; readonly name?: string } = {},
 ): TrainingGraph {
+  return chooseRecompute(options.recompute ?? 'none', (recompute) => buildWith(weights, config, shape, recompute, options), options.memoryBudgetBytes);
+}
+
+function buildWith(weights: WeightSource, config: UnetConfig, shape: TrainingShape, recompute: Recompute, options: { readonly isParameter?: (name: string) => boolean; readonly name?: string }): TrainingGraph {
   const g = new Graph(options.name ?? 'unet_train_step', { isParameter: options.isParameter ?? (() => true) });
   const sample = g.input(TRAINING_INPUTS.sample, 'float32', [shape.batch, config.in_channels, shape.height, shape.width]);
   const timestep = g.input(TRAINING_INPUTS.timestep, 'float32', [shape.batch]);
@@ -27,5 +31,5 @@ export function buildUnetTrainingGraph(
     outputs.push(hidden);
   }
   g.output(hidden, 'noise_pred');
-  return finishTrainingGraph(g, hidden, outputs.slice(0, -1), options.recompute ?? 'none');
+  return finishTrainingGraph(g, hidden, outputs.slice(0, -1), recompute);
 }

@@ -108,3 +108,12 @@ test('a tiny U-Net trained from scratch on a fixed set of examples lowers its lo
     },
   );
 });
+
+test("recompute 'auto' keeps activations that fit the memory budget and recomputes those that do not", () => {
+  const build = (budget: number) => buildAfaTrainingGraph(experts(), loadAggregatorSet(goldenAfaDir), shape, { recompute: 'auto', memoryBudgetBytes: budget });
+  const roomy = build(Number.POSITIVE_INFINITY);
+  const tight = build(0);
+  assert.equal(roomy.recompute, 'none');
+  assert.equal(tight.recompute, 'points');
+  assert.ok(tight.stats.keptBytes < roomy.stats.keptBytes / 2, `kept ${tight.stats.keptBytes} bytes with recomputation, ${roomy.stats.keptBytes} without`);
+});
