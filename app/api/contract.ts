@@ -377,10 +377,29 @@ export interface GenerationRecord extends GenerationSummary {
   readonly compareSetId?: string;
   /**
    * Where the settings came from: 'afa-studio' for the studio's own images, else the tool whose metadata an
-   * imported PNG carried ('automatic1111', 'invokeai', 'comfyui'), or 'none' when it had none.
+   * imported image carried, or 'none' when it had none.
    */
-  readonly source: 'afa-studio' | 'automatic1111' | 'invokeai' | 'comfyui' | 'none';
+  readonly source: GenerationSourceName;
+  /** For imported images: what the original tool recorded, as it wrote it (tool, sampler, model, LoRAs, every other key). */
+  readonly imported?: Readonly<Record<string, string>>;
 }
+
+/** The tools whose settings the studio reads from images (app/images/imported-settings.ts SettingsSource), and 'none'. */
+export type GenerationSourceName =
+  | 'afa-studio'
+  | 'automatic1111'
+  | 'forge'
+  | 'sd-next'
+  | 'stability-matrix'
+  | 'comfyui'
+  | 'invokeai'
+  | 'novelai'
+  | 'fooocus'
+  | 'ruinedfooocus'
+  | 'swarmui'
+  | 'draw-things'
+  | 'diffusionbee'
+  | 'none';
 
 export interface HistoryQuery {
   /** Full-text search over prompt, negative prompt, recipe and model names and tags. */

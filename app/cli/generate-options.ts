@@ -82,7 +82,8 @@ export function settingsFromImage(path: string, home: string): { input: Partial<
   const input: Partial<GenerationInput> = {
     ...(imported.prompt === undefined ? {} : { prompt: imported.prompt }),
     ...(imported.negativePrompt === undefined ? {} : { negativePrompt: imported.negativePrompt }),
-    ...(imported.seed === undefined ? {} : { seed: imported.seed }),
+    // The studio's seeds are 0 … 2^53 − 1; a larger or negative ("random") seed cannot be reproduced here.
+    ...(typeof imported.seed === 'number' && imported.seed >= 0 ? { seed: imported.seed } : {}),
     ...(imported.steps === undefined ? {} : { steps: imported.steps }),
     ...(imported.guidance === undefined ? {} : { guidance: imported.guidance }),
     ...(sampler === undefined ? {} : { sampler }),

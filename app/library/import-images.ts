@@ -41,7 +41,8 @@ function member(imported: ImportedSettings | undefined, models: ModelsTable): Re
 // what the tool wrote, so nothing read from the file is lost.
 function settingsFor(imported: ImportedSettings | undefined, size: { width: number; height: number }, models: ModelsTable, path: string): GenerationSettings {
   if (imported?.settings) return imported.settings;
-  const seed = imported?.seed !== undefined && imported.seed >= 0 ? imported.seed : 0;
+  // The studio's seeds are 0 … 2^53 − 1; a larger one (kept exact in extra.imported.seed) or A1111's -1 becomes 0.
+  const seed = typeof imported?.seed === 'number' && imported.seed >= 0 ? imported.seed : 0;
   const record: { [key: string]: JsonValue } = { source: imported?.source ?? 'none', originalPath: path, other: { ...(imported?.other ?? {}) } };
   for (const key of ['samplerLabel', 'modelName', 'modelHash', 'seed'] as const) {
     const value = imported?.[key];

@@ -15,10 +15,19 @@ import { ContributionLegend, ContributionOverlay } from './ContributionOverlay.t
 
 const sourceLabels: Record<GenerationRecord['source'], string> = {
   'afa-studio': 'AFA Studio',
-  automatic1111: 'AUTOMATIC1111 (settings from its PNG)',
-  invokeai: 'InvokeAI (settings from its PNG)',
-  comfyui: 'ComfyUI (settings from its PNG)',
-  none: 'A PNG without generation settings',
+  automatic1111: 'AUTOMATIC1111 (settings from its image)',
+  forge: 'Forge (settings from its image)',
+  'sd-next': 'SD.Next (settings from its image)',
+  'stability-matrix': 'Stability Matrix (settings from its image)',
+  comfyui: 'ComfyUI (settings from its image)',
+  invokeai: 'InvokeAI (settings from its image)',
+  novelai: 'NovelAI (settings from its image)',
+  fooocus: 'Fooocus (settings from its image)',
+  ruinedfooocus: 'RuinedFooocus (settings from its image)',
+  swarmui: 'SwarmUI (settings from its image)',
+  'draw-things': 'Draw Things (settings from its image)',
+  diffusionbee: 'DiffusionBee (settings from its image)',
+  none: 'An image without generation settings',
 };
 
 interface Props {
