@@ -16,7 +16,7 @@ function decodeEntities(text: string): string {
 export function readXmpProperties(xml: string): Map<string, string> {
   const out = new Map<string, string>();
   const set = (name: string, value: string) => {
-    if (!name.startsWith('rdf:') && !name.startsWith('x:') && !out.has(name)) out.set(name, decodeEntities(value));
+    if (!/^(rdf|x|xml|xmlns):/.test(name) && !out.has(name)) out.set(name, decodeEntities(value));
   };
   // Attribute form: <rdf:Description dc:format="image/png" xmp:CreatorTool="Draw Things">
   for (const description of xml.matchAll(/<rdf:Description\b([^>]*)>/g)) {
@@ -25,9 +25,9 @@ export function readXmpProperties(xml: string): Map<string, string> {
     }
   }
   // Element form, with or without an rdf:Alt/Seq/Bag around the value.
-  for (const element of xml.matchAll(/<([\w-]+:[\w-]+)(?:\s[^>]*)?>([\s\S]*?)<\/\1>/g)) {
+  // RDF's own elements and the x:xmpmeta wrapper are not matched, so the scan goes on inside them.
+  for (const element of xml.matchAll(/<(?!rdf:|x:)([\w-]+:[\w-]+)(?:\s[^>]*)?>([\s\S]*?)<\/\1>/g)) {
     const [, name, body] = element as unknown as [string, string, string];
-    if (name.startsWith('rdf:')) continue;
     const item = /<rdf:li\b[^>]*>([\s\S]*?)<\/rdf:li>/.exec(body);
     if (item) set(name, item[1]!);
     else if (!body.includes('<')) set(name, body);
