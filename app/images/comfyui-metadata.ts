@@ -195,6 +195,24 @@ function findUpstream(graph: Graph, start: unknown, match: (node: GraphNode) => 
 
 const TEXT_KEYS = ['text', 'text_g', 't5xxl', 'clip_l', 'text_l', 'clip_g', 'prompt', 'positive', 'string'];
 
+// Text fed through string nodes: a primitive or text box ("value", "text", "string"), a wildcard
+// processor's result ("populated_text"), or a concatenation (core StringConcatenate: string_a,
+// string_b, delimiter; WAS "Text Concatenate": text_a, text_b, … and delimiter), followed up the links.
+function textOf(graph: Graph, value: unknown, depth = 0): string | undefined {
+  if (typeof value === 'string') return value;
+  if (!isLink(value) || depth > 16) return undefined;
+  const node = nodeOf(graph, value);
+  if (!node) return undefined;
+  if ('populated_text' in node.inputs) return textOf(graph, node.inputs.populated_text, depth + 1);
+  const parts = Object.entries(node.inputs)
+    .filter(([key]) => /^(text|string)_?[a-z0-9]$/i.test(key))
+    .map(([, input]) => textOf(graph, input, depth + 1))
+    .filter((part): part is string => part !== undefined && part !== '');
+  if (parts.length >= 2) return parts.join(textFrom(resolve(graph, node.inputs.delimiter)) ?? '');
+  for (const key of ['value', 'text', 'string', 'prompt']) if (key in node.inputs) return textOf(graph, node.inputs[key], depth + 1);
+  return textFrom(resolve(graph, value));
+}
+
 function isTextEncoder(node: GraphNode): boolean {
   return /CLIPTextEncode|TextEncode/i.test(node.type) || node.type === 'ConditioningZeroOut';
 }
@@ -207,10 +225,10 @@ function promptOf(graph: Graph, conditioning: unknown): string | undefined {
   if (encoder.type === 'ConditioningZeroOut') return '';
   const texts: string[] = [];
   for (const key of TEXT_KEYS) {
-    const value = textFrom(resolve(graph, encoder.inputs[key]));
+    const value = textOf(graph, encoder.inputs[key]);
     if (value !== undefined && value.trim() !== '' && !texts.includes(value)) texts.push(value);
   }
-  return texts.length > 0 ? texts.join('\n') : (textFrom(resolve(graph, encoder.inputs.text)) ?? '');
+  return texts.length > 0 ? texts.join('\n') : '';
 }
 
 const SAMPLER_TYPES = new Set(['KSampler', 'KSamplerAdvanced', 'SamplerCustom', 'SamplerCustomAdvanced']);

@@ -2,6 +2,8 @@
 // Stability Matrix (ulong) or A1111 forks routinely exceed that. Before parsing, integer literals that
 // are not safe integers are rewritten as strings holding their exact digits; everything else parses
 // as JSON.parse would. (Node 20 has no JSON.parse source-text access, which would do this natively.)
+// Python's json.dumps writes NaN, Infinity and -Infinity for such floats (ComfyUI graphs can hold
+// them); they are read as null rather than failing the whole document.
 
 /** JSON.parse, with unsafe integer literals kept exact as decimal strings. Throws SyntaxError as JSON.parse does. */
 export function parseJsonExact(text: string): unknown {
@@ -15,6 +17,11 @@ export function parseJsonExact(text: string): unknown {
       i++;
       while (i < text.length && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c ? 2 : 1;
       i++;
+    } else if (text.startsWith('NaN', i) || text.startsWith('Infinity', i) || text.startsWith('-Infinity', i)) {
+      const length = text.startsWith('NaN', i) ? 3 : text.startsWith('Infinity', i) ? 8 : 9;
+      out += `${text.slice(copied, i)}null`;
+      i += length;
+      copied = i;
     } else if (char === 0x2d || (char >= 0x30 && char <= 0x39)) {
       const start = i;
       i++;

@@ -129,8 +129,8 @@ function fromLegacy(metadata: Record<string, unknown>): ImportedSettings {
     ...sampler(textFrom(image.sampler)),
     width: integerFrom(image.width),
     height: integerFrom(image.height),
-    modelName: textFrom(metadata.model_weights),
-    modelFamily: familyFromName(textFrom(metadata.model_weights)) ?? 'sd1',
+    modelName: textFrom(metadata.model_weights) ?? textFrom(metadata.model_id),
+    modelFamily: familyFromName(textFrom(metadata.model_weights) ?? textFrom(metadata.model_id)) ?? 'sd1',
     modelHash: textFrom(metadata.model_hash),
     other: otherScalars(image, LEGACY_IMAGE_KEYS),
   });

@@ -9,15 +9,15 @@ import { isRecord, parseJsonObject } from './exact-json.ts';
 import { compact, integerFrom, numberFrom, otherText, seedFrom, textFrom, type ImportedSettings, type ModelFamily } from './imported-settings.ts';
 import { samplerFromNovelAi } from './sampler-names.ts';
 
-function caption(value: unknown): string | undefined {
-  if (!isRecord(value) || !isRecord(value.caption)) return undefined;
-  const base = textFrom(value.caption.base_caption);
-  const characters = Array.isArray(value.caption.char_captions)
-    ? value.caption.char_captions.map((entry) => (isRecord(entry) ? textFrom(entry.char_caption) : undefined)).filter((text): text is string => Boolean(text))
-    : [];
-  if (base === undefined && characters.length === 0) return undefined;
-  // NovelAI's own prompt box joins character prompts to the base with " | ".
-  return [base ?? '', ...characters].join(characters.length > 0 ? ' | ' : '');
+function baseCaption(value: unknown): string | undefined {
+  return isRecord(value) && isRecord(value.caption) ? textFrom(value.caption.base_caption) : undefined;
+}
+
+// V4's character prompts, each its own prompt box in NovelAI; kept as `other` text, one per line.
+function characterCaptions(value: unknown): string | undefined {
+  if (!isRecord(value) || !isRecord(value.caption) || !Array.isArray(value.caption.char_captions)) return undefined;
+  const captions = value.caption.char_captions.map((entry) => (isRecord(entry) ? textFrom(entry.char_caption) : undefined)).filter((text): text is string => Boolean(text));
+  return captions.length > 0 ? captions.join('\n') : undefined;
 }
 
 const KNOWN = new Set(['prompt', 'uc', 'steps', 'scale', 'seed', 'sampler', 'noise_schedule', 'width', 'height', 'v4_prompt', 'v4_negative_prompt', 'signed_hash']);
@@ -47,14 +47,18 @@ export function importedFromNovelAi(text: ReadonlyMap<string, string>): Imported
     const textValue = otherText(value);
     if (textValue !== undefined) other[key] = textValue;
   }
+  const characters = characterCaptions(comment.v4_prompt);
+  if (characters) other['character prompts'] = characters;
+  const negativeCharacters = characterCaptions(comment.v4_negative_prompt);
+  if (negativeCharacters) other['character negative prompts'] = negativeCharacters;
   for (const key of ['Title', 'Generation time', 'Software']) {
     const value = text.get(key);
     if (value !== undefined) other[key] = value;
   }
   return compact({
     source: 'novelai',
-    prompt: caption(comment.v4_prompt) ?? textFrom(comment.prompt) ?? text.get('Description'),
-    negativePrompt: caption(comment.v4_negative_prompt) ?? textFrom(comment.uc),
+    prompt: baseCaption(comment.v4_prompt) ?? textFrom(comment.prompt) ?? text.get('Description'),
+    negativePrompt: baseCaption(comment.v4_negative_prompt) ?? textFrom(comment.uc),
     seed: seedFrom(comment.seed),
     steps: integerFrom(comment.steps),
     guidance: numberFrom(comment.scale),

@@ -160,6 +160,7 @@ describe('exact JSON and XMP', () => {
       e: [9007199254740991],
     });
     assert.throws(() => parseJsonExact('{"a": 1'), SyntaxError);
+    assert.deepEqual(parseJsonExact('{"x": NaN, "y": [Infinity, -Infinity], "z": "NaN"}'), { x: null, y: [null, null], z: 'NaN' }, "Python's json.dumps floats");
   });
 
   it('reads simple XMP properties in element, rdf:Alt and attribute form', () => {

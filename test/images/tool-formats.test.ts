@@ -147,6 +147,24 @@ describe('ComfyUI', () => {
     assert.equal(read?.other['source image'], 'harbour.png');
   });
 
+  it('text through string nodes: a concatenation with a delimiter, a wildcard processor; NaN in the graph', () => {
+    const prompt = {
+      '1': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'dreamshaper_8.safetensors' } },
+      '2': { class_type: 'StringConcatenate', inputs: { string_a: ['3', 0], string_b: 'golden hour', delimiter: ', ' } },
+      '3': { class_type: 'ImpactWildcardProcessor', inputs: { wildcard_text: 'a __animal__ on a rock', populated_text: 'a seal on a rock', mode: 'fixed', seed: 3 } },
+      '4': { class_type: 'CLIPTextEncode', inputs: { text: ['2', 0], clip: ['1', 1] } },
+      '5': { class_type: 'CLIPTextEncode', inputs: { text: ['6', 0], clip: ['1', 1] } },
+      '6': { class_type: 'ShowText|pysssss', inputs: { text: ['7', 0] } },
+      '7': { class_type: 'PrimitiveStringMultiline', inputs: { value: 'lowres' } },
+      '8': { class_type: 'EmptyLatentImage', inputs: { width: 512, height: 512, batch_size: 1 } },
+      '9': { class_type: 'KSampler', inputs: { seed: 1, steps: 20, cfg: 7, sampler_name: 'euler', scheduler: 'normal', denoise: 1, model: ['1', 0], positive: ['4', 0], negative: ['5', 0], latent_image: ['8', 0] } },
+    };
+    const read = readImageSettings(png({ prompt: JSON.stringify(prompt).replace('"denoise":1', '"denoise":1,"sharpness":NaN') }));
+    assert.equal(read?.prompt, 'a seal on a rock, golden hour');
+    assert.equal(read?.negativePrompt, 'lowres');
+    assert.equal(read?.modelName, 'dreamshaper_8');
+  });
+
   it('an editor graph alone: link objects, a seed from a primitive node, a muted node ignored', () => {
     const read = readImageSettings(png({ workflow: JSON.stringify(comfyWorkflowWithPrimitive()) }));
     assert.equal(read?.source, 'comfyui');
@@ -239,7 +257,8 @@ describe('NovelAI', () => {
 
   it('V4: structured prompts with character captions', () => {
     const read = readImageSettings(novelAiV4Png());
-    assert.equal(read?.prompt, 'a girl and a cat in a garden | girl, red hair');
+    assert.equal(read?.prompt, 'a girl and a cat in a garden');
+    assert.equal(read?.other['character prompts'], 'girl, red hair');
     assert.equal(read?.negativePrompt, 'blurry, lowres');
     assert.equal(read?.sampler, 'euler-a');
     assert.equal(read?.modelName, 'NovelAI Diffusion V4.5');
