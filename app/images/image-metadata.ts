@@ -6,9 +6,8 @@
 // Reading never throws for damaged or truncated files: what could be read is returned and what was
 // wrong is listed in `problems`, so that a caller can say what the file holds.
 import { UserError } from '../common/errors.ts';
-import { readExifText } from './exif.ts';
-import { decodeEightBit } from './exif.ts';
-import { isPng, crc32, PNG_SIGNATURE } from './png-chunks.ts';
+import { decodeEightBit, readExifText } from './exif.ts';
+import { crc32, isPng, PNG_SIGNATURE } from './png-chunks.ts';
 import { decodeTextChunk, isTextChunk } from './png-text.ts';
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp';
