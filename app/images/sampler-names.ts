@@ -106,7 +106,8 @@ const COMFYUI_NAMES: ReadonlyMap<string, string> = new Map([
 ]);
 
 export function samplerFromComfyUi(samplerName: string, scheduler?: string): string | undefined {
-  const id = COMFYUI_NAMES.get(samplerName.trim().toLowerCase());
+  // "dpmpp_2m_sde_gpu" is the same sampler with its noise drawn on the GPU (comfy/k_diffusion/sampling.py).
+  const id = COMFYUI_NAMES.get(samplerName.trim().toLowerCase().replace(/_gpu$/, ''));
   if (id === undefined) return undefined;
   if (scheduler?.trim().toLowerCase() !== 'karras') return id;
   const karras = `${id}-karras`;

@@ -275,6 +275,7 @@ describe('Fooocus and RuinedFooocus', () => {
     assert.equal(read?.steps, 30);
     assert.equal(read?.guidance, 4);
     assert.equal(read?.samplerLabel, 'dpmpp_2m_sde_gpu');
+    assert.equal(read?.sampler, 'dpmpp-2m-sde-karras');
     assert.equal(read?.scheduler, 'karras');
     assert.deepEqual([read?.width, read?.height], [1152, 896]);
     assert.equal(read?.modelName, 'juggernautXL_v8Rundiffusion');
