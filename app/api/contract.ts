@@ -303,11 +303,35 @@ export interface GenerationApi {
   remove(request: { jobId: string }): Promise<void>;
   /** Cancels a running or queued job; the job then fails with `cancelled: true`. */
   cancel(request: { jobId: string }): Promise<void>;
+  /**
+   * Reads the settings an image carries (PNG, JPEG or WebP from the studio or any popular generator)
+   * and maps them onto a generation request: what maps is in `fill`, what does not is said in `notes`.
+   * An upload is removed afterwards.
+   */
+  readImageSettings(request: { source: ImportSource }): Promise<ImageSettingsReading>;
   onDidStart: ApiEvent<JobStarted>;
   onDidProgress: ApiEvent<GenerationProgress>;
   onDidFinish: ApiEvent<GenerationFinished>;
   onDidFail: ApiEvent<JobFailed>;
   onDidChangeQueue: ApiEvent<{ readonly jobs: readonly QueuedJob[] }>;
+}
+
+/** An image's settings mapped onto the Generate form. */
+export interface ImageSettingsReading {
+  readonly fileName: string;
+  /** The tool whose settings were read; 'none' when the image carries none. */
+  readonly tool: GenerationSourceName;
+  /** The tool's name in words ("ComfyUI"); null for 'none'. */
+  readonly toolName: string | null;
+  /** The request fields that map, only those present; `recipe` when the model (or recipe) is in the catalog. */
+  readonly fill: Partial<Pick<GenerationRequest, 'prompt' | 'negativePrompt' | 'sampler' | 'steps' | 'guidance' | 'width' | 'height'>> & {
+    readonly seed?: number;
+    readonly recipe?: RecipeSpec;
+  };
+  /** What did not map, in words ("Made with an SDXL model (sd_xl_base_1.0), which the studio cannot run."). */
+  readonly notes: readonly string[];
+  /** Everything the tool recorded, as labelled text, for showing. */
+  readonly recorded: Readonly<Record<string, string>>;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -377,10 +401,29 @@ export interface GenerationRecord extends GenerationSummary {
   readonly compareSetId?: string;
   /**
    * Where the settings came from: 'afa-studio' for the studio's own images, else the tool whose metadata an
-   * imported PNG carried ('automatic1111', 'invokeai', 'comfyui'), or 'none' when it had none.
+   * imported image carried, or 'none' when it had none.
    */
-  readonly source: 'afa-studio' | 'automatic1111' | 'invokeai' | 'comfyui' | 'none';
+  readonly source: GenerationSourceName;
+  /** For imported images: what the original tool recorded, as it wrote it (tool, sampler, model, LoRAs, every other key). */
+  readonly imported?: Readonly<Record<string, string>>;
 }
+
+/** The tools whose settings the studio reads from images (app/images/imported-settings.ts SettingsSource), and 'none'. */
+export type GenerationSourceName =
+  | 'afa-studio'
+  | 'automatic1111'
+  | 'forge'
+  | 'sd-next'
+  | 'stability-matrix'
+  | 'comfyui'
+  | 'invokeai'
+  | 'novelai'
+  | 'fooocus'
+  | 'ruinedfooocus'
+  | 'swarmui'
+  | 'draw-things'
+  | 'diffusionbee'
+  | 'none';
 
 export interface HistoryQuery {
   /** Full-text search over prompt, negative prompt, recipe and model names and tags. */

@@ -55,6 +55,38 @@ export function generationSummary(row: GenerationRow): GenerationSummary {
   };
 }
 
+const IMPORTED_LABELS: readonly (readonly [string, string])[] = [
+  ['samplerLabel', 'sampler'],
+  ['scheduler', 'scheduler'],
+  ['modelName', 'model'],
+  ['modelHash', 'model hash'],
+  ['modelFamily', 'model family'],
+  ['seed', 'seed'],
+];
+
+// What an imported image's original tool recorded (extra.imported, app/library/import-images.ts), as
+// labelled text: the fields the studio's own settings could not hold exactly, then the tool's other keys.
+function importedOf(settings: GenerationRow['settings']): Record<string, string> | undefined {
+  const imported = settings.extra?.imported;
+  if (imported === null || typeof imported !== 'object' || Array.isArray(imported)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [key, label] of IMPORTED_LABELS) {
+    const value = imported[key];
+    if (typeof value === 'string' || typeof value === 'number') out[label] = String(value);
+  }
+  if (Array.isArray(imported.loras)) {
+    out.LoRAs = imported.loras
+      .map((lora) => (lora && typeof lora === 'object' && !Array.isArray(lora) ? `${String(lora.name)}${typeof lora.weight === 'number' ? `:${lora.weight}` : ''}` : ''))
+      .filter(Boolean)
+      .join(', ');
+  }
+  const other = imported.other;
+  if (other && typeof other === 'object' && !Array.isArray(other)) {
+    for (const [key, value] of Object.entries(other)) if (typeof value === 'string' && !(key in out)) out[key] = value;
+  }
+  return out;
+}
+
 export function generationRecord(row: GenerationRow): GenerationRecord {
   const settings = row.settings;
   const eta = settings.extra?.eta;
@@ -81,5 +113,6 @@ export function generationRecord(row: GenerationRow): GenerationRecord {
     tags: row.tags,
     source: row.source,
     ...(typeof compareSetId === 'string' ? { compareSetId } : {}),
+    ...(row.source !== 'afa-studio' && importedOf(settings) ? { imported: importedOf(settings)! } : {}),
   };
 }

@@ -9,8 +9,13 @@ import type { GenerationTarget } from '../pipeline/generation-target.ts';
 import { createModelRuntime } from '../pipeline/model-runtime.ts';
 import { ApiError, toErrorData } from './api-error.ts';
 import type {
-  GenerationApi, GenerationFinished, GenerationProgress, GenerationRequest, JobFailed, JobStarted, QueuedJob, Settings,
+  GenerationApi, GenerationFinished, GenerationProgress, GenerationRequest, ImageSettingsReading, ImportSource, JobFailed, JobStarted, QueuedJob, Settings,
 } from './contract.ts';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { readImageInfo } from '../images/image-info.ts';
+import { readingFor } from './image-settings.ts';
+import { removeUpload, uploadedFile } from './uploads.ts';
 import { Emitter } from '../common/emitter.ts';
 import { generationSummary } from './generation-records.ts';
 import type { HistoryService } from './history-service.ts';
@@ -47,6 +52,24 @@ export class GenerationService implements GenerationApi {
 
   constructor(config: GenerationServiceConfig) {
     this.#config = config;
+  }
+
+  async readImageSettings(request: { source: ImportSource }): Promise<ImageSettingsReading> {
+    const { source } = request;
+    const home = this.#config.library.home;
+    try {
+      const path = source.kind === 'path' ? source.path : uploadedFile(home, source.uploadId);
+      const fileName = source.kind === 'path' ? basename(source.path) : source.fileName;
+      let bytes: Uint8Array;
+      try {
+        bytes = readFileSync(path);
+      } catch (error) {
+        throw new ApiError('not-found', `${fileName} cannot be read: ${(error as Error).message}.`);
+      }
+      return readingFor(fileName, readImageInfo(bytes), this.#config.library.models.list());
+    } finally {
+      if (source.kind === 'upload') removeUpload(home, source.uploadId);
+    }
   }
 
   async enqueue(request: GenerationRequest): Promise<JobStarted> {

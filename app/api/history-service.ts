@@ -139,7 +139,7 @@ export class HistoryService implements HistoryApi {
           }
         }
       }
-      return this.#import(named, skipped);
+      return await this.#import(named, skipped);
     } finally {
       // The library copied what it imported; an upload is of no use afterwards either way.
       for (const source of request.sources) if (source.kind === 'upload') removeUpload(home, source.uploadId);
@@ -164,8 +164,8 @@ export class HistoryService implements HistoryApi {
     this.#orphans = [];
   }
 
-  #import(files: readonly { path: string; file: string }[], skipped: { file: string; reason: string }[]): ImagesImported {
-    const report = files.length > 0 ? this.#library.importImages(files.map((f) => f.path)) : { imported: [], skipped: [] };
+  async #import(files: readonly { path: string; file: string }[], skipped: { file: string; reason: string }[]): Promise<ImagesImported> {
+    const report = files.length > 0 ? await this.#library.importImages(files.map((f) => f.path)) : { imported: [], skipped: [] };
     const nameOf = new Map(files.map((f) => [f.path, f.file]));
     const ids = report.imported.map((row) => row.id);
     if (ids.length > 0) this.#changed.fire({ reason: 'add', ids });

@@ -115,6 +115,7 @@ export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<
   'generation.reorder': object({ jobId: id, toIndex: integer(0, 100_000) }),
   'generation.remove': object({ jobId: id }),
   'generation.cancel': object({ jobId: id }),
+  'generation.readImageSettings': object({ source: importSource }),
 
   'compare.enqueue': object({ generationId: id }),
   'compare.get': byId,

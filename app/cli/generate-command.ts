@@ -70,6 +70,7 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
   }
   const fromImage = args.string('from');
   const base = fromImage === undefined ? undefined : settingsFromImage(fromImage, context.home);
+  for (const note of base?.notes ?? []) context.io.stderr.write(`note: ${note}.\n`);
   const target = targetOf(args, context.home) ?? base?.target;
   if (!target) {
     const flags = TARGET_OPTIONS.flatMap((entry) => entry.options.map((option) => `--${option.name}`)).join(' or ');

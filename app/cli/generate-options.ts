@@ -70,26 +70,36 @@ export function parseSize(text: string): { width: number; height: number } {
   return { width: Number(match[1]), height: Number(match[2]) };
 }
 
-/** Settings and target recorded in an image: our own complete record, else AUTOMATIC1111-style fields. */
-export function settingsFromImage(path: string, home: string): { input: Partial<GenerationInput>; target?: GenerationTarget } {
+/**
+ * Settings and target recorded in an image: our own complete record, else what another tool's settings
+ * give (PNG, JPEG or WebP), with `notes` saying what could not be used (a seed beyond 2^53, a model the
+ * studio cannot run).
+ */
+export function settingsFromImage(path: string, home: string): { input: Partial<GenerationInput>; target?: GenerationTarget; notes: string[] } {
   const absolute = resolve(path);
   if (!existsSync(absolute)) throw new UserError('not-found', `--from ${absolute} does not exist.`);
   const imported = readImageSettings(absolute);
   if (!imported) throw new UserError('invalid-argument', `${absolute} carries no generation settings.`, 'Pass the settings as options instead.');
-  if (imported.settings) return { input: inputOfRecord(imported.settings), target: targetOfSnapshot(imported.settings.recipe) };
+  if (imported.settings) return { input: inputOfRecord(imported.settings), target: targetOfSnapshot(imported.settings.recipe), notes: [] };
   const byHash = imported.modelHash === undefined ? undefined : listStoredModels(home).find((model) => model.shortHash === imported.modelHash?.toLowerCase());
   const sampler = (SAMPLERS as readonly string[]).includes(imported.sampler ?? '') ? (imported.sampler as SamplerName) : undefined;
+  const notes: string[] = [];
+  // The studio's seeds are 0 … 2^53 − 1; a larger or negative ("random") seed cannot be reproduced here.
+  const seedUsable = typeof imported.seed === 'number' && imported.seed >= 0;
+  if (imported.seed !== undefined && !seedUsable) notes.push(`the image's seed ${imported.seed} cannot be used here (the studio's seeds are 0 to 2^53 - 1)`);
+  if (imported.samplerLabel !== undefined && sampler === undefined) notes.push(`the image's sampler "${imported.samplerLabel}" has no counterpart in the studio`);
+  if (imported.modelFamily !== undefined && imported.modelFamily !== 'sd1') notes.push(`the image was made with a ${imported.modelFamily} model (${imported.modelName ?? 'unnamed'}), which the studio cannot run`);
   const input: Partial<GenerationInput> = {
     ...(imported.prompt === undefined ? {} : { prompt: imported.prompt }),
     ...(imported.negativePrompt === undefined ? {} : { negativePrompt: imported.negativePrompt }),
-    ...(imported.seed === undefined ? {} : { seed: imported.seed }),
+    ...(seedUsable ? { seed: imported.seed as number } : {}),
     ...(imported.steps === undefined ? {} : { steps: imported.steps }),
     ...(imported.guidance === undefined ? {} : { guidance: imported.guidance }),
     ...(sampler === undefined ? {} : { sampler }),
     ...(imported.width === undefined ? {} : { width: imported.width }),
     ...(imported.height === undefined ? {} : { height: imported.height }),
   };
-  return { input, ...(byHash ? { target: { kind: 'model', modelId: byHash.id } as const } : {}) };
+  return { input, notes, ...(byHash ? { target: { kind: 'model', modelId: byHash.id } as const } : {}) };
 }
 
 /** The request's settings: the image's (--from) under the options given here. */

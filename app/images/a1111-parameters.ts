@@ -6,7 +6,17 @@
 // A value containing ',', ':' or a newline is written as a JSON string; the last line counts as the
 // parameter line only when at least three `key: value` pairs are found in it.
 import type { GenerationSettings } from './generation-settings.ts';
-import { compact, integerFrom, numberFrom, type ImportedSettings } from './imported-settings.ts';
+import {
+  compact,
+  familyFromName,
+  integerFrom,
+  numberFrom,
+  seedFrom,
+  type ImportedLora,
+  type ImportedSettings,
+  type ModelFamily,
+  type SettingsSource,
+} from './imported-settings.ts';
 import { a1111SamplerName, samplerFromA1111 } from './sampler-names.ts';
 
 export interface A1111Parameters {
@@ -54,7 +64,7 @@ export function formatA1111Parameters(prompt: string, negativePrompt: string, pa
 }
 
 export function parseA1111Parameters(text: string): A1111Parameters {
-  const lines = text.trim().split('\n');
+  const lines = text.replace(/\r\n?/g, '\n').trim().split('\n');
   let last = lines.pop() ?? '';
   let found = findParams(last);
   if (found.length < 3) {
@@ -105,26 +115,75 @@ export function a1111ParametersFor(settings: GenerationSettings, version?: strin
 
 const KNOWN_KEYS = new Set(['Steps', 'Sampler', 'Schedule type', 'CFG scale', 'Seed', 'Size', 'Model hash', 'Model']);
 
-export function importedFromA1111(text: string): ImportedSettings {
+// `<lora:name:0.8>` (and LyCORIS' `<lyco:…>`) in the prompt is how A1111 applies LoRAs; "Lora hashes"
+// names the same files with their AUTOV3 hashes: `Lora hashes: "detail: 0123abcd4567, style: 89ef"`.
+function lorasFrom(prompt: string, hashes: string | undefined): ImportedLora[] {
+  const byName = new Map<string, { name: string; weight?: number; hash?: string }>();
+  for (const match of prompt.matchAll(/<(?:lora|lyco):([^:>]+)(?::([-\d.]+))?[^>]*>/g)) {
+    const name = match[1]!.trim();
+    const weight = numberFrom(match[2]);
+    byName.set(name, { name, ...(weight === undefined ? {} : { weight }) });
+  }
+  for (const part of (hashes ?? '').split(',')) {
+    const colon = part.lastIndexOf(':');
+    if (colon < 0) continue;
+    const name = part.slice(0, colon).trim();
+    const hash = part.slice(colon + 1).trim();
+    if (name === '' || hash === '') continue;
+    byName.set(name, { ...(byName.get(name) ?? { name }), hash });
+  }
+  return [...byName.values()];
+}
+
+/** Which program wrote A1111-style parameters: its forks leave their mark in `Version` or `App`. */
+function a1111Flavour(params: ReadonlyMap<string, string>): SettingsSource {
+  const app = params.get('App') ?? '';
+  const version = params.get('Version') ?? '';
+  if (/sd\.?next/i.test(app)) return 'sd-next';
+  // Forge versions read "f2.0.1v1.10.1-previous-…" or "f0.0.17v1.8.0rc-latest-…".
+  if (/^f\d/.test(version) || /forge/i.test(version)) return 'forge';
+  if (/^Fooocus/i.test(version)) return 'fooocus';
+  if (/RuinedFooocus/i.test(version)) return 'ruinedfooocus';
+  if (/stability ?matrix/i.test(version)) return 'stability-matrix';
+  return 'automatic1111';
+}
+
+function familyFromParams(params: ReadonlyMap<string, string>, width?: number, height?: number): ModelFamily | undefined {
+  // Forge writes the distilled guidance of Flux models as its own key.
+  if (params.has('Distilled CFG Scale')) return 'flux';
+  const fromName = familyFromName(params.get('Model'));
+  if (fromName) return fromName;
+  if (/xl/i.test(params.get('Pipeline') ?? '')) return 'sdxl';
+  if (width !== undefined && height !== undefined && width * height >= 1024 * 1024 * 0.75) return 'sdxl';
+  return undefined;
+}
+
+export function importedFromA1111(text: string, source?: SettingsSource): ImportedSettings {
   const { prompt, negativePrompt, params } = parseA1111Parameters(text);
-  const size = /^(\d+)x(\d+)$/.exec(params.get('Size') ?? '');
+  const size = /^(\d+)\s*x\s*(\d+)$/.exec(params.get('Size') ?? '');
+  const width = size ? Number(size[1]) : undefined;
+  const height = size ? Number(size[2]) : undefined;
   const samplerLabel = params.get('Sampler');
+  const scheduler = params.get('Schedule type');
   const other: Record<string, string> = {};
   for (const [key, value] of params) if (!KNOWN_KEYS.has(key)) other[key] = value;
-  if (params.has('Schedule type')) other['Schedule type'] = params.get('Schedule type') ?? '';
+  const loras = lorasFrom(prompt, params.get('Lora hashes'));
   return compact({
-    source: 'automatic1111',
+    source: source ?? a1111Flavour(params),
     prompt,
     negativePrompt,
     steps: integerFrom(params.get('Steps')),
-    sampler: samplerLabel === undefined ? undefined : (samplerFromA1111(samplerLabel, params.get('Schedule type')) ?? samplerLabel),
+    sampler: samplerLabel === undefined ? undefined : (samplerFromA1111(samplerLabel, scheduler) ?? samplerLabel),
     samplerLabel,
+    scheduler,
     guidance: numberFrom(params.get('CFG scale')),
-    seed: integerFrom(params.get('Seed')),
-    width: size ? Number(size[1]) : undefined,
-    height: size ? Number(size[2]) : undefined,
+    seed: seedFrom(params.get('Seed')),
+    width,
+    height,
     modelHash: params.get('Model hash'),
     modelName: params.get('Model'),
+    modelFamily: familyFromParams(params, width, height),
+    loras: loras.length > 0 ? loras : undefined,
     other,
   });
 }

@@ -56,10 +56,11 @@ export class ImageStore {
   }
 
   /** The relative paths an image with this id and creation time is stored at. */
-  pathsFor(id: string, createdAt: number): StoredFiles {
+  /** Where an image goes; imported JPEG and WebP files keep their format (`extension` 'jpg' or 'webp'). */
+  pathsFor(id: string, createdAt: number, extension: 'png' | 'jpg' | 'webp' = 'png'): StoredFiles {
     if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new UserError('invalid-argument', `"${id}" cannot name an image file.`);
     const folder = dateFolder(createdAt);
-    return { imagePath: `images/${folder}/${id}.png`, thumbnailPath: `thumbnails/${folder}/${id}.png` };
+    return { imagePath: `images/${folder}/${id}.${extension}`, thumbnailPath: `thumbnails/${folder}/${id}.png` };
   }
 
   /** Absolute path of a stored relative path; refuses paths that would leave the studio home. */
@@ -83,13 +84,13 @@ export class ImageStore {
    * Writes an image and its thumbnail. Throws UserError('disk-full') when space runs out, after
    * removing whatever part was written.
    */
-  save(id: string, createdAt: number, png: Uint8Array, thumbnail: Uint8Array): StoredFiles {
-    const files = this.pathsFor(id, createdAt);
-    const image = this.#write(files.imagePath, png);
+  save(id: string, createdAt: number, image: Uint8Array, thumbnail: Uint8Array, extension: 'png' | 'jpg' | 'webp' = 'png'): StoredFiles {
+    const files = this.pathsFor(id, createdAt, extension);
+    const written = this.#write(files.imagePath, image);
     try {
       this.#write(files.thumbnailPath, thumbnail);
     } catch (error) {
-      rmSync(image, { force: true });
+      rmSync(written, { force: true });
       throw error;
     }
     return files;

@@ -106,9 +106,35 @@ const COMFYUI_NAMES: ReadonlyMap<string, string> = new Map([
 ]);
 
 export function samplerFromComfyUi(samplerName: string, scheduler?: string): string | undefined {
-  const id = COMFYUI_NAMES.get(samplerName.trim().toLowerCase());
+  // "dpmpp_2m_sde_gpu" is the same sampler with its noise drawn on the GPU (comfy/k_diffusion/sampling.py).
+  const id = COMFYUI_NAMES.get(samplerName.trim().toLowerCase().replace(/_gpu$/, ''));
   if (id === undefined) return undefined;
   if (scheduler?.trim().toLowerCase() !== 'karras') return id;
+  const karras = `${id}-karras`;
+  return TO_A1111.has(karras) ? karras : id;
+}
+
+// NovelAI's samplers (k-diffusion names with a "k_" prefix) and its noise schedules.
+const NOVELAI_NAMES: ReadonlyMap<string, string> = new Map([
+  ['k_euler', 'euler'],
+  ['k_euler_ancestral', 'euler-a'],
+  ['k_dpmpp_2s_ancestral', 'dpmpp-2s-a'],
+  ['k_dpmpp_2m', 'dpmpp-2m'],
+  ['k_dpmpp_sde', 'dpmpp-sde'],
+  ['k_dpmpp_2m_sde', 'dpmpp-2m-sde'],
+  ['k_lms', 'lms'],
+  ['k_heun', 'heun'],
+  ['k_dpm_2', 'dpm2'],
+  ['k_dpm_2_ancestral', 'dpm2-a'],
+  ['ddim', 'ddim'],
+  ['ddim_v3', 'ddim'],
+  ['plms', 'pndm'],
+]);
+
+export function samplerFromNovelAi(name: string, noiseSchedule?: string): string | undefined {
+  const id = NOVELAI_NAMES.get(name.trim().toLowerCase());
+  if (id === undefined) return undefined;
+  if (noiseSchedule?.trim().toLowerCase() !== 'karras') return id;
   const karras = `${id}-karras`;
   return TO_A1111.has(karras) ? karras : id;
 }

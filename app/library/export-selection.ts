@@ -3,7 +3,7 @@
 // RFC 4180). Nothing already in the folder is overwritten; on failure or cancellation the files this
 // export wrote are removed again.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import { UserError, throwIfCancelled } from '../common/errors.ts';
 import type { JobControl } from '../common/progress.ts';
@@ -93,7 +93,7 @@ export function exportSelection(
     if (!row) skipped.push({ id, reason: 'not in the library' });
     else if (row.imagePath === null || row.status !== 'done') skipped.push({ id, reason: `it has no image (status ${row.status})` });
     else if (!existsSync(parts.store.absolute(row.imagePath))) skipped.push({ id, reason: `its image file ${row.imagePath} is missing` });
-    else chosen.push({ row, source: parts.store.absolute(row.imagePath), file: `${row.id}.png` });
+    else chosen.push({ row, source: parts.store.absolute(row.imagePath), file: `${row.id}${extname(row.imagePath) || '.png'}` });
   }
 
   const settingsFiles = [
@@ -133,8 +133,8 @@ export function exportSelection(
   control?.onProgress?.({ phase: 'export', done: chosen.length, total: chosen.length, unit: 'items' });
   return {
     directory,
-    images: written.filter((path) => path.endsWith('.png')),
-    settingsFiles: written.filter((path) => !path.endsWith('.png')),
+    images: written.filter((path) => !/settings\.(json|csv)$/.test(path)),
+    settingsFiles: written.filter((path) => /settings\.(json|csv)$/.test(path)),
     skipped,
   };
 }

@@ -48,10 +48,12 @@ export interface NewGeneration {
   readonly favourite?: boolean;
   readonly tags?: readonly string[];
   readonly source?: GenerationSource;
+  /** Searched with the prompts: for imported images, what the original tool recorded, as text. */
+  readonly settingsText?: string;
 }
 
 export interface GenerationQuery {
-  /** Words to find in the prompt, negative prompt or tags (all must match; the last as a prefix). */
+  /** Words to find in the prompt, negative prompt, tags or imported settings (all must match; the last as a prefix). */
   readonly search?: string;
   /** Only images made with this catalog model (as any ensemble member). */
   readonly modelId?: string;
@@ -185,9 +187,9 @@ export class GenerationsTable {
     this.#db = db;
     this.#insert = db.prepare(`
       INSERT INTO generations (id, prompt, negative_prompt, seed, steps, guidance, sampler, width, height, batch_index,
-        method, recipe, extra, status, error, timings, image_path, thumbnail_path, favourite, tags, source, created_at)
+        method, recipe, extra, status, error, timings, image_path, thumbnail_path, favourite, tags, source, settings_text, created_at)
       VALUES (@id, @prompt, @negative_prompt, @seed, @steps, @guidance, @sampler, @width, @height, @batch_index,
-        @method, @recipe, @extra, @status, @error, @timings, @image_path, @thumbnail_path, @favourite, @tags, @source, @created_at)
+        @method, @recipe, @extra, @status, @error, @timings, @image_path, @thumbnail_path, @favourite, @tags, @source, @settings_text, @created_at)
     `);
     this.#insertModel = db.prepare(
       'INSERT OR IGNORE INTO generation_models (generation_seq, model_id, created_at, generation_id) VALUES (?, ?, ?, ?)',
@@ -229,6 +231,7 @@ export class GenerationsTable {
           favourite: input.favourite ? 1 : 0,
           tags: jsonColumn(checkTags(input.tags ?? [])),
           source: input.source ?? 'afa-studio',
+          settings_text: input.settingsText ?? '',
           created_at: input.createdAt,
         });
         for (const member of settings.recipe.members) {

@@ -172,11 +172,14 @@ export class Library {
     });
   }
 
-  /** Imports PNGs made here or by other tools into history (copies them into the image store). */
-  importImages(paths: readonly string[], control?: JobControl): ImportReport {
-    return this.#diskFullAware(() =>
-      importImages({ generations: this.generations, models: this.models, store: this.store, now: this.#now }, paths, control),
-    );
+  /** Imports PNG, JPEG and WebP images made here or by other tools into history (copies them into the image store). */
+  async importImages(paths: readonly string[], control?: JobControl): Promise<ImportReport> {
+    try {
+      return await importImages({ generations: this.generations, models: this.models, store: this.store, now: this.#now }, paths, control);
+    } catch (error) {
+      if (isDatabaseFull(error)) throw diskFullError(this.paths.database);
+      throw error;
+    }
   }
 
   /** Brings rows and image folders back in line; see ReconcileReport. */

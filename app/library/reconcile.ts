@@ -22,7 +22,7 @@ export interface ReconcileParts {
 }
 
 export interface ReconcileReport {
-  /** Absolute paths of PNGs in the images folder that no row refers to: offer Library.importImages(orphanFiles). */
+  /** Absolute paths of images (PNG, JPEG, WebP) in the images folder that no row refers to: offer Library.importImages(orphanFiles). */
   readonly orphanFiles: string[];
   /** Ids of rows just marked 'missing' because their image is gone. */
   readonly markedMissing: string[];
@@ -114,6 +114,9 @@ export function reconcile(parts: ReconcileParts): ReconcileReport {
     if (imageExists && (row.thumbnailPath === null || !existsSync(store.absolute(row.thumbnailPath)))) {
       try {
         const full = generations.require(row.id);
+        // Reconciling runs synchronously at start-up; imported JPEG and WebP images need sharp (async)
+        // to decode, so their thumbnails are rebuilt when they are imported again, not here.
+        if (!row.imagePath.toLowerCase().endsWith('.png')) throw new Error(`The thumbnail of ${row.imagePath} is missing; import the image again to rebuild it.`);
         const thumbnailPath = store.saveThumbnail(row.id, full.createdAt, thumbnailPng(decodePng(readFileSync(store.absolute(row.imagePath)))));
         if (thumbnailPath !== row.thumbnailPath) generations.setThumbnail(row.id, thumbnailPath);
         report.thumbnailsRebuilt.push(row.id);
@@ -124,7 +127,7 @@ export function reconcile(parts: ReconcileParts): ReconcileReport {
   }
 
   for (const path of walk(store.imagesDir)) {
-    if (isTemporary(path) || !path.toLowerCase().endsWith('.png')) continue;
+    if (isTemporary(path) || !/\.(png|jpg|webp)$/i.test(path)) continue;
     const relativePath = store.relative(path);
     if (relativePath === undefined || referenced.has(relativePath)) continue;
     if (ageMs(path, now) < ORPHAN_GRACE_MS) continue;

@@ -1,5 +1,6 @@
 // Generate: prompt (with the gallery), recipe, sampling settings on the left; progress, result and queue
-// on the right. Ctrl/Cmd+Enter generates, Escape cancels the running job.
+// on the right. Ctrl/Cmd+Enter generates, Escape cancels the running job. Dropping or pasting an image
+// fills the form with its settings (ImageSettingsDrop).
 import { useCallback, useEffect } from 'react';
 import type { QueuedJob } from '../../app/api/contract.ts';
 import { useAggregators, useModels, useRecipes } from '../app/catalog.ts';
@@ -8,6 +9,7 @@ import { Button } from '../ui/Button.tsx';
 import { useToasts } from '../ui/Toasts.tsx';
 import { formProblem, toRequest, type GenerationForm } from './generation-form.ts';
 import type { GenerationTracker } from './generation-tracker.ts';
+import { ImageSettingsDrop } from './ImageSettingsDrop.tsx';
 import { ProgressPanel } from './ProgressPanel.tsx';
 import { PromptPanel } from './PromptPanel.tsx';
 import { QueuePanel } from './QueuePanel.tsx';
@@ -59,6 +61,7 @@ export function GenerateScreen({ form, onForm, tracker, onOpenGeneration }: Prop
   }, [generate, cancel, tracker.queue]);
 
   return (
+    <ImageSettingsDrop form={form} onForm={onForm}>
     <div className="grid h-full min-h-0 grid-cols-[minmax(360px,440px)_1fr] gap-4">
       <div className="flex min-h-0 flex-col gap-4 overflow-y-auto pr-1 pb-4">
         <PromptPanel form={form} update={update} />
@@ -76,5 +79,6 @@ export function GenerateScreen({ form, onForm, tracker, onOpenGeneration }: Prop
         <QueuePanel queue={tracker.queue} error={tracker.queueError} />
       </div>
     </div>
+    </ImageSettingsDrop>
   );
 }

@@ -1,6 +1,6 @@
 // The Generate screen's form: what the person edits, and how it becomes a GenerationRequest (and back,
 // for "Use these settings" in History).
-import type { EnsembleMethod, GenerationRecord, GenerationRequest, RecipeSpec, SamplerName } from '../../app/api/contract.ts';
+import type { EnsembleMethod, GenerationRecord, GenerationRequest, ImageSettingsReading, RecipeSpec, SamplerName } from '../../app/api/contract.ts';
 
 export interface RecipeDraft {
   readonly method: EnsembleMethod;
@@ -140,4 +140,19 @@ export function formProblem(form: GenerationForm): string | undefined {
   // Untrained AFA is feature-average; the engine refuses AFA without trained aggregators.
   if (form.draft.method === 'afa' && !form.draft.aggregatorId) return 'Pick an aggregator set for AFA.';
   return undefined;
+}
+
+/** The form with what an image's settings fill in (app/api/image-settings.ts decides what maps). */
+export function formWithImageSettings(form: GenerationForm, fill: ImageSettingsReading['fill']): GenerationForm {
+  return {
+    ...form,
+    ...(fill.prompt === undefined ? {} : { prompt: fill.prompt }),
+    ...(fill.negativePrompt === undefined ? {} : { negativePrompt: fill.negativePrompt }),
+    ...(fill.sampler === undefined ? {} : { sampler: fill.sampler }),
+    ...(fill.steps === undefined ? {} : { steps: fill.steps }),
+    ...(fill.guidance === undefined ? {} : { guidance: fill.guidance }),
+    ...(fill.seed === undefined ? {} : { seed: fill.seed, randomSeed: false }),
+    ...(fill.width === undefined || fill.height === undefined ? {} : { width: fill.width, height: fill.height }),
+    ...(fill.recipe === undefined ? {} : { recipeId: null, draft: draftFromSpec(fill.recipe) }),
+  };
 }

@@ -15,10 +15,19 @@ import { ContributionLegend, ContributionOverlay } from './ContributionOverlay.t
 
 const sourceLabels: Record<GenerationRecord['source'], string> = {
   'afa-studio': 'AFA Studio',
-  automatic1111: 'AUTOMATIC1111 (settings from its PNG)',
-  invokeai: 'InvokeAI (settings from its PNG)',
-  comfyui: 'ComfyUI (settings from its PNG)',
-  none: 'A PNG without generation settings',
+  automatic1111: 'AUTOMATIC1111 (settings from its image)',
+  forge: 'Forge (settings from its image)',
+  'sd-next': 'SD.Next (settings from its image)',
+  'stability-matrix': 'Stability Matrix (settings from its image)',
+  comfyui: 'ComfyUI (settings from its image)',
+  invokeai: 'InvokeAI (settings from its image)',
+  novelai: 'NovelAI (settings from its image)',
+  fooocus: 'Fooocus (settings from its image)',
+  ruinedfooocus: 'RuinedFooocus (settings from its image)',
+  swarmui: 'SwarmUI (settings from its image)',
+  'draw-things': 'Draw Things (settings from its image)',
+  diffusionbee: 'DiffusionBee (settings from its image)',
+  none: 'An image without generation settings',
 };
 
 interface Props {
@@ -148,6 +157,19 @@ function Detail({ record, onUseSettings, onDelete, onCompare }: { record: Genera
             </div>
           ))}
         </dl>
+        {record.imported && Object.keys(record.imported).length > 0 ? (
+          <details className="text-sm">
+            <summary className="cursor-pointer text-zinc-300">As {sourceLabels[record.source].replace(/ \(.*\)$/, '')} recorded it</summary>
+            <dl className="mt-2 grid grid-cols-[auto_1fr] gap-x-4 gap-y-1.5" aria-label="Original settings">
+              {Object.entries(record.imported).map(([label, value]) => (
+                <div key={label} className="contents">
+                  <dt className="text-zinc-400">{label}</dt>
+                  <dd className="break-words whitespace-pre-wrap text-zinc-200">{value.length > 600 ? `${value.slice(0, 600)}…` : value}</dd>
+                </div>
+              ))}
+            </dl>
+          </details>
+        ) : null}
         <div className="flex items-end gap-2">
           <Field label="Tags" className="flex-1">
             <TextInput value={tags} onChange={(e) => setTags(e.target.value)} placeholder="comma, separated" />

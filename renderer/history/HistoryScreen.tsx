@@ -1,6 +1,6 @@
 // History: every generation as a virtualized grid of thumbnails, with search and filters (method, model,
 // date range, favourites); a click opens the detail view (settings, reuse, favourite, compare, contribution
-// map, delete with undo). Checkboxes select images for export or delete. PNGs from other tools come in
+// map, delete with undo). Checkboxes select images for export or delete. Images from other tools come in
 // through "Import images…" or by dropping them on the screen, and what the studio-folder check found at
 // start-up is offered in a banner.
 import { useCallback, useEffect, useRef, useState, type DragEvent } from 'react';
@@ -159,14 +159,14 @@ export function HistoryScreen({ openId, onOpen, onUseSettings }: Props) {
           <span className="text-sm text-zinc-400 tabular-nums" role="status">
             {pages.total} {pages.total === 1 ? 'image' : 'images'}
           </span>
-          <Button onClick={() => picker.current?.click()} disabled={imports.running !== null} title="PNGs with settings from AFA Studio, AUTOMATIC1111, InvokeAI or ComfyUI; or drop them here">
+          <Button onClick={() => picker.current?.click()} disabled={imports.running !== null} title="PNG, JPEG or WebP images, with the settings of AFA Studio, AUTOMATIC1111, Forge, ComfyUI, InvokeAI, NovelAI, Fooocus, SwarmUI and others; or drop them here">
             Import images…
           </Button>
           <input
             ref={picker}
             type="file"
-            aria-label="PNG images to import"
-            accept="image/png,.png"
+            aria-label="Images to import"
+            accept="image/png,image/jpeg,image/webp,.png,.jpg,.jpeg,.webp"
             multiple
             className="hidden"
             onChange={(event) => {
@@ -243,14 +243,14 @@ export function HistoryScreen({ openId, onOpen, onUseSettings }: Props) {
       ) : null}
       {pages.error ? <ErrorNotice error={pages.error} /> : null}
       {!pages.loading && !pages.error && pages.total === 0 ? (
-        <EmptyState>{filtered ? 'Nothing matches these filters.' : 'No images yet. Generate something, or import PNGs from another tool.'}</EmptyState>
+        <EmptyState>{filtered ? 'Nothing matches these filters.' : 'No images yet. Generate something, or import images from another tool.'}</EmptyState>
       ) : null}
       <div className="min-h-0 flex-1">
         <VirtualGrid items={pages.items} total={pages.total} minCellSize={168} label="Generations" keyOf={(item) => item.id} renderCell={renderCell} onVisible={onVisible} />
       </div>
       {dropping ? (
         <div className="pointer-events-none absolute inset-0 z-30 flex items-center justify-center rounded-lg border-2 border-dashed border-accent-400 bg-zinc-950/80 text-base text-zinc-100">
-          Drop PNG images to import them into history
+          Drop images (PNG, JPEG, WebP) to import them into history
         </div>
       ) : null}
       {openId ? <DetailDialog id={openId} onClose={() => onOpen(null)} onUseSettings={onUseSettings} onDelete={remove} onCompare={startCompare} /> : null}

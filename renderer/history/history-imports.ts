@@ -1,4 +1,4 @@
-// Bringing images into history: PNGs picked or dropped by the person (uploaded first in web mode) and the
+// Bringing images into history: PNG, JPEG and WebP images picked or dropped by the person (uploaded first in web mode) and the
 // orphan images reconciliation found in the studio folder. Files go in small batches, so a long import
 // shows progress and a bad file only costs its own entry (it is listed with the reason afterwards).
 import { useCallback, useState } from 'react';
@@ -26,8 +26,9 @@ export interface HistoryImports {
 /** Orphans per call: each is decoded and thumbnailed by the services, ~10–50 ms for a 512² PNG. */
 const orphanBatch = 25;
 
-function isPng(file: File): boolean {
-  return file.type === 'image/png' || file.name.toLowerCase().endsWith('.png');
+/** The formats whose settings the studio reads (app/images/image-metadata.ts). */
+export function isImportableImage(file: File): boolean {
+  return ['image/png', 'image/jpeg', 'image/webp'].includes(file.type) || /\.(png|jpe?g|webp)$/i.test(file.name);
 }
 
 export function useHistoryImports(): HistoryImports {
@@ -53,8 +54,8 @@ export function useHistoryImports(): HistoryImports {
       setSkipped([]);
       for (const [index, file] of files.entries()) {
         setRunning({ label: `Importing ${file.name}`, done: index, total: files.length });
-        if (!isPng(file)) {
-          notTaken.push({ file: file.name, reason: 'Only PNG images can be imported.' });
+        if (!isImportableImage(file)) {
+          notTaken.push({ file: file.name, reason: 'Only PNG, JPEG and WebP images can be imported.' });
           continue;
         }
         try {

@@ -14,6 +14,19 @@ import { uploadFolder } from '../../app/api/uploads.ts';
 import { tinyGenerationSettings, writeOldFile } from '../library/history-fixtures.ts';
 import { Library } from '../../app/library/library.ts';
 import { a1111Png, comfyUiPng, FIXTURE, invokeAiPng, testImage } from '../images/foreign-fixtures.ts';
+import sharp from 'sharp';
+import { asciiField, ascii, concat, jpegWith, tiff, undefinedField, utf16, webpImageChunks, webpWith } from '../images/container-writers.ts';
+import { BIG_SEED, SWARM_JSON, comfyFluxPrompt } from '../images/tool-fixtures.ts';
+
+function swarmJpegFrom(image: Uint8Array): Uint8Array {
+  const exif = tiff(true, new Map(), new Map([[0x9286, undefinedField(concat(ascii('UNICODE\0'), utf16(SWARM_JSON, true)))]]));
+  return jpegWith({ exif }, image);
+}
+
+function comfyWebpFrom(simple: Uint8Array): Uint8Array {
+  const exif = tiff(true, new Map([[0x0110, asciiField(`prompt:${comfyFluxPrompt()}`)]]));
+  return webpWith({ exif, width: 40, height: 30 }, webpImageChunks(simple));
+}
 
 let home: string;
 let outside: string;
@@ -96,7 +109,7 @@ test('PNGs from other tools are imported from a path and from uploads; bad files
   assert.equal(result.ids.length, 2);
   assert.equal(result.skipped.length, 1);
   assert.equal(result.skipped[0]!.file, 'notes.png');
-  assert.match(result.skipped[0]!.reason, /^notes\.png is not a PNG image/);
+  assert.match(result.skipped[0]!.reason, /^notes\.png is not a PNG, JPEG or WebP image/);
   assert.ok(!result.skipped[0]!.reason.includes(home), 'the upload folder is not shown to the user');
   assert.equal(existsSync(uploadFolder(home, comfy.uploadId)), false);
   assert.equal(existsSync(uploadFolder(home, notes.uploadId)), false);
@@ -105,6 +118,36 @@ test('PNGs from other tools are imported from a path and from uploads; bad files
   assert.deepEqual(sources.sort(), ['comfyui', 'invokeai']);
   const found = await services.history.search({ text: 'lighthouse' });
   assert.equal(found.total, 3);
+});
+
+test('JPEG and WebP images from other tools are imported as they are; the original tool’s settings are kept and searchable', async () => {
+  // Real pixels from sharp, with each tool's metadata spliced in as the tool writes it.
+  const pixels = sharp(Buffer.from(testImage(40, 30).data), { raw: { width: 40, height: 30, channels: 3 } });
+  const jpeg = swarmJpegFrom(new Uint8Array(await pixels.clone().jpeg().toBuffer()));
+  const webp = comfyWebpFrom(new Uint8Array(await pixels.clone().webp({ lossless: true }).toBuffer()));
+  const jpegPath = join(outside, 'swarm.jpg');
+  const webpPath = join(outside, 'comfy.webp');
+  writeFileSync(jpegPath, jpeg);
+  writeFileSync(webpPath, webp);
+  const result = await services.history.importImages({ sources: [{ kind: 'path', path: jpegPath }, { kind: 'path', path: webpPath }] });
+  assert.deepEqual(result.skipped, []);
+  const [swarm, comfy] = await Promise.all(result.ids.map((id) => services.history.get({ id })));
+  assert.equal(swarm!.source, 'swarmui');
+  assert.equal(swarm!.request.prompt, 'a tiny robot watering plants, <lora:cute_style>');
+  assert.equal(swarm!.request.seed, 1482910384);
+  assert.match(swarm!.image.path, /\.jpg$/);
+  assert.deepEqual(new Uint8Array(readFileSync(join(home, ...swarm!.image.path.split('/')))), jpeg, 'stored byte for byte');
+  assert.equal(swarm!.imported?.model, 'OfficialStableDiffusion/sd_xl_base_1.0');
+  assert.equal(swarm!.imported?.LoRAs, 'cute_style:0.8');
+  assert.equal(comfy!.source, 'comfyui');
+  assert.match(comfy!.image.path, /\.webp$/);
+  assert.equal(comfy!.request.seed, 0, 'a seed beyond 2^53 cannot be run here…');
+  assert.equal(comfy!.imported?.seed, BIG_SEED, '…and is kept exactly');
+  assert.equal(comfy!.imported?.['Distilled CFG Scale'], '3.5');
+  for (const [words, id] of [['SwarmUI', swarm!.id], ['sd_xl_base', swarm!.id], ['flux1', comfy!.id], ['realism_lora', comfy!.id]] as const) {
+    const found = await services.history.search({ text: words });
+    assert.deepEqual(found.items.map((item) => item.id), [id], `search for ${words}`);
+  }
 });
 
 test('a selection is exported with settings.json and settings.csv; a missing image is skipped and said so', async () => {

@@ -74,10 +74,10 @@ test('PNGs from other tools come in by the file picker and by drag-and-drop; a b
   const notes = join(scratch, 'notes.png');
   writeFileSync(invoke, invokeAiPng());
   writeFileSync(notes, 'shopping list, not an image');
-  await page.getByLabel('PNG images to import').setInputFiles([invoke, notes]);
+  await page.getByLabel('Images to import').setInputFiles([invoke, notes]);
   await page.getByText('Imported 1 image into history.').waitFor();
   const problem = page.getByRole('alert').filter({ hasText: '1 file was not imported' });
-  await problem.getByText(/notes\.png is not a PNG image/).waitFor();
+  await problem.getByText(/notes\.png is not a PNG, JPEG or WebP image/).waitFor();
   await problem.getByRole('button', { name: 'Dismiss' }).click();
   await imageCount(7);
 
@@ -88,7 +88,7 @@ test('PNGs from other tools come in by the file picker and by drag-and-drop; a b
     return transfer;
   }, Buffer.from(comfyUiPng()).toString('base64'));
   await page.dispatchEvent('[aria-label="Generations"]', 'dragover', { dataTransfer: dropped });
-  await page.getByText('Drop PNG images to import them into history').waitFor();
+  await page.getByText('Drop images (PNG, JPEG, WebP) to import them into history').waitFor();
   await page.dispatchEvent('[aria-label="Generations"]', 'drop', { dataTransfer: dropped });
   await page.getByText('Imported 1 image into history.').last().waitFor();
   await imageCount(8);
@@ -97,7 +97,7 @@ test('PNGs from other tools come in by the file picker and by drag-and-drop; a b
   for (const cell of await page.getByRole('button', { name: /^Open generation: a lighthouse on a cliff/ }).all()) {
     await cell.click();
     const dialog = page.getByRole('dialog', { name: 'Generation' });
-    sources.add((await dialog.getByText(/\(settings from its PNG\)$/).innerText()).split(' ')[0]!);
+    sources.add((await dialog.getByText(/\(settings from its image\)$/).innerText()).split(' ')[0]!);
     await dialog.getByRole('button', { name: 'Close' }).click();
   }
   assert.deepEqual([...sources].sort(), ['AUTOMATIC1111', 'ComfyUI', 'InvokeAI']);

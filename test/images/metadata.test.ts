@@ -200,7 +200,8 @@ describe("other tools' metadata", () => {
     assert.equal(read?.source, 'comfyui');
     assert.deepEqual(pick(read as never), expected);
     assert.equal(read?.sampler, 'dpmpp-2m-karras');
-    assert.equal(read?.samplerLabel, 'dpmpp_2m (karras)');
+    assert.equal(read?.samplerLabel, 'dpmpp_2m');
+    assert.equal(read?.scheduler, 'karras');
   });
 
   it('ComfyUI workflow graph alone (widget values and links)', () => {

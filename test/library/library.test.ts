@@ -188,7 +188,7 @@ describe('export', () => {
 });
 
 describe('import', () => {
-  it("imports other tools' PNGs with their settings and links a catalog model by its short hash", () => {
+  it("imports other tools' PNGs with their settings and links a catalog model by its short hash", async () => {
     const library = freshLibrary();
     try {
       const sha = `${FIXTURE.modelHash}${'0'.repeat(54)}`;
@@ -202,7 +202,7 @@ describe('import', () => {
       for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, `${name}.png`), bytes);
       writeFileSync(join(dir, 'notes.png'), 'not a png at all');
       const progress: number[] = [];
-      const report = library.importImages(
+      const report = await library.importImages(
         ['automatic1111', 'invokeai', 'comfyui', 'notes', 'absent'].map((name) => join(dir, `${name}.png`)),
         { onProgress: (p) => progress.push(p.done) },
       );
@@ -231,19 +231,19 @@ describe('import', () => {
     }
   });
 
-  it('re-imports our own PNG with its id, settings and time, and only once', () => {
+  it('re-imports our own PNG with its id, settings and time, and only once', async () => {
     const source = freshLibrary();
     const target = freshLibrary();
     try {
       const row = source.recordGeneration({ settings: settings({ seed: 123_456 }), image: pixels(), timings: { totalMs: 10, stepMs: [1] } });
       const path = source.absolutePath(row.imagePath!);
-      const first = target.importImages([path]);
+      const first = await target.importImages([path]);
       assert.equal(first.imported.length, 1);
       const imported = first.imported[0];
       assert.deepEqual([imported.id, imported.createdAt, imported.source], [row.id, row.createdAt, 'afa-studio']);
       assert.deepEqual(imported.settings, row.settings);
       assert.deepEqual(imported.timings, row.timings);
-      const second = target.importImages([path]);
+      const second = await target.importImages([path]);
       assert.equal(second.imported.length, 0);
       assert.match(second.skipped[0].reason, /already in the library/);
     } finally {
@@ -254,7 +254,7 @@ describe('import', () => {
 });
 
 describe('reconcile', () => {
-  it('offers orphan images, marks vanished ones missing and back, rebuilds thumbnails, finishes trash, clears old temp files', () => {
+  it('offers orphan images, marks vanished ones missing and back, rebuilds thumbnails, finishes trash, clears old temp files', async () => {
     let now = Date.now();
     const library = freshLibrary({ now: () => now });
     try {
@@ -302,7 +302,7 @@ describe('reconcile', () => {
       assert.equal(library.generations.get(kept.id)?.status, 'done');
 
       // The user accepts the offer: the orphan is registered where it is, with its own id and settings.
-      const imported = library.importImages(report.orphanFiles);
+      const imported = await library.importImages(report.orphanFiles);
       assert.deepEqual(imported.imported.map((row) => [row.id, row.imagePath, row.settings.prompt]), [
         [lost.id, `images/2020-01-01/${lost.id}.png`, 'an orphan owl'],
       ]);

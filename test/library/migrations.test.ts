@@ -52,6 +52,15 @@ const writeAtVersion: Record<number, (db: Database.Database) => void> = {
       `INSERT INTO training_runs (id, name, recipe, config, status, created_at) VALUES ('trn_v2', 'first run', ?, '{"steps": 100}', 'done', 2000)`,
     ).run(JSON.stringify(settings().recipe));
   },
+  3: (db) => {
+    // An image imported from ComfyUI before its settings were searchable.
+    const extra = JSON.stringify({ imported: { source: 'comfyui', modelName: 'juggernautXL_v8', samplerLabel: 'dpmpp_2m', other: { scheduler: 'karras' } } });
+    db.prepare(
+      `INSERT INTO generations (id, prompt, negative_prompt, seed, steps, guidance, sampler, width, height, batch_index, method, recipe, extra,
+         status, image_path, thumbnail_path, tags, source, created_at)
+       VALUES ('gen_v3', 'a harbour', '', 1, 20, 7, 'dpmpp-2m-karras', 512, 512, 0, 'single', ?, ?, 'done', 'images/x/gen_v3.png', NULL, '[]', 'comfyui', 1704067300000)`,
+    ).run(JSON.stringify(settings().recipe), extra);
+  },
 };
 
 function checkCarriedForward(db: Database.Database, from: number): void {
@@ -64,6 +73,7 @@ function checkCarriedForward(db: Database.Database, from: number): void {
   assert.deepEqual(generations.list({ modelId: modelId(1) }).items.map((item) => item.id), ['gen_v1']);
   assert.deepEqual(new PromptsTable(db).list({ search: 'lighthouse' }).map((prompt) => prompt.id), ['prm_v1']);
   if (from >= 2) assert.equal(db.prepare("SELECT name FROM training_runs WHERE id = 'trn_v2'").pluck().get(), 'first run');
+  if (from >= 3) assert.deepEqual(generations.list({ search: 'juggernautXL karras' }).items.map((item) => item.id), ['gen_v3'], 'imported settings are searched');
   assert.deepEqual(db.pragma('integrity_check', { simple: true }), 'ok');
   assert.deepEqual(db.pragma('foreign_key_check'), []);
 }

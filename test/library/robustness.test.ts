@@ -124,7 +124,7 @@ describe('a writer killed mid-write', () => {
       assert.deepEqual(report.orphanFiles.map((path) => later.store.relative(path)), stray.unreferenced.filter((file) => file.startsWith('images/')));
       assert.equal(report.temporaryFilesRemoved.length, stray.temporary.length);
       assert.deepEqual(report.markedMissing, []);
-      const imported = later.importImages(report.orphanFiles);
+      const imported = await later.importImages(report.orphanFiles);
       assert.equal(imported.skipped.length, 0);
       assert.deepEqual(strayFiles(later), { unreferenced: [], temporary: [] }, 'after re-import nothing is left over');
       checkConsistent(later);
