@@ -1,5 +1,8 @@
 // The WebSocket at /events: every API event goes to every connected page as `{ event, payload }`.
 // A page that cannot keep up (a background tab) misses step previews rather than growing the buffer.
+// A client that breaks the protocol (a frame over maxPayload, a text frame that is not UTF-8, a reset
+// connection) loses its own connection: ws reports it as an 'error' on that socket and closes it
+// (1009 / 1007); without a listener the 'error' would end the whole server process.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -11,10 +14,18 @@ const slowClientBytes = 4 * 1024 * 1024;
 
 export class EventSocket {
   readonly #server = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  readonly #onClientError: (error: Error) => void;
 
-  constructor() {
-    // Pages only listen; anything they send is ignored.
-    this.#server.on('connection', (socket: WebSocket) => socket.on('message', () => undefined));
+  /** `onClientError` hears of each client's protocol error (for the log); default: nothing. */
+  constructor(onClientError: (error: Error) => void = () => undefined) {
+    this.#onClientError = onClientError;
+    this.#server.on('connection', (socket: WebSocket) => {
+      // Pages only listen; anything they send is ignored.
+      socket.on('message', () => undefined);
+      // ws has already sent the close frame (or destroyed the socket); only this client is affected.
+      socket.on('error', (error) => this.#onClientError(error));
+    });
+    this.#server.on('error', (error) => this.#onClientError(error));
   }
 
   accept(request: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -1,10 +1,10 @@
 // Serves the built renderer (vite's output folder): exact files below the folder, and index.html for
 // every other path without an extension (the UI's own routes). Nothing outside the folder is reachable.
-import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { extname, join, sep } from 'node:path';
 import { contentSecurityPolicy } from './content-security-policy.ts';
-import { sendText } from './http-replies.ts';
+import { sendText, streamFile } from './http-replies.ts';
 
 const types: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -55,5 +55,5 @@ export function serveStatic(directory: string, pathname: string, response: Serve
   response.setHeader('Cache-Control', segments[0] === 'assets' ? 'private, max-age=31536000, immutable' : 'no-cache');
   if (type.startsWith('text/html')) response.setHeader('Content-Security-Policy', contentSecurityPolicy());
   response.writeHead(200);
-  createReadStream(real).pipe(response);
+  streamFile(response, real);
 }

@@ -56,10 +56,12 @@ export async function startStudioServer(config: StudioServerConfig): Promise<Stu
   const host = config.host ?? '127.0.0.1';
   const token = config.token ?? createSessionToken();
   const reportInternal = config.onInternalError ?? ((error: unknown) => console.error(error));
+  // A misbehaving client is worth a line in the log, not a stack: it lost only its own connection.
+  const reportClientError = (error: Error) => console.warn(`[server] closed a client connection: ${error.message}`);
   const dispatcher = 'dispatcher' in config
     ? config.dispatcher
     : createDispatcher(config.api, { onInternalError: (method, error) => reportInternal(Object.assign(new Error(`${method} failed`), { cause: error })) });
-  const events = new EventSocket();
+  const events = new EventSocket((error) => reportClientError(error));
   const unsubscribe = dispatcher.subscribeAll((event, payload) => events.broadcast(event, payload));
   // Uploads that never became imports (the server stopped) are of no use to anyone.
   rmSync(uploadsDirectory(config.home), { recursive: true, force: true });
@@ -96,6 +98,8 @@ export async function startStudioServer(config: StudioServerConfig): Promise<Stu
     });
   });
   server.on('upgrade', (request, socket, head) => {
+    // The HTTP server lets go of the socket here; a reset before ws takes it over must not go unheard.
+    socket.on('error', () => socket.destroy());
     const url = new URL(request.url ?? '/', 'http://studio.invalid');
     const verdict = url.pathname === eventsRoute ? checkRequest(request, url, guard) : ({ ok: false, status: 403, message: 'No such socket.' } as const);
     if (!verdict.ok) {
