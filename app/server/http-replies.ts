@@ -26,6 +26,7 @@ export function sendText(response: ServerResponse, status: number, text: string)
 const statusByCode: Readonly<Record<ApiErrorCode, number>> = {
   'invalid-argument': 400,
   'bad-request': 400,
+  'too-large': 413,
   unsupported: 400,
   'corrupt-file': 400,
   'unsafe-file': 400,
