@@ -48,6 +48,23 @@ export interface StudioServer {
   close(): Promise<void>;
 }
 
+/**
+ * A Location that stays on this server: one leading '/', never '//' or '/\\' (which browsers read as
+ * another host: '/.//evil.example/' normalises to the path '//evil.example/').
+ */
+export function sameOriginLocation(url: URL): string {
+  return `/${url.pathname.replace(/^[/\\]+/, '')}${url.search}`;
+}
+
+/**
+ * The request's target as a URL whose path is the path sent. `new URL('//evil.example/', base)` would read
+ * a path that starts with '//' as a host name; prefixing the origin keeps it a path.
+ */
+function requestUrl(request: IncomingMessage): URL {
+  const target = request.url ?? '/';
+  return target.startsWith('/') ? new URL(`http://studio.invalid${target}`) : new URL(target, 'http://studio.invalid');
+}
+
 function isApiLike(pathname: string): boolean {
   return pathname.startsWith(apiRoutePrefix) || pathname === uploadRoute || pathname === eventsRoute;
 }
@@ -70,7 +87,7 @@ export async function startStudioServer(config: StudioServerConfig): Promise<Stu
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     securityHeaders(response);
-    const url = new URL(request.url ?? '/', 'http://studio.invalid');
+    const url = requestUrl(request);
     const verdict = checkRequest(request, url, guard);
     if (!verdict.ok) {
       if (isApiLike(url.pathname)) return sendJson(response, verdict.status, { ok: false, error: { name: 'ApiError', code: verdict.status === 401 ? 'unauthorized' : 'forbidden', message: verdict.message } });
@@ -83,7 +100,7 @@ export async function startStudioServer(config: StudioServerConfig): Promise<Stu
     if (verdict.source === 'query') {
       // Trade the token in the address bar for a cookie, and drop it from the URL (history, screenshots).
       url.searchParams.delete('token');
-      response.writeHead(303, { 'Set-Cookie': sessionCookie(guard.port, token), Location: `${url.pathname}${url.search}` });
+      response.writeHead(303, { 'Set-Cookie': sessionCookie(guard.port, token), Location: sameOriginLocation(url) });
       response.end();
       return;
     }
@@ -100,7 +117,7 @@ export async function startStudioServer(config: StudioServerConfig): Promise<Stu
   server.on('upgrade', (request, socket, head) => {
     // The HTTP server lets go of the socket here; a reset before ws takes it over must not go unheard.
     socket.on('error', () => socket.destroy());
-    const url = new URL(request.url ?? '/', 'http://studio.invalid');
+    const url = requestUrl(request);
     const verdict = url.pathname === eventsRoute ? checkRequest(request, url, guard) : ({ ok: false, status: 403, message: 'No such socket.' } as const);
     if (!verdict.ok) {
       socket.end(`HTTP/1.1 ${verdict.status} ${verdict.status === 401 ? 'Unauthorized' : 'Forbidden'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);

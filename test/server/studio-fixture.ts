@@ -46,7 +46,8 @@ export async function startStudioFixture(prefix: string, extra: ExtraConfig = {}
   const auth = { 'x-afa-token': server.token };
   const send = (path: string, options: SendOptions = {}): Promise<Reply> =>
     new Promise((resolve, reject) => {
-      const request = httpRequest(`${server.origin}${path}`, { method: options.method ?? 'GET', headers: options.headers }, (response) => {
+      // The path as given, byte for byte (a URL string would be normalised first).
+      const request = httpRequest({ host: '127.0.0.1', port: server.port, path, method: options.method ?? 'GET', headers: options.headers }, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
