@@ -168,6 +168,8 @@ export class GenerationService implements GenerationApi {
         recorded(event.generations);
         this.#jobs.delete(event.jobId);
         const error = toErrorData(event.error);
+        // The client hears the user's words; the log keeps the whole error, paths included.
+        if (error.code === 'engine' || error.code === 'internal') console.error(`[engine] generation ${event.jobId} failed:`, event.error);
         this.#failed.fire({ jobId: event.jobId, error: event.cancelled ? { ...error, code: 'cancelled' } : error, cancelled: event.cancelled });
       }),
       engine.onDidChangeQueue((event) => this.#queueChanged.fire({ jobs: event.jobs.map((job) => this.#queued(job)) })),
