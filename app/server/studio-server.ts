@@ -2,12 +2,11 @@
 // machine (or, with `host`, on the LAN). Routes: / (the built UI), POST /api/<method>, GET /events
 // (WebSocket), GET /media/<path>, POST /upload. Every request needs the session token
 // (app/server/request-guard.ts); the server listens on 127.0.0.1 unless told otherwise.
-import { rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { StudioApi } from '../api/contract.ts';
 import { createDispatcher, type ApiDispatcher } from '../api/dispatch.ts';
-import { uploadsDirectory } from '../api/uploads.ts';
+import { defaultUploadLimits, type UploadLimits } from '../api/uploads.ts';
 import { apiRoutePrefix, handleApiRequest } from './api-route.ts';
 import { EventSocket, eventsRoute } from './event-socket.ts';
 import { securityHeaders, sendJson, sendText } from './http-replies.ts';
@@ -15,7 +14,7 @@ import { imageRoutePrefix, serveImage } from './image-route.ts';
 import { checkRequest, type GuardConfig } from './request-guard.ts';
 import { createSessionToken, sessionCookie } from './session-token.ts';
 import { serveStatic } from './static-files.ts';
-import { handleUpload, uploadRoute } from './upload-route.ts';
+import { UploadReceiver, uploadRoute } from './upload-route.ts';
 
 interface StudioServerOptions {
   /** The studio home the services run on (images and uploads are read and written there). */
@@ -28,6 +27,8 @@ interface StudioServerOptions {
   readonly port?: number;
   /** Default: 32 random bytes. */
   readonly token?: string;
+  /** Size limits of uploads; default defaultUploadLimits (app/api/uploads.ts). */
+  readonly uploadLimits?: UploadLimits;
   /** Where unexpected (internal) errors of in-process services and of the routes are reported; default console.error. */
   readonly onInternalError?: (error: unknown) => void;
 }
@@ -80,8 +81,9 @@ export async function startStudioServer(config: StudioServerConfig): Promise<Stu
     : createDispatcher(config.api, { onInternalError: (method, error) => reportInternal(Object.assign(new Error(`${method} failed`), { cause: error })) });
   const events = new EventSocket((error) => reportClientError(error));
   const unsubscribe = dispatcher.subscribeAll((event, payload) => events.broadcast(event, payload));
-  // Uploads that never became imports (the server stopped) are of no use to anyone.
-  rmSync(uploadsDirectory(config.home), { recursive: true, force: true });
+  const uploads = new UploadReceiver(config.home, config.uploadLimits ?? defaultUploadLimits);
+  // Uploads that never became imports (the server was killed) are of no use to anyone.
+  uploads.removeAll();
 
   let guard: GuardConfig = { token, port: 0, host };
 
@@ -94,7 +96,7 @@ export async function startStudioServer(config: StudioServerConfig): Promise<Stu
       return sendText(response, verdict.status, verdict.message);
     }
     if (url.pathname.startsWith(apiRoutePrefix)) return handleApiRequest(dispatcher, url.pathname.slice(apiRoutePrefix.length), request, response);
-    if (url.pathname === uploadRoute) return handleUpload(config.home, url, request, response);
+    if (url.pathname === uploadRoute) return uploads.handle(url, request, response);
     if (url.pathname.startsWith(imageRoutePrefix)) return serveImage(config.home, url, response);
     if (request.method !== 'GET' && request.method !== 'HEAD') return sendText(response, 405, 'Method not allowed.');
     if (verdict.source === 'query') {
@@ -147,6 +149,8 @@ export async function startStudioServer(config: StudioServerConfig): Promise<Stu
       await events.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Uploads not imported by now never will be (afa serve stops on SIGINT and SIGTERM through here).
+      uploads.removeAll();
     },
   };
 }
