@@ -6,6 +6,7 @@ import type { Recipe as EnsembleRecipe } from '../ensemble/recipe.ts';
 import type { Library } from '../library/library.ts';
 import { GenerationEngine, type QueuedGeneration } from '../pipeline/generation-engine.ts';
 import type { GenerationTarget } from '../pipeline/generation-target.ts';
+import { checkGenerationMemory, memoryBudgetBytes } from '../pipeline/memory-estimate.ts';
 import { createModelRuntime } from '../pipeline/model-runtime.ts';
 import { ApiError, toErrorData } from './api-error.ts';
 import type {
@@ -20,6 +21,8 @@ export interface GenerationServiceConfig {
   readonly library: Library;
   readonly history: HistoryService;
   readonly settings: () => Settings;
+  /** Memory a generation may need, bytes; default memoryBudgetBytes() (80% of the machine's). */
+  readonly memoryBudgetBytes?: number;
 }
 
 interface JobExtras {
@@ -66,6 +69,11 @@ export class GenerationService implements GenerationApi {
     } else {
       recipe = recipeDocument(library, defaultName(library, request.recipe.spec.members.map((m) => m.modelId)), request.recipe.spec);
       target = { kind: 'recipe', recipe };
+    }
+    // Before the job is accepted: one the machine cannot hold is refused with the estimate (CPU only:
+    // the GPU providers' device memory is not the machine's and is not measured here).
+    if (this.#config.settings().backend === 'cpu') {
+      checkGenerationMemory(library.home, recipe.members.map((member) => member.modelId), request, this.#config.memoryBudgetBytes ?? memoryBudgetBytes());
     }
     const engine = await this.#engineForNextJob();
     const { jobId } = engine.enqueue({

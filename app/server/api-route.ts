@@ -3,7 +3,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiDispatcher } from '../api/dispatch.ts';
 import { sendError, sendJson } from './http-replies.ts';
-import { formatBytes, jsonNestingDepth, readBody, refuseBody } from './request-body.ts';
+import { formatBytes } from '../common/format-bytes.ts';
+import { jsonNestingDepth, readBody, refuseBody } from './request-body.ts';
 
 export const apiRoutePrefix = '/api/';
 /** Requests are small JSON documents; models and images never travel through this route. */

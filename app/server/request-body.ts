@@ -58,18 +58,6 @@ export function refuseBody(request: IncomingMessage, response: ServerResponse, e
   request.resume();
 }
 
-/** Bytes as "1 MiB", "2.5 GiB". */
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} bytes` : `${Number(value.toFixed(1))} ${units[unit]}`;
-}
-
 /**
  * The deepest nesting of objects and arrays in a JSON text, counted without parsing it (brackets inside
  * strings do not count), so a deep document can be refused before anything recursive walks it.

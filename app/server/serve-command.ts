@@ -21,6 +21,8 @@ export interface ServeOptions {
   readonly rendererDirectory: string;
   /** Starts an engine process; default forkEngine (tests may pass one with another environment). */
   readonly spawnEngine?: () => EngineChild;
+  /** Memory a generation may need, bytes; default 80% of the machine's. */
+  readonly memoryBudgetBytes?: number;
 }
 
 export interface RunningServe {
@@ -88,7 +90,7 @@ export async function serve(options: ServeOptions, print: (line: string) => void
   await ensureRenderer(options.rendererDirectory, print);
   const engine = new EngineHost({
     spawn: options.spawnEngine ?? (() => forkEngine()),
-    config: { home: options.home, dataDirectoryFixed: true, version: packageVersion() },
+    config: { home: options.home, dataDirectoryFixed: true, version: packageVersion(), ...(options.memoryBudgetBytes ? { memoryBudgetBytes: options.memoryBudgetBytes } : {}) },
     onCrash: (reason, restarting) => console.error(`${reason} ${restarting ? 'Restarting it.' : 'It crashed repeatedly; restart `afa serve`.'}`),
   });
   let server: StudioServer;

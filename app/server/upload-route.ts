@@ -16,7 +16,8 @@ import type { ApiErrorData } from '../api/contract.ts';
 import { isDiskFull } from '../common/atomic-write.ts';
 import { newUploadId, safeFileName, uploadExtensions, uploadFolder, uploadKind, uploadsDirectory, uploadsOnDisk, type UploadLimits } from '../api/uploads.ts';
 import { sendError, sendJson } from './http-replies.ts';
-import { declaredLength, formatBytes, refuseBody } from './request-body.ts';
+import { formatBytes } from '../common/format-bytes.ts';
+import { declaredLength, refuseBody } from './request-body.ts';
 
 export const uploadRoute = '/upload';
 
