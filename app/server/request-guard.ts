@@ -3,6 +3,7 @@
 // comes from — from the studio's own origin only (another site's page cannot call the API).
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 import { requestToken, tokensEqual, type TokenSource } from './session-token.ts';
 
 export interface GuardConfig {
@@ -10,6 +11,12 @@ export interface GuardConfig {
   readonly port: number;
   /** The address the server listens on ('127.0.0.1', '0.0.0.0', a LAN address, ...). */
   readonly host: string;
+  /**
+   * On a wildcard address, the names the Host header may carry (machineHostNames()); without a list
+   * there, only loopback names are answered. A DNS-rebinding page reaches the server under a name of
+   * its own, so "any name" would let it through.
+   */
+  readonly hostNames?: readonly string[];
 }
 
 export type GuardResult =
@@ -18,7 +25,8 @@ export type GuardResult =
 
 const loopbackNames = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
-function isWildcard(host: string): boolean {
+/** 0.0.0.0 or ::, every interface of the machine. */
+export function isWildcardAddress(host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '[::]';
 }
 
@@ -26,14 +34,31 @@ function isLoopback(host: string): boolean {
   return loopbackNames.has(host) || host === '::1';
 }
 
-/** The Host header names this server: its port, and its address (any name when listening on every interface). */
+/**
+ * The names a server listening on every interface answers to: loopback, this machine's host name (and
+ * name.local, as mDNS announces it) and every address of its network interfaces (IPv6 in brackets).
+ */
+export function machineHostNames(): string[] {
+  const names = new Set(loopbackNames);
+  const own = hostname().toLowerCase();
+  if (own) {
+    names.add(own);
+    names.add(own.endsWith('.local') ? own : `${own}.local`);
+  }
+  for (const infos of Object.values(networkInterfaces())) {
+    for (const info of infos ?? []) names.add(info.family === 'IPv6' ? `[${info.address.split('%')[0]!.toLowerCase()}]` : info.address);
+  }
+  return [...names];
+}
+
+/** The Host header names this server: its port, and its address (on every interface: one of hostNames). */
 export function hostAllowed(hostHeader: string | undefined, config: GuardConfig): boolean {
   if (!hostHeader) return false;
   const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostHeader);
   if (!match) return false;
   const [, name, port] = match;
   if (Number(port ?? 80) !== config.port) return false;
-  if (isWildcard(config.host)) return true;
+  if (isWildcardAddress(config.host)) return (config.hostNames ?? [...loopbackNames]).includes(name!.toLowerCase());
   if (isLoopback(config.host)) return loopbackNames.has(name!.toLowerCase());
   const bound = isIP(config.host) === 6 ? `[${config.host}]` : config.host;
   return name!.toLowerCase() === bound.toLowerCase() || loopbackNames.has(name!.toLowerCase());

@@ -11,7 +11,7 @@ import { apiRoutePrefix, handleApiRequest } from './api-route.ts';
 import { EventSocket, eventsRoute } from './event-socket.ts';
 import { securityHeaders, sendJson, sendText } from './http-replies.ts';
 import { imageRoutePrefix, serveImage } from './image-route.ts';
-import { checkRequest, type GuardConfig } from './request-guard.ts';
+import { checkRequest, isWildcardAddress, machineHostNames, type GuardConfig } from './request-guard.ts';
 import { createSessionToken, sessionCookie } from './session-token.ts';
 import { serveStatic } from './static-files.ts';
 import { UploadReceiver, uploadRoute } from './upload-route.ts';
@@ -85,7 +85,8 @@ export async function startStudioServer(config: StudioServerConfig): Promise<Stu
   // Uploads that never became imports (the server was killed) are of no use to anyone.
   uploads.removeAll();
 
-  let guard: GuardConfig = { token, port: 0, host };
+  const hostNames = isWildcardAddress(host) ? machineHostNames() : undefined;
+  let guard: GuardConfig = { token, port: 0, host, ...(hostNames ? { hostNames } : {}) };
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     securityHeaders(response);
@@ -136,7 +137,7 @@ export async function startStudioServer(config: StudioServerConfig): Promise<Stu
     });
   });
   const port = (server.address() as AddressInfo).port;
-  guard = { token, port, host };
+  guard = { ...guard, port };
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const origin = `http://${shownHost}:${port}`;
   return {
