@@ -7,13 +7,16 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ApiEventName } from '../api/contract.ts';
+import { eventsProtocol } from './session-token.ts';
 
 export const eventsRoute = '/events';
 /** Above this many buffered bytes a client gets no more progress events until it catches up. */
 const slowClientBytes = 4 * 1024 * 1024;
 
 export class EventSocket {
-  readonly #server = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  // The UI offers two subprotocols, 'afa-events' and 'afa-token.<token>' (the only way a browser can
+  // send the token here); the answer names the first, so the token is never echoed.
+  readonly #server = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, handleProtocols: (protocols) => (protocols.has(eventsProtocol) ? eventsProtocol : false) });
   readonly #onClientError: (error: Error) => void;
 
   /** `onClientError` hears of each client's protocol error (for the log); default: nothing. */

@@ -4,10 +4,12 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
-import { requestToken, tokensEqual, type TokenSource } from './session-token.ts';
+import { requestToken, tokenHeader, tokensEqual, type TokenSource } from './session-token.ts';
 
 export interface GuardConfig {
   readonly token: string;
+  /** This server's session cookie (session-token.ts: accepted for page loads and images only). */
+  readonly cookieName: string;
   readonly port: number;
   /** The address the server listens on ('127.0.0.1', '0.0.0.0', a LAN address, ...). */
   readonly host: string;
@@ -52,7 +54,7 @@ export function machineHostNames(): string[] {
 }
 
 /** The Host header names this server: its port, and its address (on every interface: one of hostNames). */
-export function hostAllowed(hostHeader: string | undefined, config: GuardConfig): boolean {
+export function hostAllowed(hostHeader: string | undefined, config: Pick<GuardConfig, 'port' | 'host' | 'hostNames'>): boolean {
   if (!hostHeader) return false;
   const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostHeader);
   if (!match) return false;
@@ -64,7 +66,8 @@ export function hostAllowed(hostHeader: string | undefined, config: GuardConfig)
   return name!.toLowerCase() === bound.toLowerCase() || loopbackNames.has(name!.toLowerCase());
 }
 
-export function checkRequest(request: IncomingMessage, url: URL, config: GuardConfig): GuardResult {
+/** `cookie`: whether this route may authenticate with the session cookie (page loads, images). */
+export function checkRequest(request: IncomingMessage, url: URL, config: GuardConfig, cookie = false): GuardResult {
   const host = request.headers.host;
   if (!hostAllowed(host, config)) return { ok: false, status: 403, message: `Requests for host ${host ?? '(none)'} are refused.` };
   const origin = request.headers.origin;
@@ -73,9 +76,10 @@ export function checkRequest(request: IncomingMessage, url: URL, config: GuardCo
   if (origin !== undefined && origin !== `http://${host}`) {
     return { ok: false, status: 403, message: `Requests from ${origin} are refused.` };
   }
-  const given = requestToken(request, url, config.port);
+  const given = requestToken(request, url, { cookieName: config.cookieName, cookie });
   if (!given || !tokensEqual(given.token, config.token)) {
-    return { ok: false, status: 401, message: 'Missing or wrong session token. Open the URL that `afa serve` printed (it contains the token).' };
+    const where = cookie ? 'Open the URL that `afa serve` printed (it contains the token).' : `Send the token in the ${tokenHeader} header (the page does; open the URL that \`afa serve\` printed).`;
+    return { ok: false, status: 401, message: `Missing or wrong session token. ${where}` };
   }
   return { ok: true, source: given.source };
 }

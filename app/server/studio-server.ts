@@ -12,7 +12,7 @@ import { EventSocket, eventsRoute } from './event-socket.ts';
 import { securityHeaders, sendJson, sendText } from './http-replies.ts';
 import { imageRoutePrefix, serveImage } from './image-route.ts';
 import { checkRequest, isWildcardAddress, machineHostNames, type GuardConfig } from './request-guard.ts';
-import { createSessionToken, sessionCookie } from './session-token.ts';
+import { createSessionToken, newCookieName, sessionCookie } from './session-token.ts';
 import { serveStatic } from './static-files.ts';
 import { UploadReceiver, uploadRoute } from './upload-route.ts';
 
@@ -86,12 +86,14 @@ export async function startStudioServer(config: StudioServerConfig): Promise<Stu
   uploads.removeAll();
 
   const hostNames = isWildcardAddress(host) ? machineHostNames() : undefined;
-  let guard: GuardConfig = { token, port: 0, host, ...(hostNames ? { hostNames } : {}) };
+  let guard: GuardConfig = { token, cookieName: newCookieName(), port: 0, host, ...(hostNames ? { hostNames } : {}) };
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     securityHeaders(response);
     const url = requestUrl(request);
-    const verdict = checkRequest(request, url, guard);
+    // The cookie opens pages and images only (what a browser loads without script); the API, uploads and
+    // the event socket want the token the page hands its script.
+    const verdict = checkRequest(request, url, guard, !isApiLike(url.pathname));
     if (!verdict.ok) {
       if (isApiLike(url.pathname)) return sendJson(response, verdict.status, { ok: false, error: { name: 'ApiError', code: verdict.status === 401 ? 'unauthorized' : 'forbidden', message: verdict.message } });
       return sendText(response, verdict.status, verdict.message);
@@ -103,11 +105,11 @@ export async function startStudioServer(config: StudioServerConfig): Promise<Stu
     if (verdict.source === 'query') {
       // Trade the token in the address bar for a cookie, and drop it from the URL (history, screenshots).
       url.searchParams.delete('token');
-      response.writeHead(303, { 'Set-Cookie': sessionCookie(guard.port, token), Location: sameOriginLocation(url) });
+      response.writeHead(303, { 'Set-Cookie': sessionCookie(guard.cookieName, token), Location: sameOriginLocation(url) });
       response.end();
       return;
     }
-    serveStatic(config.rendererDirectory, url.pathname, response);
+    serveStatic(config.rendererDirectory, url.pathname, response, token);
   };
 
   const server = createServer((request, response) => {

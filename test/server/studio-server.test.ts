@@ -86,7 +86,51 @@ test('the token in the URL becomes a cookie and leaves the address bar', async (
   assert.equal(page.status, 200);
   assert.match(page.body, /AFA Studio/);
   assert.match(String(page.headers['content-security-policy']), /script-src 'self'/);
-  assert.equal((await call('settings.get', undefined, { cookie })).status, 200);
+  // The page hands its script the token; the cookie opens pages and images, nothing else.
+  assert.ok(page.body.includes(`<meta name="afa-session-token" content="${server.token}" />`));
+  assert.equal(page.headers['cache-control'], 'no-store');
+  assert.equal((await send('/media/images/a%20b.png', { headers: { cookie } })).status, 200);
+  const api = await call('settings.get', undefined, { cookie });
+  assert.equal(api.status, 401);
+  assert.match(JSON.parse(api.body).error.message, /x-afa-token header/);
+  assert.equal((await send('/upload?name=a.safetensors', { method: 'POST', headers: { cookie }, body: 'x' })).status, 401);
+  await assert.rejects(openSocket({ cookie }), /status 401/);
+});
+
+test('the session cookie is named per server, so one of another server (any port) is not this one\'s', async () => {
+  const name = String((await send(`/?token=${server.token}`)).headers['set-cookie']).split('=')[0]!;
+  assert.match(name, /^afa_session_[0-9a-f]{12}$/);
+  const other = await startStudioServer({ api: services, home, rendererDirectory: join(root, 'renderer'), token: server.token });
+  try {
+    const otherName = String((await send(`/?token=${server.token}`)).headers['set-cookie']).split('=')[0]!;
+    assert.equal(otherName, name, 'the same server keeps its name');
+    const reply = await fetch(`${other.origin}/?token=${other.token}`, { redirect: 'manual' });
+    assert.notEqual(reply.headers.get('set-cookie')!.split('=')[0], name);
+    // This server's cookie, sent by the browser to the other port, opens nothing there.
+    assert.equal((await fetch(`${other.origin}/`, { headers: { cookie: `${name}=${server.token}` } })).status, 401);
+  } finally {
+    await other.close();
+  }
+});
+
+test('the event socket takes the token as the subprotocol a browser can send, and answers without echoing it', async () => {
+  const socket = await new Promise<WebSocket>((resolve, reject) => {
+    const client = new WebSocket(`${server.origin.replace('http', 'ws')}/events`, ['afa-events', `afa-token.${server.token}`], { headers: { origin: server.origin } });
+    client.once('open', () => resolve(client));
+    client.once('unexpected-response', (_request, response) => reject(new Error(`status ${response.statusCode}`)));
+    client.once('error', reject);
+  });
+  assert.equal(socket.protocol, 'afa-events');
+  socket.close();
+  await assert.rejects(
+    new Promise((resolve, reject) => {
+      const client = new WebSocket(`${server.origin.replace('http', 'ws')}/events`, ['afa-events', 'afa-token.wrong']);
+      client.once('open', resolve);
+      client.once('unexpected-response', (_request, response) => reject(new Error(`status ${response.statusCode}`)));
+      client.once('error', reject);
+    }),
+    /status 401/,
+  );
 });
 
 test('after the token exchange the redirect stays on this server, whatever the path', async () => {
