@@ -337,11 +337,11 @@ export class GenerationEngine {
           phases: { encodePrompt: result.timings.encodeMs, decode: result.timings.decodeMs },
         };
         rows.push(
-          this.#library.recordGeneration({
+          await this.#library.recordGenerationInSlices({
             settings: imageRecordSettings(settings, index, resolved.snapshot, scheduler.config, resolved.imageExtras?.()),
             image: { width: result.rgb.width, height: result.rgb.height, channels: 3, data: result.rgb.rgb },
             timings,
-          }),
+          }, signal),
         );
       }
       return rows;
