@@ -138,6 +138,9 @@ export async function startStudioServer(config: StudioServerConfig): Promise<Stu
       resolve();
     });
   });
+  // Once listening, an error of the server itself (out of file descriptors on accept, ...) is logged
+  // rather than left to end the process; the connections already open carry on.
+  server.on('error', (error) => reportInternal(error));
   const port = (server.address() as AddressInfo).port;
   guard = { ...guard, port };
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
