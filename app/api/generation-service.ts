@@ -1,12 +1,11 @@
 // Generation over app/pipeline's GenerationEngine (queue, batches, previews, cancellation, history rows)
 // with app/ensemble's recipe target plugged in. The engine is built from the settings (execution
 // provider, threads, previews) and rebuilt, once idle, after they change.
-import { resolveRecipe } from '../ensemble/recipe-target.ts';
+import { recipeModelIds, resolveRecipe } from '../ensemble/recipe-target.ts';
 import type { Recipe as EnsembleRecipe } from '../ensemble/recipe.ts';
 import type { Library } from '../library/library.ts';
 import { GenerationEngine, type QueuedGeneration } from '../pipeline/generation-engine.ts';
 import type { GenerationTarget } from '../pipeline/generation-target.ts';
-import { checkGenerationMemory, memoryBudgetBytes } from '../pipeline/memory-estimate.ts';
 import { createModelRuntime } from '../pipeline/model-runtime.ts';
 import { ApiError, toErrorData } from './api-error.ts';
 import type {
@@ -69,11 +68,6 @@ export class GenerationService implements GenerationApi {
     } else {
       recipe = recipeDocument(library, defaultName(library, request.recipe.spec.members.map((m) => m.modelId)), request.recipe.spec);
       target = { kind: 'recipe', recipe };
-    }
-    // Before the job is accepted: one the machine cannot hold is refused with the estimate (CPU only:
-    // the GPU providers' device memory is not the machine's and is not measured here).
-    if (this.#config.settings().backend === 'cpu') {
-      checkGenerationMemory(library.home, recipe.members.map((member) => member.modelId), request, this.#config.memoryBudgetBytes ?? memoryBudgetBytes());
     }
     const engine = await this.#engineForNextJob();
     const { jobId } = engine.enqueue({
@@ -141,8 +135,10 @@ export class GenerationService implements GenerationApi {
       library: this.#config.library,
       runtime: createModelRuntime({ sessionOptions: { backend: settings.backend, ...(settings.threads > 0 ? { intraOpThreads: settings.threads } : {}) } }),
       previewEvery: settings.previews ? 1 : 0,
+      // A job the machine cannot hold is refused at enqueue with the estimate (app/pipeline/memory-estimate.ts).
+      ...(this.#config.memoryBudgetBytes ? { memoryBudgetBytes: this.#config.memoryBudgetBytes } : {}),
     });
-    engine.registerTarget('recipe', (target, context) => resolveRecipe(target as { recipe: unknown; recipeId?: string }, context));
+    engine.registerTarget('recipe', (target, context) => resolveRecipe(target as { recipe: unknown; recipeId?: string }, context), (target) => recipeModelIds(target as { recipe: unknown }));
     this.#unsubscribe = this.#subscribe(engine);
     this.#engine = engine;
     this.#engineSettings = key;
