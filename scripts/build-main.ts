@@ -26,5 +26,8 @@ const common = {
 } as const;
 
 await build({ ...common, ...importMetaShim, entryPoints: ['main/main.ts', 'main/engine-process.ts'], packages: 'external' });
+// The engine's inference thread (app/runtime/inference-thread.ts) starts dist/main/inference-worker.cjs,
+// found next to the engine's bundle; built alone so it lands in dist/main/ and not under app/runtime/.
+await build({ ...common, ...importMetaShim, entryPoints: ['app/runtime/inference-worker.ts'], packages: 'external' });
 // The preload runs sandboxed: only 'electron' may stay external, everything else is inlined.
 await build({ ...common, entryPoints: ['main/preload.ts'], external: ['electron'] });

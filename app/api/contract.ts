@@ -22,6 +22,8 @@ export type ApiErrorCode =
   | UserErrorCode
   /** The request did not match the method's schema (wrong field, wrong type, out of range). */
   | 'bad-request'
+  /** The request (or upload) is larger than the studio accepts. */
+  | 'too-large'
   /** No such method or event in the contract. */
   | 'unknown-method'
   /** The service behind this method is not available in this build yet, or its backend is missing. */

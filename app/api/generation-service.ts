@@ -1,7 +1,7 @@
 // Generation over app/pipeline's GenerationEngine (queue, batches, previews, cancellation, history rows)
 // with app/ensemble's recipe target plugged in. The engine is built from the settings (execution
 // provider, threads, previews) and rebuilt, once idle, after they change.
-import { resolveRecipe } from '../ensemble/recipe-target.ts';
+import { recipeModelIds, resolveRecipe } from '../ensemble/recipe-target.ts';
 import type { Recipe as EnsembleRecipe } from '../ensemble/recipe.ts';
 import type { Library } from '../library/library.ts';
 import { GenerationEngine, type QueuedGeneration } from '../pipeline/generation-engine.ts';
@@ -25,6 +25,8 @@ export interface GenerationServiceConfig {
   readonly library: Library;
   readonly history: HistoryService;
   readonly settings: () => Settings;
+  /** Memory a generation may need, bytes; default memoryBudgetBytes() (80% of the machine's). */
+  readonly memoryBudgetBytes?: number;
 }
 
 interface JobExtras {
@@ -156,8 +158,10 @@ export class GenerationService implements GenerationApi {
       library: this.#config.library,
       runtime: createModelRuntime({ sessionOptions: { backend: settings.backend, ...(settings.threads > 0 ? { intraOpThreads: settings.threads } : {}) } }),
       previewEvery: settings.previews ? 1 : 0,
+      // A job the machine cannot hold is refused at enqueue with the estimate (app/pipeline/memory-estimate.ts).
+      ...(this.#config.memoryBudgetBytes ? { memoryBudgetBytes: this.#config.memoryBudgetBytes } : {}),
     });
-    engine.registerTarget('recipe', (target, context) => resolveRecipe(target as { recipe: unknown; recipeId?: string }, context));
+    engine.registerTarget('recipe', (target, context) => resolveRecipe(target as { recipe: unknown; recipeId?: string }, context), (target) => recipeModelIds(target as { recipe: unknown }));
     this.#unsubscribe = this.#subscribe(engine);
     this.#engine = engine;
     this.#engineSettings = key;
@@ -191,6 +195,8 @@ export class GenerationService implements GenerationApi {
         recorded(event.generations);
         this.#jobs.delete(event.jobId);
         const error = toErrorData(event.error);
+        // The client hears the user's words; the log keeps the whole error, paths included.
+        if (error.code === 'engine' || error.code === 'internal') console.error(`[engine] generation ${event.jobId} failed:`, event.error);
         this.#failed.fire({ jobId: event.jobId, error: event.cancelled ? { ...error, code: 'cancelled' } : error, cancelled: event.cancelled });
       }),
       engine.onDidChangeQueue((event) => this.#queueChanged.fire({ jobs: event.jobs.map((job) => this.#queued(job)) })),

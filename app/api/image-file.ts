@@ -1,7 +1,7 @@
 // Which files the UI may load as images: only image files below the studio home, named by a relative
 // '/'-separated path. Used by web mode's /images route and the desktop shell's afa-image:// protocol,
 // so neither can be talked into reading another file (library.sqlite, ../../etc/passwd, a symlink out).
-import { realpathSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { extname, join, sep } from 'node:path';
 import { ApiError } from './api-error.ts';
 
@@ -11,6 +11,26 @@ const contentTypes: ReadonlyMap<string, string> = new Map([
   ['.jpeg', 'image/jpeg'],
   ['.webp', 'image/webp'],
 ]);
+
+/**
+ * The image format of the file's first bytes (PNG signature, JPEG SOI marker, RIFF....WEBP), or
+ * undefined: a name is only a claim, and a '.png' symlink may lead to the database.
+ */
+function sniffContentType(file: string): string | undefined {
+  const head = Buffer.alloc(12);
+  const descriptor = openSync(file, 'r');
+  let read: number;
+  try {
+    read = readSync(descriptor, head, 0, head.length, 0);
+  } finally {
+    closeSync(descriptor);
+  }
+  const bytes = head.subarray(0, read);
+  if (bytes.length >= 8 && bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
+  if (bytes.length >= 12 && bytes.toString('latin1', 0, 4) === 'RIFF' && bytes.toString('latin1', 8, 12) === 'WEBP') return 'image/webp';
+  return undefined;
+}
 
 export interface ImageFile {
   /** Absolute real path. */
@@ -30,8 +50,8 @@ export function resolveImageFile(home: string, relativePath: string): ImageFile 
     relativePath.includes(':') ||
     segments.some((segment) => segment === '' || segment === '.' || segment === '..');
   if (suspicious) throw new ApiError('forbidden', `Not an image path of the studio: ${JSON.stringify(relativePath.slice(0, 200))}.`);
-  const contentType = contentTypes.get(extname(relativePath).toLowerCase());
-  if (!contentType) throw new ApiError('forbidden', 'Only images (.png, .jpg, .webp) are served.');
+  const onlyImages = 'Only images (.png, .jpg, .webp) are served.';
+  if (!contentTypes.has(extname(relativePath).toLowerCase())) throw new ApiError('forbidden', onlyImages);
   let realHome: string;
   let realFile: string;
   try {
@@ -44,5 +64,9 @@ export function resolveImageFile(home: string, relativePath: string): ImageFile 
   if (!realFile.startsWith(realHome + sep)) throw new ApiError('forbidden', 'The image is outside the studio data directory.');
   const stats = statSync(realFile);
   if (!stats.isFile()) throw new ApiError('not-found', `No image ${relativePath}.`);
+  // The real file decides, not the name asked for: its own name must be an image's, and its contents say
+  // which format it is (a PNG saved as .jpg is still served, as image/png).
+  const contentType = contentTypes.has(extname(realFile).toLowerCase()) ? sniffContentType(realFile) : undefined;
+  if (!contentType) throw new ApiError('forbidden', onlyImages);
   return { file: realFile, contentType, size: stats.size };
 }

@@ -107,6 +107,8 @@ export class ModelsService implements ModelsApi {
         this.#changed.fire({ reason: 'import' });
       } catch (error) {
         const data = toErrorData(error);
+        // The client hears the user's words; the log keeps the whole error, paths included.
+        if (data.code === 'engine' || data.code === 'internal') console.error(`[engine] import ${jobId} failed:`, error);
         this.#failed.fire({ jobId, error: data, cancelled: data.code === 'cancelled' });
       } finally {
         this.#jobs.delete(jobId);

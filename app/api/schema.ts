@@ -85,7 +85,8 @@ export function object<R extends Shape, O extends Shape = Record<never, never>>(
     if (!isPlainObject(value)) fail(path, 'an object', value);
     const result: Record<string, unknown> = {};
     for (const key of Object.keys(value)) {
-      if (!(key in required) && !(key in optionalShape)) {
+      // Own keys only: `in` would also find Object.prototype's ('__proto__', 'constructor', 'toString').
+      if (!Object.hasOwn(required, key) && !Object.hasOwn(optionalShape, key)) {
         const known = [...Object.keys(required), ...Object.keys(optionalShape)];
         throw new ApiError('bad-request', `${path}: unknown field '${key}' (known: ${known.join(', ') || 'none'}).`);
       }

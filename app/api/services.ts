@@ -24,6 +24,8 @@ export interface StudioServicesConfig {
   /** Web mode: the home is fixed by the command line. */
   readonly dataDirectoryFixed?: boolean;
   readonly version?: string;
+  /** Memory a generation may need, bytes; default 80% of the machine's (app/pipeline/memory-estimate.ts). */
+  readonly memoryBudgetBytes?: number;
 }
 
 export interface StudioServices extends StudioApi {
@@ -48,7 +50,7 @@ export function createStudioServices(config: StudioServicesConfig): StudioServic
   // rows whose image vanished are marked missing, images without a row are offered for import.
   const reconciled = library.reconcile();
   const history = new HistoryService({ library, reconciled });
-  const generation = new GenerationService({ library, history, settings: () => settings.current });
+  const generation = new GenerationService({ library, history, settings: () => settings.current, ...(config.memoryBudgetBytes ? { memoryBudgetBytes: config.memoryBudgetBytes } : {}) });
   const models = new ModelsService({ home: paths.home, library, inUse: (modelId) => generation.inUse(modelId) });
   return {
     models,

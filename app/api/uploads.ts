@@ -2,8 +2,8 @@
 // Each upload is `<home>/tmp/uploads/<32 hex id>/<file name>`, so the importer still sees the real
 // file name and extension; the id is minted by the server, never taken from the client as a path.
 import { randomBytes } from 'node:crypto';
-import { readdirSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
 import { studioPaths } from '../common/paths.ts';
 import { ApiError } from './api-error.ts';
 
@@ -44,4 +44,69 @@ export function uploadedFile(home: string, uploadId: string): string {
 
 export function removeUpload(home: string, uploadId: string): void {
   rmSync(uploadFolder(home, uploadId), { recursive: true, force: true });
+}
+
+/** What an upload is for, by its file name: a checkpoint for models.import, an image for history.importImages. */
+export type UploadKind = 'checkpoint' | 'image';
+
+const kindsByExtension: ReadonlyMap<string, UploadKind> = new Map([
+  ...['.safetensors', '.ckpt', '.pt', '.pth', '.bin'].map((extension) => [extension, 'checkpoint'] as const),
+  ...['.png', '.jpg', '.jpeg', '.webp'].map((extension) => [extension, 'image'] as const),
+]);
+
+/** The kind of upload a file name announces; undefined for anything the studio does not import. */
+export function uploadKind(fileName: string): UploadKind | undefined {
+  return kindsByExtension.get(extname(fileName).toLowerCase());
+}
+
+export const uploadExtensions: readonly string[] = [...kindsByExtension.keys()];
+
+export interface UploadLimits {
+  /** Largest checkpoint, bytes. */
+  readonly checkpoint: number;
+  /** Largest image, bytes. */
+  readonly image: number;
+  /** All uploads on disk at once (finished and in progress), bytes. */
+  readonly total: number;
+}
+
+/**
+ * The largest SD 1.x checkpoint in circulation is the full float32 training file with EMA weights
+ * (v1-5-pruned.ckpt, 7.7 GB = 7.2 GiB); pruned float32 files are ~4 GB, float16 ~2 GB. An image the
+ * history imports is a PNG of a generation: even 4096×4096 RGBA stays far below 64 MiB. The total allows
+ * two of the largest checkpoints waiting for import at once.
+ */
+export const defaultUploadLimits: UploadLimits = Object.freeze({
+  checkpoint: 8 * 1024 ** 3,
+  image: 64 * 1024 ** 2,
+  total: 16 * 1024 ** 3,
+});
+
+/** Bytes of every file below the uploads folder (finished uploads and the temporary files of running ones). */
+export function uploadsOnDisk(home: string, except: ReadonlySet<string> = new Set()): number {
+  const root = uploadsDirectory(home);
+  let total = 0;
+  let folders: string[];
+  try {
+    folders = readdirSync(root);
+  } catch {
+    return 0;
+  }
+  for (const folder of folders) {
+    if (except.has(folder)) continue;
+    let names: string[];
+    try {
+      names = readdirSync(join(root, folder));
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      try {
+        total += statSync(join(root, folder, name)).size;
+      } catch {
+        // Removed meanwhile (its import ended).
+      }
+    }
+  }
+  return total;
 }

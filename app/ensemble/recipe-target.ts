@@ -190,6 +190,11 @@ export function registerMethodResolver(method: Recipe['method'], resolver: Metho
   methodResolvers.set(method, resolver);
 }
 
+/** The stored models a recipe target runs (GenerationEngine's memory check); throws UserError for an invalid recipe. */
+export function recipeModelIds(target: { readonly recipe: unknown }): string[] {
+  return validateRecipe(target.recipe).members.map((member) => member.modelId);
+}
+
 export async function resolveRecipe(target: { readonly recipe: unknown; readonly recipeId?: string }, context: ResolveContext): Promise<ResolvedTarget> {
   const recipe = validateRecipe(target.recipe);
   const manifests = recipe.members.map((member) => requireStoredModel(context.home, member.modelId));

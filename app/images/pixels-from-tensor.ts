@@ -3,6 +3,7 @@
 // (image * 255).round().astype('uint8') — numpy's round, which rounds halves to even.
 import { UserError } from '../common/errors.ts';
 import { roundHalfEven } from '../common/round-half-even.ts';
+import { inSlices, pixelsPerSlice } from '../common/slices.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { PixelImage } from './png.ts';
 
@@ -13,8 +14,14 @@ export interface TensorImageLayout {
   readonly range: 'signed' | 'unit';
 }
 
-/** One image of a float32 batch of one, as 8-bit RGB. */
-export function pixelsFromTensor(image: Tensor<'float32'>, { layout, range }: TensorImageLayout): PixelImage {
+interface Conversion {
+  readonly image: PixelImage;
+  /** Converts pixels [from, to). */
+  readonly convert: (from: number, to: number) => void;
+  readonly pixels: number;
+}
+
+function conversion(image: Tensor<'float32'>, { layout, range }: TensorImageLayout): Conversion {
   const shape = image.shape;
   const channelsAt = layout === 'nchw' ? 1 : 3;
   if (shape.length !== 4 || shape[0] !== 1 || shape[channelsAt] !== 3) {
@@ -24,14 +31,30 @@ export function pixelsFromTensor(image: Tensor<'float32'>, { layout, range }: Te
   const width = layout === 'nchw' ? shape[3] : shape[2];
   const plane = width * height;
   const out = new Uint8Array(plane * 3);
-  for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < 3; c++) {
-      const raw = layout === 'nchw' ? image.data[c * plane + p] : image.data[p * 3 + c];
-      // Float32 math, as torch does the mapping in float32 before numpy sees the values.
-      const unit = range === 'signed' ? Math.fround(Math.fround(raw / 2) + 0.5) : raw;
-      const clamped = Math.min(1, Math.max(0, Number.isNaN(unit) ? 0 : unit));
-      out[p * 3 + c] = roundHalfEven(Math.fround(clamped * 255));
+  const convert = (from: number, to: number) => {
+    for (let p = from; p < to; p++) {
+      for (let c = 0; c < 3; c++) {
+        const raw = layout === 'nchw' ? image.data[c * plane + p] : image.data[p * 3 + c];
+        // Float32 math, as torch does the mapping in float32 before numpy sees the values.
+        const unit = range === 'signed' ? Math.fround(Math.fround(raw / 2) + 0.5) : raw;
+        const clamped = Math.min(1, Math.max(0, Number.isNaN(unit) ? 0 : unit));
+        out[p * 3 + c] = roundHalfEven(Math.fround(clamped * 255));
+      }
     }
-  }
-  return { width, height, channels: 3, data: out };
+  };
+  return { image: { width, height, channels: 3, data: out }, convert, pixels: plane };
+}
+
+/** One image of a float32 batch of one, as 8-bit RGB. */
+export function pixelsFromTensor(image: Tensor<'float32'>, layout: TensorImageLayout): PixelImage {
+  const job = conversion(image, layout);
+  job.convert(0, job.pixels);
+  return job.image;
+}
+
+/** pixelsFromTensor in slices between turns of the event loop (app/common/slices.ts); the same pixels. */
+export async function pixelsFromTensorInSlices(image: Tensor<'float32'>, layout: TensorImageLayout): Promise<PixelImage> {
+  const job = conversion(image, layout);
+  await inSlices(job.pixels, pixelsPerSlice, job.convert);
+  return job.image;
 }

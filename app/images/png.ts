@@ -1,7 +1,9 @@
 // PNG images: encoding 8-bit RGB/RGBA pixels with text chunks, decoding pixels (through pngjs, which
 // handles every colour type, bit depth and interlacing) and reading text chunks from any PNG.
 import { readFileSync } from 'node:fs';
-import { deflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { deflate, deflateSync } from 'node:zlib';
+import { inSlices, pixelsPerSlice } from '../common/slices.ts';
 import { PNG } from 'pngjs';
 import { UserError } from '../common/errors.ts';
 import { assemblePng, isPng, readChunks, type PngChunk } from './png-chunks.ts';
@@ -44,13 +46,13 @@ function paeth(a: number, b: number, c: number): number {
 
 // Each scanline gets the filter (0 None … 4 Paeth, spec §7.3) whose output has the smallest sum of
 // absolute values taken as signed bytes: the heuristic the PNG spec §12.8 recommends for truecolour.
-function filterScanlines(image: PixelImage): Uint8Array {
-  const { width, height, channels, data } = image;
+// Filters rows [from, to) of `image` into `out` (height × (1 + stride) bytes).
+function filterRows(image: PixelImage, out: Uint8Array, from: number, to: number): void {
+  const { width, channels, data } = image;
   const stride = width * channels;
-  const out = new Uint8Array(height * (stride + 1));
   const candidate = new Uint8Array(stride);
   const zeros = new Uint8Array(stride);
-  for (let y = 0; y < height; y++) {
+  for (let y = from; y < to; y++) {
     const row = data.subarray(y * stride, (y + 1) * stride);
     const above = y > 0 ? data.subarray((y - 1) * stride, y * stride) : zeros;
     let bestFilter = 0;
@@ -79,12 +81,24 @@ function filterScanlines(image: PixelImage): Uint8Array {
     }
     out[y * (stride + 1)] = bestFilter;
   }
+}
+
+function filterScanlines(image: PixelImage): Uint8Array {
+  const out = new Uint8Array(image.height * (image.width * image.channels + 1));
+  filterRows(image, out, 0, image.height);
   return out;
 }
 
 /** Encodes 8-bit RGB/RGBA pixels as a PNG, with the given text chunks placed before the image data. */
 export function encodePng(image: PixelImage, text: readonly PngTextChunk[] = []): Uint8Array {
   checkPixelImage(image);
+  return assembleImage(image, text, deflateSync(filterScanlines(image), deflateOptions));
+}
+
+const deflateOptions = { level: 6 } as const;
+const deflateAsync = promisify(deflate);
+
+function assembleImage(image: PixelImage, text: readonly PngTextChunk[], imageData: Uint8Array): Uint8Array {
   const header = new Uint8Array(13);
   const view = new DataView(header.buffer);
   view.setUint32(0, image.width);
@@ -94,9 +108,21 @@ export function encodePng(image: PixelImage, text: readonly PngTextChunk[] = [])
   // header[10..12]: compression 0 (deflate), filter method 0, no interlace.
   const chunks: PngChunk[] = [{ type: 'IHDR', data: header }];
   for (const chunk of text) chunks.push(encodeTextChunk(chunk));
-  chunks.push({ type: 'IDAT', data: deflateSync(filterScanlines(image), { level: 6 }) });
+  chunks.push({ type: 'IDAT', data: imageData });
   chunks.push({ type: 'IEND', data: new Uint8Array(0) });
   return assemblePng(chunks);
+}
+
+/**
+ * encodePng without holding the event loop: scanlines are filtered in slices between turns of the loop
+ * (app/common/slices.ts) and deflated on libuv's thread pool. The same bytes as encodePng.
+ */
+export async function encodePngInSlices(image: PixelImage, text: readonly PngTextChunk[] = []): Promise<Uint8Array> {
+  checkPixelImage(image);
+  const stride = image.width * image.channels;
+  const filtered = new Uint8Array(image.height * (stride + 1));
+  await inSlices(image.height, pixelsPerSlice / image.width, (from, to) => filterRows(image, filtered, from, to));
+  return assembleImage(image, text, await deflateAsync(filtered, deflateOptions));
 }
 
 export function readPngHeader(bytes: Uint8Array): PngHeader {

@@ -19,7 +19,8 @@ import type { SchedulerConfig } from '../schedulers/scheduler-config.ts';
 import { createSampler } from './create-sampler.ts';
 import { imageRecordSettings } from './generation-record.ts';
 import { imageSeed, validateGenerationInput, type GenerationInput, type GenerationSettings } from './generation-request.ts';
-import { describeTarget, type GenerationTarget, type ResolvedTarget, type TargetKind, type TargetResolver } from './generation-target.ts';
+import { describeTarget, type GenerationTarget, type ResolvedTarget, type TargetKind, type TargetModels, type TargetResolver } from './generation-target.ts';
+import { checkGenerationMemory, memoryBudgetBytes } from './memory-estimate.ts';
 import { JobQueue, type JobInfo } from './job-queue.ts';
 import { Emitter, type Subscribe } from '../common/emitter.ts';
 import { createModelRuntime, type ModelRuntime } from './model-runtime.ts';
@@ -109,6 +110,8 @@ export interface GenerationEngineOptions {
   readonly previewEvery?: number;
   /** Where exceptions thrown by event listeners go (default console.error). */
   readonly onListenerError?: (error: unknown) => void;
+  /** Memory a job may need, bytes (memory-estimate.ts); default memoryBudgetBytes(), 80% of the machine's. */
+  readonly memoryBudgetBytes?: number;
 }
 
 interface RunningState {
@@ -123,6 +126,8 @@ export class GenerationEngine {
   readonly #previewEvery: number;
   readonly #queue: JobQueue<EngineJob, GenerationRow[]>;
   readonly #resolvers = new Map<TargetKind, TargetResolver>();
+  readonly #targetModels = new Map<TargetKind, TargetModels>();
+  readonly #memoryBudgetBytes: number;
   readonly #settle = new Map<string, (outcome: JobOutcome) => void>();
   readonly #rows = new Map<string, GenerationRow[]>();
   readonly #running = new Map<string, RunningState>();
@@ -148,6 +153,7 @@ export class GenerationEngine {
       throw new UserError('invalid-argument', `previewEvery must be a whole number ≥ 0, got ${previewEvery}.`);
     }
     this.#previewEvery = previewEvery;
+    this.#memoryBudgetBytes = options.memoryBudgetBytes ?? memoryBudgetBytes();
     const onError = options.onListenerError;
     this.#started = new Emitter(onError);
     this.#progress = new Emitter(onError);
@@ -160,6 +166,7 @@ export class GenerationEngine {
     this.onDidFail = this.#failed.event;
     this.onDidChangeQueue = this.#queueChanged.event;
     this.#resolvers.set('model', (target, context) => resolveStoredModel((target as { modelId: string }).modelId, context));
+    this.#targetModels.set('model', (target) => [(target as { modelId: string }).modelId]);
     this.#queue = new JobQueue<EngineJob, GenerationRow[]>((job, signal, id) => this.#run(job, signal, id), {
       onDidChange: () => this.#queueChanged.fire({ jobs: this.queue() }),
       onDidFinish: (info, rows) => this.#end(info.id, { status: 'done', generations: rows }),
@@ -175,10 +182,13 @@ export class GenerationEngine {
 
   /**
    * Plugs in how targets of `kind` run. app/ensemble registers 'recipe'; registering 'model' replaces
-   * the built-in single-model resolver (resolveStoredModel).
+   * the built-in single-model resolver (resolveStoredModel). `models` names the stored models a target
+   * runs, for the memory check at enqueue; without it targets of this kind are not checked.
    */
-  registerTarget(kind: TargetKind, resolver: TargetResolver): void {
+  registerTarget(kind: TargetKind, resolver: TargetResolver, models?: TargetModels): void {
     this.#resolvers.set(kind, resolver);
+    if (models) this.#targetModels.set(kind, models);
+    else this.#targetModels.delete(kind);
   }
 
   /** Validates the request and adds it to the end of the queue. Throws UserError for bad settings. */
@@ -187,6 +197,7 @@ export class GenerationEngine {
     if (!this.#resolvers.has(request.target.kind)) {
       throw new UserError('unsupported', `This engine cannot run '${request.target.kind}' targets yet.`, 'Generate with one model (a model target) instead.');
     }
+    this.#checkMemory(request.target, settings);
     const label = request.label ?? `${describeTarget(request.target)}: ${settings.prompt.slice(0, 60)}`;
     let settle!: (outcome: JobOutcome) => void;
     const settled = new Promise<JobOutcome>((resolve) => (settle = resolve));
@@ -232,6 +243,22 @@ export class GenerationEngine {
     for (const job of [...this.#queue.list()].reverse()) this.cancel(job.id);
     await this.whenIdle();
     if (this.#ownsRuntime) await this.runtime.sessions.clear();
+  }
+
+  /**
+   * Refuses a job the machine cannot hold (checkGenerationMemory: the estimate, and the size that fits).
+   * CPU only: the GPU providers' device memory is not the machine's and is not measured here. A target
+   * whose models cannot be named (an invalid recipe) is left to fail when it runs, in its own words.
+   */
+  #checkMemory(target: GenerationTarget, settings: GenerationSettings): void {
+    if ((this.runtime.sessionOptions.backend ?? 'cpu') !== 'cpu') return;
+    let modelIds: readonly string[];
+    try {
+      modelIds = this.#targetModels.get(target.kind)?.(target) ?? [];
+    } catch {
+      return;
+    }
+    if (modelIds.length > 0) checkGenerationMemory(this.home, modelIds, settings, this.#memoryBudgetBytes);
   }
 
   #describe(info: JobInfo<EngineJob>): QueuedGeneration {
@@ -337,11 +364,11 @@ export class GenerationEngine {
           phases: { encodePrompt: result.timings.encodeMs, decode: result.timings.decodeMs },
         };
         rows.push(
-          this.#library.recordGeneration({
+          await this.#library.recordGenerationInSlices({
             settings: imageRecordSettings(settings, index, resolved.snapshot, scheduler.config, resolved.imageExtras?.()),
             image: { width: result.rgb.width, height: result.rgb.height, channels: 3, data: result.rgb.rgb },
             timings,
-          }),
+          }, signal),
         );
       }
       return rows;

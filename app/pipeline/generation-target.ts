@@ -45,6 +45,9 @@ export interface ResolveContext {
 /** Throws UserError for targets that cannot run (unknown model, invalid recipe). */
 export type TargetResolver<T extends GenerationTarget = GenerationTarget> = (target: T, context: ResolveContext) => Promise<ResolvedTarget>;
 
+/** The stored models a target runs (for the memory estimate before a job is accepted); throws for a target that cannot run. */
+export type TargetModels<T extends GenerationTarget = GenerationTarget> = (target: T) => readonly string[];
+
 /** A short text for queue lists and logs. */
 export function describeTarget(target: GenerationTarget): string {
   if (target.kind === 'model') return `model ${target.modelId.slice(0, 10)}`;

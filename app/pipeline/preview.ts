@@ -1,7 +1,7 @@
 // A cheap preview of the current latent: SD1.x latents map almost linearly to RGB, so one 4×3 matrix
 // per pixel gives a recognisable thumbnail at 1/8 resolution for free (no VAE decode per step).
 // The coefficients are the widely used least-squares fit of SD1.5's VAE (latent channel → R, G, B).
-import { pixelsFromTensor } from '../images/pixels-from-tensor.ts';
+import { pixelsFromTensor, pixelsFromTensorInSlices } from '../images/pixels-from-tensor.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 
 const LATENT_RGB: readonly (readonly [number, number, number])[] = [
@@ -52,5 +52,11 @@ function toByte(value: number): number {
 /** The decoded image [1, 3, H, W] in ~[-1, 1] → 8-bit RGB, rounded as diffusers does (images/pixels-from-tensor.ts). */
 export function imageToRgb(image: Tensor<'float32'>): RgbImage {
   const pixels = pixelsFromTensor(image, { layout: 'nchw', range: 'signed' });
+  return { width: pixels.width, height: pixels.height, rgb: pixels.data };
+}
+
+/** imageToRgb in slices between turns of the event loop: the engine keeps answering while a large image converts. */
+export async function imageToRgbInSlices(image: Tensor<'float32'>): Promise<RgbImage> {
+  const pixels = await pixelsFromTensorInSlices(image, { layout: 'nchw', range: 'signed' });
   return { width: pixels.width, height: pixels.height, rgb: pixels.data };
 }

@@ -8,7 +8,7 @@ import type { Scheduler } from '../schedulers/scheduler.ts';
 import { gaussianNoise } from '../schedulers/noise.ts';
 import type { Conditioning, Denoiser, LatentDecoder } from './denoiser.ts';
 import { applyGuidance } from './guidance.ts';
-import { imageToRgb, latentPreview, type RgbImage } from './preview.ts';
+import { imageToRgbInSlices, latentPreview, type RgbImage } from './preview.ts';
 
 export interface StepTrace {
   readonly index: number;
@@ -142,7 +142,7 @@ export async function generateImage<C extends Conditioning>(
     seed: job.seed,
     latents,
     image,
-    rgb: imageToRgb(image),
+    rgb: await imageToRgbInSlices(image),
     timings: { encodeMs, stepMs, decodeMs, totalMs: performance.now() - started },
   };
 }

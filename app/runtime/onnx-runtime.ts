@@ -1,5 +1,7 @@
 // The only module that imports onnxruntime-node. It owns provider choice, session options and the
 // checks that name every missing or mismatched feed, and converts between app Tensors and ORT tensors.
+// Sessions live on the process's inference thread (inference-thread.ts): ModelSession is the handle
+// callers hold, LocalSession the onnxruntime session the thread runs.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, platform } from 'node:os';
@@ -8,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { EngineError, UserError } from '../common/errors.ts';
 import type { DType, Tensor } from '../tensor/tensor.ts';
 import { describeShape } from '../tensor/tensor.ts';
+import { inferenceThread } from './inference-thread.ts';
 
 export type Backend = 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
 
@@ -131,8 +134,56 @@ function defaultThreads(): number {
   return availableParallelism();
 }
 
-/** A loaded model. Create with ModelSession.create; call release() when done. */
+/**
+ * A loaded model, held and run by the process's inference thread, so loading and running it never
+ * blocks the caller's event loop. Create with ModelSession.create; call release() when done.
+ */
 export class ModelSession {
+  readonly modelPath: string;
+  readonly backend: Backend;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  #session: number | undefined;
+
+  private constructor(modelPath: string, backend: Backend, described: { session: number; inputNames: readonly string[]; outputNames: readonly string[] }) {
+    this.modelPath = modelPath;
+    this.backend = backend;
+    this.#session = described.session;
+    this.inputNames = described.inputNames;
+    this.outputNames = described.outputNames;
+  }
+
+  /** Loads the model on the inference thread; the same checks and errors as LocalSession.create. */
+  static async create(modelPath: string, options: SessionOptions = {}): Promise<ModelSession> {
+    const described = (await inferenceThread.call({ op: 'create', modelPath, options })) as { session: number; inputNames: string[]; outputNames: string[] };
+    return new ModelSession(modelPath, options.backend ?? 'cpu', described);
+  }
+
+  /** Runs the model on the inference thread (LocalSession.run: feeds checked by name, requested outputs). */
+  async run(feeds: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
+    const session = this.#session;
+    if (session === undefined) throw new EngineError(`The session for ${this.modelPath} was released.`);
+    return (await inferenceThread.call({ op: 'run', session, feeds, outputs: outputNames })) as Record<string, Tensor>;
+  }
+
+  /** Frees the native session (weights, arenas). Safe to call twice. */
+  async release(): Promise<void> {
+    const session = this.#session;
+    this.#session = undefined;
+    if (session !== undefined) await inferenceThread.call({ op: 'release', session });
+  }
+
+  get released(): boolean {
+    return this.#session === undefined;
+  }
+}
+
+/**
+ * An onnxruntime session on the thread that created it. onnxruntime-node loads and runs synchronously,
+ * blocking that thread's event loop for the whole load or run: only the inference thread
+ * (inference-worker.ts) uses this class; everything else holds a ModelSession.
+ */
+export class LocalSession {
   readonly modelPath: string;
   readonly backend: Backend;
   readonly inputNames: readonly string[];
@@ -151,7 +202,7 @@ export class ModelSession {
     );
   }
 
-  static async create(modelPath: string, options: SessionOptions = {}): Promise<ModelSession> {
+  static async create(modelPath: string, options: SessionOptions = {}): Promise<LocalSession> {
     const backend = options.backend ?? 'cpu';
     const info = listBackends().find((entry) => entry.backend === backend);
     if (!info?.available) {
@@ -179,7 +230,7 @@ export class ModelSession {
     };
     try {
       const session = await ort.InferenceSession.create(modelPath, sessionOptions);
-      return new ModelSession(modelPath, backend, session);
+      return new LocalSession(modelPath, backend, session);
     } catch (error) {
       throw new EngineError(`onnxruntime could not load ${modelPath} on ${backend}: ${(error as Error).message}`, { cause: error });
     }
@@ -187,9 +238,8 @@ export class ModelSession {
 
   /**
    * Runs the model. Every missing feed, unknown feed, dtype and rank mismatch is reported at once, by
-   * name. Returns the requested outputs (default: all), on the CPU. Note: onnxruntime-node runs the
-   * model synchronously on the JS thread (inside a setImmediate), so a long run blocks this thread's
-   * event loop: run models in a worker or utility process when the thread must stay responsive.
+   * name. Returns the requested outputs (default: all), on the CPU. onnxruntime-node runs the model
+   * synchronously on this thread (inside a setImmediate): the inference thread's reason to exist.
    */
   async run(feeds: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
     const session = this.session;

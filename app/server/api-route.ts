@@ -3,28 +3,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiDispatcher } from '../api/dispatch.ts';
 import { sendError, sendJson } from './http-replies.ts';
+import { formatBytes } from '../common/format-bytes.ts';
+import { jsonNestingDepth, readBody, refuseBody } from './request-body.ts';
 
 export const apiRoutePrefix = '/api/';
 /** Requests are small JSON documents; models and images never travel through this route. */
 const maxBodyBytes = 1024 * 1024;
-
-function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        resolve(undefined);
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks)));
-    request.on('error', reject);
-  });
-}
+/**
+ * The deepest request (a recipe spec inside a generation request) nests 5 levels; 32 leaves room and keeps
+ * recursive code (validation, structured clone to the engine, JSON.stringify) far from the stack limit.
+ */
+const maxDepth = 32;
 
 export async function handleApiRequest(dispatcher: ApiDispatcher, method: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
   if (request.method !== 'POST') {
@@ -35,11 +24,17 @@ export async function handleApiRequest(dispatcher: ApiDispatcher, method: string
   if (!(request.headers['content-type'] ?? '').startsWith('application/json')) {
     return sendError(response, { name: 'ApiError', code: 'bad-request', message: 'API calls send Content-Type: application/json.' });
   }
-  const body = await readBody(request);
-  if (body === undefined) return sendError(response, { name: 'ApiError', code: 'bad-request', message: 'The request is larger than 1 MiB.' });
+  const body = await readBody(request, maxBodyBytes);
+  if (body === 'too-large') {
+    return refuseBody(request, response, { name: 'ApiError', code: 'too-large', message: `The request is larger than ${formatBytes(maxBodyBytes)}.`, hint: 'API requests are small JSON documents; models and images go through uploads.' });
+  }
+  const text = body.toString('utf8');
+  if (jsonNestingDepth(text) > maxDepth) {
+    return sendError(response, { name: 'ApiError', code: 'bad-request', message: `The request nests objects and arrays more than ${maxDepth} levels deep.` });
+  }
   let parsed: unknown;
   try {
-    parsed = body.length === 0 ? undefined : JSON.parse(body.toString('utf8'));
+    parsed = text.length === 0 ? undefined : JSON.parse(text);
   } catch {
     return sendError(response, { name: 'ApiError', code: 'bad-request', message: 'The request body is not valid JSON.' });
   }

@@ -6,8 +6,10 @@ import type { ToEngine } from './engine-messages.ts';
 import { runEngine } from './engine-runner.ts';
 
 const engine = runEngine({
-  // After the server went away the channel is closed and there is nobody left to tell.
-  postMessage: (message) => void (process.connected && process.send!(message)),
+  // After the server went away the channel is closed and there is nobody left to tell; the callback keeps
+  // a send that fails anyway (the channel closing meanwhile) from becoming an 'error' event on process,
+  // which nothing listens to and which would end the engine.
+  postMessage: (message) => void (process.connected && process.send!(message, undefined, undefined, () => undefined)),
   onMessage: (listener) => process.on('message', (message) => listener(message as ToEngine)),
   exit: (code) => process.exit(code),
 });

@@ -32,7 +32,7 @@ export function forkEngine(options: ForkEngineOptions = {}): EngineChild {
   // Sending to a process that just died reports an 'error' event; the host learns of the death from 'exit'.
   child.on('error', () => undefined);
   return {
-    postMessage: (message) => void (child.connected && child.send(message)),
+    postMessage: (message) => void (child.connected && child.send(message, undefined, undefined, () => undefined)),
     onMessage: (listener) => child.on('message', (message) => listener(message as FromEngine)),
     onExit: (listener) => child.once('exit', (code, signal) => listener(code ?? 128 + (signal ? constants.signals[signal] : 0))),
     kill: () => void child.kill('SIGKILL'),

@@ -1,5 +1,7 @@
 // Small helpers every route uses to answer: JSON, plain text, and the security headers of all replies.
+import { createReadStream } from 'node:fs';
 import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import type { ApiErrorCode, ApiErrorData } from '../api/contract.ts';
 
 /** Headers on every reply: no sniffing, no framing, no referrer (URLs may carry the token). */
@@ -24,6 +26,7 @@ export function sendText(response: ServerResponse, status: number, text: string)
 const statusByCode: Readonly<Record<ApiErrorCode, number>> = {
   'invalid-argument': 400,
   'bad-request': 400,
+  'too-large': 413,
   unsupported: 400,
   'corrupt-file': 400,
   'unsafe-file': 400,
@@ -47,4 +50,13 @@ export function statusOf(error: ApiErrorData): number {
 
 export function sendError(response: ServerResponse, error: ApiErrorData): void {
   sendJson(response, statusOf(error), { ok: false, error });
+}
+
+/**
+ * Streams a file as the body (headers already written). `pipe` would leave a read error (the file
+ * removed or unreadable meanwhile) or a client that went away as an unhandled 'error' that ends the
+ * server; pipeline destroys both ends instead, and only this reply is cut short.
+ */
+export function streamFile(response: ServerResponse, file: string): void {
+  pipeline(createReadStream(file), response).catch(() => response.destroy());
 }

@@ -1,11 +1,10 @@
 // GET /media/<ImageRef.path, below the studio home>: the studio's PNGs and thumbnails, nothing else
 // (app/api/image-file.ts decides what may be read). `?download=1` offers the file as a download.
-import { createReadStream } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { basename } from 'node:path';
 import { toErrorData } from '../api/api-error.ts';
 import { resolveImageFile } from '../api/image-file.ts';
-import { sendText, statusOf } from './http-replies.ts';
+import { sendText, statusOf, streamFile } from './http-replies.ts';
 
 export const imageRoutePrefix = '/media/';
 
@@ -25,5 +24,5 @@ export function serveImage(home: string, url: URL, response: ServerResponse): vo
   };
   if (url.searchParams.get('download') === '1') headers['Content-Disposition'] = `attachment; filename="${basename(image.file).replace(/"/g, '')}"`;
   response.writeHead(200, headers);
-  createReadStream(image.file).pipe(response);
+  streamFile(response, image.file);
 }

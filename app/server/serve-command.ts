@@ -11,6 +11,7 @@ import { ApiError } from '../api/api-error.ts';
 import { EngineHost } from './engine-host.ts';
 import type { EngineChild } from './engine-messages.ts';
 import { forkEngine } from './fork-engine.ts';
+import { isWildcardAddress } from './request-guard.ts';
 import { rendererMissingMessage } from './static-files.ts';
 import { startStudioServer, type StudioServer } from './studio-server.ts';
 
@@ -21,6 +22,8 @@ export interface ServeOptions {
   readonly rendererDirectory: string;
   /** Starts an engine process; default forkEngine (tests may pass one with another environment). */
   readonly spawnEngine?: () => EngineChild;
+  /** Memory a generation may need, bytes; default 80% of the machine's. */
+  readonly memoryBudgetBytes?: number;
 }
 
 export interface RunningServe {
@@ -62,6 +65,24 @@ function packageVersion(): string {
   }
 }
 
+/**
+ * What --host with an address other than loopback means, said before anyone opens the link: the studio
+ * has no accounts, TLS or rate limits; the token is its only lock, and plain HTTP shows it to the network.
+ */
+export function exposureWarning(host: string): string[] {
+  return [
+    `WARNING: listening on ${host} exposes the studio to other machines on your network.`,
+    '  Anyone with the link can generate, see every image and prompt in your history, import and delete',
+    '  models, and fill this disk. The link travels over plain HTTP: anyone who can watch the network',
+    '  (shared Wi-Fi, a café, a hotel) can read the token in it and use the studio too.',
+    '  Only do this on a network you trust, and stop the server (Ctrl+C) when you are done.',
+  ];
+}
+
+function isLoopbackAddress(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
 function lanUrls(server: StudioServer): string[] {
   return Object.values(networkInterfaces())
     .flat()
@@ -88,7 +109,7 @@ export async function serve(options: ServeOptions, print: (line: string) => void
   await ensureRenderer(options.rendererDirectory, print);
   const engine = new EngineHost({
     spawn: options.spawnEngine ?? (() => forkEngine()),
-    config: { home: options.home, dataDirectoryFixed: true, version: packageVersion() },
+    config: { home: options.home, dataDirectoryFixed: true, version: packageVersion(), ...(options.memoryBudgetBytes ? { memoryBudgetBytes: options.memoryBudgetBytes } : {}) },
     onCrash: (reason, restarting) => console.error(`${reason} ${restarting ? 'Restarting it.' : 'It crashed repeatedly; restart `afa serve`.'}`),
   });
   let server: StudioServer;
@@ -101,8 +122,9 @@ export async function serve(options: ServeOptions, print: (line: string) => void
   }
   print('AFA Studio (web mode)');
   print(`  Open:  ${server.url}`);
-  if (options.host === '0.0.0.0') for (const url of lanUrls(server)) print(`  LAN:   ${url}`);
+  if (isWildcardAddress(options.host)) for (const url of lanUrls(server)) print(`  LAN:   ${url}`);
   print(`  Data:  ${options.home}`);
+  if (!isLoopbackAddress(options.host)) for (const line of exposureWarning(options.host)) print(line);
   print('The link contains the session token; anyone with it can use the studio. Press Ctrl+C to stop.');
   return {
     server,

@@ -1,5 +1,7 @@
-// Web mode: calls are POST /api/<method> (the session cookie set on first load authenticates them),
-// events come over one WebSocket at /events that reconnects after the server restarts or the laptop sleeps.
+// Web mode: calls are POST /api/<method>, events come over one WebSocket at /events that reconnects after
+// the server restarts or the laptop sleeps. Both carry the session token the server put in the page
+// (<meta name="afa-session-token">): a header on calls and uploads, a subprotocol on the socket (a
+// browser cannot set its headers). The session cookie only opens pages and images.
 import type { ApiErrorData, ApiResult, ApiTransport, ImageRef, ImportSource } from '../../app/api/contract.ts';
 import { EventHub } from './event-hub.ts';
 import type { Host } from './host.ts';
@@ -11,11 +13,17 @@ const lostConnection: ApiErrorData = {
   hint: 'Check that `afa serve` is still running, then reload the page.',
 };
 
+/** The session token of this page (app/server/session-token.ts), '' outside web mode. */
+function sessionToken(): string {
+  return document.querySelector<HTMLMetaElement>('meta[name="afa-session-token"]')?.content ?? '';
+}
+
 export function createWebTransport(location: Location = window.location): ApiTransport {
   const hub = new EventHub();
+  const token = sessionToken();
   let delayMs = 250;
   const connect = () => {
-    const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/events`);
+    const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/events`, ['afa-events', `afa-token.${token}`]);
     socket.onopen = () => {
       delayMs = 250;
     };
@@ -35,7 +43,7 @@ export function createWebTransport(location: Location = window.location): ApiTra
       try {
         response = await fetch(`/api/${method}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', 'x-afa-token': token },
           body: request === undefined ? '' : JSON.stringify(request),
           credentials: 'same-origin',
         });
@@ -63,6 +71,7 @@ function upload(file: File, onProgress: (sent: number, total: number) => void): 
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
     request.open('POST', `/upload?name=${encodeURIComponent(file.name)}`);
+    request.setRequestHeader('x-afa-token', sessionToken());
     request.upload.onprogress = (event) => onProgress(event.loaded, event.total || file.size);
     request.onload = () => {
       const body = JSON.parse(request.responseText) as { uploadId?: string; fileName?: string; error?: ApiErrorData };

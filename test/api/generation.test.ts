@@ -2,7 +2,7 @@
 // (app/pipeline + app/ensemble on onnxruntime) on the golden tiny experts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError } from '../../app/api/api-error.ts';
@@ -164,4 +164,22 @@ test('history: favourite, tags, export, delete and undo', async () => {
   await services.history.undo({ undoToken });
   assert.equal((await services.history.get({ id: item!.id })).favourite, true);
   assert.equal((await services.history.search({})).total, total);
+});
+
+test('an engine failure reaches the client in words without the paths of model files; the log keeps them', async (t) => {
+  // A fresh engine (new settings), so the U-Net is loaded from disk again, and a damaged U-Net graph.
+  await services.settings.set({ threads: 1 });
+  const graph = join(home, 'models', ids[1]!, 'unet.onnx');
+  assert.ok(existsSync(graph));
+  writeFileSync(graph, 'not a model');
+  const logged: string[] = [];
+  t.mock.method(console, 'error', (...parts: unknown[]) => logged.push(parts.map((part) => (part instanceof Error ? `${part.message}` : String(part))).join(' ')));
+  const { jobId } = await services.generation.enqueue(request({ recipe: { spec: { method: 'single', members: [{ modelId: ids[1]! }] } } }));
+  const outcome = await outcomeOf(jobId);
+  assert.ok('error' in outcome, JSON.stringify(outcome));
+  assert.equal(outcome.error.code, 'engine');
+  assert.match(outcome.error.message, /unet\.onnx/);
+  assert.ok(!outcome.error.message.includes(home), outcome.error.message);
+  assert.doesNotMatch(outcome.error.message, /(^|[\s(])\/\w/);
+  assert.ok(logged.some((line) => line.includes(graph)), logged.join('\n'));
 });

@@ -67,3 +67,12 @@ test('every method name is service.method and no event name collides with a meth
   for (const name of apiEventNames) assert.ok(!methods.includes(name));
   assert.ok(apiEventNames.every((name) => name.split('.')[1]!.startsWith('onDid')));
 });
+
+test("names of Object.prototype's members are unknown fields like any other", () => {
+  for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+    // JSON.parse makes '__proto__' an own key, as a request from the wire has it.
+    const withKey = JSON.parse(`{"id": "m1", ${JSON.stringify(key)}: {"polluted": true}}`) as unknown;
+    rejects('models.get', withKey, 'bad-request', new RegExp(`unknown field '${key}'`));
+    rejects('generation.enqueue', { ...request, recipe: JSON.parse(`{"recipeId": "r", ${JSON.stringify(key)}: 1}`) as unknown }, 'bad-request', new RegExp(`unknown field '${key}'`));
+  }
+});

@@ -200,3 +200,20 @@ test('previews arrive every N steps and at the last one, as small PNG data URLs 
   const preview = decodePng(Buffer.from(url.slice('data:image/png;base64,'.length), 'base64'));
   assert.deepEqual([preview.width, preview.height], [8, 8], '1/8 of the image: one pixel per latent');
 });
+
+test('a job the machine cannot hold is refused at enqueue, with the estimate and the size that fits', async (t) => {
+  const { library, model } = await tinyStudio(t);
+  const engine = new GenerationEngine({ library, memoryBudgetBytes: 512 * 1024 ** 2 });
+  t.after(() => engine.dispose());
+  const target: GenerationTarget = { kind: 'model', modelId: model.id };
+  assert.throws(
+    () => engine.enqueue({ settings: small({ width: 2048, height: 1024, steps: 500, batchCount: 64 }), target }),
+    (error: unknown) =>
+      error instanceof UserError &&
+      error.code === 'invalid-argument' &&
+      /^A 2048×1024 image needs about [\d.]+ GiB of memory \(.*\); the studio may use 512 MiB on this machine\. Lower the width and height to \d+×\d+ or less\./.test(error.message),
+  );
+  assert.deepEqual(engine.queue(), []);
+  // Small enough: accepted and run.
+  done(await engine.enqueue({ settings: small(), target }).settled);
+});

@@ -1,17 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { checkRequest, hostAllowed } from '../../app/server/request-guard.ts';
-import { parseServeArguments } from '../../app/server/serve-command.ts';
+import { hostname, networkInterfaces } from 'node:os';
+import { checkRequest, hostAllowed, machineHostNames } from '../../app/server/request-guard.ts';
+import { exposureWarning, parseServeArguments } from '../../app/server/serve-command.ts';
 
 const token = 'secret-token';
+const cookieName = 'afa_session_test';
 
 function request(headers: Record<string, string>): IncomingMessage {
   return { headers } as unknown as IncomingMessage;
 }
 
 test('on loopback only loopback names on the right port are answered', () => {
-  const config = { token, port: 4000, host: '127.0.0.1' };
+  const config = { token, cookieName, port: 4000, host: '127.0.0.1' };
   assert.equal(hostAllowed('127.0.0.1:4000', config), true);
   assert.equal(hostAllowed('localhost:4000', config), true);
   assert.equal(hostAllowed('[::1]:4000', config), true);
@@ -20,10 +22,10 @@ test('on loopback only loopback names on the right port are answered', () => {
   assert.equal(hostAllowed(undefined, config), false);
 });
 
-test('with --host the LAN address is answered, and on 0.0.0.0 any name — the token still decides', () => {
-  assert.equal(hostAllowed('192.168.1.20:4000', { token, port: 4000, host: '192.168.1.20' }), true);
-  assert.equal(hostAllowed('10.0.0.1:4000', { token, port: 4000, host: '192.168.1.20' }), false);
-  const lan = { token, port: 4000, host: '0.0.0.0' };
+test('with --host the LAN address is answered, and on 0.0.0.0 the machine\'s own names — the token still decides', () => {
+  assert.equal(hostAllowed('192.168.1.20:4000', { port: 4000, host: '192.168.1.20' }), true);
+  assert.equal(hostAllowed('10.0.0.1:4000', { port: 4000, host: '192.168.1.20' }), false);
+  const lan = { token, cookieName, port: 4000, host: '0.0.0.0', hostNames: ['127.0.0.1', 'localhost', '[::1]', 'studio', 'studio.local', '192.168.1.20'] };
   assert.equal(hostAllowed('studio.local:4000', lan), true);
   const url = new URL('http://studio.local:4000/api/models.list');
   assert.deepEqual(checkRequest(request({ host: 'studio.local:4000' }), url, lan), { ok: false, status: 401, message: checkRequestMessage() });
@@ -34,7 +36,7 @@ test('with --host the LAN address is answered, and on 0.0.0.0 any name — the t
 });
 
 function checkRequestMessage(): string {
-  return 'Missing or wrong session token. Open the URL that `afa serve` printed (it contains the token).';
+  return 'Missing or wrong session token. Send the token in the x-afa-token header (the page does; open the URL that `afa serve` printed).';
 }
 
 test('serve arguments: defaults, --host, --port, --home, and clear errors', () => {
@@ -47,4 +49,24 @@ test('serve arguments: defaults, --host, --port, --home, and clear errors', () =
   assert.throws(() => parseServeArguments(['--port', '99999'], {}), /--port must be 0–65535/);
   assert.throws(() => parseServeArguments(['--host'], {}), /--host needs a value/);
   assert.throws(() => parseServeArguments(['--open'], {}), /Unknown option --open/);
+});
+
+test('on 0.0.0.0 a name that is not the machine\'s is refused (a DNS-rebinding page), even with the token', () => {
+  const lan = { token, cookieName, port: 4000, host: '0.0.0.0', hostNames: machineHostNames() };
+  for (const name of ['127.0.0.1', 'localhost', hostname().toLowerCase()]) assert.equal(hostAllowed(`${name}:4000`, lan), true, name);
+  for (const info of Object.values(networkInterfaces()).flat()) {
+    if (info?.family === 'IPv4') assert.equal(hostAllowed(`${info.address}:4000`, lan), true, info.address);
+  }
+  assert.equal(hostAllowed('attacker.example:4000', lan), false);
+  const url = new URL('http://attacker.example:4000/api/models.list');
+  assert.equal(checkRequest(request({ host: 'attacker.example:4000', 'x-afa-token': token }), url, lan).ok, false);
+  // Without a list, a wildcard server answers loopback names only.
+  assert.equal(hostAllowed('studio.local:4000', { port: 4000, host: '0.0.0.0' }), false);
+});
+
+test('exposing the studio says plainly what it means', () => {
+  const text = exposureWarning('0.0.0.0').join('\n');
+  assert.match(text, /exposes the studio to other machines on your network/);
+  assert.match(text, /plain HTTP/);
+  assert.match(text, /read the token/);
 });

@@ -9,6 +9,7 @@ import { createStudioServices, type StudioServices } from '../../app/api/service
 import { uploadedFile } from '../../app/api/uploads.ts';
 import { startStudioServer, type StudioServer } from '../../app/server/studio-server.ts';
 
+const pngSignature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 let root: string;
 let home: string;
 let services: StudioServices;
@@ -24,9 +25,11 @@ before(async () => {
   writeFileSync(join(root, 'secret.png'), 'outside the home');
   services = createStudioServices({ home, dataDirectoryFixed: true });
   mkdirSync(join(home, 'images'), { recursive: true });
-  writeFileSync(join(home, 'images', 'a b.png'), 'png bytes');
-  writeFileSync(join(home, 'library.sqlite'), 'database');
+  writeFileSync(join(home, 'images', 'a b.png'), Buffer.concat([pngSignature, Buffer.from('png bytes')]));
   symlinkSync(join(root, 'secret.png'), join(home, 'images', 'link.png'));
+  // Inside the home, named like an image, leading to the database (which the services created).
+  symlinkSync(join(home, 'library.sqlite'), join(home, 'images', 'database.png'));
+  writeFileSync(join(home, 'images', 'not-an-image.png'), 'SQLite format 3\0');
   server = await startStudioServer({ api: services, home, rendererDirectory: renderer });
 });
 
@@ -44,7 +47,8 @@ interface Reply {
 
 function send(path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest(`${server.origin}${path}`, { method: options.method ?? 'GET', headers: options.headers }, (response) => {
+    // The path as given, byte for byte (a URL string would be normalised first: '/./' dropped).
+    const request = httpRequest({ host: '127.0.0.1', port: server.port, path, method: options.method ?? 'GET', headers: options.headers }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -82,7 +86,64 @@ test('the token in the URL becomes a cookie and leaves the address bar', async (
   assert.equal(page.status, 200);
   assert.match(page.body, /AFA Studio/);
   assert.match(String(page.headers['content-security-policy']), /script-src 'self'/);
-  assert.equal((await call('settings.get', undefined, { cookie })).status, 200);
+  // The page hands its script the token; the cookie opens pages and images, nothing else.
+  assert.ok(page.body.includes(`<meta name="afa-session-token" content="${server.token}" />`));
+  assert.equal(page.headers['cache-control'], 'no-store');
+  assert.equal((await send('/media/images/a%20b.png', { headers: { cookie } })).status, 200);
+  const api = await call('settings.get', undefined, { cookie });
+  assert.equal(api.status, 401);
+  assert.match(JSON.parse(api.body).error.message, /x-afa-token header/);
+  assert.equal((await send('/upload?name=a.safetensors', { method: 'POST', headers: { cookie }, body: 'x' })).status, 401);
+  await assert.rejects(openSocket({ cookie }), /status 401/);
+});
+
+test('the session cookie is named per server, so one of another server (any port) is not this one\'s', async () => {
+  const name = String((await send(`/?token=${server.token}`)).headers['set-cookie']).split('=')[0]!;
+  assert.match(name, /^afa_session_[0-9a-f]{12}$/);
+  const other = await startStudioServer({ api: services, home, rendererDirectory: join(root, 'renderer'), token: server.token });
+  try {
+    const otherName = String((await send(`/?token=${server.token}`)).headers['set-cookie']).split('=')[0]!;
+    assert.equal(otherName, name, 'the same server keeps its name');
+    const reply = await fetch(`${other.origin}/?token=${other.token}`, { redirect: 'manual' });
+    assert.notEqual(reply.headers.get('set-cookie')!.split('=')[0], name);
+    // This server's cookie, sent by the browser to the other port, opens nothing there.
+    assert.equal((await fetch(`${other.origin}/`, { headers: { cookie: `${name}=${server.token}` } })).status, 401);
+  } finally {
+    await other.close();
+  }
+});
+
+test('the event socket takes the token as the subprotocol a browser can send, and answers without echoing it', async () => {
+  const socket = await new Promise<WebSocket>((resolve, reject) => {
+    const client = new WebSocket(`${server.origin.replace('http', 'ws')}/events`, ['afa-events', `afa-token.${server.token}`], { headers: { origin: server.origin } });
+    client.once('open', () => resolve(client));
+    client.once('unexpected-response', (_request, response) => reject(new Error(`status ${response.statusCode}`)));
+    client.once('error', reject);
+  });
+  assert.equal(socket.protocol, 'afa-events');
+  socket.close();
+  await assert.rejects(
+    new Promise((resolve, reject) => {
+      const client = new WebSocket(`${server.origin.replace('http', 'ws')}/events`, ['afa-events', 'afa-token.wrong']);
+      client.once('open', resolve);
+      client.once('unexpected-response', (_request, response) => reject(new Error(`status ${response.statusCode}`)));
+      client.once('error', reject);
+    }),
+    /status 401/,
+  );
+});
+
+test('after the token exchange the redirect stays on this server, whatever the path', async () => {
+  for (const [path, location] of [
+    [`/.//evil.example/?token=${server.token}`, '/evil.example/'],
+    [`//evil.example/?token=${server.token}`, '/evil.example/'],
+    [`/./\\evil.example/x?token=${server.token}`, '/evil.example/x'],
+    [`/history?q=1&token=${server.token}`, '/history?q=1'],
+  ] as const) {
+    const reply = await send(path);
+    assert.equal(reply.status, 303, path);
+    assert.equal(reply.headers.location, location, path);
+  }
 });
 
 test('other origins and foreign host names are refused', async () => {
@@ -116,13 +177,20 @@ test('images are served from the studio home only', async () => {
   const image = await send('/media/images/a%20b.png', { headers: auth() });
   assert.equal(image.status, 200);
   assert.equal(image.headers['content-type'], 'image/png');
-  assert.equal(image.body, 'png bytes');
+  assert.equal(image.body.slice(-9), 'png bytes');
   for (const path of ['/media/images/..%2F..%2Fsecret.png', '/media/images/%2E%2E/%2E%2E/secret.png', '/media/library.sqlite', '/media/images/link.png', '/media/%2Fetc%2Fpasswd.png', '/media/..%5C..%5Csecret.png']) {
     const reply = await send(path, { headers: auth() });
     assert.ok(reply.status === 403 || reply.status === 404, `${path} → ${reply.status}`);
     assert.doesNotMatch(reply.body, /outside the home|database/);
   }
   assert.equal((await send('/media/images/link.png', { headers: auth() })).status, 403);
+  // What counts is the real file: a '.png' link to the database, a '.png' that is no PNG.
+  for (const path of ['/media/images/database.png', '/media/images/not-an-image.png']) {
+    const reply = await send(path, { headers: auth() });
+    assert.equal(reply.status, 403, path);
+    assert.equal(reply.body, 'Only images (.png, .jpg, .webp) are served.');
+  }
+  assert.equal((await call('settings.get', undefined)).status, 200);
   assert.equal((await send('/media/images/missing.png', { headers: auth() })).status, 404);
 });
 

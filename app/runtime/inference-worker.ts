@@ -1,0 +1,53 @@
+// The inference thread's worker (app/runtime/inference-thread.ts): opens sessions with LocalSession
+// (app/runtime/onnx-runtime.ts, the only importer of onnxruntime-node) and runs them on this thread.
+import { parentPort } from 'node:worker_threads';
+import type { InferenceReply, InferenceRequest } from './inference-thread.ts';
+import { LocalSession, type SessionOptions } from './onnx-runtime.ts';
+
+const port = parentPort;
+if (!port) throw new Error('inference-worker.ts runs as a worker thread (app/runtime/inference-thread.ts starts it).');
+
+const sessions = new Map<number, LocalSession>();
+let nextSession = 1;
+
+async function handle(request: InferenceRequest): Promise<unknown> {
+  switch (request.op) {
+    case 'create': {
+      const session = await LocalSession.create(request.modelPath, request.options as SessionOptions);
+      const id = nextSession++;
+      sessions.set(id, session);
+      return { session: id, inputNames: session.inputNames, outputNames: session.outputNames };
+    }
+    case 'run': {
+      const session = sessions.get(request.session);
+      if (!session) throw new Error('That session was released.');
+      return session.run(request.feeds, request.outputs);
+    }
+    case 'release': {
+      const session = sessions.get(request.session);
+      sessions.delete(request.session);
+      await session?.release();
+      return undefined;
+    }
+  }
+}
+
+port.on('message', (message: InferenceRequest & { id: number }) => {
+  handle(message).then(
+    (value) => port.postMessage({ id: message.id, ok: true, value } satisfies InferenceReply),
+    (error: unknown) => {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      const extra = failure as { code?: unknown; hint?: unknown };
+      port.postMessage({
+        id: message.id,
+        ok: false,
+        error: {
+          name: failure.name,
+          message: failure.message,
+          ...(typeof extra.code === 'string' ? { code: extra.code as never } : {}),
+          ...(typeof extra.hint === 'string' ? { hint: extra.hint } : {}),
+        },
+      } satisfies InferenceReply);
+    },
+  );
+});
