@@ -34,6 +34,7 @@ import { sizeOf, type Tensor } from '../app/tensor/tensor.ts';
 import { buildAfaTrainingGraph } from '../app/training/afa-training-graph.ts';
 import { TRAINING_INPUTS, type Recompute, type TrainingGraph } from '../app/training/training-graph.ts';
 import { AdamW } from '../app/optimizer/adamw.ts';
+import { TRAINING_SESSION_DEFAULTS } from '../app/training/training-session.ts';
 
 const EXPERTS = 3;
 const BATCH = 1;
@@ -152,7 +153,8 @@ interface Measurement {
 
 async function measure(s: Scale, dir: string, mode: Mode): Promise<Measurement> {
   const start = performance.now();
-  const session = await ModelSession.create(join(dir, `${mode === 'forward' ? 'forward' : `train_${mode}`}.onnx`));
+  // The forward as inference runs it; training steps with the training sessions' options.
+  const session = await ModelSession.create(join(dir, `${mode === 'forward' ? 'forward' : `train_${mode}`}.onnx`), mode === 'forward' ? {} : TRAINING_SESSION_DEFAULTS);
   const sessionSeconds = (performance.now() - start) / 1000;
   const feeds: Record<string, Tensor> = {
     [TRAINING_INPUTS.sample]: randomTensor([BATCH, 4, s.latent, s.latent], 1),
@@ -226,14 +228,20 @@ async function benchScale(key: string): Promise<BenchResult[]> {
     results.push(
       { name: label('activations kept for the backward, without / with recomputation'), value: prepared.keptBytes.none / 1e9, unit: `GB (${(prepared.keptBytes.points / 1e9).toFixed(3)} GB with)` },
     );
-    const measured = {} as Record<Mode, Measurement>;
+    const measured: Partial<Record<Mode, Measurement>> = {};
     for (const mode of MODES) {
       process.stderr.write(`  measuring ${mode}\n`);
-      measured[mode] = child<Measurement>(['--measure', key, dir, mode]);
+      try {
+        measured[mode] = child<Measurement>(['--measure', key, dir, mode]);
+      } catch (error) {
+        // Reported as a row (e.g. killed for memory), so the other configurations still count.
+        results.push({ name: label(`${mode}: FAILED`), value: NaN, unit: (error as Error).message.slice(0, 200), pass: false });
+      }
     }
-    const forward = median(measured.forward.steps);
+    const forward = measured.forward ? median(measured.forward.steps) : NaN;
     for (const mode of MODES) {
       const m = measured[mode];
+      if (!m) continue;
       const step = median(m.steps);
       const name = mode === 'forward' ? 'AFA forward' : mode === 'none' ? 'AFA train step' : 'AFA train step, recomputed per point';
       results.push(
@@ -258,7 +266,8 @@ async function benchScale(key: string): Promise<BenchResult[]> {
 }
 
 export async function benchTrain(): Promise<BenchResult[]> {
-  const keys = process.env.AFA_BENCH_QUICK === '1' ? ['tiny'] : ['tiny', 'sd15'];
+  // AFA_BENCH_TRAIN_SCALES=sd15 (comma-separated) measures only the named scales.
+  const keys = process.env.AFA_BENCH_TRAIN_SCALES?.split(',') ?? (process.env.AFA_BENCH_QUICK === '1' ? ['tiny'] : ['tiny', 'sd15']);
   const results: BenchResult[] = [];
   for (const key of keys) results.push(...(await benchScale(key)));
   return results;

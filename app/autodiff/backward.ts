@@ -136,9 +136,10 @@ export function appendBackward(g: Graph, loss: Value, wrt: readonly Value[], opt
     }
     result.set(value.name, gradient);
   }
-  // Forward activations (produced by forward nodes) that backward nodes read.
+  // Forward activations (values of forward nodes that change with the data) that backward nodes read;
+  // weight-derived values (folded transposes) are weights, not activations.
   const kept = new Set<string>();
-  for (const node of g.nodes.slice(nodes.length)) for (const input of node.inputs) if (input && producers.has(input.name)) kept.add(input.name);
+  for (const node of g.nodes.slice(nodes.length)) for (const input of node.inputs) if (input && producers.has(input.name) && recompute.isDynamic(input.name)) kept.add(input.name);
   let keptBytes = 0;
   for (const name of kept) {
     const value = g.value(name);
@@ -180,6 +181,11 @@ class Recomputation {
     for (const node of nodes) {
       if (node.inputs.some((input) => input && this.dynamic.has(input.name))) for (const output of node.outputs) this.dynamic.add(output.name);
     }
+  }
+
+  /** Whether a value depends on a data input (an activation), as opposed to weights and constants. */
+  isDynamic(name: string): boolean {
+    return this.dynamic.has(name);
   }
 
   /** The segment of a node position, or -1 for the tail (not recomputed). */

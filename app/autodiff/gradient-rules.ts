@@ -179,9 +179,21 @@ function swapLast(g: Graph, x: Value): Value {
   return transpose(g, x, perm);
 }
 
+/** dY·Bᵀ for a 2-D B, as onnxruntime's FusedMatMul (com.microsoft; contrib kernels on CPU, CUDA, WebGPU). */
+function fusedMatMulTransB(g: Graph, dy: Value, b: Value): Value {
+  const shape = dy.shape && b.shape ? [...dy.shape.slice(0, -1), b.shape[0]!] : undefined;
+  return g.node({ op: 'FusedMatMul', domain: 'com.microsoft', inputs: [dy, b], outputs: [{ dtype: dy.dtype, shape }], attrs: { transB: { type: 'int', value: 1 } } })[0]!;
+}
+
 /** dA = dY·Bᵀ and dB = Aᵀ·dY for Y = A·B, each reduced over broadcast batch axes. */
 function matMulGradients(g: Graph, dy: Value, a: Value, b: Value, needA: boolean, needB: boolean): [Value | undefined, Value | undefined] {
-  const da = needA ? unbroadcast(g, matMul(g, dy, swapLast(g, b)), a) : undefined;
+  let da: Value | undefined;
+  if (needA) {
+    // A 2-D B is a weight (linear layers: B = Wᵀ, folded by onnxruntime into one initializer). dY·Bᵀ as
+    // FusedMatMul(transB) reads that same initializer, where MatMul(dY, Transpose(B)) would be folded
+    // into a second, transposed copy of every frozen linear weight.
+    da = b.shape?.length === 2 && (dy.shape?.length ?? 0) >= 2 ? unbroadcast(g, fusedMatMulTransB(g, dy, b), a) : unbroadcast(g, matMul(g, dy, swapLast(g, b)), a);
+  }
   let db: Value | undefined;
   if (needB) {
     const bRank = b.shape?.length ?? 0;

@@ -27,6 +27,15 @@ export interface StepResult {
   readonly gradients: Map<string, Float32Array>;
 }
 
+/**
+ * Session options of training steps. The backward pass reads the frozen weights the forward reads (Conv
+ * and ConvTranspose the same filter, MatMul and FusedMatMul the same folded linear weight). onnxruntime's
+ * weight prepacking and its NCHWc layout pass ('all') each make a private copy per kernel, so forward and
+ * backward would hold two or three copies of every frozen weight: 3 SD1.5 experts (10.3 GB) did not fit
+ * in 24 GB. Without them, one copy serves both directions.
+ */
+export const TRAINING_SESSION_DEFAULTS: SessionOptions = Object.freeze({ optimization: 'extended', prepackWeights: false });
+
 export class TrainingSession {
   private constructor(
     readonly session: ModelSession,
@@ -50,7 +59,7 @@ export class TrainingSession {
     }
     const name = built.graph.name;
     const saved = saveModel(built.graph, { dir: options.dir, modelFile: `${name}.onnx`, weightsFile: `${name}.weights`, signal: options.signal, onProgress: options.onProgress });
-    const session = await ModelSession.create(saved.modelPath, options.session);
+    const session = await ModelSession.create(saved.modelPath, { ...TRAINING_SESSION_DEFAULTS, ...options.session });
     return new TrainingSession(session, parameters, shapes, built.recompute);
   }
 
