@@ -7,6 +7,7 @@ import type { Library } from '../library/library.ts';
 import { GenerationEngine, type QueuedGeneration } from '../pipeline/generation-engine.ts';
 import type { GenerationTarget } from '../pipeline/generation-target.ts';
 import { createModelRuntime } from '../pipeline/model-runtime.ts';
+import { resolveBackend } from '../runtime/provider-choice.ts';
 import { ApiError, toErrorData } from './api-error.ts';
 import type {
   GenerationApi, GenerationFinished, GenerationProgress, GenerationRequest, JobFailed, JobStarted, QueuedJob, Settings,
@@ -20,6 +21,8 @@ export interface GenerationServiceConfig {
   readonly library: Library;
   readonly history: HistoryService;
   readonly settings: () => Settings;
+  /** Where the 'auto' provider choice is remembered (app/runtime/provider-choice.ts). */
+  readonly providerChoiceFile: string;
 }
 
 interface JobExtras {
@@ -129,9 +132,11 @@ export class GenerationService implements GenerationApi {
     const previous = this.#engine;
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     await previous?.dispose();
+    // 'auto' measures the providers once per machine (a short probe; remembered in providerChoiceFile).
+    const backend = await resolveBackend(settings.backend, this.#config.providerChoiceFile);
     const engine = new GenerationEngine({
       library: this.#config.library,
-      runtime: createModelRuntime({ sessionOptions: { backend: settings.backend, ...(settings.threads > 0 ? { intraOpThreads: settings.threads } : {}) } }),
+      runtime: createModelRuntime({ sessionOptions: { backend, ...(settings.threads > 0 ? { intraOpThreads: settings.threads } : {}) } }),
       previewEvery: settings.previews ? 1 : 0,
     });
     engine.registerTarget('recipe', (target, context) => resolveRecipe(target as { recipe: unknown; recipeId?: string }, context));

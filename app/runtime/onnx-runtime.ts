@@ -22,6 +22,11 @@ export interface BackendInfo {
   readonly reason?: string;
 }
 
+/** The onnxruntime-node package version (e.g. '1.30.0'). */
+export function onnxruntimeVersion(): string {
+  return ort.env.versions.node ?? ort.env.versions.common;
+}
+
 /** Where onnxruntime-node keeps its native libraries for this platform (the CUDA provider is downloaded there). */
 function nativeDir(): string {
   const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
