@@ -16,7 +16,7 @@ import { add, conv, reshape, transpose } from '../onnx/ops.ts';
 import { saveModel } from '../onnx/serialize.ts';
 import { float32, type Tensor } from '../tensor/tensor.ts';
 import { probeBackends } from './backend-probe.ts';
-import { ModelSession, onnxruntimeVersion, type Backend } from './onnx-runtime.ts';
+import { listBackends, ModelSession, onnxruntimeVersion, type Backend } from './onnx-runtime.ts';
 import { runtimeLog } from './runtime-log.ts';
 
 export type BackendChoice = Backend | 'auto';
@@ -40,10 +40,15 @@ export interface ProviderChoice {
 const RELATIVE_TOLERANCE = 1e-3;
 const TIMED_RUNS = 3;
 
-/** Identifies this machine's provider setup; a change of any part probes again. */
+/**
+ * Identifies this machine's provider setup; a change of any part probes again. Built from what this
+ * onnxruntime build offers (listBackends), not from opening devices: reusing a stored choice then
+ * touches no GPU driver (Dawn prints its own adapter-search warnings on stderr, outside onnxruntime's
+ * logger). A stored GPU that has gone away fails at its first session and the runtime falls back to the CPU.
+ */
 export async function machineKey(): Promise<string> {
-  const working = (await probeBackends()).filter((info) => info.available).map((info) => info.backend);
-  return `${hostname()} ${process.platform}-${process.arch} onnxruntime ${onnxruntimeVersion()} [${working.join(',')}]`;
+  const offered = listBackends().filter((info) => info.available).map((info) => info.backend);
+  return `${hostname()} ${process.platform}-${process.arch} onnxruntime ${onnxruntimeVersion()} [${offered.join(',')}]`;
 }
 
 function values(count: number, seed: number, scale: number): Float32Array {
@@ -161,7 +166,7 @@ export function chooseProvider(file: string, options: { readonly remeasure?: boo
     choice = (async () => {
       const machine = await machineKey();
       const stored = readChoices(file).choices[machine];
-      if (stored && !options.remeasure && (await probeBackends()).some((info) => info.backend === stored.backend && info.available)) return stored;
+      if (stored && !options.remeasure) return stored;
       const { backend, measurements } = await measureProviders();
       const decided: ProviderChoice = { backend, machine, measurements, decidedAt: new Date().toISOString() };
       const summary = measurements.map((entry) => `${entry.backend} ${entry.ms === undefined ? `(${entry.reason})` : `${entry.ms.toFixed(1)} ms`}`).join(', ');

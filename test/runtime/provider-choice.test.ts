@@ -14,7 +14,7 @@ it('measures every working provider, picks the fastest and remembers it for this
   const file = join(dir, 'provider-choice.json');
   const choice = await chooseProvider(file);
   const working = (await probeBackends()).filter((info) => info.available).map((info) => info.backend);
-  assert.ok(working.includes(choice.backend), `${choice.backend} is one of ${working.join(', ')}`);
+  assert.ok(working.includes(choice.backend), `${choice.backend} is one of the working providers ${working.join(', ')}`);
   const cpu = choice.measurements.find((entry) => entry.backend === 'cpu');
   assert.ok(cpu?.ms !== undefined && cpu.ms > 0, 'the CPU is always measured');
   const timed = choice.measurements.filter((entry) => entry.ms !== undefined);
