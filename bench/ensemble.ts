@@ -35,6 +35,7 @@ import { unetTimestep } from '../app/models/unet-timestep.ts';
 import { Graph } from '../app/onnx/graph.ts';
 import { saveModels } from '../app/onnx/serialize.ts';
 import { ModelSession, type SessionOptions } from '../app/runtime/onnx-runtime.ts';
+import { benchEnsembleSize, benchSessionOptions } from './bench-options.ts';
 import { sizeOf, type Tensor } from '../app/tensor/tensor.ts';
 
 const EXPERTS = 3;
@@ -59,8 +60,11 @@ const QUICK: Scale = {
   runs: 1,
 };
 
+const FULL_512: Scale = { ...FULL, label: 'SD1.5, 512²', latent: 64, runs: 2 };
+
 function scale(): Scale {
-  return process.env.AFA_BENCH_QUICK === '1' ? QUICK : FULL;
+  if (process.env.AFA_BENCH_QUICK === '1') return QUICK;
+  return benchEnsembleSize() === 512 ? FULL_512 : FULL;
 }
 
 /** A measured ensemble: model file (without .onnx) and whether its experts' weights are prepacked. */
@@ -224,7 +228,7 @@ async function timedStep(session: ModelSession, feeds: Record<string, Tensor>, i
 
 async function createSession(modelPath: string, options: SessionOptions): Promise<{ session: ModelSession; seconds: number }> {
   const start = performance.now();
-  const session = await ModelSession.create(modelPath, options);
+  const session = await ModelSession.create(modelPath, benchSessionOptions(options));
   return { session, seconds: (performance.now() - start) / 1000 };
 }
 

@@ -24,6 +24,7 @@ import { unetTimestep } from '../app/models/unet-timestep.ts';
 import { saveModels } from '../app/onnx/serialize.ts';
 import { ModelSession } from '../app/runtime/onnx-runtime.ts';
 import { sizeOf } from '../app/tensor/tensor.ts';
+import { benchSessionOptions } from './bench-options.ts';
 
 const BATCH = 2;
 const SIZES = [256, 512] as const;
@@ -87,14 +88,14 @@ async function measure(): Promise<BenchResult[]> {
 
     // Both shapes loaded at once, so runs can alternate (fairer on a shared machine).
     start = performance.now();
-    const whole = await ModelSession.create(paths.get('unet') as string);
+    const whole = await ModelSession.create(paths.get('unet') as string, benchSessionOptions());
     const wholeSessionSeconds = (performance.now() - start) / 1000;
     const wholeRss = rssMb();
     start = performance.now();
-    const timeEmbedding = await ModelSession.create(paths.get('time_embedding') as string, chainedSessionOptions());
+    const timeEmbedding = await ModelSession.create(paths.get('time_embedding') as string, chainedSessionOptions(benchSessionOptions()));
     const points: ModelSession[] = [];
     for (const point of unetLayout(config)) {
-      points.push(await ModelSession.create(paths.get(unetPointModelName(point.index)) as string, chainedSessionOptions()));
+      points.push(await ModelSession.create(paths.get(unetPointModelName(point.index)) as string, chainedSessionOptions(benchSessionOptions())));
     }
     const layers = { timeEmbedding, points };
     const layerSessionSeconds = (performance.now() - start) / 1000;

@@ -583,10 +583,16 @@ export interface BackendInfo {
   readonly reason?: string;
 }
 
+/**
+ * The provider setting: one provider, or 'auto' — the fastest working provider, measured by a short
+ * probe on first use and remembered per machine (app/runtime/provider-choice.ts). Default 'auto'.
+ */
+export type BackendSetting = 'auto' | BackendName;
+
 export interface Settings {
   /** The studio home (models, images, library). Changing it takes effect after a restart. */
   readonly dataDirectory: string;
-  readonly backend: BackendName;
+  readonly backend: BackendSetting;
   /** Intra-op threads for onnxruntime; 0 = automatic. */
   readonly threads: number;
   /** Step previews during generation (cost: one tiny VAE decode per step). */

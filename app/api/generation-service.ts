@@ -7,6 +7,7 @@ import type { Library } from '../library/library.ts';
 import { GenerationEngine, type QueuedGeneration } from '../pipeline/generation-engine.ts';
 import type { GenerationTarget } from '../pipeline/generation-target.ts';
 import { createModelRuntime } from '../pipeline/model-runtime.ts';
+import { resolveBackend } from '../runtime/provider-choice.ts';
 import { ApiError, toErrorData } from './api-error.ts';
 import type {
   GenerationApi, GenerationFinished, GenerationProgress, GenerationRequest, ImageSettingsReading, ImportSource, JobFailed, JobStarted, QueuedJob, Settings,
@@ -27,6 +28,8 @@ export interface GenerationServiceConfig {
   readonly settings: () => Settings;
   /** Memory a generation may need, bytes; default memoryBudgetBytes() (80% of the machine's). */
   readonly memoryBudgetBytes?: number;
+  /** Where the 'auto' provider choice is remembered (app/runtime/provider-choice.ts). */
+  readonly providerChoiceFile: string;
 }
 
 interface JobExtras {
@@ -154,9 +157,11 @@ export class GenerationService implements GenerationApi {
     const previous = this.#engine;
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     await previous?.dispose();
+    // 'auto' measures the providers once per machine (a short probe; remembered in providerChoiceFile).
+    const backend = await resolveBackend(settings.backend, this.#config.providerChoiceFile);
     const engine = new GenerationEngine({
       library: this.#config.library,
-      runtime: createModelRuntime({ sessionOptions: { backend: settings.backend, ...(settings.threads > 0 ? { intraOpThreads: settings.threads } : {}) } }),
+      runtime: createModelRuntime({ sessionOptions: { backend, ...(settings.threads > 0 ? { intraOpThreads: settings.threads } : {}) } }),
       previewEvery: settings.previews ? 1 : 0,
       // A job the machine cannot hold is refused at enqueue with the estimate (app/pipeline/memory-estimate.ts).
       ...(this.#config.memoryBudgetBytes ? { memoryBudgetBytes: this.#config.memoryBudgetBytes } : {}),

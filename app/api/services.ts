@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { studioPaths } from '../common/paths.ts';
 import { Library } from '../library/library.ts';
 import { probeBackends } from '../runtime/backend-probe.ts';
+import { setRuntimeLogFile } from '../runtime/runtime-log.ts';
 import { AggregatorsService } from './aggregators-service.ts';
 import { CompareService } from './compare-service.ts';
 import type { StudioApi } from './contract.ts';
@@ -38,6 +39,8 @@ export interface StudioServices extends StudioApi {
 export function createStudioServices(config: StudioServicesConfig): StudioServices {
   const paths = studioPaths(config.home);
   mkdirSync(paths.home, { recursive: true });
+  // onnxruntime's own warnings are kept off the terminal; what the runtime did is logged here instead.
+  setRuntimeLogFile(join(paths.home, 'logs', 'engine.log'));
   const settings = new SettingsService({
     file: config.settingsFile ?? join(paths.home, 'settings.json'),
     home: paths.home,
@@ -50,7 +53,7 @@ export function createStudioServices(config: StudioServicesConfig): StudioServic
   // rows whose image vanished are marked missing, images without a row are offered for import.
   const reconciled = library.reconcile();
   const history = new HistoryService({ library, reconciled });
-  const generation = new GenerationService({ library, history, settings: () => settings.current, ...(config.memoryBudgetBytes ? { memoryBudgetBytes: config.memoryBudgetBytes } : {}) });
+  const generation = new GenerationService({ library, history, settings: () => settings.current, providerChoiceFile: join(paths.home, 'provider-choice.json'), ...(config.memoryBudgetBytes ? { memoryBudgetBytes: config.memoryBudgetBytes } : {}) });
   const models = new ModelsService({ home: paths.home, library, inUse: (modelId) => generation.inUse(modelId) });
   return {
     models,

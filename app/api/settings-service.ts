@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import { ApiError } from './api-error.ts';
-import type { BackendInfo, BackendName, Settings, SettingsApi } from './contract.ts';
+import type { BackendInfo, BackendName, BackendSetting, Settings, SettingsApi } from './contract.ts';
 import { Emitter } from '../common/emitter.ts';
 import { backendNames } from './validate.ts';
 
@@ -57,7 +57,7 @@ export class SettingsService implements SettingsApi {
       }
       restartRequired = true;
     }
-    if (request.backend !== undefined) {
+    if (request.backend !== undefined && request.backend !== 'auto') {
       const info = (await this.listBackends()).find((b) => b.backend === request.backend);
       if (!info?.available) {
         throw new ApiError('unsupported', `${labels[request.backend]} cannot be used on this machine: ${info?.reason ?? 'unknown provider'}`, 'Pick one of the available execution providers.');
@@ -77,7 +77,7 @@ export class SettingsService implements SettingsApi {
   }
 
   private defaults(): Settings {
-    return { dataDirectory: this.#config.home, backend: 'cpu', threads: 0, previews: true };
+    return { dataDirectory: this.#config.home, backend: 'auto', threads: 0, previews: true };
   }
 
   /** The stored settings; fields that are no longer valid (a provider that went away) are dropped. */
@@ -93,7 +93,7 @@ export class SettingsService implements SettingsApi {
     const raw = parsed as Record<string, unknown>;
     const result: { -readonly [K in keyof Settings]?: Settings[K] } = {};
     if (typeof raw.dataDirectory === 'string') result.dataDirectory = raw.dataDirectory;
-    if ((backendNames as readonly unknown[]).includes(raw.backend)) result.backend = raw.backend as BackendName;
+    if (raw.backend === 'auto' || (backendNames as readonly unknown[]).includes(raw.backend)) result.backend = raw.backend as BackendSetting;
     if (typeof raw.threads === 'number' && Number.isInteger(raw.threads) && raw.threads >= 0) result.threads = raw.threads;
     if (typeof raw.previews === 'boolean') result.previews = raw.previews;
     return result;

@@ -11,6 +11,8 @@ import type { GenerationProgressEvent } from '../pipeline/generation-engine.ts';
 import { validateGenerationInput, type GenerationSettings } from '../pipeline/generation-request.ts';
 import { createModelRuntime } from '../pipeline/model-runtime.ts';
 import { BACKENDS, type Backend, type SessionOptions } from '../runtime/onnx-runtime.ts';
+import { chooseProvider } from '../runtime/provider-choice.ts';
+import { setRuntimeLogFile } from '../runtime/runtime-log.ts';
 import type { CliArguments } from './cli-arguments.ts';
 import type { CliCommand, CliContext } from './cli-command.ts';
 import { createCliEngine } from './cli-engine.ts';
@@ -31,14 +33,15 @@ export function outPaths(out: string | undefined, count: number): (string | unde
   return Array.from({ length: count }, (_, index) => join(folder, `${stem}-${index + 1}.png`));
 }
 
-function sessionOptionsOf(args: CliArguments): SessionOptions {
+/** --threads and --backend (default auto: the provider remembered for this machine, measured on first use). */
+function sessionOptionsOf(args: CliArguments): { readonly options: SessionOptions; readonly backend: Backend | 'auto' } {
   const threads = args.number('threads');
   if (threads !== undefined && (threads < 1 || threads > 1024)) throw new UserError('invalid-argument', `--threads must be 1 or more; got ${threads}.`);
-  const backend = args.string('backend');
-  if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) {
-    throw new UserError('invalid-argument', `Unknown backend '${backend}'.`, `Choose one of: ${BACKENDS.join(', ')}.`);
+  const backend = args.string('backend') ?? 'auto';
+  if (backend !== 'auto' && !(BACKENDS as readonly string[]).includes(backend)) {
+    throw new UserError('invalid-argument', `Unknown backend '${backend}'.`, `Choose one of: auto, ${BACKENDS.join(', ')}.`);
   }
-  return { ...(threads === undefined ? {} : { intraOpThreads: threads }), ...(backend === undefined ? {} : { backend: backend as Backend }) };
+  return { options: threads === undefined ? {} : { intraOpThreads: threads }, backend: backend as Backend | 'auto' };
 }
 
 function progressUpdate(event: GenerationProgressEvent) {
@@ -81,7 +84,18 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
   const mapsFolder = args.string('maps');
   const maps = mapsFolder === undefined ? undefined : checkMapsFolder(mapsFolder);
   const progress = new ProgressReporter(context.io.stderr, progressModeOf(args.string('progress'), context.io.stderr));
-  const runtime = createModelRuntime({ sessionOptions: sessionOptionsOf(args) });
+  const session = sessionOptionsOf(args);
+  setRuntimeLogFile(join(context.home, 'logs', 'engine.log'));
+  let backend: Backend;
+  if (session.backend === 'auto') {
+    const choice = await chooseProvider(join(context.home, 'provider-choice.json'));
+    backend = choice.backend;
+    const measured = choice.measurements.filter((entry) => entry.ms !== undefined).map((entry) => `${entry.backend} ${entry.ms!.toFixed(1)} ms`);
+    progress.note(`Provider: ${backend} (auto; probe ${measured.join(', ')})`);
+  } else {
+    backend = session.backend;
+  }
+  const runtime = createModelRuntime({ sessionOptions: { ...session.options, backend }, onFallback: (message) => progress.note(message) });
   const library = Library.open({ home: context.home });
   const engine = createCliEngine(library, runtime);
   let cancel = () => {};

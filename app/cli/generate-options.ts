@@ -51,7 +51,7 @@ export const OUTPUT_OPTIONS: readonly OptionSpec[] = [
   { name: 'maps', kind: 'string', value: '<folder>', description: 'AFA: write each image’s contribution maps (which model dominated where, per step) as PNGs + JSON' },
   { name: 'progress', kind: 'string', value: 'bar|lines|json|none', description: 'Progress on stderr (default: bar on a terminal, else lines)' },
   { name: 'threads', kind: 'integer', value: '<n>', description: 'CPU threads for onnxruntime (default: all available)' },
-  { name: 'backend', kind: 'string', value: '<name>', description: 'Execution provider: cpu (default), cuda, dml, coreml, webgpu where available' },
+  { name: 'backend', kind: 'string', value: '<name>', description: 'Execution provider: auto (default: the fastest working one, measured once per machine), cpu, webgpu, cuda, dml, coreml where available' },
 ];
 
 /** The one target the arguments name (undefined when none); two at once is a usage error. */

@@ -4,8 +4,6 @@
 import { EngineError } from '../common/errors.ts';
 import type { Conditioning, Denoiser, StepContext } from '../pipeline/denoiser.ts';
 import type { CachedModel, ModelRuntime } from '../pipeline/model-runtime.ts';
-import { ModelSession } from '../runtime/onnx-runtime.ts';
-import { estimateSessionBytes } from '../runtime/session-cache.ts';
 import { unetTimestep } from '../models/unet-timestep.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
@@ -39,15 +37,7 @@ export interface GraphRunner {
 }
 
 export function cachedGraphRunner(modelPath: string, runtime: ModelRuntime): GraphRunner {
-  const key = `${runtime.sessionOptions.backend ?? 'cpu'}:${modelPath}`;
-  let size: number | undefined;
-  return {
-    run: (feeds, outputs) => {
-      size ??= estimateSessionBytes(modelPath);
-      const create = () => ModelSession.create(modelPath, runtime.sessionOptions);
-      return runtime.sessions.use(key, size, create, (session) => session.run(feeds, [...outputs]));
-    },
-  };
+  return { run: (feeds, outputs) => runtime.run(modelPath, feeds, outputs) };
 }
 
 /** Per-step expert weight maps of an AFA graph compiled with `exposeWeights`: `weights_NN` [B, K, h, w]. */

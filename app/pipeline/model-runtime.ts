@@ -4,24 +4,85 @@
 // the cache may release it between steps of another model's job.
 import { totalmem } from 'node:os';
 import { EngineError } from '../common/errors.ts';
-import { ModelSession, type SessionOptions } from '../runtime/onnx-runtime.ts';
+import { ModelSession, type Backend, type SessionOptions } from '../runtime/onnx-runtime.ts';
+import { runtimeLog } from '../runtime/runtime-log.ts';
 import { estimateSessionBytes, SessionCache } from '../runtime/session-cache.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 
 export interface ModelRuntime {
   readonly sessions: SessionCache<ModelSession>;
-  /** Backend, threads, … for every session this runtime creates. */
+  /** Backend, threads, … for every session this runtime creates (as configured). */
   readonly sessionOptions: SessionOptions;
+  /** The provider sessions run on now: sessionOptions.backend, or 'cpu' after that provider failed. */
+  readonly backend: Backend;
+  /**
+   * Runs `modelPath` (cached session, pinned for the run) and returns the named outputs. When a GPU
+   * provider fails — at session creation or in the middle of a job — the runtime moves to the CPU for
+   * good, says so (onFallback and the runtime log), and reruns the same feeds there: the caller's
+   * tensors are its own, so nothing computed before is lost.
+   */
+  run(modelPath: string, feeds: Readonly<Record<string, Tensor>>, outputs: readonly string[]): Promise<Record<string, Tensor>>;
+}
+
+export interface ModelRuntimeOptions {
+  readonly sessionOptions?: SessionOptions;
+  readonly budgetBytes?: number;
+  /** Told once, in words for the user, when the runtime falls back to the CPU. */
+  readonly onFallback?: (message: string) => void;
 }
 
 /**
  * A runtime with its own cache. Default budget: half the machine's memory — SD1.5 in float32 needs
  * ≈ 4.1 GB (U-Net 3.4, text encoder 0.5, VAE decoder 0.2).
  */
-export function createModelRuntime(options: { readonly sessionOptions?: SessionOptions; readonly budgetBytes?: number } = {}): ModelRuntime {
+export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRuntime {
+  const sessions = new SessionCache<ModelSession>({ budgetBytes: options.budgetBytes ?? Math.floor(totalmem() / 2) });
+  const sessionOptions: SessionOptions = Object.freeze({ ...options.sessionOptions });
+  const sizes = new Map<string, number>();
+  let backend: Backend = sessionOptions.backend ?? 'cpu';
+
+  const sizeOf = (modelPath: string): number => {
+    let size = sizes.get(modelPath);
+    if (size === undefined) {
+      try {
+        size = estimateSessionBytes(modelPath);
+      } catch (error) {
+        // The file is there (resolvers check) but unreadable as ONNX: the store is damaged, not the request.
+        throw new EngineError(`The model file ${modelPath} cannot be read: ${(error as Error).message}`, { cause: error });
+      }
+      sizes.set(modelPath, size);
+    }
+    return size;
+  };
+
+  const run = async (modelPath: string, feeds: Readonly<Record<string, Tensor>>, outputs: readonly string[]): Promise<Record<string, Tensor>> => {
+    const on = backend;
+    const create = () => ModelSession.create(modelPath, { ...sessionOptions, backend: on });
+    try {
+      return await sessions.use(`${on}:${modelPath}`, sizeOf(modelPath), create, (session) => session.run(feeds, [...outputs]));
+    } catch (error) {
+      // Only onnxruntime's own failures move the job; bad feeds (UserError) and cancellation stay errors.
+      if (on === 'cpu' || !(error instanceof EngineError)) throw error;
+      if (backend === on) {
+        backend = 'cpu';
+        const reason = (error.message.split('\n')[0] ?? '').slice(0, 300);
+        const message = `The ${on} provider failed (${reason}); continuing on the CPU — slower, same result.`;
+        runtimeLog(message);
+        options.onFallback?.(message);
+        // Free the failed provider's sessions (and their device memory) before loading CPU copies.
+        for (const key of sessions.keys()) if (key.startsWith(`${on}:`)) await sessions.evict(key);
+      }
+      return run(modelPath, feeds, outputs);
+    }
+  };
+
   return {
-    sessions: new SessionCache<ModelSession>({ budgetBytes: options.budgetBytes ?? Math.floor(totalmem() / 2) }),
-    sessionOptions: Object.freeze({ ...options.sessionOptions }),
+    sessions,
+    sessionOptions,
+    get backend() {
+      return backend;
+    },
+    run,
   };
 }
 
@@ -29,29 +90,15 @@ export function createModelRuntime(options: { readonly sessionOptions?: SessionO
 export class CachedModel {
   readonly modelPath: string;
   readonly #runtime: ModelRuntime;
-  readonly #key: string;
-  #sizeBytes: number | undefined;
 
   constructor(modelPath: string, runtime: ModelRuntime) {
     this.modelPath = modelPath;
     this.#runtime = runtime;
-    this.#key = `${runtime.sessionOptions.backend ?? 'cpu'}:${modelPath}`;
   }
 
   /** Runs the model and returns output `output`. */
   async run(feeds: Readonly<Record<string, Tensor>>, output: string): Promise<Tensor> {
-    this.#sizeBytes ??= this.#estimateSize();
-    const create = () => ModelSession.create(this.modelPath, this.#runtime.sessionOptions);
-    const outputs = await this.#runtime.sessions.use(this.#key, this.#sizeBytes, create, (session) => session.run(feeds, [output]));
+    const outputs = await this.#runtime.run(this.modelPath, feeds, [output]);
     return outputs[output]!;
-  }
-
-  #estimateSize(): number {
-    try {
-      return estimateSessionBytes(this.modelPath);
-    } catch (error) {
-      // The file is there (resolvers check) but unreadable as ONNX: the store is damaged, not the request.
-      throw new EngineError(`The model file ${this.modelPath} cannot be read: ${(error as Error).message}`, { cause: error });
-    }
   }
 }

@@ -2,15 +2,17 @@
 // checks that name every missing or mismatched feed, and converts between app Tensors and ORT tensors.
 // Sessions live on the process's inference thread (inference-thread.ts): ModelSession is the handle
 // callers hold, LocalSession the onnxruntime session the thread runs.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, platform } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError, UserError } from '../common/errors.ts';
 import type { DType, Tensor } from '../tensor/tensor.ts';
 import { describeShape } from '../tensor/tensor.ts';
 import { inferenceThread } from './inference-thread.ts';
+import { withExplicitAttention } from './explicit-attention.ts';
+import { ortLogSeverity, runtimeLog } from './runtime-log.ts';
 
 export type Backend = 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
 
@@ -21,6 +23,11 @@ export interface BackendInfo {
   readonly available: boolean;
   /** Why it is not available. */
   readonly reason?: string;
+}
+
+/** The onnxruntime-node package version (e.g. '1.30.0'). */
+export function onnxruntimeVersion(): string {
+  return ort.env.versions.node ?? ort.env.versions.common;
 }
 
 /** Where onnxruntime-node keeps its native libraries for this platform (the CUDA provider is downloaded there). */
@@ -61,7 +68,7 @@ export function listBackends(): BackendInfo[] {
  */
 export async function trySessionOn(backend: Backend, modelBytes: Uint8Array): Promise<string | undefined> {
   try {
-    const session = await ort.InferenceSession.create(modelBytes, { executionProviders: [backend], graphOptimizationLevel: 'disabled' });
+    const session = await ort.InferenceSession.create(modelBytes, { executionProviders: [backend], graphOptimizationLevel: 'disabled', logSeverityLevel: ortLogSeverity() });
     await session.release();
     return undefined;
   } catch (error) {
@@ -91,7 +98,15 @@ export interface SessionOptions {
   readonly prepackWeights?: boolean;
   /** ORT session config entries (onnxruntime_session_options_config_keys.h), e.g. { 'session.set_denormal_as_zero': '1' }. */
   readonly config?: Readonly<Record<string, string>>;
+  /**
+   * Keep com.microsoft MultiHeadAttention nodes fused; default true except on the providers in
+   * EXPLICIT_ATTENTION_BACKENDS, whose fused kernel gave wrong results (see explicit-attention.ts).
+   */
+  readonly fusedAttention?: boolean;
 }
+
+/** Providers whose sessions get MultiHeadAttention rewritten into standard ops unless asked otherwise. */
+export const EXPLICIT_ATTENTION_BACKENDS: ReadonlySet<Backend> = new Set(['webgpu']);
 
 /** ORT type names for app dtypes; bfloat16 has no onnxruntime-node tensor type. */
 const ORT_TYPES: Partial<Record<DType, ort.Tensor.Type>> = {
@@ -222,14 +237,23 @@ export class LocalSession {
       graphOptimizationLevel: options.optimization ?? 'all',
       enableCpuMemArena: true,
       enableMemPattern: true,
+      // Warnings such as "Some nodes were not assigned to the preferred execution providers" (shape ops
+      // run on the CPU by design) would reach the user's terminal at every GPU session: see runtime-log.ts.
+      logSeverityLevel: ortLogSeverity(),
       // No freeDimensionOverrides: onnxruntime-node 1.30's binding never reads it (a web-only option;
       // FreeDimensionOverrideTransformer reports 0 changes). Models declare their intermediate shapes
       // instead (app/onnx/model-proto.ts), which is what the memory planner needs; fixing the input dims
       // in the model made no measurable difference to a U-Net step (0.78 vs 0.81 CPU s, 1 thread).
-      extra: nestConfig({ ...(options.prepackWeights === false ? { 'session.disable_prepacking': '1' } : {}), ...options.config }),
+      extra: nestConfig(flatConfig(options)),
     };
     try {
-      const session = await ort.InferenceSession.create(modelPath, sessionOptions);
+      const rewritten = (options.fusedAttention ?? !EXPLICIT_ATTENTION_BACKENDS.has(backend)) ? undefined : withExplicitAttention(readFileSync(modelPath));
+      if (rewritten) {
+        // Loaded from memory: external weights are then found relative to this folder instead of the model's path.
+        sessionOptions.extra = nestConfig({ ...flatConfig(options), 'session.model_external_initializers_file_folder_path': dirname(modelPath) });
+      }
+      runtimeLog(`session ${basename(modelPath)} on ${backend}${rewritten ? `, ${rewritten.rewritten} MultiHeadAttention node(s) as standard ops` : ''}`);
+      const session = rewritten ? await ort.InferenceSession.create(rewritten.bytes, sessionOptions) : await ort.InferenceSession.create(modelPath, sessionOptions);
       return new LocalSession(modelPath, backend, session);
     } catch (error) {
       throw new EngineError(`onnxruntime could not load ${modelPath} on ${backend}: ${(error as Error).message}`, { cause: error });
@@ -301,6 +325,10 @@ export class LocalSession {
   get released(): boolean {
     return this.session === undefined;
   }
+}
+
+function flatConfig(options: SessionOptions): Record<string, string> {
+  return { ...(options.prepackWeights === false ? { 'session.disable_prepacking': '1' } : {}), ...options.config };
 }
 
 /** onnxruntime-node takes config entries as nested objects ({ session: { key: value } }) and joins keys with '.'. */

@@ -61,6 +61,13 @@ export function SettingsScreen() {
               <fieldset className="flex flex-col gap-2">
                 <legend className="mb-1 text-xs font-medium text-zinc-400">Execution provider</legend>
                 {backends.error ? <ErrorNotice error={backends.error} /> : null}
+                <label className={`flex items-start gap-3 rounded-md px-3 py-2 ring-1 ring-inset ${draft.backend === 'auto' ? 'bg-accent-600/10 ring-accent-600/50' : 'ring-zinc-800'}`}>
+                  <input type="radio" name="backend" className="mt-1 accent-accent-500" value="auto" checked={draft.backend === 'auto'} onChange={() => setDraft({ ...draft, backend: 'auto' })} />
+                  <span className="flex flex-col">
+                    <span className="text-sm font-medium">Automatic</span>
+                    <span className="text-xs text-zinc-400">The fastest provider that works here, measured once on first use and remembered for this machine; falls back to the CPU if it fails</span>
+                  </span>
+                </label>
                 {(backends.data ?? []).map((backend) => (
                   <label key={backend.backend} className={`flex items-start gap-3 rounded-md px-3 py-2 ring-1 ring-inset ${draft.backend === backend.backend ? 'bg-accent-600/10 ring-accent-600/50' : 'ring-zinc-800'} ${backend.available ? '' : 'opacity-60'}`}>
                     <input type="radio" name="backend" className="mt-1 accent-accent-500" value={backend.backend} disabled={!backend.available} checked={draft.backend === backend.backend} onChange={() => setDraft({ ...draft, backend: backend.backend as BackendName })} />

@@ -30,12 +30,14 @@ test('the token URL opens the studio and every screen is reachable from the navi
   await page.getByLabel('Prompt', { exact: true }).waitFor();
 });
 
-test('settings offer only the available execution providers and say why the others are not', async () => {
+test('settings default to the automatic provider, offer only the available ones and say why the others are not', async () => {
   const { page } = studio;
   await page.goto(`${studio.server.origin}/#/settings`);
   const cpu = page.getByRole('radio', { name: /^CPU/ });
   await cpu.waitFor();
-  assert.equal(await cpu.isChecked(), true);
+  assert.equal(await page.getByRole('radio', { name: /^Automatic/ }).isChecked(), true);
+  assert.equal(await cpu.isChecked(), false);
+  assert.equal(await cpu.isDisabled(), false);
   assert.equal(await page.getByRole('radio', { name: /CoreML|Core ML/ }).isDisabled(), true);
   await page.getByText('CoreML exists only on macOS.').waitFor();
   await page.getByLabel('Threads').fill('1');

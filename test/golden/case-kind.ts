@@ -2,6 +2,7 @@
 // Each file in test/golden/kinds/ exports `kinds: CaseKind[]`; the runner discovers them, so adding a
 // kind never means editing the runner. A kind *computes* outputs; the runner compares them with the
 // manifest's expectations (atol/rtol, exact integers, PNG pixels, same_as), so comparison is one code path.
+import type { SessionOptions } from '../../app/runtime/onnx-runtime.ts';
 import type { Tensor } from '../../app/tensor/tensor.ts';
 
 /** One entry of a case's `inputs` or `outputs` in manifest.json (fields as the golden README documents). */
@@ -59,6 +60,11 @@ export interface CaseContext {
   readonly manifest: Readonly<Record<string, unknown>>;
   /** A scratch directory for this case, removed after it ran. */
   readonly scratch: string;
+  /**
+   * Options for every onnxruntime session the case opens (the execution provider chosen with
+   * `--backend`); kinds pass them on, so one golden directory runs on any provider.
+   */
+  readonly session: SessionOptions;
 }
 
 export interface CaseKind {

@@ -7,6 +7,7 @@ import type { CaseOutput, ManifestEntry } from './case-kind.ts';
 import { compareExact, comparePixels, compareTensors, compareValues, isTensor } from './compare.ts';
 import type { Comparison } from './compare.ts';
 import type { GoldenFiles } from './manifest.ts';
+import { providerTolerance, scaledAtol, type ProviderTolerance } from './provider-tolerance.ts';
 
 export type OutputStatus = 'pass' | 'fail' | 'info';
 
@@ -34,6 +35,8 @@ export interface CheckContext {
   /** All outputs the kind returned for this case (same_as may compare one of them). */
   readonly computed: Readonly<Record<string, CaseOutput>>;
   readonly sameAs: (caseId: string, output: string) => SameAsTarget;
+  /** The provider's rule on top of the manifest's tolerances; default the CPU's (as written). */
+  readonly tolerance?: ProviderTolerance;
 }
 
 export function checkOutput(name: string, entry: ManifestEntry, ours: CaseOutput | undefined, context: CheckContext): OutputResult {
@@ -49,7 +52,8 @@ function check(name: string, entry: ManifestEntry, ours: CaseOutput | undefined,
   const base = { name, type: entry.type };
   if (entry.type === 'same_as') return checkSameAs(name, entry, context);
   if (ours === undefined) return { ...base, status: 'fail', message: 'not computed (the kind returned no output of this name)' };
-  const atol = entry.atol ?? 0;
+  const tolerance = context.tolerance ?? providerTolerance('cpu');
+  const atol = scaledAtol(entry.atol ?? 0, tolerance);
   const rtol = entry.rtol ?? 0;
   const fromComparison = (comparison: Comparison, tolerance: number | undefined): OutputResult => ({
     ...base,
@@ -72,19 +76,19 @@ function check(name: string, entry: ManifestEntry, ours: CaseOutput | undefined,
     case 'png': {
       if (!('png' in ours)) return { ...base, status: 'fail', message: `expected a png, got ${describeOutput(ours)}` };
       checkSha256(context.files.resolve(entry.file!), entry.sha256);
-      const pixelAtol = entry.atol ?? 1;
+      const pixelAtol = Math.max(entry.atol ?? 1, tolerance.pixelAtol);
       return fromComparison(comparePixels(ours.png, context.files.readPng(entry), pixelAtol), pixelAtol);
     }
     case 'tensor_set': {
       if (!('tensorSet' in ours)) return { ...base, status: 'fail', message: `expected a tensor set, got ${describeOutput(ours)}` };
-      return checkTensorSet(name, entry, ours.tensorSet, context.files);
+      return checkTensorSet(name, entry, ours.tensorSet, context.files, tolerance);
     }
     case 'json':
       return { ...base, status: 'fail', message: "'json' entries describe inputs; the runner has no comparison for a json output" };
   }
 }
 
-function checkTensorSet(name: string, entry: ManifestEntry, ours: ReadonlyMap<string, Tensor>, files: GoldenFiles): OutputResult {
+function checkTensorSet(name: string, entry: ManifestEntry, ours: ReadonlyMap<string, Tensor>, files: GoldenFiles, tolerance: ProviderTolerance): OutputResult {
   const golden = files.readTensorSet(entry);
   const column = Math.max(0, entry.per_tensor_columns?.indexOf('atol') ?? 0);
   const missing = [...golden.keys()].filter((key) => !ours.has(key));
@@ -95,7 +99,7 @@ function checkTensorSet(name: string, entry: ManifestEntry, ours: ReadonlyMap<st
   for (const [tensorName, expected] of golden) {
     const computed = ours.get(tensorName);
     if (!computed) continue;
-    const atol = entry.per_tensor?.[tensorName]?.[column] ?? entry.atol ?? 0;
+    const atol = scaledAtol(entry.per_tensor?.[tensorName]?.[column] ?? entry.atol ?? 0, tolerance);
     largestAtol = Math.max(largestAtol, atol);
     const comparison = compareTensors(computed, expected, { atol, rtol: entry.rtol ?? 0 });
     if (!comparison.ok) failing++;
@@ -131,8 +135,9 @@ function checkSameAs(name: string, entry: ManifestEntry, context: CheckContext):
   if (!ours || !isTensor(ours)) return { ...base, status: 'fail', message: `no computed tensor '${entry.output}' to compare with ${other}` };
   const target = context.sameAs(entry.case!, entry.output!);
   if ('missing' in target) return { ...base, status: 'fail', message: `cannot compare with ${other}: ${target.missing}` };
+  const tolerance = context.tolerance ?? providerTolerance('cpu');
   if ('golden' in target) {
-    const atol = target.golden.atol ?? 0;
+    const atol = scaledAtol(target.golden.atol ?? 0, tolerance);
     const comparison = compareTensors(ours, context.files.readTensor(target.golden), { atol, rtol: target.golden.rtol ?? 0 });
     if (!entry.exact && entry.atol === undefined) {
       return { ...base, status: 'info', maxAbsError: comparison.maxAbsError, message: `vs golden ${other} (${target.reason}): max |difference| ${comparison.maxAbsError} (not required to match)` };
@@ -151,6 +156,7 @@ function checkSameAs(name: string, entry: ManifestEntry, context: CheckContext):
     const comparison = compareExact(ours, target.computed);
     return { ...base, status: comparison.ok ? 'pass' : 'fail', maxAbsError: comparison.maxAbsError, atol: 0, ratio: comparison.ratio, message: `vs ${other}: ${comparison.message}` };
   }
+  // Both sides ran on this provider: a same_as within an atol keeps the manifest's atol as written.
   const atol = entry.atol;
   const comparison = compareTensors(ours, target.computed, { atol: atol ?? 0, rtol: entry.rtol ?? 0 });
   if (atol === undefined) {

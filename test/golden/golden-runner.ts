@@ -11,6 +11,8 @@ import type { CaseContext, CaseKind, CaseOutput, ManifestCase } from './case-kin
 import { checkOutput } from './check-output.ts';
 import type { OutputResult, SameAsTarget } from './check-output.ts';
 import { GoldenFiles, loadManifest } from './manifest.ts';
+import { providerTolerance, type ProviderTolerance } from './provider-tolerance.ts';
+import type { SessionOptions } from '../../app/runtime/onnx-runtime.ts';
 import type { GoldenManifest } from './manifest.ts';
 
 export const DEFAULT_KINDS_DIR = fileURLToPath(new URL('./kinds/', import.meta.url));
@@ -63,6 +65,8 @@ export interface GoldenOptions {
   readonly onCase?: (result: CaseResult) => void;
   /** Parent of the per-case scratch directories; default the OS temp dir. */
   readonly scratchRoot?: string;
+  /** Options of every session the cases open; `backend` picks the execution provider (default cpu). */
+  readonly session?: SessionOptions;
 }
 
 /** Imports every `*.ts` file of `dir` (tests excluded) and collects their exported `kinds`. */
@@ -121,6 +125,8 @@ export class GoldenSession {
   private readonly retained = new Map<string, CaseOutput>();
   private readonly referenced: Set<string>;
   private readonly byId: ReadonlyMap<string, ManifestCase>;
+  /** The provider's tolerance rule every output is checked with. */
+  readonly tolerance: ProviderTolerance;
 
   constructor(
     readonly manifest: GoldenManifest,
@@ -131,6 +137,7 @@ export class GoldenSession {
     this.files = new GoldenFiles(manifest.dir);
     this.byId = new Map(manifest.cases.map((testCase) => [testCase.id, testCase]));
     this.referenced = referencedOutputs(manifest.cases);
+    this.tolerance = providerTolerance(options.session?.backend ?? 'cpu');
     const { caseFilter, kindFilter } = options;
     this.cases = manifest.cases.filter(
       (testCase) =>
@@ -212,7 +219,12 @@ export class GoldenSession {
       const computed = await kind.run(testCase, this.context(testCase, scratch));
       if (typeof computed !== 'object' || computed === null) throw new Error(`kind '${testCase.kind}' returned ${String(computed)} instead of an object of outputs`);
       const outputs = Object.entries(testCase.outputs).map(([name, entry]) =>
-        checkOutput(name, entry, computed[name], { files: this.files, computed, sameAs: (caseId, output) => this.sameAsTarget(caseId, output) }),
+        checkOutput(name, entry, computed[name], {
+          files: this.files,
+          computed,
+          sameAs: (caseId, output) => this.sameAsTarget(caseId, output),
+          tolerance: this.tolerance,
+        }),
       );
       for (const [name, output] of Object.entries(computed)) {
         if (this.referenced.has(outputKey(testCase.id, name))) this.retained.set(outputKey(testCase.id, name), output);
@@ -232,6 +244,7 @@ export class GoldenSession {
     return {
       dir: this.manifest.dir,
       scratch,
+      session: { ...this.options.session },
       manifest: manifestFields,
       resolve: (relativePath) => this.files.resolve(relativePath),
       readTensor: (entry) => this.files.readTensor(entry),

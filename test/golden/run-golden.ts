@@ -1,6 +1,8 @@
-// `npm run golden -- [<dir>] [--case S]... [--kind K]... [--skip-kind K]... [--json FILE] [--kinds-dir DIR]`
-// Runs the golden cases of <dir> (default: ../shared/golden next to the repository), prints one row per
-// case and a summary. Exit status: 0 all passed, 1 a case failed/errored/had no kind, 2 bad usage.
+// `npm run golden -- [<dir>] [--backend B] [--case S]... [--kind K]... [--skip-kind K]... [--json FILE] [--kinds-dir DIR]`
+// Runs the golden cases of <dir> (default: ../shared/golden next to the repository) on one execution
+// provider, prints one row per case and a summary. Exit status: 0 all passed, 1 a case failed/errored/had
+// no kind, 2 bad usage or the provider cannot run here.
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,11 +10,18 @@ import { parseArgs } from 'node:util';
 import { runGolden } from './golden-runner.ts';
 import type { GoldenReport } from './golden-runner.ts';
 import { formatDetails, formatHeader, formatRow, formatSummary } from './report-format.ts';
+import { providerTolerance } from './provider-tolerance.ts';
+import { SOFTWARE_ADAPTER_MARK, softwareAdapterEnv } from './software-adapter.ts';
+import { probeBackends } from '../../app/runtime/backend-probe.ts';
+import { BACKENDS, type Backend } from '../../app/runtime/onnx-runtime.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-const USAGE = `usage: npm run golden -- [<dir>] [--case <substring>]... [--kind <kind>]... [--skip-kind <kind>]... [--json <file>]
+const USAGE = `usage: npm run golden -- [<dir>] [--backend <provider>] [--case <substring>]... [--kind <kind>]... [--skip-kind <kind>]... [--json <file>]
   <dir>              golden directory with manifest.json (default: ${join(repoRoot, '..', 'shared', 'golden')})
+  --backend <name>   execution provider for every session: ${BACKENDS.join(', ')} (default cpu); GPU
+                     providers are held to test/golden/provider-tolerance.ts. webgpu on a machine
+                     without an adapter reruns itself on SwiftShader when chromium ships it
   --case <text>      run only cases whose id contains <text> (repeatable)
   --kind <kind>      run only cases of <kind> (repeatable)
   --skip-kind <kind> report cases of <kind> as skipped (repeatable)
@@ -36,6 +45,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         'skip-kind': { type: 'string', multiple: true },
         json: { type: 'string' },
         'kinds-dir': { type: 'string' },
+        backend: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -53,7 +63,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const dir = resolve(positionals[0] ?? join(repoRoot, '..', 'shared', 'golden'));
+  const backend = (values.backend ?? 'cpu') as Backend;
+  if (!BACKENDS.includes(backend)) {
+    console.error(`unknown backend '${values.backend}': choose one of ${BACKENDS.join(', ')}\n${USAGE}`);
+    return 2;
+  }
+  const usable = await usableBackend(backend, argv);
+  if (typeof usable === 'number') return usable;
+  const tolerance = providerTolerance(backend);
   console.log(`golden: ${dir}`);
+  console.log(`backend: ${backend}${process.env[SOFTWARE_ADAPTER_MARK] ? ` (software adapter: SwiftShader, ${process.env[SOFTWARE_ADAPTER_MARK]})` : ''}; tolerance: ${tolerance.basis}`);
   console.log(formatHeader());
   let report: GoldenReport;
   try {
@@ -62,6 +81,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       kindFilter: values.kind,
       skipKinds: values['skip-kind'],
       kindsDir: values['kinds-dir'] === undefined ? undefined : resolve(values['kinds-dir']),
+      session: { backend },
       onCase: (result) => {
         console.log(formatRow(result));
         for (const line of formatDetails(result)) console.log(line);
@@ -74,6 +94,26 @@ export async function main(argv: readonly string[]): Promise<number> {
   for (const line of formatSummary(report)) console.log(line);
   if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(report, finite, 2)}\n`);
   return report.ok ? 0 : 1;
+}
+
+/**
+ * True when `backend` works in this process. Otherwise, for webgpu with SwiftShader installed, the exit
+ * status of this same command rerun in a child with the software adapter's environment (the library path
+ * must be set before a process starts); else 2 after saying why — fast, never waiting on a device.
+ */
+async function usableBackend(backend: Backend, argv: readonly string[]): Promise<true | number> {
+  if (backend === 'cpu') return true;
+  const info = (await probeBackends()).find((entry) => entry.backend === backend);
+  if (info?.available) return true;
+  const env = backend === 'webgpu' && !process.env[SOFTWARE_ADAPTER_MARK] ? softwareAdapterEnv() : undefined;
+  if (env) {
+    console.log(`no WebGPU adapter here (${info?.reason ?? 'unknown'}); rerunning on the SwiftShader software adapter (${env.VK_ICD_FILENAMES})`);
+    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...argv], { env, stdio: 'inherit' });
+    return child.status ?? 2;
+  }
+  const hint = backend === 'webgpu' ? ' (without a GPU: apt-get install chromium, whose SwiftShader driver gives a software adapter)' : '';
+  console.error(`cannot run on ${backend}: ${info?.reason ?? 'unknown provider'}${hint}`);
+  return 2;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

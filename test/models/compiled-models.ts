@@ -9,6 +9,7 @@ import { openDiffusersComponent } from '../../app/models/diffusers-folder.ts';
 import { parseUnetConfig, type UnetConfig } from '../../app/models/unet-config.ts';
 import { parseClipTextConfig } from '../../app/models/clip-text-config.ts';
 import { parseVaeConfig } from '../../app/models/vae-config.ts';
+import type { SessionOptions } from '../../app/runtime/onnx-runtime.ts';
 
 let root: string | undefined;
 const cache = new Map<string, Promise<CompiledComponent>>();
@@ -22,10 +23,11 @@ function scratchRoot(): string {
   return root;
 }
 
-function compileOnce(key: string, spec: () => ComponentSpec): Promise<CompiledComponent> {
+function compileOnce(name: string, spec: () => ComponentSpec, session: SessionOptions): Promise<CompiledComponent> {
+  const key = `${session.backend ?? 'cpu'}:${name}`;
   let compiled = cache.get(key);
   if (!compiled) {
-    compiled = compileComponent(spec(), join(scratchRoot(), `model-${cache.size}`));
+    compiled = compileComponent(spec(), join(scratchRoot(), `model-${cache.size}`), { session });
     cache.set(key, compiled);
   }
   return compiled;
@@ -33,11 +35,12 @@ function compileOnce(key: string, spec: () => ComponentSpec): Promise<CompiledCo
 
 export type UnetShape = 'whole' | 'layers';
 
-export function compiledUnet(folder: string, shape: UnetShape): Promise<CompiledComponent> {
+/** Sessions open on `session.backend` (default cpu); each backend gets its own compiled copy. */
+export function compiledUnet(folder: string, shape: UnetShape, session: SessionOptions = {}): Promise<CompiledComponent> {
   return compileOnce(`unet:${shape}:${folder}`, () => {
     const { config, weights } = openDiffusersComponent(folder, parseUnetConfig);
     return { kind: 'unet', config, weights, shapes: [shape] };
-  });
+  }, session);
 }
 
 export function unetConfigOf(folder: string): UnetConfig {
@@ -46,16 +49,16 @@ export function unetConfigOf(folder: string): UnetConfig {
   return component.config;
 }
 
-export function compiledTextEncoder(folder: string): Promise<CompiledComponent> {
+export function compiledTextEncoder(folder: string, session: SessionOptions = {}): Promise<CompiledComponent> {
   return compileOnce(`text-encoder:${folder}`, () => {
     const { config, weights } = openDiffusersComponent(folder, parseClipTextConfig);
     return { kind: 'text-encoder', config, weights };
-  });
+  }, session);
 }
 
-export function compiledVae(folder: string, part: 'decoder' | 'encoder'): Promise<CompiledComponent> {
+export function compiledVae(folder: string, part: 'decoder' | 'encoder', session: SessionOptions = {}): Promise<CompiledComponent> {
   return compileOnce(`vae-${part}:${folder}`, () => {
     const { config, weights } = openDiffusersComponent(folder, parseVaeConfig);
     return { kind: part === 'decoder' ? 'vae-decoder' : 'vae-encoder', config, weights };
-  });
+  }, session);
 }

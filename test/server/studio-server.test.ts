@@ -157,7 +157,7 @@ test('other origins and foreign host names are refused', async () => {
 
 test('API calls return typed results and typed errors', async () => {
   const settings = JSON.parse((await call('settings.get', undefined)).body);
-  assert.deepEqual(settings, { ok: true, value: { dataDirectory: home, backend: 'cpu', threads: 0, previews: true } });
+  assert.deepEqual(settings, { ok: true, value: { dataDirectory: home, backend: 'auto', threads: 0, previews: true } });
 
   const bad = await call('generation.enqueue', { prompt: 1 });
   assert.equal(bad.status, 400);

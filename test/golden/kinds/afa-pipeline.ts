@@ -32,11 +32,11 @@ const afaPipeline: CaseKind = {
     const afaDir = context.resolve(String(testCase.model?.afa));
     const params = testCase.params as { prompt: string; negative_prompt: string; guidance_scale: number; num_inference_steps: number; width: number; height: number };
     const count = (JSON.parse(readFileSync(join(afaDir, 'model_config.json'), 'utf8')) as { num_models: number }).num_models;
-    const runtime = createModelRuntime();
+    const runtime = createModelRuntime({ sessionOptions: context.session });
     const tokenizer = ClipTokenizer.fromDiffusersFolder(join(afaDir, 'tokenizer'));
     const encoders = await Promise.all(
       expertFolders(afaDir, 'text_encoder', count).map(async (folder) => {
-        const compiled = await compiledTextEncoder(folder);
+        const compiled = await compiledTextEncoder(folder, context.session);
         return { tokenizer, model: new CachedModel(compiled.modelPaths.get('text_encoder')!, runtime) };
       }),
     );
@@ -57,7 +57,7 @@ const afaPipeline: CaseKind = {
           }
         },
       });
-      const vae = await compiledVae(join(afaDir, 'vae'), 'decoder');
+      const vae = await compiledVae(join(afaDir, 'vae'), 'decoder', context.session);
       const decoder = new VaeLatentDecoder(vae.modelPaths.get('vae_decoder')!, runtime);
       const schedulerJson = parseDiffusersJson(readFileSync(join(afaDir, 'scheduler', 'scheduler_config.json'), 'utf8'));
       const scheduler = schedulerFromConfig(fromDiffusersConfig(schedulerJson));

@@ -56,7 +56,7 @@ const afaTrainStep: CaseKind = {
     const timesteps = Array.from(context.readInput('timesteps').data as BigInt64Array, Number);
 
     // latents = latent_dist.sample() · scaling = (mean + std·ε)·0.18215, in float32 like torch.
-    const vae = await compiledVae(join(afaDir, 'vae'), 'encoder');
+    const vae = await compiledVae(join(afaDir, 'vae'), 'encoder', context.session);
     const { mean, std } = await vae.session('vae_encoder').run({ image: pixels });
     const latentData = new Float32Array(mean!.data.length);
     const [m, s, e] = [mean!.data as Float32Array, std!.data as Float32Array, vaeEps.data];
@@ -69,7 +69,7 @@ const afaTrainStep: CaseKind = {
     // encoder_hidden_states[k] = text_encoder_k(input_ids)[0], stacked over the experts.
     const embeddings: Tensor[] = [];
     for (let k = 0; k < K; k++) {
-      const encoder = await compiledTextEncoder(expertFolders(afaDir, k).textEncoder);
+      const encoder = await compiledTextEncoder(expertFolders(afaDir, k).textEncoder, context.session);
       embeddings.push((await encoder.session('text_encoder').run({ input_ids: inputIds })).last_hidden_state!);
     }
     const perExpert = embeddings[0]!.data.length;
@@ -85,7 +85,7 @@ const afaTrainStep: CaseKind = {
     const [batch, , height, width] = noisyLatents.shape as number[];
     const dir = mkdtempSync(join(tmpdir(), 'afa-golden-train-'));
     const shape = { batch: batch!, height: height!, width: width!, tokens: contexts.shape[2]! };
-    const training = await TrainingSession.create(buildAfaTrainingGraph(experts, aggregators, shape), { dir });
+    const training = await TrainingSession.create(buildAfaTrainingGraph(experts, aggregators, shape), { dir, session: context.session });
     try {
       const step = await training.computeGradients({
         sample: noisyLatents,

@@ -11,6 +11,7 @@ import { openDiffusersComponent } from '../../../app/models/diffusers-folder.ts'
 import { parseUnetConfig } from '../../../app/models/unet-config.ts';
 import { unetTimestep } from '../../../app/models/unet-timestep.ts';
 import { compileEnsembleGraph, type CompiledEnsemble } from '../../../app/ensemble/compile-ensemble.ts';
+import type { SessionOptions } from '../../../app/runtime/onnx-runtime.ts';
 import type { Expert } from '../../../app/ensemble/lock-step-graph.ts';
 import type { MergeMethod } from '../../../app/ensemble/merge-method.ts';
 import { buildMergedUnetGraph } from '../../../app/ensemble/merged-unet.ts';
@@ -25,13 +26,13 @@ function openExperts(folders: readonly string[]): Expert[] {
 }
 
 // The three timesteps of a kind share one compiled graph, kept in a folder removed when the process exits.
-function compileOnce(folders: readonly string[], method: MergeMethod): Promise<CompiledEnsemble> {
-  const key = JSON.stringify({ folders, method });
+function compileOnce(folders: readonly string[], method: MergeMethod, session: SessionOptions): Promise<CompiledEnsemble> {
+  const key = JSON.stringify({ folders, method, backend: session.backend ?? 'cpu' });
   let entry = compiled.get(key);
   if (!entry) {
     const dir = mkdtempSync(join(tmpdir(), 'afa-golden-merge-'));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    entry = compileEnsembleGraph(buildMergedUnetGraph(openExperts(folders), method), dir);
+    entry = compileEnsembleGraph(buildMergedUnetGraph(openExperts(folders), method), dir, { session });
     compiled.set(key, entry);
   }
   return entry;
@@ -40,7 +41,7 @@ function compileOnce(folders: readonly string[], method: MergeMethod): Promise<C
 async function runMerged(testCase: ManifestCase, context: CaseContext, folders: readonly string[], method: MergeMethod) {
   const inputs = testCase.inputs ?? {};
   const sample = context.readTensor(inputs.sample!) as Tensor<'float32'>;
-  const merged = await compileOnce(folders.map((folder) => context.resolve(folder)), method);
+  const merged = await compileOnce(folders.map((folder) => context.resolve(folder)), method, context.session);
   const result = await merged.session.run({
     sample,
     timestep: unetTimestep(context.readTensor(inputs.timestep!), sample.shape[0]!),

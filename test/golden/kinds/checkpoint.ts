@@ -31,7 +31,7 @@ const singleFileCheckpoint: CaseKind = {
     });
     const inputs = testCase.inputs ?? {};
     const sample = context.readTensor(inputs.sample) as Tensor<'float32'>;
-    const session = await ModelSession.create(imported.files.unet);
+    const session = await ModelSession.create(imported.files.unet, context.session);
     try {
       const result = await session.run({
         sample,

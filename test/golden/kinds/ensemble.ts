@@ -13,6 +13,7 @@ import { unetTimestep } from '../../../app/models/unet-timestep.ts';
 import { loadAggregatorSet } from '../../../app/ensemble/aggregator-set.ts';
 import { buildLockStepGraph, buildOutputAverageGraph, type Expert } from '../../../app/ensemble/lock-step-graph.ts';
 import { compileEnsembleGraph, type CompiledEnsemble } from '../../../app/ensemble/compile-ensemble.ts';
+import type { SessionOptions } from '../../../app/runtime/onnx-runtime.ts';
 
 const compiled = new Map<string, Promise<CompiledEnsemble>>();
 
@@ -30,12 +31,13 @@ function openExperts(folders: readonly string[]): Expert[] {
 
 // Compiled graphs outlive one case (the three timesteps share one graph), so they live in a folder of
 // their own, removed when the process exits.
-function compileOnce(key: string, build: () => Parameters<typeof compileEnsembleGraph>[0]): Promise<CompiledEnsemble> {
+function compileOnce(name: string, build: () => Parameters<typeof compileEnsembleGraph>[0], session: SessionOptions): Promise<CompiledEnsemble> {
+  const key = `${session.backend ?? 'cpu'}:${name}`;
   let entry = compiled.get(key);
   if (!entry) {
     const dir = mkdtempSync(join(tmpdir(), 'afa-golden-ensemble-'));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    entry = compileEnsembleGraph(build(), dir);
+    entry = compileEnsembleGraph(build(), dir, { session });
     compiled.set(key, entry);
   }
   return entry;
@@ -68,6 +70,7 @@ const afaForward: CaseKind = {
     const experts = contexts.shape[0]!;
     const ensemble = await compileOnce(`afa:${afaDir}`, () =>
       buildLockStepGraph(openExperts(afaExpertFolders(afaDir, experts)), { kind: 'aggregators', aggregators: loadAggregatorSet(afaDir) }, { exposeInternals: true }),
+      context.session,
     );
     const result = await ensemble.session.run({ sample, timestep, encoder_hidden_states: contexts });
     const outputs: Record<string, CaseOutput> = {
@@ -99,7 +102,7 @@ const epsAverage: CaseKind = {
     folders.forEach((_, k) => stacked.set(single.data, k * single.data.length));
     const contexts: Tensor<'float32'> = { dtype: 'float32', shape: [folders.length, ...single.shape], data: stacked };
     const run = async (weights: readonly number[], key: string) => {
-      const ensemble = await compileOnce(key, () => buildOutputAverageGraph(openExperts(folders), weights));
+      const ensemble = await compileOnce(key, () => buildOutputAverageGraph(openExperts(folders), weights), context.session);
       return (await ensemble.session.run({ sample, timestep, encoder_hidden_states: contexts })).noise_pred!;
     };
     return {

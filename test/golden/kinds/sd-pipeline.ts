@@ -64,7 +64,7 @@ const sdPipeline: CaseKind = {
     const folder = dirname(context.resolve(String(model.unet)));
     const home = join(context.scratch, 'home');
     const imported = await importCheckpoint(folder, { home, precision: 'fp32' });
-    const runtime = createModelRuntime();
+    const runtime = createModelRuntime({ sessionOptions: context.session });
     try {
       const resolved = await resolveStoredModel(imported.manifest.id, { home, runtime, signal: new AbortController().signal });
       const schedulerJson = JSON.parse(readFileSync(join(context.resolve(String(model.scheduler)), 'scheduler_config.json'), 'utf8')) as unknown;

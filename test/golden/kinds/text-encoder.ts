@@ -5,7 +5,7 @@ import { compiledTextEncoder } from '../../models/compiled-models.ts';
 const textEncoder: CaseKind = {
   kind: 'text_encoder',
   async run(testCase, context) {
-    const compiled = await compiledTextEncoder(context.resolve(String(testCase.model?.text_encoder)));
+    const compiled = await compiledTextEncoder(context.resolve(String(testCase.model?.text_encoder)), context.session);
     const inputIds = context.readTensor(testCase.inputs!.input_ids);
     const result = await compiled.session('text_encoder').run({ input_ids: inputIds });
     return { last_hidden_state: result.last_hidden_state, pooler_output: result.pooler_output };

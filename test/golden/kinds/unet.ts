@@ -23,7 +23,7 @@ const unet: CaseKind = {
   kind: 'unet',
   async run(testCase, context) {
     const { folder, sample, timestep, encoderHiddenStates } = unetInputs(testCase, context);
-    const compiled = await compiledUnet(folder, 'whole');
+    const compiled = await compiledUnet(folder, 'whole', context.session);
     const result = await compiled.session('unet').run({ sample, timestep, encoder_hidden_states: encoderHiddenStates });
     return { noise_pred: result.noise_pred };
   },
@@ -34,7 +34,7 @@ const unetBlocks: CaseKind = {
   async run(testCase, context) {
     const { folder, sample, timestep, encoderHiddenStates } = unetInputs(testCase, context);
     const config = unetConfigOf(folder);
-    const compiled = await compiledUnet(folder, 'layers');
+    const compiled = await compiledUnet(folder, 'layers', context.session);
     const outputs: Record<string, CaseOutput> = {};
     const sessions = { timeEmbedding: compiled.session('time_embedding'), points: unetLayout(config).map((p) => compiled.session(unetPointModelName(p.index))) };
     const noisePred = await runUnetLockStep(sessions, config, { sample, timestep, encoderHiddenStates }, {

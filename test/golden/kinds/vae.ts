@@ -15,7 +15,7 @@ function denormalize(image: Tensor): Tensor {
 const vaeDecode: CaseKind = {
   kind: 'vae_decode',
   async run(testCase, context) {
-    const compiled = await compiledVae(context.resolve(String(testCase.model?.vae)), 'decoder');
+    const compiled = await compiledVae(context.resolve(String(testCase.model?.vae)), 'decoder', context.session);
     const { image } = await compiled.session('vae_decoder').run({ latents: context.readTensor(testCase.inputs!.latents) });
     return { image, image_01: denormalize(image) };
   },
@@ -24,7 +24,7 @@ const vaeDecode: CaseKind = {
 const vaeEncode: CaseKind = {
   kind: 'vae_encode',
   async run(testCase, context) {
-    const compiled = await compiledVae(context.resolve(String(testCase.model?.vae)), 'encoder');
+    const compiled = await compiledVae(context.resolve(String(testCase.model?.vae)), 'encoder', context.session);
     const result = await compiled.session('vae_encoder').run({ image: context.readTensor(testCase.inputs!.image) });
     return { mean: result.mean, logvar: result.logvar, std: result.std, scaled_mean: result.scaled_mean };
   },

@@ -1,0 +1,19 @@
+// What every suite's sessions share: the execution provider (`npm run bench -- --backend webgpu`, default
+// cpu; run-bench passes it on as AFA_BENCH_BACKEND so suites loaded later see it) and the ensemble's
+// image size (AFA_BENCH_ENSEMBLE_SIZE=512 for SD1.5 at 512², default 256²: the 2-core CI machine's size).
+import { BACKENDS, type Backend, type SessionOptions } from '../app/runtime/onnx-runtime.ts';
+
+export function benchBackend(env: NodeJS.ProcessEnv = process.env): Backend {
+  const name = env.AFA_BENCH_BACKEND ?? 'cpu';
+  if (!(BACKENDS as readonly string[]).includes(name)) throw new Error(`AFA_BENCH_BACKEND=${name} is not one of ${BACKENDS.join(', ')}`);
+  return name as Backend;
+}
+
+/** `options` on the bench's provider. */
+export function benchSessionOptions(options: SessionOptions = {}): SessionOptions {
+  return { ...options, backend: benchBackend() };
+}
+
+export function benchEnsembleSize(env: NodeJS.ProcessEnv = process.env): 256 | 512 {
+  return env.AFA_BENCH_ENSEMBLE_SIZE === '512' ? 512 : 256;
+}
