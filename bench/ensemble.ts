@@ -17,12 +17,12 @@
 //
 // `node --import tsx bench/ensemble.ts` runs it standalone; `npm run bench -- ensemble` through run-bench.
 // AFA_BENCH_QUICK=1 shrinks it to a smoke test (narrow U-Net, 16² latents, one timed step).
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './bench-result.ts';
+import { machineBusySeconds, peakRssBytes, runChild } from './process-stats.ts';
 import { median, randomTensor } from './bench-math.ts';
 import { SD15_AGGREGATOR_DEFAULTS, type AggregatorConfig } from '../app/ensemble/aggregator-config.ts';
 import type { AggregatorSet } from '../app/ensemble/aggregator-set.ts';
@@ -159,28 +159,6 @@ function prepare(s: Scale, dir: string): Prepared {
 
 
 
-/** Peak resident set of this process in bytes (VmHWM; maxRSS where /proc is missing). */
-function peakRssBytes(): number {
-  try {
-    const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((text) => text.startsWith('VmHWM:'));
-    if (line) return Number(line.replace(/\D+/g, '')) * 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS * 1024;
-}
-
-/** Busy CPU seconds of the whole machine so far (all cores, /proc/stat; undefined where it is missing). */
-function machineBusySeconds(): number | undefined {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal …: everything but idle and iowait, in 1/100 s.
-    return fields.reduce((sum, value, index) => (index === 3 || index === 4 ? sum : sum + value), 0) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
 interface Timed {
   /** Wall seconds per timed step. */
   readonly steps: number[];
@@ -283,14 +261,7 @@ async function measureSingle(s: Scale, dir: string): Promise<SingleMeasurement> 
 const MARKER = 'BENCH-ENSEMBLE ';
 
 function child<T>(args: readonly string[]): T {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const line = result.stdout.split('\n').find((text) => text.startsWith(MARKER));
-  if (result.status !== 0 || !line) throw new Error(`the ensemble benchmark child ${args.join(' ')} failed (status ${result.status}, signal ${result.signal}): ${result.stdout.slice(-2000)}`);
-  return JSON.parse(line.slice(MARKER.length)) as T;
+  return runChild<T>(fileURLToPath(import.meta.url), MARKER, args);
 }
 
 export async function benchEnsemble(): Promise<BenchResult[]> {

@@ -15,12 +15,12 @@
 // warm-up step, then timed steps; the children run one after another in one bench run, and the other
 // processes' share of the CPU while they ran is reported (a contended machine inflates absolute times).
 // `node --import tsx bench/train.ts` runs it standalone; AFA_BENCH_QUICK=1 measures only the tiny scale.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './bench-result.ts';
+import { machineBusySeconds, peakRssBytes, runChild } from './process-stats.ts';
 import { median, randomTensor } from './bench-math.ts';
 import { SD15_AGGREGATOR_DEFAULTS, type AggregatorConfig } from '../app/ensemble/aggregator-config.ts';
 import type { AggregatorSet } from '../app/ensemble/aggregator-set.ts';
@@ -124,25 +124,6 @@ function prepare(s: Scale, dir: string): Prepared {
   };
 }
 
-function peakRssBytes(): number {
-  try {
-    const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((text) => text.startsWith('VmHWM:'));
-    if (line) return Number(line.replace(/\D+/g, '')) * 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS * 1024;
-}
-
-function machineBusySeconds(): number | undefined {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    return fields.reduce((sum, value, index) => (index === 3 || index === 4 ? sum : sum + value), 0) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
 interface Measurement {
   readonly sessionSeconds: number;
   readonly peakRssBytes: number;
@@ -202,14 +183,7 @@ async function measure(s: Scale, dir: string, mode: Mode): Promise<Measurement> 
 const MARKER = 'BENCH-TRAIN ';
 
 function child<T>(args: readonly string[]): T {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const line = result.stdout.split('\n').find((text) => text.startsWith(MARKER));
-  if (result.status !== 0 || !line) throw new Error(`the training benchmark child ${args.join(' ')} failed (status ${result.status}, signal ${result.signal}): ${result.stdout.slice(-2000)}`);
-  return JSON.parse(line.slice(MARKER.length)) as T;
+  return runChild<T>(fileURLToPath(import.meta.url), MARKER, args);
 }
 
 async function benchScale(key: string): Promise<BenchResult[]> {
