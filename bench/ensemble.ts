@@ -22,14 +22,13 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './bench-result.ts';
+import { syntheticAggregators, syntheticExpert } from './synthetic-ensemble.ts';
 import { machineBusySeconds, peakRssBytes, runChild } from './process-stats.ts';
 import { median, randomTensor } from './bench-math.ts';
-import { SD15_AGGREGATOR_DEFAULTS, type AggregatorConfig } from '../app/ensemble/aggregator-config.ts';
-import type { AggregatorSet } from '../app/ensemble/aggregator-set.ts';
+import { SD15_AGGREGATOR_DEFAULTS } from '../app/ensemble/aggregator-config.ts';
 import { buildLockStepGraph, buildOutputAverageGraph, expertNamespace, type Expert } from '../app/ensemble/lock-step-graph.ts';
-import { plausibleWeight, SyntheticWeights } from '../app/models/synthetic-weights.ts';
+import { SyntheticWeights } from '../app/models/synthetic-weights.ts';
 import { SD15_UNET_CONFIG, type UnetConfig } from '../app/models/unet-config.ts';
-import { unetLayout } from '../app/models/unet-layout.ts';
 import { addUnet } from '../app/models/unet.ts';
 import { unetTimestep } from '../app/models/unet-timestep.ts';
 import { Graph } from '../app/onnx/graph.ts';
@@ -82,27 +81,6 @@ const CONFIGURATIONS: readonly Configuration[] = [AFA, FEATURE_AVERAGE, OUTPUT_A
 
 const singleModel = (index: number) => `single${index}`;
 
-function syntheticExpert(config: UnetConfig, index: number): Expert {
-  // A different seed per expert: three distinct checkpoints of one architecture.
-  return { config, weights: new SyntheticWeights((name, shape) => plausibleWeight(name, shape, index + 1), `synthetic expert ${index + 1}`) };
-}
-
-/** 25 aggregators for an SD1.x layout, with synthetic weights under the official state-dict names. */
-function syntheticAggregators(s: Scale): AggregatorSet {
-  const configs: AggregatorConfig[] = unetLayout(s.config).map((point) => ({
-    inChannels: point.outChannels,
-    ...s.aggregator,
-    numExperts: EXPERTS,
-    crossAttentionDim: s.config.cross_attention_dim,
-    timeEmbeddingChannels: 4 * s.config.block_out_channels[0]!,
-  }));
-  return {
-    source: 'synthetic aggregators',
-    configs,
-    weights: configs.map((_, index) => new SyntheticWeights((name, shape) => plausibleWeight(name, shape, 100 + index), `synthetic aggregator ${index}`)),
-  };
-}
-
 /** Expert k's whole U-Net under the same weight names as in the ensemble graphs, so all share one file. */
 function singleGraph(expert: Expert, index: number): Graph {
   const g = new Graph(`single${index}`);
@@ -121,7 +99,7 @@ function prepare(s: Scale, dir: string): Prepared {
   let start = performance.now();
   const graphs = [
     ...experts.map((expert, k) => singleGraph(expert, k)),
-    buildLockStepGraph(experts, { kind: 'aggregators', aggregators: syntheticAggregators(s) }, { name: 'afa' }),
+    buildLockStepGraph(experts, { kind: 'aggregators', aggregators: syntheticAggregators(s.config, s.aggregator, EXPERTS) }, { name: 'afa' }),
     buildLockStepGraph(experts, { kind: 'mean' }, { name: 'feature_average' }),
     buildOutputAverageGraph(experts, Array.from({ length: EXPERTS }, () => 1 / EXPERTS), 'output_average'),
   ];

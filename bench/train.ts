@@ -20,14 +20,14 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './bench-result.ts';
+import { syntheticAggregators, syntheticExpert } from './synthetic-ensemble.ts';
 import { machineBusySeconds, peakRssBytes, runChild } from './process-stats.ts';
 import { median, randomTensor } from './bench-math.ts';
-import { SD15_AGGREGATOR_DEFAULTS, type AggregatorConfig } from '../app/ensemble/aggregator-config.ts';
+import { SD15_AGGREGATOR_DEFAULTS } from '../app/ensemble/aggregator-config.ts';
 import type { AggregatorSet } from '../app/ensemble/aggregator-set.ts';
 import { buildLockStepGraph, type Expert } from '../app/ensemble/lock-step-graph.ts';
-import { plausibleWeight, SyntheticWeights } from '../app/models/synthetic-weights.ts';
+import { SyntheticWeights } from '../app/models/synthetic-weights.ts';
 import { SD15_UNET_CONFIG, type UnetConfig } from '../app/models/unet-config.ts';
-import { unetLayout } from '../app/models/unet-layout.ts';
 import { saveModels } from '../app/onnx/serialize.ts';
 import { ModelSession } from '../app/runtime/onnx-runtime.ts';
 import { sizeOf, type Tensor } from '../app/tensor/tensor.ts';
@@ -63,25 +63,11 @@ type Mode = 'forward' | Recompute;
 const MODES: readonly Mode[] = ['forward', 'none', 'points'];
 
 function experts(s: Scale): Expert[] {
-  return Array.from({ length: EXPERTS }, (_, k) => ({
-    config: s.config,
-    weights: new SyntheticWeights((name, shape) => plausibleWeight(name, shape, k + 1), `synthetic expert ${k + 1}`),
-  }));
+  return Array.from({ length: EXPERTS }, (_, k) => syntheticExpert(s.config, k));
 }
 
 function aggregators(s: Scale): AggregatorSet {
-  const configs: AggregatorConfig[] = unetLayout(s.config).map((point) => ({
-    inChannels: point.outChannels,
-    ...s.aggregator,
-    numExperts: EXPERTS,
-    crossAttentionDim: s.config.cross_attention_dim,
-    timeEmbeddingChannels: 4 * s.config.block_out_channels[0]!,
-  }));
-  return {
-    source: 'synthetic aggregators',
-    configs,
-    weights: configs.map((_, index) => new SyntheticWeights((name, shape) => plausibleWeight(name, shape, 100 + index), `synthetic aggregator ${index}`)),
-  };
+  return syntheticAggregators(s.config, s.aggregator, EXPERTS);
 }
 
 function shape(s: Scale) {
