@@ -35,7 +35,7 @@ import { buildMergedUnetGraph } from './merged-unet.ts';
 import { memberWeights, validateRecipe, type Recipe } from './recipe.ts';
 
 /** Bump when the graphs a recipe compiles to change, so stale compiled folders are not reused. */
-export const COMPILED_GRAPH_VERSION = 3;
+export const COMPILED_GRAPH_VERSION = 4;
 
 export function aggregatorDir(home: string, aggregatorId: string): string {
   if (!/^[\w.-]+$/.test(aggregatorId)) throw new UserError('invalid-argument', `'${aggregatorId}' is not a valid aggregator id.`);

@@ -116,6 +116,21 @@ test('import → models → generate → the PNG’s settings reproduce the imag
     assert.ok(existsSync(join(out, 'r-1.png')) && existsSync(join(out, 'r-2.png')));
   });
 
+  await t.test('sizes that are multiples of 8 but not of 64 generate; a model stored with an older U-Net graph is rebuilt on first use', () => {
+    // As a studio before the explicit-size upsamplers left it: no unetGraphVersion in the manifest.
+    const manifestPath = join(storedModelFiles(home, readModelManifest(home, folderModel!.id)!).dir, 'model.json');
+    const { unetGraphVersion, ...older } = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
+    assert.equal(unetGraphVersion, 2);
+    writeFileSync(manifestPath, JSON.stringify(older));
+    for (const size of ['128x96', '72x64', '104x104']) {
+      const run = afa(home, 'generate', '-m', 'Tiny expert', '-p', 'x', '--size', size, '--steps', '2', '--seed', '3', '--out', join(out, `size-${size}.png`), '--json');
+      const [image] = json(run).images as { width: number; height: number }[];
+      assert.equal(`${image?.width}x${image?.height}`, size);
+    }
+    assert.equal(readModelManifest(home, folderModel!.id)?.unetGraphVersion, 2);
+    assert.match(afa(home, 'generate', '--help').stdout, /--size <W>x<H> +Size in pixels, multiples of 8, 64–2048/);
+  });
+
   await t.test('bad parameters exit with 2 and say what to do', () => {
     const cases: [string[], RegExp][] = [
       [['--size', '100x64'], /The width must be a multiple of 8 .* got 100\. Try 96 or 104\./],
