@@ -54,10 +54,13 @@ export function aggregatorFor(reference: string, members: readonly string[], hom
   }
 }
 
-/** The recipe an inline --models/--method request describes (validated). */
-export function recipeFromOptions(args: CliArguments, home: string): Recipe {
+/**
+ * The recipe an inline --models/--method request describes (validated). `defaultMethod` is the method
+ * when --method is absent: afa for generate and ensemble create, merge for `afa merge`.
+ */
+export function recipeFromOptions(args: CliArguments, home: string, defaultMethod: EnsembleMethod = 'afa'): Recipe {
   const members = (args.string('models') ?? '').split(',').map((part) => part.trim()).filter(Boolean).map((reference) => findModel(home, reference));
-  const method = (args.string('method') ?? 'afa') as EnsembleMethod;
+  const method = (args.string('method') ?? defaultMethod) as EnsembleMethod;
   if (!METHODS.includes(method)) throw new UserError('invalid-argument', `Unknown method '${method}'.`, `Choose one of: ${METHODS.join(', ')}.`);
   const weights = args.string('weights');
   const blocks = args.string('mbw-blocks');

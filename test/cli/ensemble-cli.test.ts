@@ -68,7 +68,12 @@ test('ensembles from the command line: aggregators, recipes, generation with map
   } finally {
     merged.close();
   }
-  assert.equal(afa(home, 'merge', '--models', 'expert1,expert2', '--out', out).status, 2, 'an existing file is not overwritten without --overwrite');
+  const existing = afa(home, 'merge', '--models', 'expert1,expert2', '--out', out);
+  assert.equal(existing.status, 2, 'an existing file is not overwritten without --overwrite');
+  assert.match(existing.stderr, /merged\.safetensors already exists\. Add --overwrite to replace it/);
+  // Without --method, afa merge makes a weighted merge (not afa, which is no merge).
+  ok(afa(home, 'merge', '--models', 'expert1,expert2', '--weights', '0.6,0.4', '--out', out, '--overwrite', '--json', '--progress', 'none'));
+  assert.match(afa(home, 'merge', '--help').stdout, /--method merge\|mbw +merge .*the default/);
 
   const one = afa(home, 'generate', '--models', 'expert1', '--method', 'afa', '-p', 'x', '--size', '64x64');
   assert.equal(one.status, 2);
