@@ -92,8 +92,13 @@ export interface ModelInfo {
   readonly sizeBytes: number;
   /** 'sd15' for Stable Diffusion 1.x; 'custom' for a checkpoint imported with its own config folder. */
   readonly architecture: string;
-  /** Precision of the checkpoint's weights (the store may keep them in another). */
-  readonly precision: 'fp32' | 'fp16' | 'bf16' | 'mixed';
+  /**
+   * Precision the studio keeps the weights in (what runs): the same value `afa models` shows and
+   * `afa import --precision` sets. fp32 unless asked otherwise, whatever the file's own precision.
+   */
+  readonly precision: 'fp32' | 'fp16';
+  /** Precision of the imported file's weights. */
+  readonly sourcePrecision: 'fp32' | 'fp16' | 'bf16' | 'mixed';
   readonly importedAt: string;
 }
 
@@ -115,7 +120,15 @@ export interface ImportModelRequest {
 
 export interface ImportFinished {
   readonly jobId: string;
+  /** The first model imported (the only one, except for folders holding several). */
   readonly model: ModelInfo;
+  /** Every model the job imported, in order (an official AFA folder: each of its experts). */
+  readonly models: readonly ModelInfo[];
+  /**
+   * An official AFA folder also holds trained aggregators for exactly these models, in this order: the
+   * UI offers to import them (AggregatorsApi.import with this request).
+   */
+  readonly aggregators?: ImportAggregatorsRequest;
 }
 
 export interface ModelsApi {

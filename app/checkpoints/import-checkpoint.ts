@@ -39,7 +39,7 @@ import {
   sharedVaeDir,
   storedModelFiles,
 } from './model-store.ts';
-import { openCheckpoint } from './open-checkpoint.ts';
+import { openCheckpoint, type OpenOptions } from './open-checkpoint.ts';
 import type { OpenedCheckpoint } from './opened-checkpoint.ts';
 
 export interface ImportOptions {
@@ -56,6 +56,8 @@ export interface ImportOptions {
    * SD1.x CLIP vocabulary (single files carry no tokenizer); ignored for diffusers folders that bring theirs.
    */
   readonly tokenizerDirectory?: string;
+  /** Diffusers folders: other component subfolders (an official AFA folder's additional experts). */
+  readonly subfolders?: OpenOptions['subfolders'];
   /** The library's models table: when given, the model is registered (upsert) there too. */
   readonly catalog?: { upsert(row: ModelRow): ModelRow };
 }
@@ -85,7 +87,7 @@ export async function importCheckpoint(source: string, options: ImportOptions, c
   const sourcePath = resolve(source);
   const { home } = options;
   removeStaleImports(home);
-  const checkpoint = openCheckpoint(sourcePath, { configOverrides: options.configOverrides });
+  const checkpoint = openCheckpoint(sourcePath, { configOverrides: options.configOverrides, ...(options.subfolders ? { subfolders: options.subfolders } : {}) });
   try {
     // Refusals of the graph builders (unsupported config fields) come before any long work.
     const parsed = {

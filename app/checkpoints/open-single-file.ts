@@ -27,6 +27,11 @@ import { assertComplete, sourcePrecisionOf } from './opened-checkpoint.ts';
 export interface OpenOptions {
   /** Config fields per component, over the SD1.5 defaults (single files) or the folder's config.json. */
   readonly configOverrides?: ConfigOverrides;
+  /**
+   * Diffusers folders only: component subfolders other than unet/, text_encoder/, vae/ — an official AFA
+   * folder keeps experts 2… as additional_unet_k/ and additional_text_encoder_k/ beside expert 1's.
+   */
+  readonly subfolders?: Partial<Readonly<Record<'unet' | 'textEncoder' | 'vae', string>>>;
 }
 
 const CONFIG_HINT =

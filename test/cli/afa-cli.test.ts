@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { studioPaths } from '../../app/common/paths.ts';
 import { storedModelFiles, readModelManifest } from '../../app/checkpoints/model-store.ts';
@@ -11,9 +11,15 @@ import { readImageSettings } from '../../app/images/metadata.ts';
 import { decodePng, readPngText } from '../../app/images/png.ts';
 import { Library } from '../../app/library/library.ts';
 import { filesUnder, repoRoot, temporaryDirectory, TINY_FOLDER, TINY_SINGLE_FILE } from '../pipeline/tiny-model.ts';
+import { goldenExpertFolders } from '../ensemble/golden-experts.ts';
 
 const BIN = join(repoRoot, 'bin', 'afa.js');
 const TINY_CONFIGS = TINY_FOLDER; // a diffusers-style folder: unet/, text_encoder/, vae/ config.json
+
+/** Expert 1 of the official AFA folder as a plain diffusers folder (the AFA folder itself imports all three experts). */
+function expertOneFolder(t: { after(fn: () => void): void }): string {
+  return goldenExpertFolders(temporaryDirectory(t, 'afa-cli-expert-'))[0]!;
+}
 
 interface Run {
   readonly status: number | null;
@@ -63,7 +69,7 @@ test('import → models → generate → the PNG’s settings reproduce the imag
   const home = temporaryDirectory(t, 'afa-cli-');
   const out = temporaryDirectory(t, 'afa-cli-out-');
 
-  const folder = json(afa(home, 'import', TINY_FOLDER, '--name', 'Tiny expert', '--json', '--progress', 'none'));
+  const folder = json(afa(home, 'import', expertOneFolder(t), '--name', 'Tiny expert', '--json', '--progress', 'none'));
   const [folderModel] = folder.models as { id: string; name: string; tokenizer: string; shortHash: string }[];
   assert.equal(folderModel?.name, 'Tiny expert');
   assert.equal(folderModel?.tokenizer, 'tokenizer');
@@ -168,7 +174,7 @@ test('import → models → generate → the PNG’s settings reproduce the imag
 
 test('a damaged model file is an engine failure (exit 3), recorded in history with its error', async (t) => {
   const home = temporaryDirectory(t, 'afa-cli-broken-');
-  const imported = json(afa(home, 'import', TINY_FOLDER, '--json', '--progress', 'none'));
+  const imported = json(afa(home, 'import', expertOneFolder(t), '--json', '--progress', 'none'));
   const [model] = imported.models as { id: string }[];
   writeFileSync(storedModelFiles(home, readModelManifest(home, model!.id)!).unet, 'not a model');
   const run = afa(home, 'generate', '-m', model!.id, '-p', 'x', '--size', '64x64', '--steps', '2', '--seed', '8', '--json');
@@ -187,9 +193,9 @@ test('a damaged model file is an engine failure (exit 3), recorded in history wi
 
 test('Ctrl+C cancels within a step: exit 130, no image, no history row, no --out file', async (t) => {
   const home = temporaryDirectory(t, 'afa-cli-cancel-');
-  expectStatus(afa(home, 'import', TINY_FOLDER, '--progress', 'none'), 0);
+  expectStatus(afa(home, 'import', expertOneFolder(t), '--progress', 'none'), 0);
   const outFile = join(home, 'never.png');
-  const child = spawn(process.execPath, [BIN, 'generate', '-m', 'afa', '-p', 'x', '--size', '64x64', '--steps', '500', '--progress', 'json', '--out', outFile], {
+  const child = spawn(process.execPath, [BIN, 'generate', '-m', 'expert1', '-p', 'x', '--size', '64x64', '--steps', '500', '--progress', 'json', '--out', outFile], {
     env: { ...process.env, AFA_STUDIO_HOME: home },
   });
   let stderr = '';
@@ -224,4 +230,35 @@ test('Ctrl+C cancels within a step: exit 130, no image, no history row, no --out
   } finally {
     library.close();
   }
+});
+
+test('a studio home that cannot be written is refused before any work: exit 2, naming the folder, --home and AFA_STUDIO_HOME; serve too', (t) => {
+  const scratch = temporaryDirectory(t, 'afa-cli-readonly-');
+  const home = join(scratch, 'home');
+  mkdirSync(home);
+  chmodSync(scratch, 0o755);
+  chmodSync(home, 0o555);
+  t.after(() => existsSync(home) && chmodSync(home, 0o755));
+  // root writes through permission bits: run the command as an unprivileged user then.
+  const as = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  const run = (...args: string[]) => {
+    const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, AFA_STUDIO_HOME: home }, timeout: 60_000, ...as });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  };
+  const started = Date.now();
+  for (const args of [
+    ['generate', '-m', 'anything', '-p', 'x', '--steps', '2'],
+    ['import', TINY_SINGLE_FILE, '--config-dir', TINY_CONFIGS],
+    ['serve', '--port', '0'],
+  ]) {
+    const result = run(...args);
+    expectStatus(result, 2);
+    assert.match(result.stderr, new RegExp(`The studio home ${home} cannot be written to \\(.*permission denied\\)`));
+    assert.match(result.stderr, /--home <folder> or the AFA_STUDIO_HOME environment variable/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  }
+  assert.ok(Date.now() - started < 30_000, 'refused at once, not after the work');
+  assert.deepEqual(filesUnder(home), []);
+  // Reading still works.
+  expectStatus(run('models'), 0);
 });
