@@ -127,6 +127,7 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
 
 export const generateCommand: CliCommand = {
   name: 'generate',
+  writesHome: true,
   summary: 'Make images from a prompt with an imported model or an ensemble',
   usage: 'afa generate (--model <id> | --recipe <name> | --models a,b,c --method <m>) --prompt <text> [options]',
   description: [
