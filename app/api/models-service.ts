@@ -8,7 +8,7 @@ import { readModelManifest, removeStoredModel } from '../checkpoints/model-store
 import type { Library } from '../library/library.ts';
 import type { ModelRow } from '../library/models-table.ts';
 import { ApiError, toErrorData } from './api-error.ts';
-import type { ImportFinished, ImportModelRequest, JobFailed, JobProgress, JobStarted, ModelInfo, ModelsApi } from './contract.ts';
+import type { ApiErrorData, ImportFinished, ImportModelRequest, JobFailed, JobProgress, JobStarted, ModelInfo, ModelsApi } from './contract.ts';
 import { Emitter } from '../common/emitter.ts';
 import { recipeOf } from './recipes-service.ts';
 import { removeUpload, uploadedFile } from './uploads.ts';
@@ -28,6 +28,12 @@ export function modelInfo(row: ModelRow, home: string): ModelInfo {
     sourcePrecision: manifest?.sourcePrecision ?? row.precision,
     importedAt: new Date(row.addedAt).toISOString(),
   };
+}
+
+/** `error` with every mention of the uploaded copy's path replaced by the file's own name. */
+function withFileName(error: ApiErrorData, uploadedPath: string, fileName: string): ApiErrorData {
+  const replace = (text: string) => text.split(uploadedPath).join(fileName);
+  return { ...error, message: replace(error.message), ...(error.hint ? { hint: replace(error.hint) } : {}) };
 }
 
 export interface ModelsServiceConfig {
@@ -88,7 +94,9 @@ export class ModelsService implements ModelsApi {
         this.#changed.fire({ reason: 'import' });
       } catch (error) {
         const data = toErrorData(error);
-        this.#failed.fire({ jobId, error: data, cancelled: data.code === 'cancelled' });
+        // An upload lives under the studio's temporary folder: name it as the person chose it.
+        const named = request.source.kind === 'upload' ? withFileName(data, source, request.source.fileName) : data;
+        this.#failed.fire({ jobId, error: named, cancelled: data.code === 'cancelled' });
       } finally {
         this.#jobs.delete(jobId);
         if (request.source.kind === 'upload') removeUpload(this.#config.home, request.source.uploadId);

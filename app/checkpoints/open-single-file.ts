@@ -35,7 +35,7 @@ export interface OpenOptions {
 }
 
 const CONFIG_HINT =
-  'A single-file checkpoint carries no config, so the studio assumes the Stable Diffusion 1.5 architecture; for a model of another size pass its own config.json (configOverrides).';
+  'A single-file checkpoint carries no config, so the studio assumes the Stable Diffusion 1.5 architecture; for a model of another size give the folder with its unet/, text_encoder/ and vae/ config.json (the config folder when importing; --config-dir in the CLI).';
 
 export function openSingleFile(path: string, options: OpenOptions = {}): OpenedCheckpoint {
   const absolute = resolve(path);

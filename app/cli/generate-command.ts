@@ -71,6 +71,14 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
   const fromImage = args.string('from');
   const base = fromImage === undefined ? undefined : settingsFromImage(fromImage, context.home);
   const target = targetOf(args, context.home) ?? base?.target;
+  if (!target && base?.missingModel) {
+    const { name, hash } = base.missingModel;
+    throw new UserError(
+      'not-found',
+      `${fromImage} was made with ${name ?? 'a model'}${hash ? ` (hash ${hash})` : ''}, which is not imported.`,
+      'Import it (`afa import <checkpoint>`), or pick a model with -m <model>.',
+    );
+  }
   if (!target) {
     const flags = TARGET_OPTIONS.flatMap((entry) => entry.options.map((option) => `--${option.name}`)).join(' or ');
     throw new UserError('invalid-argument', `Say which model to use with ${flags}.`, 'List the imported models with `afa models`.');

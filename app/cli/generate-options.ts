@@ -71,7 +71,10 @@ export function parseSize(text: string): { width: number; height: number } {
 }
 
 /** Settings and target recorded in an image: our own complete record, else AUTOMATIC1111-style fields. */
-export function settingsFromImage(path: string, home: string): { input: Partial<GenerationInput>; target?: GenerationTarget } {
+export function settingsFromImage(
+  path: string,
+  home: string,
+): { input: Partial<GenerationInput>; target?: GenerationTarget; /** The model the image names, when it is not imported. */ missingModel?: { readonly name?: string; readonly hash?: string } } {
   const absolute = resolve(path);
   if (!existsSync(absolute)) throw new UserError('not-found', `--from ${absolute} does not exist.`);
   const imported = readImageSettings(absolute);
@@ -89,7 +92,12 @@ export function settingsFromImage(path: string, home: string): { input: Partial<
     ...(imported.width === undefined ? {} : { width: imported.width }),
     ...(imported.height === undefined ? {} : { height: imported.height }),
   };
-  return { input, ...(byHash ? { target: { kind: 'model', modelId: byHash.id } as const } : {}) };
+  const named = imported.modelName !== undefined || imported.modelHash !== undefined;
+  return {
+    input,
+    ...(byHash ? { target: { kind: 'model', modelId: byHash.id } as const } : {}),
+    ...(!byHash && named ? { missingModel: { ...(imported.modelName ? { name: imported.modelName } : {}), ...(imported.modelHash ? { hash: imported.modelHash } : {}) } } : {}),
+  };
 }
 
 /** The request's settings: the image's (--from) under the options given here. */

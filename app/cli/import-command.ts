@@ -97,9 +97,11 @@ export const importCommand: CliCommand = {
           aggregatorId = aggregatorFor(plan.aggregatorsFolder, ids, context.home);
           progress.note(`Imported its aggregators ${aggregatorId} for these ${ids.length} experts, in this order.`);
         } else {
-          progress.note(
+          // Said even with --progress none: it is what to do next, not progress.
+          progress.finish();
+          context.io.stderr.write(
             `The folder also holds trained AFA aggregators for exactly these ${ids.length} experts. Import them with: ` +
-              `afa aggregators import ${plan.aggregatorsFolder} --models ${ids.map((id) => id.slice(0, 12)).join(',')}  (or import again with --aggregators)`,
+              `afa aggregators import ${plan.aggregatorsFolder} --models ${ids.map((id) => id.slice(0, 12)).join(',')}  (or import again with --aggregators)\n`,
           );
         }
       }

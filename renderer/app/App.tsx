@@ -4,7 +4,7 @@ import { useEffect, useState } from 'react';
 import type { StudioApi } from '../../app/api/contract.ts';
 import type { Host } from '../api/host.ts';
 import { GenerateScreen } from '../generate/GenerateScreen.tsx';
-import { draftFromSpec, formFromRecord, initialForm, type GenerationForm } from '../generate/generation-form.ts';
+import { draftFromSpec, formFromRecord, loadSavedForm, saveForm, type GenerationForm } from '../generate/generation-form.ts';
 import { useGenerationTracker, type GenerationTracker } from '../generate/generation-tracker.ts';
 import { HistoryScreen } from '../history/HistoryScreen.tsx';
 import { ModelsScreen } from '../models/ModelsScreen.tsx';
@@ -34,7 +34,9 @@ function Studio() {
   const { api } = useStudio();
   const toasts = useToasts();
   const [route, navigate] = useRoute();
-  const [form, setForm] = useState<GenerationForm>(initialForm);
+  // The form survives a reload (kept in the browser's storage for this origin).
+  const [form, setForm] = useState<GenerationForm>(() => loadSavedForm(globalThis.localStorage));
+  useEffect(() => saveForm(globalThis.localStorage, form), [form]);
   const tracker = useGenerationTracker();
   // Desktop app: the engine process died and was restarted; the running job failed with it.
   useEffect(() => api.system.onDidEngineRestart(({ reason }) => toasts.error({ name: 'ApiError', code: 'engine-crashed', message: reason })), [api, toasts]);

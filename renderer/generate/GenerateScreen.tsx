@@ -28,10 +28,12 @@ export function GenerateScreen({ form, onForm, tracker, onOpenGeneration }: Prop
   const recipes = useRecipes();
   const aggregators = useAggregators();
   const update = (change: Partial<GenerationForm>) => onForm({ ...form, ...change });
-  const problem = formProblem(form);
+  const problem = formProblem(form, models.data ? new Set(models.data.map((model) => model.id)) : undefined);
+  // The prompt starts empty: it is named beside Generate, not painted red.
+  const invalid = problem && problem.field !== 'prompt' ? problem : undefined;
 
   const generate = useCallback(async () => {
-    if (problem) return toasts.show(problem);
+    if (problem) return toasts.show(problem.message);
     try {
       await api.generation.enqueue(toRequest(form));
     } catch (error) {
@@ -62,15 +64,17 @@ export function GenerateScreen({ form, onForm, tracker, onOpenGeneration }: Prop
     <div className="grid h-full min-h-0 grid-cols-[minmax(360px,440px)_1fr] gap-4">
       <div className="flex min-h-0 flex-col gap-4 overflow-y-auto pr-1 pb-4">
         <PromptPanel form={form} update={update} />
-        <RecipePanel form={form} update={update} models={models} recipes={recipes} aggregators={aggregators} />
-        <SamplingPanel form={form} update={update} />
+        <RecipePanel form={form} update={update} models={models} recipes={recipes} aggregators={aggregators} invalid={invalid} />
+        <SamplingPanel form={form} update={update} invalid={invalid} />
       </div>
       <div className="flex min-h-0 flex-col gap-4 overflow-y-auto pb-4">
         <div className="flex items-center gap-3">
           <Button variant="primary" className="px-6 py-2 text-base" onClick={generate} disabled={Boolean(problem)} aria-keyshortcuts="Control+Enter Meta+Enter">
             Generate
           </Button>
-          <span className="text-sm text-zinc-400">{problem ?? 'Ctrl+Enter generates · Esc cancels'}</span>
+          <span className={`text-sm ${invalid ? 'text-red-300' : 'text-zinc-400'}`} role={invalid ? 'alert' : undefined}>
+            {problem?.message ?? 'Ctrl+Enter generates · Esc cancels'}
+          </span>
         </div>
         <ProgressPanel tracker={tracker} onCancel={cancel} onOpen={onOpenGeneration} />
         <QueuePanel queue={tracker.queue} error={tracker.queueError} />

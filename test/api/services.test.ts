@@ -109,6 +109,8 @@ test('recipes snapshot member names, refuse unknown models, and protect the mode
   assert.deepEqual(saved.weights, [1, 3]);
   assert.deepEqual((await services.recipes.list()).map((r) => r.id), [saved.id]);
   await assert.rejects(services.recipes.save({ name: 'Ghost', spec: { method: 'single', members: [{ modelId: 'f'.repeat(64) }] } }), /not imported/);
+  // A recipe that could never run is not saved: AFA without aggregators trained for its members.
+  await assert.rejects(services.recipes.save({ name: 'Never', spec: { method: 'afa', members: [{ modelId: a.id }, { modelId: b.id }] } }), /names no trained aggregators\. Pick an aggregator set trained for these models/);
   await assert.rejects(services.models.delete({ id: a.id }), (error: unknown) => error instanceof ApiError && error.code === 'conflict' && /“Pair”/.test(error.message));
   await services.recipes.delete({ id: saved.id });
   assert.deepEqual(await services.recipes.list(), []);

@@ -12,6 +12,7 @@ import { decodePng, readPngText } from '../../app/images/png.ts';
 import { Library } from '../../app/library/library.ts';
 import { filesUnder, repoRoot, temporaryDirectory, TINY_FOLDER, TINY_SINGLE_FILE } from '../pipeline/tiny-model.ts';
 import { goldenExpertFolders } from '../ensemble/golden-experts.ts';
+import { a1111Png } from '../images/foreign-fixtures.ts';
 
 const BIN = join(repoRoot, 'bin', 'afa.js');
 const TINY_CONFIGS = TINY_FOLDER; // a diffusers-style folder: unet/, text_encoder/, vae/ config.json
@@ -75,7 +76,7 @@ test('import → models → generate → the PNG’s settings reproduce the imag
   assert.equal(folderModel?.tokenizer, 'tokenizer');
   const single = afa(home, 'import', TINY_SINGLE_FILE, '--config-dir', TINY_CONFIGS);
   expectStatus(single, 0);
-  assert.match(single.stderr, /Imported expert1_fp32: fp32/);
+  assert.match(single.stderr, /Imported expert1_fp32: fp32, .*, its own tokenizer\n/);
   const models = json(afa(home, 'models', '--json')).models as { name: string }[];
   assert.deepEqual(models.map((model) => model.name).sort(), ['Tiny expert', 'expert1_fp32']);
   assert.match(afa(home, 'models').stdout, /^ID +NAME +PRECISION/);
@@ -135,6 +136,17 @@ test('import → models → generate → the PNG’s settings reproduce the imag
     }
     assert.equal(readModelManifest(home, folderModel!.id)?.unetGraphVersion, 2);
     assert.match(afa(home, 'generate', '--help').stdout, /--size <W>x<H> +Size in pixels, multiples of 8, 64–2048/);
+  });
+
+  await t.test('--from an AUTOMATIC1111 PNG whose model is not imported names that model instead of listing options', () => {
+    const png = join(out, 'a1111.png');
+    writeFileSync(png, a1111Png());
+    const run = afa(home, 'generate', '--from', png, '--steps', '2');
+    expectStatus(run, 2);
+    assert.match(run.stderr, /a1111\.png was made with dreamshaper_8 \(hash 879db523c3\), which is not imported\. Import it .*or pick a model with -m <model>\./);
+    // Picking a model runs it with the image's other settings.
+    expectStatus(afa(home, 'generate', '--from', png, '-m', 'Tiny expert', '--steps', '2', '--size', '64x64', '--out', join(out, 'from-a1111.png')), 0);
+    assert.match(readPngText(join(out, 'from-a1111.png')).get('parameters') ?? '', /^a lighthouse on a cliff, storm/);
   });
 
   await t.test('bad parameters exit with 2 and say what to do', () => {
@@ -261,4 +273,31 @@ test('a studio home that cannot be written is refused before any work: exit 2, n
   assert.deepEqual(filesUnder(home), []);
   // Reading still works.
   expectStatus(run('models'), 0);
+});
+
+test('an official AFA folder imports every expert, named after the folder, and its aggregators bound to them on request', (t) => {
+  const home = temporaryDirectory(t, 'afa-cli-afa-folder-');
+  const run = afa(home, 'import', TINY_FOLDER, '--name', 'Trio', '--json', '--progress', 'none');
+  const first = json(run);
+  const models = first.models as { id: string; name: string }[];
+  assert.deepEqual(models.map((model) => model.name), ['Trio 1', 'Trio 2', 'Trio 3']);
+  assert.match(run.stderr, new RegExp(`afa aggregators import ${TINY_FOLDER} --models ${models.map((m) => m.id.slice(0, 12)).join(',')}`));
+  const again = json(afa(home, 'import', TINY_FOLDER, '--aggregators', '--json', '--progress', 'none'));
+  const aggregatorId = again.aggregatorId as string;
+  assert.match(aggregatorId, /^agg-[0-9a-f]{16}$/);
+  const listed = json(afa(home, 'aggregators', '--json')).aggregators as { id: string; expertHashes: string[] }[];
+  assert.deepEqual(listed.find((set) => set.id === aggregatorId)?.expertHashes, models.map((m) => m.id));
+  expectStatus(afa(home, 'ensemble', 'create', 'Trio', '--models', 'Trio 1,Trio 2,Trio 3', '--method', 'afa', '--aggregator', aggregatorId), 0);
+  // In another order the experts are not the ones the set was trained for.
+  const swapped = afa(home, 'ensemble', 'create', 'Swapped', '--models', 'Trio 2,Trio 1,Trio 3', '--method', 'afa', '--aggregator', aggregatorId);
+  expectStatus(swapped, 2);
+  assert.match(swapped.stderr, /trained for the experts .*\(in that order\)/);
+  // Recipes that could never run are not saved; a set that fits is named.
+  const bare = afa(home, 'ensemble', 'create', 'Bare', '--models', 'Trio 1,Trio 2,Trio 3', '--method', 'afa');
+  expectStatus(bare, 2);
+  assert.match(bare.stderr, new RegExp(`names no trained aggregators\\. The aggregator set ${aggregatorId} was trained for exactly these models: pick it \\(--aggregator ${aggregatorId}\\)`));
+  const pair = afa(home, 'ensemble', 'create', 'Pair', '--models', 'Trio 1,Trio 2', '--method', 'afa', '--aggregator', aggregatorId);
+  expectStatus(pair, 2);
+  assert.match(pair.stderr, /trained for 3 experts and the recipe has 2/);
+  assert.deepEqual((json(afa(home, 'ensemble', 'list', '--json')).recipes as { name: string }[]).map((r) => r.name), ['Trio']);
 });
