@@ -145,6 +145,12 @@ test('compare re-runs an ensemble image with each member alone, same seed and pr
     assert.equal(record.recipeName, item.label);
   }
   await assert.rejects(services.compare.enqueue({ generationId: set.items[1]!.generationId! }), (error: unknown) => error instanceof ApiError && error.code === 'unsupported');
+  // Comparing again reuses the member images of the same settings: nothing is queued, history does not grow.
+  const before = (await services.history.search({})).total;
+  const again = await services.compare.enqueue({ generationId: source.id });
+  assert.deepEqual(again.items.map((item) => [item.status, item.jobId, item.generationId]), set.items.map((item) => ['done', null, item.generationId]));
+  assert.deepEqual(await services.generation.queue(), []);
+  assert.equal((await services.history.search({})).total, before);
 });
 
 test('history: favourite, tags, export, delete and undo', async () => {
