@@ -71,6 +71,8 @@ export interface JobFailed {
   readonly error: ApiErrorData;
   /** True when the user cancelled it (then `error.code` is 'cancelled'). */
   readonly cancelled: boolean;
+  /** Generation jobs: the images of the batch saved before it ended (they are in history). */
+  readonly generations?: readonly GenerationSummary[];
 }
 
 export interface JobStarted {
@@ -298,6 +300,8 @@ export interface GenerationProgress {
   readonly etaMs: number | null;
   /** A small preview of the current latents as a PNG data URL (or an image URL), when previews are on. */
   readonly preview?: string;
+  /** Which image of the batch this is: 1-based index and the batch's count ("image 2 of 3"). */
+  readonly image?: { readonly index: number; readonly count: number };
 }
 
 export interface GenerationFinished {

@@ -156,6 +156,7 @@ export class GenerationService implements GenerationApi {
           phase: event.phase,
           elapsedMs: event.elapsedMs,
           etaMs: event.etaMs,
+          image: { index: event.imageIndex + 1, count: event.imageCount },
           ...(event.preview ? { preview: event.preview } : {}),
         }),
       ),
@@ -168,7 +169,12 @@ export class GenerationService implements GenerationApi {
         recorded(event.generations);
         this.#jobs.delete(event.jobId);
         const error = toErrorData(event.error);
-        this.#failed.fire({ jobId: event.jobId, error: event.cancelled ? { ...error, code: 'cancelled' } : error, cancelled: event.cancelled });
+        this.#failed.fire({
+          jobId: event.jobId,
+          error: event.cancelled ? { ...error, code: 'cancelled' } : error,
+          cancelled: event.cancelled,
+          ...(event.generations.length > 0 ? { generations: event.generations.map(generationSummary) } : {}),
+        });
       }),
       engine.onDidChangeQueue((event) => this.#queueChanged.fire({ jobs: event.jobs.map((job) => this.#queued(job)) })),
     ];
