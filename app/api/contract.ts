@@ -494,6 +494,11 @@ export interface HistoryApi {
   contributions(request: { id: string }): Promise<ContributionMap | null>;
   /** Imports PNGs made here or by other tools (A1111, InvokeAI, ComfyUI metadata is read) into history. */
   importImages(request: { sources: ImportSource[] }): Promise<ImagesImported>;
+  /**
+   * The settings a PNG carries, read as importImages reads them, without importing it ("reuse its
+   * settings"). Members whose model is not imported keep the image's model name and short hash.
+   */
+  readSettings(request: { source: ImportSource }): Promise<Pick<GenerationRecord, 'request'>>;
   /** What the reconciliation at start-up found (orphan files not yet imported or dismissed). */
   reconcileReport(): Promise<ReconcileSummary>;
   /** Imports orphan files of `reconcileReport()` (only those) into history. */

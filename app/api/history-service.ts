@@ -20,7 +20,8 @@ import type {
   TrashInfo,
 } from './contract.ts';
 import { Emitter } from '../common/emitter.ts';
-import { generationRecord, generationSummary } from './generation-records.ts';
+import { generationRecord, generationSummary, requestOfSettings } from './generation-records.ts';
+import { settingsOfPng } from '../library/import-images.ts';
 import { removeUpload, uploadedFile } from './uploads.ts';
 
 type Change = { reason: 'add' | 'delete' | 'restore' | 'update'; ids: readonly string[] };
@@ -143,6 +144,16 @@ export class HistoryService implements HistoryApi {
     } finally {
       // The library copied what it imported; an upload is of no use afterwards either way.
       for (const source of request.sources) if (source.kind === 'upload') removeUpload(home, source.uploadId);
+    }
+  }
+
+  async readSettings(request: { source: ImportSource }): Promise<Pick<GenerationRecord, 'request'>> {
+    const { source } = request;
+    const path = source.kind === 'path' ? source.path : uploadedFile(this.#library.home, source.uploadId);
+    try {
+      return { request: requestOfSettings(settingsOfPng(this.#library.models, path, source.kind === 'path' ? basename(path) : source.fileName)) };
+    } finally {
+      if (source.kind === 'upload') removeUpload(this.#library.home, source.uploadId);
     }
   }
 

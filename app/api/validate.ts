@@ -141,6 +141,7 @@ export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<
   'history.export': object({ ids: array(id, { min: 1, max: 10_000 }) }, { directory: path, settings: literal('json', 'csv', 'both') }),
   'history.contributions': byId,
   'history.importImages': object({ sources: array(importSource, { min: 1, max: 1000 }) }),
+  'history.readSettings': object({ source: importSource }),
   'history.reconcileReport': none,
   'history.importOrphans': object({ paths: array(path, { min: 1, max: 100_000 }) }),
   'history.dismissOrphans': none,

@@ -62,6 +62,24 @@ function settingsFor(imported: ImportedSettings | undefined, size: { width: numb
   };
 }
 
+/**
+ * The settings a PNG carries, read exactly as importing it would read them, without importing it (the
+ * Generate screen's "drop an image to reuse its settings"). UserError for a file that is not a PNG or
+ * carries no settings.
+ */
+export function settingsOfPng(models: ModelsTable, path: string, fileName = path): GenerationSettings {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new UserError('not-found', `${fileName} cannot be read: ${(error as Error).message}.`);
+  }
+  if (!isPng(bytes)) throw new UserError('unsupported', `${fileName} is not a PNG image.`, 'Drop a PNG made by the studio or by another Stable Diffusion tool.');
+  const imported = readImageSettings(readPngText(bytes));
+  if (!imported) throw new UserError('invalid-argument', `${fileName} carries no generation settings.`, 'Only images saved with their settings (this studio, AUTOMATIC1111, InvokeAI, ComfyUI) can be reused.');
+  return settingsFor(imported, readPngHeader(bytes), models, path);
+}
+
 function importOne(parts: ImportParts, path: string): GenerationRow {
   let bytes: Uint8Array;
   try {

@@ -1,12 +1,12 @@
 // Generate: prompt (with the gallery), recipe, sampling settings on the left; progress, result and queue
 // on the right. Ctrl/Cmd+Enter generates, Escape cancels the running job.
-import { useCallback, useEffect } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import type { QueuedJob } from '../../app/api/contract.ts';
 import { useAggregators, useModels, useRecipes } from '../app/catalog.ts';
 import { useStudio } from '../app/studio-context.tsx';
 import { Button } from '../ui/Button.tsx';
 import { useToasts } from '../ui/Toasts.tsx';
-import { formProblem, toRequest, type GenerationForm } from './generation-form.ts';
+import { formFromRecord, formProblem, toRequest, type GenerationForm } from './generation-form.ts';
 import type { GenerationTracker } from './generation-tracker.ts';
 import { ProgressPanel } from './ProgressPanel.tsx';
 import { PromptPanel } from './PromptPanel.tsx';
@@ -22,7 +22,8 @@ interface Props {
 }
 
 export function GenerateScreen({ form, onForm, tracker, onOpenGeneration }: Props) {
-  const { api } = useStudio();
+  const { api, host } = useStudio();
+  const [dropping, setDropping] = useState(false);
   const toasts = useToasts();
   const models = useModels();
   const recipes = useRecipes();
@@ -46,6 +47,31 @@ export function GenerateScreen({ form, onForm, tracker, onOpenGeneration }: Prop
     [api, toasts],
   );
 
+  // A PNG dropped or pasted here fills the form with the settings it carries (nothing is imported).
+  const reuseImage = useCallback(
+    async (file: File) => {
+      try {
+        const source = await host.sourceForFile(file, () => undefined);
+        const { request } = await api.history.readSettings({ source });
+        onForm(formFromRecord({ request }));
+        toasts.show(`Settings of ${file.name} loaded.`);
+      } catch (error) {
+        toasts.error(error, `Could not reuse ${file.name}`);
+      }
+    },
+    [api, host, onForm, toasts],
+  );
+  useEffect(() => {
+    const onPaste = (event: ClipboardEvent) => {
+      const file = [...(event.clipboardData?.files ?? [])].find((f) => f.type === 'image/png' || f.name.toLowerCase().endsWith('.png'));
+      if (!file) return;
+      event.preventDefault();
+      void reuseImage(file);
+    };
+    window.addEventListener('paste', onPaste);
+    return () => window.removeEventListener('paste', onPaste);
+  }, [reuseImage]);
+
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
@@ -61,13 +87,41 @@ export function GenerateScreen({ form, onForm, tracker, onOpenGeneration }: Prop
   }, [generate, cancel, tracker.queue]);
 
   return (
-    <div className="grid h-full min-h-0 grid-cols-[minmax(360px,440px)_1fr] gap-4">
+    <div
+      className={`relative grid h-full min-h-0 grid-cols-[minmax(360px,440px)_1fr] gap-4 ${dropping ? 'rounded-lg ring-2 ring-accent-500' : ''}`}
+      aria-label="Generate: drop a PNG here to reuse its settings"
+      onDragOver={(event) => {
+        if (![...event.dataTransfer.types].includes('Files')) return;
+        event.preventDefault();
+        setDropping(true);
+      }}
+      onDragLeave={() => setDropping(false)}
+      onDrop={(event) => {
+        const file = [...event.dataTransfer.files].find((f) => f.type === 'image/png' || f.name.toLowerCase().endsWith('.png'));
+        setDropping(false);
+        if (!file) return;
+        event.preventDefault();
+        void reuseImage(file);
+      }}
+    >
       <div className="flex min-h-0 flex-col gap-4 overflow-y-auto pr-1 pb-4">
         <PromptPanel form={form} update={update} />
         <RecipePanel form={form} update={update} models={models} recipes={recipes} aggregators={aggregators} invalid={invalid} />
         <SamplingPanel form={form} update={update} invalid={invalid} />
       </div>
       <div className="flex min-h-0 flex-col gap-4 overflow-y-auto pb-4">
+        {models.data && models.data.length === 0 ? (
+          <section aria-label="Start here" className="flex flex-col gap-2 rounded-lg bg-accent-600/10 p-4 ring-1 ring-accent-600/40">
+            <h2 className="text-sm font-semibold">Start here: import a model</h2>
+            <p className="text-sm text-zinc-300">
+              The studio has no models yet. Import a Stable Diffusion 1.x checkpoint (.safetensors) on the Models screen, then come back to write a prompt.
+              Two or more models make an ensemble.
+            </p>
+            <a href="#/models" className="self-start rounded-md bg-accent-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-accent-500">
+              Go to Models
+            </a>
+          </section>
+        ) : null}
         <div className="flex items-center gap-3">
           <Button variant="primary" className="px-6 py-2 text-base" onClick={generate} disabled={Boolean(problem)} aria-keyshortcuts="Control+Enter Meta+Enter">
             Generate

@@ -113,7 +113,7 @@ export function toRequest(form: GenerationForm): GenerationRequest {
 }
 
 /** "Use these settings": the record's request as it ran, with its seed fixed and its recipe as a draft. */
-export function formFromRecord(record: GenerationRecord): GenerationForm {
+export function formFromRecord(record: Pick<GenerationRecord, 'request'>): GenerationForm {
   const request = record.request;
   return {
     prompt: request.prompt,
