@@ -137,11 +137,14 @@ test('delete an image and undo', async () => {
 test('an AFA generation shows its contribution map: a step slider and each member’s colour and share', async () => {
   const { page } = studio;
   await page.goto(`${studio.server.origin}/#/generate`);
+  // The form survives reloads: start this one from an empty form.
+  await page.evaluate(() => localStorage.clear());
+  await page.reload();
   await page.getByLabel('Prompt', { exact: true }).fill('a green valley');
   await page.getByLabel('Method').selectOption('afa');
   await page.getByRole('checkbox', { name: 'tiny3' }).check();
   // Too few models: Generate stays disabled and the models are marked.
-  await page.getByText('Pick 2–6 models for AFA · adaptive feature aggregation.').waitFor();
+  await page.getByText('Pick 2–6 models for AFA · adaptive feature aggregation.').first().waitFor();
   assert.equal(await page.getByRole('button', { name: 'Generate', exact: true }).isDisabled(), true);
   assert.equal(await page.getByRole('group', { name: 'Models' }).getAttribute('aria-invalid'), 'true');
   for (const name of ['tiny1', 'tiny2']) await page.getByRole('checkbox', { name }).check();
