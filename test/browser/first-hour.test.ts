@@ -107,6 +107,9 @@ test('a PNG from AUTOMATIC1111 dropped on Generate fills the form; its model is 
 test('Escape during a batch of 3 keeps the images already saved and says how many', async () => {
   const { page } = studio;
   await page.goto(`${studio.server.origin}/#/generate`);
+  await page.evaluate(() => localStorage.clear());
+  await page.reload();
+  await page.waitForFunction(() => (document.querySelector('input[type="radio"][name="single-model"]') as HTMLInputElement | null)?.checked === true);
   await page.getByLabel('Prompt', { exact: true }).fill('a batch of boats');
   await page.getByLabel('Width').fill('64');
   await page.getByLabel('Height').fill('64');
@@ -121,7 +124,7 @@ test('Escape during a batch of 3 keeps the images already saved and says how man
     });
   });
   await generateButton(page).click();
-  await page.getByText(/Image 2 of 3 · Step \d+ of 150/).waitFor({ timeout: 60_000 });
+  await page.getByText(/Image [23] of 3 · Step \d+ of 150/).waitFor({ timeout: 60_000 });
   await third;
   await page.getByLabel('Prompt', { exact: true }).press('Escape');
   await page.getByRole('status').filter({ hasText: 'Cancelled: 2 of 3 saved.' }).waitFor();

@@ -92,7 +92,9 @@ test('a single file imported with a config folder generates in the UI (the folde
   await page.getByLabel('Height').fill('64');
   await page.getByRole('button', { name: 'Generate', exact: true }).click();
   await page.getByRole('button', { name: 'Open result 1 in history' }).waitFor({ timeout: 60_000 });
+  // The form survives reloads; the next test starts from an empty one.
   await page.evaluate(() => localStorage.clear());
+  await page.reload();
 });
 
 test('a recipe is built from imported checkpoints, saved, and offered by name', async () => {

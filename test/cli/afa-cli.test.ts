@@ -57,6 +57,8 @@ test('help: every command is listed and explained; a wrong command or option is 
   expectStatus(generateHelp, 0);
   assert.match(generateHelp.stdout, /--sampler <name> +ddim \| euler \| euler-a \| dpmpp-2m \| dpmpp-2m-karras \| pndm \| lms/);
   assert.match(generateHelp.stdout, /Examples:/);
+  // One truth for precision: the stored one, fp32 unless asked (what `afa models` and the Models screen show).
+  assert.match(afa(home, 'import', '--help').stdout, /--precision fp32\|fp16 +Stored precision \(default fp32 for every file/);
   expectStatus(afa(home), 2);
   const unknown = afa(home, 'genrate');
   expectStatus(unknown, 2);
