@@ -3,7 +3,7 @@
 // import ends, whatever the outcome.
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
-import { planImport, runImportPlan } from '../checkpoints/import-request.ts';
+import { planImport, readConfigDirectory, runImportPlan } from '../checkpoints/import-request.ts';
 import { readModelManifest, removeStoredModel } from '../checkpoints/model-store.ts';
 import type { Library } from '../library/library.ts';
 import type { ModelRow } from '../library/models-table.ts';
@@ -74,14 +74,17 @@ export class ModelsService implements ModelsApi {
   async import(request: ImportModelRequest): Promise<JobStarted> {
     const source = request.source.kind === 'path' ? request.source.path : uploadedFile(this.#config.home, request.source.uploadId);
     const name = request.name ?? (request.source.kind === 'upload' ? request.source.fileName.replace(/\.[^.]+$/, '') : undefined);
-    // The same import rules as `afa import` (configs and tokenizer from the config folder, every expert
-    // of an AFA folder), decided now so a wrong folder is an immediate error rather than a failed job.
-    const plan = planImport(source, { ...(name ? { name } : {}), ...(request.configDirectory ? { configDirectory: request.configDirectory } : {}) });
+    // A wrong config folder is an immediate error rather than a failed job; what the source holds is the
+    // job's to find out (a missing or bad file fails it as an event, like any import failure).
+    if (request.configDirectory) readConfigDirectory(request.configDirectory);
     const jobId = `import-${randomBytes(6).toString('hex')}`;
     const controller = new AbortController();
     this.#jobs.set(jobId, controller);
     this.#chain = this.#chain.then(async () => {
       try {
+        // The same import rules as `afa import` (configs and tokenizer from the config folder, every
+        // expert of an AFA folder).
+        const plan = planImport(source, { ...(name ? { name } : {}), ...(request.configDirectory ? { configDirectory: request.configDirectory } : {}) });
         const imported = await runImportPlan(plan, { home: this.#config.home, catalog: this.#config.library.models }, {
           signal: controller.signal,
           onProgress: (progress) => this.#progress.fire({ jobId, ...progress }),
