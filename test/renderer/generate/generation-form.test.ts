@@ -1,7 +1,7 @@
 // The Generate form's checks (what keeps Generate disabled, in words, with the field) and its saved copy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formProblem, initialForm, loadSavedForm, saveForm, type GenerationForm } from '../../../renderer/generate/generation-form.ts';
+import { formProblem, formWithImageSettings, initialForm, loadSavedForm, saveForm, type GenerationForm } from '../../../renderer/generate/generation-form.ts';
 
 const ready: GenerationForm = { ...initialForm, prompt: 'a boat', draft: { ...initialForm.draft, members: [{ modelId: 'a'.repeat(64), weight: 1 }] } };
 
@@ -34,4 +34,19 @@ test('the form survives a reload; a damaged or partial copy falls back to the de
   store.set([...store.keys()][0]!, '{not json');
   assert.deepEqual(loadSavedForm(storage), initialForm);
   assert.deepEqual(loadSavedForm(undefined), initialForm);
+});
+
+test("an image's model that is not imported becomes the form's model, so Generate names it and waits", () => {
+  const filled = formWithImageSettings({ ...ready, recipeId: 'saved' }, { prompt: 'a harbour' }, { name: 'dreamshaper_8', hash: '879db523c3' });
+  assert.equal(filled.prompt, 'a harbour');
+  assert.equal(filled.recipeId, null);
+  assert.deepEqual(filled.draft.members, [{ modelId: '879db523c3', weight: 1, name: 'dreamshaper_8', shortHash: '879db523c3' }]);
+  assert.deepEqual(formProblem(filled, new Set(['a'.repeat(64)])), {
+    field: 'models',
+    message: 'Made with dreamshaper_8 (hash 879db523c3), which is not imported — import it or pick a model.',
+  });
+  // A recipe the image fills (its model is in the catalog) wins; without a named model the recipe stays.
+  const known = formWithImageSettings(ready, { recipe: { method: 'single', members: [{ modelId: 'a'.repeat(64) }] } }, { name: 'x' });
+  assert.equal(known.draft.members[0]?.modelId, 'a'.repeat(64));
+  assert.equal(formWithImageSettings(ready, { prompt: 'p' }).draft, ready.draft);
 });
