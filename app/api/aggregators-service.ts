@@ -1,10 +1,9 @@
 // Trained aggregator sets: imported into studioPaths(home).aggregators/<id>/ (where app/ensemble's AFA
 // target looks for a recipe's aggregatorId) and listed in the library with the experts they fit.
-import { cpSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { loadAggregatorSet } from '../ensemble/aggregator-set.ts';
+import { rmSync } from 'node:fs';
+import { readModelManifest } from '../checkpoints/model-store.ts';
+import { importAggregatorsToCatalog } from '../ensemble/import-aggregators.ts';
 import { aggregatorDir } from '../ensemble/recipe-target.ts';
-import { studioPaths } from '../common/paths.ts';
 import type { AggregatorRow } from '../library/aggregators-table.ts';
 import type { Library } from '../library/library.ts';
 import { ApiError } from './api-error.ts';
@@ -25,37 +24,16 @@ export class AggregatorsService implements AggregatorsApi {
   }
 
   async import(request: ImportAggregatorsRequest): Promise<AggregatorInfo> {
-    const set = loadAggregatorSet(request.path);
+    const home = this.#library.home;
     const experts = request.memberModelIds.map((id) => {
-      const model = this.#library.models.get(id);
-      if (!model) throw new ApiError('not-found', `The aggregators are for a model that is not imported (${id.slice(0, 12)}…).`);
-      return model;
+      const manifest = this.#library.models.get(id) ? readModelManifest(home, id) : undefined;
+      if (!manifest) throw new ApiError('not-found', `The aggregators are for a model that is not imported (${id.slice(0, 12)}…).`, 'Import that model first.');
+      return manifest;
     });
-    const trainedFor = set.configs[0]?.numExperts;
-    if (trainedFor !== experts.length) {
-      throw new ApiError('mismatch', `These aggregators fuse ${trainedFor} experts, but ${experts.length} models were picked.`, 'Pick the models they were trained for, in training order.');
-    }
-    const row = this.#library.aggregators.insert({
-      name: request.name,
-      path: request.path,
-      expertHashes: experts.map((model) => model.shortHash),
-      config: { points: set.configs.length, numExperts: trainedFor },
-    });
-    // Copy next to the target folder, then rename: the set appears whole or not at all.
-    const target = aggregatorDir(this.#library.home, row.id);
-    const temp = join(studioPaths(this.#library.home).temp, `aggregators-${row.id}`);
-    try {
-      cpSync(request.path, temp, { recursive: true, dereference: true });
-      mkdirSync(dirname(target), { recursive: true });
-      renameSync(temp, target);
-    } catch (error) {
-      rmSync(temp, { recursive: true, force: true });
-      rmSync(target, { recursive: true, force: true });
-      this.#library.aggregators.remove(row.id);
-      throw error;
-    }
+    // The shared import: checks count, channels and — when the set records them — the experts' identity.
+    const imported = importAggregatorsToCatalog(this.#library.aggregators, request.path, experts, { home, name: request.name });
     this.#changed.fire({ reason: 'import' });
-    return this.#info(row);
+    return this.#info(this.#library.aggregators.get(imported.id)!);
   }
 
   async delete(request: { id: string }): Promise<void> {
@@ -69,7 +47,8 @@ export class AggregatorsService implements AggregatorsApi {
       id: row.id,
       name: row.name,
       // Rows name experts by short hash; map them back to catalog ids where the models are still there.
-      memberModelIds: row.expertHashes.map((hash) => this.#library.models.findByShortHash(hash)[0]?.id ?? hash),
+      // Rows name experts by SHA-256 (= model id); rows written by older studios by short hash.
+      memberModelIds: row.expertHashes.map((hash) => (this.#library.models.get(hash) ? hash : (this.#library.models.findByShortHash(hash)[0]?.id ?? hash))),
       points: typeof row.config.points === 'number' ? row.config.points : 25,
       createdAt: new Date(row.createdAt).toISOString(),
     };

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Library } from '../library/library.ts';
 import { ApiError } from './api-error.ts';
-import type { CompareApi, CompareItem, CompareSet, JobStatus } from './contract.ts';
+import type { CompareApi, CompareItem, CompareSet, GenerationRecord, JobStatus } from './contract.ts';
 import { Emitter } from '../common/emitter.ts';
 import { generationRecord } from './generation-records.ts';
 import type { GenerationService } from './generation-service.ts';
@@ -35,6 +35,12 @@ export class CompareService implements CompareApi {
     const items: CompareItem[] = [{ label: record.recipeName, role: 'ensemble', jobId: null, generationId: record.id, status: 'done' }];
     for (const member of spec.members) {
       const label = record.modelNames[member.modelId] ?? member.name ?? member.modelId.slice(0, 10);
+      // Opening Compare again (or comparing a sibling) reuses the member's image of these settings.
+      const existing = this.#memberImage(record.request, member.modelId);
+      if (existing) {
+        items.push({ label, role: 'member', modelId: member.modelId, jobId: null, generationId: existing, status: 'done' });
+        continue;
+      }
       try {
         const jobId = await this.#generation.enqueueWith(
           { ...record.request, recipe: { spec: { method: 'single', members: [{ modelId: member.modelId }] } }, batchCount: 1 },
@@ -53,6 +59,33 @@ export class CompareService implements CompareApi {
     this.#sets.set(id, set);
     this.#changed.fire(set);
     return set;
+  }
+
+  /** A finished, not trashed history image of `modelId` alone with exactly the settings of `request`; its id. */
+  #memberImage(request: GenerationRecord['request'], modelId: string): string | undefined {
+    for (let cursor: string | undefined, page = 0; page < 20; page++) {
+      const found = this.#library.generations.list({ modelId, method: 'single', status: 'done', limit: 200, ...(cursor ? { cursor } : {}) });
+      const match = found.items.find((row) => {
+        const other = generationRecord(row).request;
+        return (
+          other.recipe.spec.members.length === 1 &&
+          other.recipe.spec.members[0]!.modelId === modelId &&
+          other.prompt === request.prompt &&
+          other.negativePrompt === request.negativePrompt &&
+          other.seed === request.seed &&
+          other.steps === request.steps &&
+          other.guidance === request.guidance &&
+          other.sampler === request.sampler &&
+          other.width === request.width &&
+          other.height === request.height &&
+          (other.eta ?? null) === (request.eta ?? null)
+        );
+      });
+      if (match) return match.id;
+      if (!found.nextCursor) return undefined;
+      cursor = found.nextCursor;
+    }
+    return undefined;
   }
 
   async get(request: { id: string }): Promise<CompareSet> {

@@ -73,6 +73,8 @@ export interface JobFailed {
   readonly error: ApiErrorData;
   /** True when the user cancelled it (then `error.code` is 'cancelled'). */
   readonly cancelled: boolean;
+  /** Generation jobs: the images of the batch saved before it ended (they are in history). */
+  readonly generations?: readonly GenerationSummary[];
 }
 
 export interface JobStarted {
@@ -94,8 +96,13 @@ export interface ModelInfo {
   readonly sizeBytes: number;
   /** 'sd15' for Stable Diffusion 1.x; 'custom' for a checkpoint imported with its own config folder. */
   readonly architecture: string;
-  /** Precision of the checkpoint's weights (the store may keep them in another). */
-  readonly precision: 'fp32' | 'fp16' | 'bf16' | 'mixed';
+  /**
+   * Precision the studio keeps the weights in (what runs): the same value `afa models` shows and
+   * `afa import --precision` sets. fp32 unless asked otherwise, whatever the file's own precision.
+   */
+  readonly precision: 'fp32' | 'fp16';
+  /** Precision of the imported file's weights. */
+  readonly sourcePrecision: 'fp32' | 'fp16' | 'bf16' | 'mixed';
   readonly importedAt: string;
 }
 
@@ -117,7 +124,15 @@ export interface ImportModelRequest {
 
 export interface ImportFinished {
   readonly jobId: string;
+  /** The first model imported (the only one, except for folders holding several). */
   readonly model: ModelInfo;
+  /** Every model the job imported, in order (an official AFA folder: each of its experts). */
+  readonly models: readonly ModelInfo[];
+  /**
+   * An official AFA folder also holds trained aggregators for exactly these models, in this order: the
+   * UI offers to import them (AggregatorsApi.import with this request).
+   */
+  readonly aggregators?: ImportAggregatorsRequest;
 }
 
 export interface ModelsApi {
@@ -287,6 +302,8 @@ export interface GenerationProgress {
   readonly etaMs: number | null;
   /** A small preview of the current latents as a PNG data URL (or an image URL), when previews are on. */
   readonly preview?: string;
+  /** Which image of the batch this is: 1-based index and the batch's count ("image 2 of 3"). */
+  readonly image?: { readonly index: number; readonly count: number };
 }
 
 export interface GenerationFinished {
@@ -332,6 +349,11 @@ export interface ImageSettingsReading {
   };
   /** What did not map, in words ("Made with an SDXL model (sd_xl_base_1.0), which the studio cannot run."). */
   readonly notes: readonly string[];
+  /**
+   * The Stable Diffusion 1.x model the image names when it is not in the catalog: the form keeps it as
+   * its model, so Generate waits until it is imported or another model is picked.
+   */
+  readonly missingModel?: { readonly name?: string; readonly hash?: string };
   /** Everything the tool recorded, as labelled text, for showing. */
   readonly recorded: Readonly<Record<string, string>>;
 }

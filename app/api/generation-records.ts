@@ -87,26 +87,31 @@ function importedOf(settings: GenerationRow['settings']): Record<string, string>
   return out;
 }
 
+/** The request that makes an image of these settings again (its own seed, one image). */
+export function requestOfSettings(settings: GenerationSettings): GenerationRecord['request'] {
+  const eta = settings.extra?.eta;
+  return {
+    prompt: settings.prompt,
+    negativePrompt: settings.negativePrompt,
+    recipe: { spec: specOfSettings(settings) },
+    sampler: ((samplerNames as readonly string[]).includes(settings.sampler) ? settings.sampler : 'ddim') as SamplerName,
+    steps: settings.steps,
+    guidance: settings.guidance,
+    ...(typeof eta === 'number' ? { eta } : {}),
+    seed: settings.seed,
+    width: settings.width,
+    height: settings.height,
+    batchCount: 1,
+  };
+}
+
 export function generationRecord(row: GenerationRow): GenerationRecord {
   const settings = row.settings;
-  const eta = settings.extra?.eta;
   const compareSetId = settings.extra?.compareSetId;
   return {
     ...generationSummary(row),
     image: { path: row.imagePath ?? '', width: settings.width, height: settings.height },
-    request: {
-      prompt: settings.prompt,
-      negativePrompt: settings.negativePrompt,
-      recipe: { spec: specOfSettings(settings) },
-      sampler: ((samplerNames as readonly string[]).includes(settings.sampler) ? settings.sampler : 'ddim') as SamplerName,
-      steps: settings.steps,
-      guidance: settings.guidance,
-      ...(typeof eta === 'number' ? { eta } : {}),
-      seed: settings.seed,
-      width: settings.width,
-      height: settings.height,
-      batchCount: 1,
-    },
+    request: requestOfSettings(settings),
     modelNames: Object.fromEntries(settings.recipe.members.filter((member) => member.modelId).map((member) => [member.modelId!, member.name])),
     batchIndex: settings.batchIndex,
     durationMs: row.timings?.totalMs ?? 0,

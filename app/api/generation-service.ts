@@ -188,6 +188,7 @@ export class GenerationService implements GenerationApi {
           phase: event.phase,
           elapsedMs: event.elapsedMs,
           etaMs: event.etaMs,
+          image: { index: event.imageIndex + 1, count: event.imageCount },
           ...(event.preview ? { preview: event.preview } : {}),
         }),
       ),
@@ -202,7 +203,12 @@ export class GenerationService implements GenerationApi {
         const error = toErrorData(event.error);
         // The client hears the user's words; the log keeps the whole error, paths included.
         if (error.code === 'engine' || error.code === 'internal') console.error(`[engine] generation ${event.jobId} failed:`, event.error);
-        this.#failed.fire({ jobId: event.jobId, error: event.cancelled ? { ...error, code: 'cancelled' } : error, cancelled: event.cancelled });
+        this.#failed.fire({
+          jobId: event.jobId,
+          error: event.cancelled ? { ...error, code: 'cancelled' } : error,
+          cancelled: event.cancelled,
+          ...(event.generations.length > 0 ? { generations: event.generations.map(generationSummary) } : {}),
+        });
       }),
       engine.onDidChangeQueue((event) => this.#queueChanged.fire({ jobs: event.jobs.map((job) => this.#queued(job)) })),
     ];

@@ -53,6 +53,7 @@ export function readingFor(fileName: string, info: ImageInfo, models: readonly M
     return { fileName, tool: 'none', toolName: null, fill: {}, notes: [`${fileName} carries no generation settings: ${describeContents(info)}.`], recorded: {} };
   }
   const notes: string[] = [];
+  let missingModel: ImageSettingsReading['missingModel'];
   const fill: { -readonly [K in keyof ImageSettingsReading['fill']]: ImageSettingsReading['fill'][K] } = {};
   if (settings.prompt !== undefined) fill.prompt = settings.prompt;
   if (settings.negativePrompt !== undefined) fill.negativePrompt = settings.negativePrompt;
@@ -93,7 +94,12 @@ export function readingFor(fileName: string, info: ImageInfo, models: readonly M
     } else {
       const model = catalogModel(settings, models);
       if (model) fill.recipe = { method: 'single', members: [{ modelId: model.id }] };
-      else if (settings.modelName || settings.modelHash) notes.push(`The model${name || ` ${settings.modelHash}`} is not in the catalog; import it on Models to use it.`);
+      else if (settings.modelName || settings.modelHash) {
+        notes.push(`The model${name || ` ${settings.modelHash}`} is not in the catalog; import it on Models to use it.`);
+        const shortName = settings.modelName?.split(/[\\/]/).pop()?.replace(/\.(safetensors|ckpt|pt|bin)$/i, '');
+        const hash = settings.modelHash?.trim().toLowerCase();
+        missingModel = { ...(shortName ? { name: shortName } : {}), ...(hash ? { hash } : {}) };
+      }
     }
     if (settings.loras && settings.loras.length > 0) {
       notes.push(`LoRAs are not supported: ${settings.loras.map((lora) => lora.name).join(', ')} ${settings.loras.length === 1 ? 'was' : 'were'} left out.`);
@@ -101,5 +107,5 @@ export function readingFor(fileName: string, info: ImageInfo, models: readonly M
     const secondPass = Object.keys(settings.other).find((key) => /^(Hires |second pass|refiner )/i.test(key));
     if (secondPass) notes.push('Its second pass (hires fix or refiner) is not repeated: the studio makes the image in one pass.');
   }
-  return { fileName, tool: settings.source, toolName: SOURCE_NAMES[settings.source], fill, notes, recorded: recordedText(settings) };
+  return { fileName, tool: settings.source, toolName: SOURCE_NAMES[settings.source], fill, notes, ...(missingModel ? { missingModel } : {}), recorded: recordedText(settings) };
 }

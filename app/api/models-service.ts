@@ -2,23 +2,21 @@
 // Imports run one after another as jobs with progress events; a web-mode upload is removed once its
 // import ends, whatever the outcome.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { importCheckpoint } from '../checkpoints/import-checkpoint.ts';
-import type { ConfigOverrides } from '../checkpoints/component-config.ts';
+import { basename } from 'node:path';
+import { planImport, readConfigDirectory, runImportPlan } from '../checkpoints/import-request.ts';
 import { readModelManifest, removeStoredModel } from '../checkpoints/model-store.ts';
-import { UserError } from '../common/errors.ts';
 import type { Library } from '../library/library.ts';
 import type { ModelRow } from '../library/models-table.ts';
 import { ApiError, toErrorData } from './api-error.ts';
-import type { ImportFinished, ImportModelRequest, JobFailed, JobProgress, JobStarted, ModelInfo, ModelsApi } from './contract.ts';
+import type { ApiErrorData, ImportFinished, ImportModelRequest, JobFailed, JobProgress, JobStarted, ModelInfo, ModelsApi } from './contract.ts';
 import { Emitter } from '../common/emitter.ts';
 import { recipeOf } from './recipes-service.ts';
 import { removeUpload, uploadedFile } from './uploads.ts';
 
-/** The catalog row as the UI shows it; the precision is the checkpoint's own (the store may keep another). */
+/** The catalog row as the UI shows it; `precision` is the stored one, as `afa models` shows it. */
 export function modelInfo(row: ModelRow, home: string): ModelInfo {
   const manifest = readModelManifest(home, row.id);
+  const stored = manifest?.precision ?? (row.precision === 'fp16' ? 'fp16' : 'fp32');
   return {
     id: row.id,
     name: row.name,
@@ -26,28 +24,16 @@ export function modelInfo(row: ModelRow, home: string): ModelInfo {
     sha256: row.sha256,
     sizeBytes: row.sizeBytes,
     architecture: row.architecture,
-    precision: manifest?.sourcePrecision ?? row.precision,
+    precision: stored,
+    sourcePrecision: manifest?.sourcePrecision ?? row.precision,
     importedAt: new Date(row.addedAt).toISOString(),
   };
 }
 
-/** `<folder>/unet/config.json`, `text_encoder/config.json`, `vae/config.json` as importer config overrides. */
-export function configOverridesFrom(folder: string): ConfigOverrides {
-  const parts = { unet: 'unet', textEncoder: 'text_encoder', vae: 'vae' } as const;
-  const overrides: Record<string, Record<string, unknown>> = {};
-  for (const [component, subfolder] of Object.entries(parts)) {
-    const file = join(folder, subfolder, 'config.json');
-    if (!existsSync(file)) continue;
-    try {
-      overrides[component] = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    } catch {
-      throw new UserError('corrupt-file', `${file} is not valid JSON.`);
-    }
-  }
-  if (Object.keys(overrides).length === 0) {
-    throw new UserError('not-found', `${folder} has no unet/, text_encoder/ or vae/ config.json.`, 'Pick the folder that holds those subfolders, or leave the field empty for a standard SD 1.x checkpoint.');
-  }
-  return overrides;
+/** `error` with every mention of the uploaded copy's path replaced by the file's own name. */
+function withFileName(error: ApiErrorData, uploadedPath: string, fileName: string): ApiErrorData {
+  const replace = (text: string) => text.split(uploadedPath).join(fileName);
+  return { ...error, message: replace(error.message), ...(error.hint ? { hint: replace(error.hint) } : {}) };
 }
 
 export interface ModelsServiceConfig {
@@ -87,29 +73,35 @@ export class ModelsService implements ModelsApi {
 
   async import(request: ImportModelRequest): Promise<JobStarted> {
     const source = request.source.kind === 'path' ? request.source.path : uploadedFile(this.#config.home, request.source.uploadId);
-    // Read the config folder now, so a wrong folder is an immediate error rather than a failed job.
-    const configOverrides = request.configDirectory ? configOverridesFrom(request.configDirectory) : undefined;
+    const name = request.name ?? (request.source.kind === 'upload' ? request.source.fileName.replace(/\.[^.]+$/, '') : undefined);
+    // A wrong config folder is an immediate error rather than a failed job; what the source holds is the
+    // job's to find out (a missing or bad file fails it as an event, like any import failure).
+    if (request.configDirectory) readConfigDirectory(request.configDirectory);
     const jobId = `import-${randomBytes(6).toString('hex')}`;
     const controller = new AbortController();
     this.#jobs.set(jobId, controller);
-    const name = request.name ?? (request.source.kind === 'upload' ? request.source.fileName.replace(/\.[^.]+$/, '') : undefined);
     this.#chain = this.#chain.then(async () => {
       try {
-        const imported = await importCheckpoint(
-          source,
-          { home: this.#config.home, ...(name ? { name } : {}), ...(configOverrides ? { configOverrides } : {}), catalog: this.#config.library.models },
-          {
-            signal: controller.signal,
-            onProgress: (progress) => this.#progress.fire({ jobId, ...progress }),
-          },
-        );
-        this.#finished.fire({ jobId, model: modelInfo(imported.row!, this.#config.home) });
+        // The same import rules as `afa import` (configs and tokenizer from the config folder, every
+        // expert of an AFA folder).
+        const plan = planImport(source, { ...(name ? { name } : {}), ...(request.configDirectory ? { configDirectory: request.configDirectory } : {}) });
+        const imported = await runImportPlan(plan, { home: this.#config.home, catalog: this.#config.library.models }, {
+          signal: controller.signal,
+          onProgress: (progress) => this.#progress.fire({ jobId, ...progress }),
+        });
+        const models = imported.map((result) => modelInfo(result.row!, this.#config.home));
+        const aggregators = plan.aggregatorsFolder
+          ? { path: plan.aggregatorsFolder, name: basename(plan.aggregatorsFolder), memberModelIds: models.map((model) => model.id) }
+          : undefined;
+        this.#finished.fire({ jobId, model: models[0]!, models, ...(aggregators ? { aggregators } : {}) });
         this.#changed.fire({ reason: 'import' });
       } catch (error) {
         const data = toErrorData(error);
         // The client hears the user's words; the log keeps the whole error, paths included.
         if (data.code === 'engine' || data.code === 'internal') console.error(`[engine] import ${jobId} failed:`, error);
-        this.#failed.fire({ jobId, error: data, cancelled: data.code === 'cancelled' });
+        // An upload lives under the studio's temporary folder: name it as the person chose it.
+        const named = request.source.kind === 'upload' ? withFileName(data, source, request.source.fileName) : data;
+        this.#failed.fire({ jobId, error: named, cancelled: data.code === 'cancelled' });
       } finally {
         this.#jobs.delete(jobId);
         if (request.source.kind === 'upload') removeUpload(this.#config.home, request.source.uploadId);

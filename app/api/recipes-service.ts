@@ -1,6 +1,7 @@
 // Saved recipes: app/ensemble's recipe document in the library's recipes table. Saving snapshots each
 // member's name and short hash, so a recipe stays readable after a model is renamed or removed.
 import { validateRecipe, type Recipe as EnsembleRecipe } from '../ensemble/recipe.ts';
+import { checkRecipeCanRun } from '../ensemble/recipe-target.ts';
 import type { JsonValue } from '../images/generation-settings.ts';
 import type { Library } from '../library/library.ts';
 import type { RecipeRow } from '../library/recipes-table.ts';
@@ -25,7 +26,10 @@ export function recipeDocument(library: Library, name: string, spec: RecipeSpec)
     if (!model) throw new ApiError('not-found', `The recipe uses a model that is not imported (${member.modelId.slice(0, 12)}…).`, 'Import it again or pick another model.');
     return { modelId: member.modelId, name: model.name, shortHash: model.shortHash };
   });
-  return validateRecipe({ ...spec, members, version: 1, name });
+  const recipe = validateRecipe({ ...spec, members, version: 1, name });
+  // A recipe that could never run is not saved (an AFA recipe without aggregators for its members).
+  checkRecipeCanRun(library.home, recipe);
+  return recipe;
 }
 
 export class RecipesService implements RecipesApi {

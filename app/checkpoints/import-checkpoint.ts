@@ -30,6 +30,7 @@ import {
   MODEL_MANIFEST_FILE,
   SHARED_DIR,
   STORE_VERSION,
+  UNET_GRAPH_VERSION,
   directorySize,
   listStoredModels,
   modelDir,
@@ -38,7 +39,7 @@ import {
   sharedVaeDir,
   storedModelFiles,
 } from './model-store.ts';
-import { openCheckpoint } from './open-checkpoint.ts';
+import { openCheckpoint, type OpenOptions } from './open-checkpoint.ts';
 import type { OpenedCheckpoint } from './opened-checkpoint.ts';
 
 export interface ImportOptions {
@@ -55,6 +56,8 @@ export interface ImportOptions {
    * SD1.x CLIP vocabulary (single files carry no tokenizer); ignored for diffusers folders that bring theirs.
    */
   readonly tokenizerDirectory?: string;
+  /** Diffusers folders: other component subfolders (an official AFA folder's additional experts). */
+  readonly subfolders?: OpenOptions['subfolders'];
   /** The library's models table: when given, the model is registered (upsert) there too. */
   readonly catalog?: { upsert(row: ModelRow): ModelRow };
 }
@@ -84,7 +87,7 @@ export async function importCheckpoint(source: string, options: ImportOptions, c
   const sourcePath = resolve(source);
   const { home } = options;
   removeStaleImports(home);
-  const checkpoint = openCheckpoint(sourcePath, { configOverrides: options.configOverrides });
+  const checkpoint = openCheckpoint(sourcePath, { configOverrides: options.configOverrides, ...(options.subfolders ? { subfolders: options.subfolders } : {}) });
   try {
     // Refusals of the graph builders (unsupported config fields) come before any long work.
     const parsed = {
@@ -135,6 +138,7 @@ export async function importCheckpoint(source: string, options: ImportOptions, c
       const vaeRelative = `../${SHARED_DIR}/vae-${vaeSha256}`;
       const manifest: ModelManifest = {
         storeVersion: STORE_VERSION,
+        unetGraphVersion: UNET_GRAPH_VERSION,
         id: sha256,
         name: options.name ?? defaultName(sourcePath),
         sourcePath,
@@ -240,6 +244,21 @@ async function convertWeights(checkpoint: OpenedCheckpoint, temp: string, dtype:
       throw error;
     }
   }
+}
+
+/**
+ * Rebuilds the U-Net graph of a model imported by an older studio (its unet.onnx predates
+ * UNET_GRAPH_VERSION) from its stored weights and config, and records the new version in its manifest.
+ * Returns the manifest to use. Cheap: the graph references unet.safetensors in place.
+ */
+export function refreshStoredUnetGraph(home: string, manifest: ModelManifest): ModelManifest {
+  if ((manifest.unetGraphVersion ?? 1) >= UNET_GRAPH_VERSION) return manifest;
+  const files = storedModelFiles(home, manifest);
+  const config = parseUnetConfig(manifest.configs.unet, `U-Net config of '${manifest.name}'`);
+  withStoredWeights(files.unetWeights, (weights) => saveComponent({ kind: 'unet', config, weights }, files.dir));
+  const refreshed: ModelManifest = { ...manifest, unetGraphVersion: UNET_GRAPH_VERSION };
+  writeFileAtomic(join(files.dir, MODEL_MANIFEST_FILE), new TextEncoder().encode(`${JSON.stringify(refreshed, null, 2)}\n`));
+  return refreshed;
 }
 
 /** Opens a stored component file for the graph builders (regions point into it) and closes it after. */

@@ -26,6 +26,13 @@ export const SHARED_DIR = 'shared';
 /** Bumped when the stored layout or the graphs change meaning; older models must be re-imported. */
 export const STORE_VERSION = 1;
 
+/**
+ * Version of the U-Net graph (unet.onnx) a stored model was built with; an older one is rebuilt from the
+ * stored weights on first use (refreshStoredUnetGraph), no re-import. 2: upsamplers take the next skip's
+ * size, so any multiple of 8 px works.
+ */
+export const UNET_GRAPH_VERSION = 2;
+
 export type StoredPrecision = 'fp32' | 'fp16';
 
 /** Paths of a component's files, relative to the model's folder. */
@@ -37,6 +44,8 @@ export interface StoredComponents {
 
 export interface ModelManifest {
   readonly storeVersion: number;
+  /** UNET_GRAPH_VERSION of unet.onnx; absent = 1. */
+  readonly unetGraphVersion?: number;
   /** = sha256: the model's id everywhere (library rows, recipes, history). */
   readonly id: string;
   readonly name: string;

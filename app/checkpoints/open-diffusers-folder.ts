@@ -48,12 +48,13 @@ export function openDiffusersFolder(path: string, options: OpenOptions = {}): Op
   if (pipelineClass) evidence.push(`pipeline ${pipelineClass}`);
   if (existsSync(join(root, 'text_encoder_2')) || /XL/.test(pipelineClass ?? '')) refuse(root, 'sdxl', [...evidence, 'a second text encoder (text_encoder_2)']);
 
+  const folders: Readonly<Record<ComponentName, string>> = { ...FOLDERS, ...options.subfolders };
   const configs = {} as Record<ComponentName, ComponentConfig>;
   for (const component of ['unet', 'textEncoder', 'vae'] as const) {
-    const file = join(root, FOLDERS[component], 'config.json');
+    const file = join(root, folders[component], 'config.json');
     const own = readJsonIfPresent(file);
     if (!own) {
-      throw new UserError('corrupt-file', `${root} is not a complete diffusers folder: ${FOLDERS[component]}/config.json is missing.`, 'A diffusers pipeline folder needs unet/, text_encoder/ and vae/, each with config.json.');
+      throw new UserError('corrupt-file', `${root} is not a complete diffusers folder: ${folders[component]}/config.json is missing.`, 'A diffusers pipeline folder needs unet/, text_encoder/ and vae/, each with config.json.');
     }
     configs[component] = Object.freeze({ ...own, ...(options.configOverrides?.[component] ?? {}) });
   }
@@ -64,22 +65,22 @@ export function openDiffusersFolder(path: string, options: OpenOptions = {}): Op
     const raw = {} as Record<ComponentName, WeightSource>;
     const files: string[] = [];
     for (const component of ['textEncoder', 'unet', 'vae'] as const) {
-      const { source, paths } = openComponentWeights(root, component, opened);
+      const { source, paths } = openComponentWeights(join(root, folders[component]), component, opened);
       raw[component] = source;
       files.push(...paths);
     }
     const hint = 'The folder\'s config.json does not describe its weights; the folder is damaged or was assembled from different models.';
-    crossCheckConfig('unet', inferUnetConfig(raw.unet, diffusersUnetNaming), configs.unet, join(root, 'unet'), hint);
-    crossCheckConfig('vae', inferVaeConfig(raw.vae, diffusersVaeNaming), configs.vae, join(root, 'vae'), hint);
-    crossCheckConfig('textEncoder', inferTextEncoderConfig(raw.textEncoder, 'text_model.'), configs.textEncoder, join(root, 'text_encoder'), hint);
+    crossCheckConfig('unet', inferUnetConfig(raw.unet, diffusersUnetNaming), configs.unet, join(root, folders.unet), hint);
+    crossCheckConfig('vae', inferVaeConfig(raw.vae, diffusersVaeNaming), configs.vae, join(root, folders.vae), hint);
+    crossCheckConfig('textEncoder', inferTextEncoderConfig(raw.textEncoder, 'text_model.'), configs.textEncoder, join(root, folders.textEncoder), hint);
 
     const identity = (names: readonly string[]): MappedTensor[] => names.map((name) => ({ name, sourceName: name }));
     const unetMapping = identity(unetKeyMap(unetLayout(configs.unet)).map((key) => key.diffusers));
     const textMapping = identity(textEncoderKeyMap(textEncoderLayout(configs.textEncoder)).map((key) => key.diffusers));
     const vaeMapping = vaeKeyMap(vaeLayout(configs.vae)).map((key): MappedTensor => vaeTensor(raw.vae, key.diffusers));
-    assertComplete(unetMapping, raw.unet, 'SD1.x U-Net', join(root, 'unet'));
-    assertComplete(textMapping, raw.textEncoder, 'CLIP text encoder', join(root, 'text_encoder'));
-    assertComplete(vaeMapping, raw.vae, 'VAE', join(root, 'vae'));
+    assertComplete(unetMapping, raw.unet, 'SD1.x U-Net', join(root, folders.unet));
+    assertComplete(textMapping, raw.textEncoder, 'CLIP text encoder', join(root, folders.textEncoder));
+    assertComplete(vaeMapping, raw.vae, 'VAE', join(root, folders.vae));
 
     const components = {
       unet: { config: configs.unet, weights: new MappedWeights(raw.unet, unetMapping, `the U-Net of ${root}`) },
@@ -89,7 +90,7 @@ export function openDiffusersFolder(path: string, options: OpenOptions = {}): Op
     const ignoredTensors = (['unet', 'textEncoder', 'vae'] as const).flatMap((component) => {
       const weights = components[component].weights;
       const used = new Set(weights.names().map((name) => weights.sourceNameOf(name)));
-      return raw[component].names().filter((name) => !used.has(name)).map((name) => `${FOLDERS[component]}/${name}`);
+      return raw[component].names().filter((name) => !used.has(name)).map((name) => `${folders[component]}/${name}`);
     });
     const tokenizerPath = join(root, 'tokenizer');
     const hasTokenizer = existsSync(join(tokenizerPath, 'vocab.json')) && existsSync(join(tokenizerPath, 'merges.txt'));
@@ -157,8 +158,7 @@ function vaeTensor(source: WeightSource, name: string): MappedTensor {
 }
 
 /** Opens the safetensors weights of one component folder (one file, a variant, or shards). */
-function openComponentWeights(root: string, component: ComponentName, opened: SafetensorsFile[]): { source: WeightSource; paths: string[] } {
-  const folder = join(root, FOLDERS[component]);
+function openComponentWeights(folder: string, component: ComponentName, opened: SafetensorsFile[]): { source: WeightSource; paths: string[] } {
   const stem = WEIGHT_STEMS[component];
   const entries = existsSync(folder) ? readdirSync(folder) : [];
   for (const variant of ['', '.fp16']) {

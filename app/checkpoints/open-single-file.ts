@@ -27,10 +27,15 @@ import { assertComplete, sourcePrecisionOf } from './opened-checkpoint.ts';
 export interface OpenOptions {
   /** Config fields per component, over the SD1.5 defaults (single files) or the folder's config.json. */
   readonly configOverrides?: ConfigOverrides;
+  /**
+   * Diffusers folders only: component subfolders other than unet/, text_encoder/, vae/ — an official AFA
+   * folder keeps experts 2… as additional_unet_k/ and additional_text_encoder_k/ beside expert 1's.
+   */
+  readonly subfolders?: Partial<Readonly<Record<'unet' | 'textEncoder' | 'vae', string>>>;
 }
 
 const CONFIG_HINT =
-  'A single-file checkpoint carries no config, so the studio assumes the Stable Diffusion 1.5 architecture; for a model of another size pass its own config.json (configOverrides).';
+  'A single-file checkpoint carries no config, so the studio assumes the Stable Diffusion 1.5 architecture; for a model of another size give the folder with its unet/, text_encoder/ and vae/ config.json (the config folder when importing; --config-dir in the CLI).';
 
 export function openSingleFile(path: string, options: OpenOptions = {}): OpenedCheckpoint {
   const absolute = resolve(path);

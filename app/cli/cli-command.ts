@@ -22,6 +22,11 @@ export interface CliCommand {
   readonly options: readonly OptionSpec[];
   readonly examples?: readonly string[];
   /**
+   * The command writes to the studio home (library, images, models): main.ts checks it can, before any
+   * work, and says which folder and how to choose another (exit 2).
+   */
+  readonly writesHome?: boolean;
+  /**
    * When set, the command parses its own arguments (it gets them raw, with --help answered by main.ts
    * from the fields above). Used for commands owned by other modules, e.g. `afa serve`.
    */

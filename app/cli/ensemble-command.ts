@@ -11,6 +11,7 @@ const ACTIONS = ['create', 'list', 'show', 'delete'] as const;
 
 export const ensembleCommand: CliCommand = {
   name: 'ensemble',
+  writesHome: true,
   summary: 'Create, list, show and delete ensemble recipes',
   usage: 'afa ensemble create <name> --models a,b,c [--method afa] [recipe options] | list | show <name> | delete <name>',
   description: [

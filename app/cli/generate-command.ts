@@ -75,6 +75,14 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
   const base = fromImage === undefined ? undefined : settingsFromImage(fromImage, context.home);
   for (const note of base?.notes ?? []) context.io.stderr.write(`note: ${note}.\n`);
   const target = targetOf(args, context.home) ?? base?.target;
+  if (!target && base?.missingModel) {
+    const { name, hash } = base.missingModel;
+    throw new UserError(
+      'not-found',
+      `${fromImage} was made with ${name ?? 'a model'}${hash ? ` (hash ${hash})` : ''}, which is not imported.`,
+      'Import it (`afa import <checkpoint>`), or pick a model with -m <model>.',
+    );
+  }
   if (!target) {
     const flags = TARGET_OPTIONS.flatMap((entry) => entry.options.map((option) => `--${option.name}`)).join(' or ');
     throw new UserError('invalid-argument', `Say which model to use with ${flags}.`, 'List the imported models with `afa models`.');
@@ -142,6 +150,7 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
 
 export const generateCommand: CliCommand = {
   name: 'generate',
+  writesHome: true,
   summary: 'Make images from a prompt with an imported model or an ensemble',
   usage: 'afa generate (--model <id> | --recipe <name> | --models a,b,c --method <m>) --prompt <text> [options]',
   description: [

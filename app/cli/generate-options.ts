@@ -73,9 +73,18 @@ export function parseSize(text: string): { width: number; height: number } {
 /**
  * Settings and target recorded in an image: our own complete record, else what another tool's settings
  * give (PNG, JPEG or WebP), with `notes` saying what could not be used (a seed beyond 2^53, a model the
- * studio cannot run).
+ * studio cannot run) and `missingModel` naming the model the image was made with when it is not imported.
  */
-export function settingsFromImage(path: string, home: string): { input: Partial<GenerationInput>; target?: GenerationTarget; notes: string[] } {
+export function settingsFromImage(
+  path: string,
+  home: string,
+): {
+  input: Partial<GenerationInput>;
+  target?: GenerationTarget;
+  notes: string[];
+  /** The model the image names, when it is not imported. */
+  missingModel?: { readonly name?: string; readonly hash?: string };
+} {
   const absolute = resolve(path);
   if (!existsSync(absolute)) throw new UserError('not-found', `--from ${absolute} does not exist.`);
   const imported = readImageSettings(absolute);
@@ -99,7 +108,13 @@ export function settingsFromImage(path: string, home: string): { input: Partial<
     ...(imported.width === undefined ? {} : { width: imported.width }),
     ...(imported.height === undefined ? {} : { height: imported.height }),
   };
-  return { input, notes, ...(byHash ? { target: { kind: 'model', modelId: byHash.id } as const } : {}) };
+  const named = imported.modelName !== undefined || imported.modelHash !== undefined;
+  return {
+    input,
+    notes,
+    ...(byHash ? { target: { kind: 'model', modelId: byHash.id } as const } : {}),
+    ...(!byHash && named ? { missingModel: { ...(imported.modelName ? { name: imported.modelName } : {}), ...(imported.modelHash ? { hash: imported.modelHash } : {}) } } : {}),
+  };
 }
 
 /** The request's settings: the image's (--from) under the options given here. */

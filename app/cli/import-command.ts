@@ -1,21 +1,17 @@
 // `afa import <file|folder>`: converts checkpoints once into the studio's model store (app/checkpoints)
-// and registers them in the library's catalog. A folder is either a diffusers pipeline folder (one
-// model) or a folder of .safetensors checkpoints (each imported in turn).
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+// and registers them in the library's catalog. What a path imports is decided by the shared import rules
+// (app/checkpoints/import-request.ts), the same the Models screen uses; this command passes options.
 import { UserError } from '../common/errors.ts';
 import type { Progress } from '../common/progress.ts';
-import type { ComponentConfig, ComponentName, ConfigOverrides } from '../checkpoints/component-config.ts';
-import { importCheckpoint, type ImportedModel } from '../checkpoints/import-checkpoint.ts';
-import type { StoredPrecision } from '../checkpoints/model-store.ts';
-import { isDiffusersFolder } from '../checkpoints/open-diffusers-folder.ts';
+import type { ImportedModel } from '../checkpoints/import-checkpoint.ts';
+import { planImport, runImportPlan } from '../checkpoints/import-request.ts';
+import type { ModelManifest, StoredPrecision } from '../checkpoints/model-store.ts';
 import { Library } from '../library/library.ts';
 import type { CliCommand } from './cli-command.ts';
 import { EXIT_OK } from './exit-codes.ts';
 import { modelJson } from './models-command.ts';
 import { formatBytes, progressModeOf, ProgressReporter } from './progress-reporter.ts';
-
-const COMPONENT_FOLDERS: Readonly<Record<ComponentName, string>> = { unet: 'unet', textEncoder: 'text_encoder', vae: 'vae' };
+import { aggregatorFor } from './recipe-options.ts';
 
 const PHASE_LABELS: Readonly<Record<string, string>> = {
   hash: 'Hashing',
@@ -24,52 +20,19 @@ const PHASE_LABELS: Readonly<Record<string, string>> = {
   graphs: 'Writing graphs',
 };
 
-/** `<dir>/{unet,text_encoder,vae}/config.json`, those present (at least one). */
-export function readConfigDirectory(directory: string): ConfigOverrides {
-  const root = resolve(directory);
-  if (!existsSync(root) || !statSync(root).isDirectory()) throw new UserError('not-found', `--config-dir ${root} is not a folder.`);
-  const overrides: Partial<Record<ComponentName, ComponentConfig>> = {};
-  for (const [component, folder] of Object.entries(COMPONENT_FOLDERS) as [ComponentName, string][]) {
-    const path = join(root, folder, 'config.json');
-    if (!existsSync(path)) continue;
-    try {
-      overrides[component] = JSON.parse(readFileSync(path, 'utf8')) as ComponentConfig;
-    } catch (error) {
-      throw new UserError('corrupt-file', `${path} is not valid JSON: ${(error as Error).message}`);
-    }
-  }
-  if (Object.keys(overrides).length === 0) {
-    throw new UserError('invalid-argument', `--config-dir ${root} has none of unet/config.json, text_encoder/config.json, vae/config.json.`, 'Point it at a diffusers-style folder of configs.');
-  }
-  return overrides;
-}
-
-/** The checkpoints a path names: itself (a file or a diffusers folder) or the .safetensors files in a folder. */
-function sourcesOf(path: string): string[] {
-  const absolute = resolve(path);
-  if (!existsSync(absolute)) throw new UserError('not-found', `${absolute} does not exist.`, 'Check the path of the checkpoint.');
-  if (!statSync(absolute).isDirectory() || isDiffusersFolder(absolute)) return [absolute];
-  const files = readdirSync(absolute)
-    .filter((name) => extname(name).toLowerCase() === '.safetensors')
-    .sort()
-    .map((name) => join(absolute, name));
-  if (files.length === 0) {
-    throw new UserError(
-      'invalid-argument',
-      `${absolute} is neither a diffusers model folder nor a folder of .safetensors checkpoints.`,
-      'Point at a .safetensors file, a diffusers folder (with model_index.json), or a folder of .safetensors files.',
-    );
-  }
-  return files;
-}
-
 function precisionOf(value: string | undefined): StoredPrecision | undefined {
   if (value === undefined || value === 'fp32' || value === 'fp16') return value;
   throw new UserError('invalid-argument', `--precision must be fp32 or fp16; got '${value}'.`);
 }
 
+/** "its own tokenizer" or "the bundled SD1.x tokenizer", for the import summary. */
+export function tokenizerLabel(manifest: ModelManifest): string {
+  return manifest.tokenizer === 'default' ? 'the bundled SD1.x tokenizer' : 'its own tokenizer';
+}
+
 export const importCommand: CliCommand = {
   name: 'import',
+  writesHome: true,
   summary: 'Import a checkpoint (.safetensors file, diffusers folder, or a folder of files)',
   usage: 'afa import <file|folder> [options]',
   description: [
@@ -78,55 +41,69 @@ export const importCommand: CliCommand = {
     '(.ckpt, .pt, .bin) are refused: they can run code; use the .safetensors version.',
     'A checkpoint that is not the standard SD1.5 size needs its configs: --config-dir <folder> with',
     'unet/config.json (and text_encoder/, vae/) as in a diffusers folder.',
+    'An official AFA folder (additional_unet_k/ beside unet/) imports every expert, named "<folder> 1", "<folder> 2", …;',
+    'with --aggregators its trained aggregators too.',
   ].join('\n'),
   options: [
     { name: 'name', kind: 'string', value: '<text>', description: 'Display name (default: the file name)' },
     { name: 'config-dir', kind: 'string', value: '<folder>', description: 'Folder with unet/, text_encoder/, vae/ config.json for non-SD1.5 architectures (and tokenizer/ when the checkpoint needs its own)' },
-    { name: 'precision', kind: 'string', value: 'fp32|fp16', description: 'Stored precision (default: fp16 for fp16 files, else fp32)' },
+    { name: 'precision', kind: 'string', value: 'fp32|fp16', description: 'Stored precision (default fp32 for every file; fp16 halves the disk, loads slower)' },
+    { name: 'aggregators', kind: 'flag', description: 'An official AFA folder: also import its trained aggregators, bound to its experts in order' },
     { name: 'progress', kind: 'string', value: 'bar|lines|json|none', description: 'Progress on stderr (default: bar on a terminal, else lines)' },
   ],
-  examples: ['afa import ~/models/dreamshaper_8.safetensors', 'afa import ./stable-diffusion-v1-5 --name "SD 1.5"', 'afa import ./checkpoints/   # every .safetensors in the folder'],
+  examples: ['afa import ~/models/dreamshaper_8.safetensors', 'afa import ./afa-run --aggregators   # every expert of an AFA folder + its aggregators', 'afa import ./stable-diffusion-v1-5 --name "SD 1.5"', 'afa import ./checkpoints/   # every .safetensors in the folder'],
   async run(args, context) {
     if (args.positionals.length !== 1) {
       throw new UserError('invalid-argument', `afa import takes one file or folder; got ${args.positionals.length}.`, "Run 'afa import --help' for the usage.");
     }
-    const sources = sourcesOf(args.positionals[0]!);
-    const configDir = args.string('config-dir');
-    const configOverrides = configDir === undefined ? undefined : readConfigDirectory(configDir);
-    // A config folder laid out like a diffusers pipeline may bring the tokenizer the checkpoint needs.
-    const tokenizerDirectory = configDir !== undefined && existsSync(join(resolve(configDir), 'tokenizer', 'vocab.json')) ? join(resolve(configDir), 'tokenizer') : undefined;
-    const precision = precisionOf(args.string('precision'));
+    const configDirectory = args.string('config-dir');
     const name = args.string('name');
-    if (name !== undefined && sources.length > 1) throw new UserError('invalid-argument', '--name names one model; the folder holds several checkpoints.');
+    const precision = precisionOf(args.string('precision'));
+    const plan = planImport(args.positionals[0]!, { ...(name !== undefined ? { name } : {}), ...(configDirectory !== undefined ? { configDirectory } : {}), ...(precision ? { precision } : {}) });
     const progress = new ProgressReporter(context.io.stderr, progressModeOf(args.string('progress'), context.io.stderr));
     const library = Library.open({ home: context.home });
-    const imported: ImportedModel[] = [];
+    let imported: ImportedModel[];
+    let aggregatorId: string | undefined;
     try {
-      for (const source of sources) {
-        progress.note(`Importing ${source}`);
-        const result = await importCheckpoint(
-          source,
-          { home: context.home, catalog: library.models, ...(name ? { name } : {}), ...(configOverrides ? { configOverrides } : {}), ...(tokenizerDirectory ? { tokenizerDirectory } : {}), ...(precision ? { precision } : {}) },
-          {
-            signal: context.io.interrupt,
-            onProgress: (update: Progress) =>
-              progress.update({
-                label: PHASE_LABELS[update.phase] ?? update.phase,
-                done: update.unit === 'bytes' ? Math.round(update.done / 1024 ** 2) : update.done,
-                total: update.unit === 'bytes' ? Math.round(update.total / 1024 ** 2) : update.total,
-                ...(update.unit === 'bytes' ? { detail: 'MB' } : {}),
-                event: { source, ...update },
-              }),
-          },
-        );
-        progress.finish();
-        imported.push(result);
+      let source = '';
+      imported = await runImportPlan(plan, { home: context.home, catalog: library.models }, {
+        signal: context.io.interrupt,
+        onItem: (item) => {
+          progress.finish();
+          source = item.source;
+          progress.note(`Importing ${item.source}${item.subfolders?.unet ? ` (${item.subfolders.unet}/)` : ''}`);
+        },
+        onProgress: (update: Progress) =>
+          progress.update({
+            label: PHASE_LABELS[update.phase] ?? update.phase,
+            done: update.unit === 'bytes' ? Math.round(update.done / 1024 ** 2) : update.done,
+            total: update.unit === 'bytes' ? Math.round(update.total / 1024 ** 2) : update.total,
+            ...(update.unit === 'bytes' ? { detail: 'MB' } : {}),
+            event: { source, ...update },
+          }),
+      });
+      progress.finish();
+      for (const result of imported) {
         const { manifest } = result;
         progress.note(
           result.alreadyImported
             ? `Already imported: ${manifest.name} (${manifest.id.slice(0, 12)})`
-            : `Imported ${manifest.name}: ${manifest.precision}, ${formatBytes(manifest.sizeBytes)}, tokenizer ${manifest.tokenizer}`,
+            : `Imported ${manifest.name}: ${manifest.precision}, ${formatBytes(manifest.sizeBytes)}, ${tokenizerLabel(manifest)}`,
         );
+      }
+      if (plan.aggregatorsFolder) {
+        const ids = imported.map((result) => result.manifest.id);
+        if (args.has('aggregators')) {
+          aggregatorId = aggregatorFor(plan.aggregatorsFolder, ids, context.home);
+          progress.note(`Imported its aggregators ${aggregatorId} for these ${ids.length} experts, in this order.`);
+        } else {
+          // Said even with --progress none: it is what to do next, not progress.
+          progress.finish();
+          context.io.stderr.write(
+            `The folder also holds trained AFA aggregators for exactly these ${ids.length} experts. Import them with: ` +
+              `afa aggregators import ${plan.aggregatorsFolder} --models ${ids.map((id) => id.slice(0, 12)).join(',')}  (or import again with --aggregators)\n`,
+          );
+        }
       }
     } finally {
       progress.finish();
@@ -134,7 +111,7 @@ export const importCommand: CliCommand = {
     }
     if (context.json) {
       const models = imported.map((result) => ({ ...modelJson(result.manifest), alreadyImported: result.alreadyImported }));
-      context.io.stdout.write(`${JSON.stringify({ ok: true, models }, null, 2)}\n`);
+      context.io.stdout.write(`${JSON.stringify({ ok: true, models, ...(aggregatorId ? { aggregatorId } : {}), ...(plan.aggregatorsFolder ? { aggregatorsFolder: plan.aggregatorsFolder } : {}) }, null, 2)}\n`);
     } else {
       for (const { manifest } of imported) context.io.stdout.write(`${manifest.id}  ${manifest.name}\n`);
     }

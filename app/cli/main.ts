@@ -2,6 +2,7 @@
 // parses and checks the options, runs the command and turns what went wrong into a message on stderr
 // (plus a JSON error on stdout with --json) and an exit status that says whose fault it was.
 import { defaultStudioHome } from '../common/paths.ts';
+import { assertWritableHome } from '../common/writable-home.ts';
 import { CancelledError, EngineError, UserError } from '../common/errors.ts';
 import { parseArguments, type OptionSpec } from './cli-arguments.ts';
 import type { CliCommand } from './cli-command.ts';
@@ -47,6 +48,7 @@ async function runCommand(command: CliCommand, argv: readonly string[], io: CliI
   if (command.runRaw) return command.runRaw(argv, io);
   const args = parseArguments(argv, [...command.options, ...COMMON_OPTIONS], command.name);
   const home = args.string('home') ?? defaultStudioHome(io.env);
+  if (command.writesHome) assertWritableHome(home);
   return command.run(args, { io, home, json });
 }
 

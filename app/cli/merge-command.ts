@@ -1,6 +1,7 @@
 // `afa merge`: exports a weighted merge or an MBW merge of imported models as a single-file checkpoint
 // (LDM key layout, so other tools load it). The only way the studio writes a merged checkpoint: running a
 // merge recipe computes the merge into its compiled cache and never produces a file you did not ask for.
+import { existsSync, statSync } from 'node:fs';
 import type { ComponentConfig } from '../checkpoints/component-config.ts';
 import { storedModelFiles } from '../checkpoints/model-store.ts';
 import type { Progress } from '../common/progress.ts';
@@ -14,7 +15,7 @@ import { findModel } from './model-reference.ts';
 import { ProgressReporter, progressModeOf } from './progress-reporter.ts';
 import { RECIPE_BUILD_OPTIONS, recipeFromOptions } from './recipe-options.ts';
 
-const MERGE_OPTIONS = RECIPE_BUILD_OPTIONS.filter((option) => ['models', 'method', 'weights', 'mbw-blocks', 'mbw-base'].includes(option.name));
+const MERGE_OPTIONS = RECIPE_BUILD_OPTIONS.filter((option) => ['models', 'weights', 'mbw-blocks', 'mbw-base'].includes(option.name));
 
 export const mergeCommand: CliCommand = {
   name: 'merge',
@@ -26,6 +27,7 @@ export const mergeCommand: CliCommand = {
     'tensor per model). The file appears whole or not at all; Ctrl+C leaves nothing.',
   ].join('\n'),
   options: [
+    { name: 'method', kind: 'string', value: 'merge|mbw', description: 'merge (θ = Σ wᵢθᵢ, the default) or mbw (merge block weighted, 2 models)' },
     ...MERGE_OPTIONS,
     { name: 'out', short: 'o', kind: 'string', value: '<file.safetensors>', description: 'Where to write the merged checkpoint' },
     { name: 'precision', kind: 'string', value: 'fp32|fp16', description: 'Stored dtype (default fp32; fp16 halves the file)' },
@@ -40,7 +42,10 @@ export const mergeCommand: CliCommand = {
     if (method !== 'merge' && method !== 'mbw') throw new UserError('invalid-argument', `afa merge exports 'merge' or 'mbw' merges; got '${method}'.`);
     const precision = args.string('precision') ?? 'fp32';
     if (precision !== 'fp32' && precision !== 'fp16') throw new UserError('invalid-argument', `--precision must be fp32 or fp16; got '${precision}'.`);
-    const recipe = recipeFromOptions(args, context.home);
+    if (!args.has('overwrite') && existsSync(out) && statSync(out).isFile()) {
+      throw new UserError('conflict', `${out} already exists.`, 'Add --overwrite to replace it, or choose another file name with --out.');
+    }
+    const recipe = recipeFromOptions(args, context.home, method);
     const files: SafetensorsFile[] = [];
     const open = (path: string) => {
       const file = SafetensorsFile.open(path);

@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError } from '../common/errors.ts';
-import { importAggregators } from '../ensemble/import-aggregators.ts';
+import { importAggregatorsToCatalog } from '../ensemble/import-aggregators.ts';
 import { METHODS, MBW_BLOCKS, validateRecipe, type EnsembleMethod, type Recipe } from '../ensemble/recipe.ts';
 import { Library } from '../library/library.ts';
 import type { GenerationTarget } from '../pipeline/generation-target.ts';
@@ -38,26 +38,19 @@ export function aggregatorFor(reference: string, members: readonly string[], hom
       throw new UserError('not-found', `No imported aggregator set is called '${reference}', and no folder is there.`, 'List them with `afa aggregators`, or pass the folder the training code wrote.');
     }
     const experts = members.map((id) => findModel(home, id));
-    const imported = importAggregators(folder, experts, { home });
-    if (!library.aggregators.get(imported.id)) {
-      library.aggregators.insert({
-        id: imported.id,
-        name: folder.split(/[\\/]/).filter(Boolean).at(-1) ?? imported.id,
-        path: imported.dir,
-        expertHashes: experts.map((expert) => expert.sha256),
-        config: { points: imported.manifest.configs.length, hiddenSize: imported.manifest.configs[0]!.hiddenSize },
-      });
-    }
-    return imported.id;
+    return importAggregatorsToCatalog(library.aggregators, folder, experts, { home }).id;
   } finally {
     library.close();
   }
 }
 
-/** The recipe an inline --models/--method request describes (validated). */
-export function recipeFromOptions(args: CliArguments, home: string): Recipe {
+/**
+ * The recipe an inline --models/--method request describes (validated). `defaultMethod` is the method
+ * when --method is absent: afa for generate and ensemble create, merge for `afa merge`.
+ */
+export function recipeFromOptions(args: CliArguments, home: string, defaultMethod: EnsembleMethod = 'afa'): Recipe {
   const members = (args.string('models') ?? '').split(',').map((part) => part.trim()).filter(Boolean).map((reference) => findModel(home, reference));
-  const method = (args.string('method') ?? 'afa') as EnsembleMethod;
+  const method = (args.string('method') ?? defaultMethod) as EnsembleMethod;
   if (!METHODS.includes(method)) throw new UserError('invalid-argument', `Unknown method '${method}'.`, `Choose one of: ${METHODS.join(', ')}.`);
   const weights = args.string('weights');
   const blocks = args.string('mbw-blocks');

@@ -11,6 +11,7 @@ export type UserErrorCode =
   | 'unsafe-file'
   | 'mismatch'
   | 'disk-full'
+  | 'not-writable'
   | 'conflict';
 
 export class UserError extends Error {

@@ -104,6 +104,35 @@ export function importAggregators(
   return { id, dir, manifest, created: true };
 }
 
+/** The library's aggregators table, as far as recording an import needs it. */
+export interface AggregatorCatalog {
+  get(id: string): unknown;
+  insert(row: { id: string; name: string; path: string; expertHashes: readonly string[]; config: { readonly [key: string]: number } }): unknown;
+}
+
+/**
+ * importAggregators + its library row: the one way the CLI and the Models screen bring a set in. The
+ * row names the experts by SHA-256 (= model id), in the order the set fuses them.
+ */
+export function importAggregatorsToCatalog(
+  catalog: AggregatorCatalog,
+  source: string,
+  experts: readonly ModelManifest[],
+  options: { readonly home: string; readonly name?: string },
+): ImportedAggregators {
+  const imported = importAggregators(source, experts, { home: options.home });
+  if (!catalog.get(imported.id)) {
+    catalog.insert({
+      id: imported.id,
+      name: options.name ?? source.split(/[\\/]/).filter(Boolean).at(-1) ?? imported.id,
+      path: imported.dir,
+      expertHashes: experts.map((expert) => expert.sha256),
+      config: { points: imported.manifest.configs.length, hiddenSize: imported.manifest.configs[0]!.hiddenSize, numExperts: experts.length },
+    });
+  }
+  return imported;
+}
+
 function loadAggregatorManifest(dir: string): StudioAggregatorManifest {
   const set = loadAggregatorSet(dir);
   return { format: 'afa-studio-aggregators', version: 1, configs: set.configs, experts: set.experts ?? [] };

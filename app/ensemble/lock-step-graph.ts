@@ -17,7 +17,7 @@ import { Graph, type GraphOptions, type Value } from '../onnx/graph.ts';
 import { add, div, gather, mul, reduceMean } from '../onnx/ops.ts';
 import type { WeightSource } from '../tensor/weights.ts';
 import type { UnetConfig } from '../models/unet-config.ts';
-import { unetLayout } from '../models/unet-layout.ts';
+import { unetLayout, upsampleSizeFrom } from '../models/unet-layout.ts';
 import { unetPoint, unetTimeEmbedding } from '../models/unet.ts';
 import type { AggregatorSet } from './aggregator-set.ts';
 import { sabwAggregator, stackExperts } from './sabw-aggregator.ts';
@@ -134,10 +134,11 @@ export function buildLockStepGraph(experts: readonly Expert[], fusion: Fusion, o
   let hidden = sample;
   for (const point of layout) {
     const skip = point.skipFrom >= 0 ? fused[point.skipFrom] : undefined;
+    const upsampleTo = fused[upsampleSizeFrom(layout, point)];
     const outputs = experts.map((expert, k) =>
       g.scope(`expert${k}`, () =>
         g.weightNamespace(expertNamespace(k), () =>
-          unetPoint(g, expert.weights, expert.config, point.index, { hidden, skip, temb: perExpert[k]!.temb, context: perExpert[k]!.context }),
+          unetPoint(g, expert.weights, expert.config, point.index, { hidden, skip, upsampleTo, temb: perExpert[k]!.temb, context: perExpert[k]!.context }),
         ),
       ),
     );
@@ -181,9 +182,10 @@ export function buildOutputAverageGraph(experts: readonly Expert[], weights: rea
         const context = gather(g, contexts, g.scalar(k, 'int64'), 0);
         const outputs: Value[] = [];
         let hidden = sample;
-        for (const point of unetLayout(expert.config)) {
+        const layout = unetLayout(expert.config);
+        for (const point of layout) {
           const skip = point.skipFrom >= 0 ? outputs[point.skipFrom] : undefined;
-          hidden = unetPoint(g, expert.weights, expert.config, point.index, { hidden, skip, temb, context });
+          hidden = unetPoint(g, expert.weights, expert.config, point.index, { hidden, skip, upsampleTo: outputs[upsampleSizeFrom(layout, point)], temb, context });
           outputs.push(hidden);
         }
         return hidden;

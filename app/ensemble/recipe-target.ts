@@ -3,7 +3,7 @@
 // what determines it (method, members' SHA-256, weights, aggregators) — and referenced the experts'
 // weights files in place (hard links), so running a recipe writes no merged checkpoint and copies no weights.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../common/errors.ts';
 import { studioPaths } from '../common/paths.ts';
@@ -12,7 +12,7 @@ import { storedModelFiles } from '../checkpoints/model-store.ts';
 import type { RecipeSnapshot } from '../images/generation-settings.ts';
 import { buildClipTextGraph } from '../models/clip-text.ts';
 import { parseClipTextConfig } from '../models/clip-text-config.ts';
-import { parseUnetConfig } from '../models/unet-config.ts';
+import { parseUnetConfig, type UnetConfig } from '../models/unet-config.ts';
 import { unetLayout } from '../models/unet-layout.ts';
 import type { Graph } from '../onnx/graph.ts';
 import { saveModel } from '../onnx/serialize.ts';
@@ -24,7 +24,7 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { requireStoredModel, resolveStoredModel, tokenizerForModel } from '../pipeline/stored-model-target.ts';
 import { SafetensorsFile } from '../tensor/safetensors.ts';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
-import { checkAggregatorsMatch, loadAggregatorSet, type AggregatorSet } from './aggregator-set.ts';
+import { checkAggregatorsMatch, loadAggregatorSet, STUDIO_AGGREGATOR_MANIFEST, type AggregatorSet } from './aggregator-set.ts';
 import { ContributionRecorder } from './contribution-recorder.ts';
 import { cachedGraphRunner, EnsembleDenoiser } from './ensemble-denoiser.ts';
 import { pointName } from './lock-step-graph.ts';
@@ -35,7 +35,7 @@ import { buildMergedUnetGraph } from './merged-unet.ts';
 import { memberWeights, validateRecipe, type Recipe } from './recipe.ts';
 
 /** Bump when the graphs a recipe compiles to change, so stale compiled folders are not reused. */
-export const COMPILED_GRAPH_VERSION = 3;
+export const COMPILED_GRAPH_VERSION = 4;
 
 export function aggregatorDir(home: string, aggregatorId: string): string {
   if (!/^[\w.-]+$/.test(aggregatorId)) throw new UserError('invalid-argument', `'${aggregatorId}' is not a valid aggregator id.`);
@@ -67,18 +67,36 @@ function compileKey(recipe: Recipe, manifests: readonly ModelManifest[]): string
   return createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 24);
 }
 
-function loadCheckedAggregators(home: string, recipe: Recipe, manifests: readonly ModelManifest[], experts: readonly Expert[]): AggregatorSet {
+/** Imported aggregator sets trained for exactly these models, in this order (their manifests record them): ids. */
+export function aggregatorSetsFor(home: string, modelIds: readonly string[]): string[] {
+  const root = studioPaths(home).aggregators;
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((id) => /^agg-[0-9a-f]+$/.test(id))
+    .filter((id) => {
+      try {
+        const manifest = JSON.parse(readFileSync(join(root, id, STUDIO_AGGREGATOR_MANIFEST), 'utf8')) as { experts?: { sha256?: string }[] };
+        return manifest.experts?.length === modelIds.length && manifest.experts.every((expert, index) => expert.sha256 === modelIds[index]);
+      } catch {
+        return false;
+      }
+    });
+}
+
+function loadCheckedAggregators(home: string, recipe: Recipe, manifests: readonly ModelManifest[], config: UnetConfig): AggregatorSet {
   if (!recipe.aggregatorId) {
+    const fits = aggregatorSetsFor(home, manifests.map((m) => m.sha256));
     throw new UserError(
       'invalid-argument',
       `The AFA recipe '${recipe.name}' names no trained aggregators.`,
-      'Pick an aggregator set for these models, or use the feature-average method (what untrained aggregators do).',
+      fits.length > 0
+        ? `The aggregator set ${fits[0]} was trained for exactly these models: pick it (--aggregator ${fits[0]}).`
+        : 'Pick an aggregator set trained for these models (import one first), or use the feature-average method (what untrained aggregators do).',
     );
   }
   const dir = aggregatorDir(home, recipe.aggregatorId);
   if (!existsSync(dir)) throw new UserError('not-found', `Aggregator set '${recipe.aggregatorId}' is not in the studio (${dir}).`, 'Import it again.');
   const set = loadAggregatorSet(dir);
-  const config = experts[0]!.config;
   checkAggregatorsMatch(set, {
     pointChannels: unetLayout(config).map((point) => point.outChannels),
     crossAttentionDim: config.cross_attention_dim,
@@ -88,12 +106,22 @@ function loadCheckedAggregators(home: string, recipe: Recipe, manifests: readonl
   return set;
 }
 
+/**
+ * Refuses, when it is saved, a recipe that could never run: an AFA recipe needs an imported aggregator
+ * set trained for exactly its members, in order (the message names a set that fits, when there is one).
+ */
+export function checkRecipeCanRun(home: string, recipe: Recipe): void {
+  if (recipe.method !== 'afa') return;
+  const manifests = recipe.members.map((member) => requireStoredModel(home, member.modelId));
+  loadCheckedAggregators(home, recipe, manifests, parseUnetConfig(manifests[0]!.configs.unet, `U-Net config of '${manifests[0]!.name}'`));
+}
+
 function buildRecipeGraph(home: string, recipe: Recipe, manifests: readonly ModelManifest[]): Graph {
   const experts = manifests.map((manifest) => openExpert(home, manifest));
   switch (recipe.method) {
     case 'afa':
       // Weight maps are graph outputs (fetching them is opt-in per run): the studio's contribution maps.
-      return buildLockStepGraph(experts, { kind: 'aggregators', aggregators: loadCheckedAggregators(home, recipe, manifests, experts) }, { exposeWeights: true });
+      return buildLockStepGraph(experts, { kind: 'aggregators', aggregators: loadCheckedAggregators(home, recipe, manifests, experts[0]!.config) }, { exposeWeights: true });
     case 'feature-average':
       return buildLockStepGraph(experts, recipe.weights ? { kind: 'mean', weights: memberWeights(recipe) } : { kind: 'mean' });
     case 'output-average':

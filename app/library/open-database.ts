@@ -1,8 +1,9 @@
 // Opening the library database: checks that the file is a database this build can use, sets the
 // connection up (WAL, foreign keys, busy timeout) and migrates it. A damaged or newer file is never
 // reset: it is copied aside first and the error says where the copy is.
-import { copyFileSync, existsSync, mkdirSync, constants as fsConstants } from 'node:fs';
-import { dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, constants as fsConstants } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { corruptDatabaseError, DatabaseTooNewError } from './database-errors.ts';
 import { migrate, SCHEMA_VERSION, schemaVersion } from './migrations.ts';
@@ -32,10 +33,35 @@ function timestamp(): string {
   return new Date().toISOString().replace(/[:.]/g, '-');
 }
 
-// A byte copy of the file and its write-ahead log, for a file SQLite cannot read consistently.
+/** SHA-256 of a file, or '' when it is absent. */
+function fileHash(path: string): string {
+  return existsSync(path) ? createHash('sha256').update(readFileSync(path)).digest('hex') : '';
+}
+
+/**
+ * An earlier copy (`<path>.<label>-<time>`) with the same bytes as the file and its log: each start
+ * with the same damaged file would otherwise leave one more copy.
+ */
+function sameCopy(path: string, label: string): string | null {
+  const prefix = `${basename(path)}.${label}-`;
+  const copies = readdirSync(dirname(path)).filter((name) => name.startsWith(prefix) && !name.endsWith('-wal'));
+  if (copies.length === 0) return null;
+  const wanted = { main: fileHash(path), wal: fileHash(`${path}-wal`) };
+  const size = statSync(path).size;
+  for (const name of copies) {
+    const copy = join(dirname(path), name);
+    if (statSync(copy).size === size && fileHash(copy) === wanted.main && fileHash(`${copy}-wal`) === wanted.wal) return copy;
+  }
+  return null;
+}
+
+// A byte copy of the file and its write-ahead log, for a file SQLite cannot read consistently; one copy
+// per damaged content (an identical earlier copy is reused).
 function copyAside(path: string, label: string): string | null {
   const target = `${path}.${label}-${timestamp()}`;
   try {
+    const existing = sameCopy(path, label);
+    if (existing) return existing;
     copyFileSync(path, target, fsConstants.COPYFILE_EXCL);
     if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, `${target}-wal`, fsConstants.COPYFILE_EXCL);
     return target;

@@ -130,3 +130,13 @@ export function unetLayout(config: UnetConfig): readonly UnetPoint[] {
 export function latentSizeMultiple(config: UnetConfig): number {
   return 2 ** (config.block_out_channels.length - 1);
 }
+
+/**
+ * For an upsampling point, the index of the point whose output sets the upsampler's size: the skip the
+ * next point concatenates (diffusers: `upsample_size = down_block_res_samples[-1].shape[2:]`). -1 for
+ * points without an upsampler.
+ */
+export function upsampleSizeFrom(layout: readonly UnetPoint[], point: UnetPoint): number {
+  if (!point.upsample) return -1;
+  return layout[point.index + 1]?.skipFrom ?? -1;
+}

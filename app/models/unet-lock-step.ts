@@ -5,7 +5,7 @@ import { throwIfCancelled } from '../common/errors.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { ModelSession } from '../runtime/onnx-runtime.ts';
 import type { UnetConfig } from './unet-config.ts';
-import { unetLayout } from './unet-layout.ts';
+import { unetLayout, upsampleSizeFrom } from './unet-layout.ts';
 
 export interface UnetLayerSessions {
   /** The time-embedding graph: timestep → time_proj, temb. */
@@ -35,11 +35,14 @@ export async function runUnetLockStep(
   options.onTime?.(time.time_proj, time.temb);
   const outputs: (Tensor | undefined)[] = [];
   let hidden: Tensor = inputs.sample;
-  for (const point of unetLayout(config)) {
+  const layout = unetLayout(config);
+  for (const point of layout) {
     throwIfCancelled(options.signal);
     const feeds: Record<string, Tensor> = { hidden, temb: time.temb, context: inputs.encoderHiddenStates };
     const skip = point.skipFrom >= 0 ? outputs[point.skipFrom] : undefined;
     if (skip) feeds.skip = skip;
+    const upsampleTo = outputs[upsampleSizeFrom(layout, point)];
+    if (upsampleTo) feeds.upsample_to = upsampleTo;
     hidden = (await sessions.points[point.index].run(feeds)).feature;
     // Only down-side outputs are needed later (as skips); others are dropped to bound memory.
     outputs.push(point.pushesSkip ? hidden : undefined);

@@ -11,7 +11,8 @@
 //   timestep [batch] float32                          see unetTimestep() for int64/float64/0-d inputs
 //   encoder_hidden_states [batch, tokens, cross_attention_dim]
 //   → noise_pred [batch, out_channels, height, width]
-// height and width must be multiples of latentSizeMultiple(config) (8 for SD1.5, i.e. 64 px).
+// Any height and width work: as in diffusers, each upsampler resizes to the size of the skip that follows
+// it (`upsampleTo`), so latents not divisible by latentSizeMultiple(config) (e.g. 12 for 96 px) line up.
 import type { WeightSource } from '../tensor/weights.ts';
 import { Graph, type Value } from '../onnx/graph.ts';
 import { concat, shape } from '../onnx/ops.ts';
@@ -21,7 +22,7 @@ import { conv3x3, resnetBlock2D } from './resnet-block.ts';
 import { downsample2D, upsample2D } from './sampling.ts';
 import { transformer2D } from './transformer-2d.ts';
 import { attentionHeads, type UnetConfig } from './unet-config.ts';
-import { unetLayout, type UnetPoint } from './unet-layout.ts';
+import { unetLayout, upsampleSizeFrom, type UnetPoint } from './unet-layout.ts';
 import { unetTimeEmbedding, unetTimeProjection, timeEmbeddingMlp } from './unet-time-embedding.ts';
 
 export { unetTimeEmbedding } from './unet-time-embedding.ts';
@@ -32,6 +33,12 @@ export interface UnetPointInputs {
   readonly hidden: Value;
   /** The skip this up layer concatenates after `hidden` on the channel axis (up/output points only). */
   readonly skip?: Value;
+  /**
+   * Upsampling points only: the tensor whose height and width the upsampler produces (the skip the next
+   * point reads; see upsampleSizeFrom). Without it the upsampler doubles, which only fits latents
+   * divisible by latentSizeMultiple(config).
+   */
+  readonly upsampleTo?: Value;
   /** Time embedding [B, 4·C0] (from unetTimeEmbedding). */
   readonly temb: Value;
   /** Text embeddings [B, tokens, cross_attention_dim]. */
@@ -93,7 +100,7 @@ function buildPoint(g: Graph, root: ModuleWeights, config: UnetConfig, point: Un
       if (point.attention) h = cross(`${prefix}.attentions.${point.layer}`, h, levels - 1 - point.blockIndex, width);
       if (point.upsample) {
         const up = `${prefix}.upsamplers.0`;
-        h = g.scope(up, () => upsample2D(g, root.child(up), h, width));
+        h = g.scope(up, () => upsample2D(g, root.child(up), h, width, inputs.upsampleTo));
       }
       return point.kind === 'output' ? outputHead(g, root, config, h) : h;
     }
@@ -117,9 +124,11 @@ export function addUnet(g: Graph, weights: WeightSource, config: UnetConfig): { 
   const temb = unetTimeEmbedding(g, weights, config, timestep);
   const outputs: Value[] = [];
   let hidden = sample;
-  for (const point of unetLayout(config)) {
+  const layout = unetLayout(config);
+  for (const point of layout) {
     const skip = point.skipFrom >= 0 ? outputs[point.skipFrom] : undefined;
-    hidden = unetPoint(g, weights, config, point.index, { hidden, skip, temb, context });
+    const sizeFrom = upsampleSizeFrom(layout, point);
+    hidden = unetPoint(g, weights, config, point.index, { hidden, skip, upsampleTo: sizeFrom >= 0 ? outputs[sizeFrom] : undefined, temb, context });
     outputs.push(hidden);
     if (point.kind !== 'output') hidden = pointBoundary(g, hidden);
   }
@@ -152,8 +161,9 @@ export interface UnetLayerGraphs {
   readonly timeEmbedding: Graph;
   /**
    * One graph per aggregation point (index = point index). Inputs: hidden, temb, context, and skip for
-   * the up/output points; output: feature. Every point graph declares temb and context, used or not, so
-   * a lock-step runner feeds each the same way.
+   * the up/output points, and `upsample_to` (the skip the next point reads, for its size) for the points
+   * that end with an upsampler; output: feature. Every point graph declares temb and context, used or
+   * not, so a lock-step runner feeds each the same way.
    */
   readonly points: readonly Graph[];
 }
@@ -167,14 +177,18 @@ export function buildUnetLayerGraphs(weights: WeightSource, config: UnetConfig, 
   time.output(timeEmbeddingMlp(time, weights, config, projected), 'temb');
 
   const c0 = config.block_out_channels[0];
-  const points = unetLayout(config).map((point) => {
+  const layout = unetLayout(config);
+  const points = layout.map((point) => {
     const g = new Graph(`${name}_point${String(point.index).padStart(2, '0')}`);
     const size = (scale: number): string[] => (scale === 1 ? ['height', 'width'] : [`height/${scale}`, `width/${scale}`]);
     const hidden = g.input('hidden', 'float32', ['batch', point.inChannels, ...size(point.inScale)]);
     const skip = point.skipFrom >= 0 ? g.input('skip', 'float32', ['batch', point.skipChannels, ...size(point.inScale)]) : undefined;
+    const sizeFrom = upsampleSizeFrom(layout, point);
+    const sizePoint = layout[sizeFrom];
+    const upsampleTo = sizePoint ? g.input('upsample_to', 'float32', ['batch', sizePoint.outChannels, ...size(sizePoint.outScale)]) : undefined;
     const temb = g.input('temb', 'float32', ['batch', 4 * c0]);
     const context = g.input('context', 'float32', ['batch', 'tokens', config.cross_attention_dim]);
-    g.output(unetPoint(g, weights, config, point.index, { hidden, skip, temb, context }), 'feature');
+    g.output(unetPoint(g, weights, config, point.index, { hidden, skip, upsampleTo, temb, context }), 'feature');
     return g;
   });
   return { timeEmbedding: time, points };

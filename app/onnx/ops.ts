@@ -425,6 +425,27 @@ export function resizeNearest(g: Graph, x: Value, scale = 2): Value {
   });
 }
 
+/**
+ * Nearest-neighbour resize of x [N, C, H, W] to the spatial size of `like` [*, *, H', W'], matching
+ * PyTorch's F.interpolate(size=like.shape[2:], mode='nearest'): source index = floor(dst · in / out).
+ * diffusers' U-Net upsamplers take this explicit size (`upsample_size`, the next skip's size) so that
+ * latents not divisible by 2^levels (odd sizes after a stride-2 conv) line up with their skips.
+ */
+export function resizeNearestLike(g: Graph, x: Value, like: Value): Value {
+  requireFloat(g, 'Resize', [x]);
+  present(g, 'Resize', [x, like]);
+  const rank = x.shape?.length ?? 4;
+  if (rank < 3) fail(g, 'Resize', [x], 'Resize needs x of rank 3 or more ([N, C, …spatial]).');
+  if (like.shape && like.shape.length !== rank) fail(g, 'Resize', [x, like], `Resize to the size of a tensor needs one of rank ${rank}; got rank ${like.shape.length}.`);
+  const sizes = concat(g, [shape(g, x, 0, 2), shape(g, like, 2)], 0);
+  const outShape = x.shape && like.shape ? x.shape.map((dim, index) => (index < 2 ? dim : like.shape![index]!)) : undefined;
+  return single(g, 'Resize', [x, undefined, undefined, sizes], x.dtype, outShape, {
+    mode: attribute.string('nearest'),
+    coordinate_transformation_mode: attribute.string('asymmetric'),
+    nearest_mode: attribute.string('floor'),
+  });
+}
+
 export function cast(g: Graph, x: Value, dtype: DType): Value {
   present(g, 'Cast', [x]);
   if (x.dtype === dtype) return x;

@@ -2,6 +2,7 @@
 // with its own tokenizer (diffusers folders bring one; single files use the bundled SD1.x vocabulary).
 import { existsSync } from 'node:fs';
 import { UserError } from '../common/errors.ts';
+import { refreshStoredUnetGraph } from '../checkpoints/import-checkpoint.ts';
 import { readModelManifest, STORE_VERSION, storedModelFiles, type ModelManifest } from '../checkpoints/model-store.ts';
 import type { RecipeSnapshot } from '../images/generation-settings.ts';
 import { parseClipTextConfig } from '../models/clip-text-config.ts';
@@ -67,7 +68,7 @@ export function tokenizerForModel(manifest: ModelManifest, folder: string | unde
 }
 
 export async function resolveStoredModel(modelId: string, context: ResolveContext): Promise<ResolvedTarget> {
-  const manifest = requireStoredModel(context.home, modelId);
+  const manifest = refreshStoredUnetGraph(context.home, requireStoredModel(context.home, modelId));
   const files = storedModelFiles(context.home, manifest);
   for (const path of [files.textEncoder, files.unet, files.vaeDecoder]) {
     if (!existsSync(path)) {

@@ -55,7 +55,7 @@ export function listBackends(): BackendInfo[] {
     if (backend === 'coreml' && os !== 'darwin') return { backend, available: false, reason: 'CoreML exists only on macOS.' };
     if (!listed) return { backend, available: false, reason: `This onnxruntime-node build (${os}/${process.arch}) has no ${backend} provider.` };
     if (backend === 'cuda' && !cudaProviderInstalled()) {
-      return { backend, available: false, reason: 'The CUDA provider library is not installed (onnxruntime-node installs it with --onnxruntime-node-install=cuda12).' };
+      return { backend, available: false, reason: 'The CUDA provider library is not installed (install it with: ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js).' };
     }
     return { backend, available: true };
   });

@@ -38,6 +38,7 @@ const statusByCode: Readonly<Record<ApiErrorCode, number>> = {
   conflict: 409,
   cancelled: 409,
   'disk-full': 507,
+  'not-writable': 507,
   unavailable: 503,
   engine: 500,
   'engine-crashed': 500,

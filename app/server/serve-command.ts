@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { assertWritableHome } from '../common/writable-home.ts';
 import { UserError } from '../common/errors.ts';
 import { defaultStudioHome } from '../common/paths.ts';
 import { ApiError } from '../api/api-error.ts';
@@ -106,6 +107,7 @@ async function ensureRenderer(directory: string, print: (line: string) => void):
 
 /** Starts the engine process and web mode on top; resolves once both are up. */
 export async function serve(options: ServeOptions, print: (line: string) => void = console.log): Promise<RunningServe> {
+  assertWritableHome(options.home);
   await ensureRenderer(options.rendererDirectory, print);
   const engine = new EngineHost({
     spawn: options.spawnEngine ?? (() => forkEngine()),
@@ -143,7 +145,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     running = await serve(parseServeArguments(argv));
   } catch (error) {
     if (error instanceof UserError) {
-      console.error(error.message);
+      console.error(error.hint ? `${error.message} ${error.hint}` : error.message);
       return 2;
     }
     // The engine could not start its services (a database from a newer version, a damaged one, ...).

@@ -8,5 +8,6 @@ import { createWebHost, createWebTransport } from './web-transport.ts';
 export function connect(): { api: StudioApi; host: Host } {
   const bridge = window.afa;
   if (bridge) return { api: createApiClient(bridge), host: createDesktopHost(bridge) };
-  return { api: createApiClient(createWebTransport()), host: createWebHost() };
+  const transport = createWebTransport();
+  return { api: createApiClient(transport), host: createWebHost(transport.connection) };
 }

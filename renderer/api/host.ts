@@ -1,5 +1,13 @@
 // What differs between the desktop window and a browser tab, beyond the API calls themselves.
-import type { ImageRef, ImportSource } from '../../app/api/contract.ts';
+import type { ImageRef, ImportSource, Unsubscribe } from '../../app/api/contract.ts';
+
+/** Whether the UI reaches the studio server (web mode; the desktop window is always connected). */
+export interface Connection {
+  readonly connected: boolean;
+  /** Reconnection attempts since the connection was lost (0 while connected). */
+  readonly attempts: number;
+  onDidChange(listener: () => void): Unsubscribe;
+}
 
 export interface Host {
   readonly kind: 'desktop' | 'web';
@@ -9,6 +17,8 @@ export interface Host {
   downloadUrl(image: ImageRef): string | undefined;
   /** Makes a picked or dropped file importable: its path on the desktop, an upload in web mode. */
   sourceForFile(file: File, onProgress: (sentBytes: number, totalBytes: number) => void): Promise<ImportSource>;
+  /** Web mode: the server connection, for the "server disconnected" banner. */
+  readonly connection?: Connection;
   /** Native folder picker (desktop only). */
   pickDirectory?(): Promise<string | null>;
 }

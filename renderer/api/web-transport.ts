@@ -1,16 +1,17 @@
 // Web mode: calls are POST /api/<method>, events come over one WebSocket at /events that reconnects after
-// the server restarts or the laptop sleeps. Both carry the session token the server put in the page
-// (<meta name="afa-session-token">): a header on calls and uploads, a subprotocol on the socket (a
-// browser cannot set its headers). The session cookie only opens pages and images.
-import type { ApiErrorData, ApiResult, ApiTransport, ImageRef, ImportSource } from '../../app/api/contract.ts';
+// the server restarts or the laptop sleeps; its state (WebConnection) drives the "server disconnected"
+// banner. Both carry the session token the server put in the page (<meta name="afa-session-token">): a
+// header on calls and uploads, a subprotocol on the socket (a browser cannot set its headers). The
+// session cookie only opens pages and images.
+import type { ApiErrorData, ApiResult, ApiTransport, ImageRef, ImportSource, Unsubscribe } from '../../app/api/contract.ts';
 import { EventHub } from './event-hub.ts';
-import type { Host } from './host.ts';
+import type { Connection, Host } from './host.ts';
 
 const lostConnection: ApiErrorData = {
   name: 'ApiError',
   code: 'unavailable',
   message: 'The studio server does not answer.',
-  hint: 'Check that `afa serve` is still running, then reload the page.',
+  hint: 'Check that `afa serve` is still running; the page reconnects by itself when it is back.',
 };
 
 /** The session token of this page (app/server/session-token.ts), '' outside web mode. */
@@ -18,26 +19,50 @@ function sessionToken(): string {
   return document.querySelector<HTMLMetaElement>('meta[name="afa-session-token"]')?.content ?? '';
 }
 
-export function createWebTransport(location: Location = window.location): ApiTransport {
+/** The event socket's state: lost when it closes (or a call gets no answer), back when it opens again. */
+class WebConnection implements Connection {
+  connected = true;
+  attempts = 0;
+  readonly #listeners = new Set<() => void>();
+  onDidChange(listener: () => void): Unsubscribe {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+  set(connected: boolean, attempts: number): void {
+    if (this.connected === connected && this.attempts === attempts) return;
+    this.connected = connected;
+    this.attempts = attempts;
+    for (const listener of [...this.#listeners]) listener();
+  }
+}
+
+export function createWebTransport(location: Location = window.location): ApiTransport & { readonly connection: Connection } {
   const hub = new EventHub();
   const token = sessionToken();
+  const connection = new WebConnection();
   let delayMs = 250;
+  let attempts = 0;
   const connect = () => {
     const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/events`, ['afa-events', `afa-token.${token}`]);
     socket.onopen = () => {
       delayMs = 250;
+      attempts = 0;
+      connection.set(true, 0);
     };
     socket.onmessage = (message) => {
       const { event, payload } = JSON.parse(String(message.data)) as { event: string; payload: unknown };
       hub.emit(event, payload);
     };
     socket.onclose = () => {
+      attempts++;
+      connection.set(false, attempts);
       setTimeout(connect, delayMs);
       delayMs = Math.min(delayMs * 2, 5000);
     };
   };
   connect();
   return {
+    connection,
     async invoke(method, request) {
       let response: Response;
       try {
@@ -48,6 +73,7 @@ export function createWebTransport(location: Location = window.location): ApiTra
           credentials: 'same-origin',
         });
       } catch {
+        connection.set(false, Math.max(1, connection.attempts));
         return { ok: false, error: lostConnection };
       }
       try {
@@ -83,9 +109,10 @@ function upload(file: File, onProgress: (sent: number, total: number) => void): 
   });
 }
 
-export function createWebHost(): Host {
+export function createWebHost(connection?: Connection): Host {
   return {
     kind: 'web',
+    ...(connection ? { connection } : {}),
     imageUrl: (image: ImageRef) => `/media/${encodePath(image.path)}`,
     downloadUrl: (image: ImageRef) => `/media/${encodePath(image.path)}?download=1`,
     sourceForFile: upload,

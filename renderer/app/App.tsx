@@ -4,7 +4,7 @@ import { useEffect, useState } from 'react';
 import type { StudioApi } from '../../app/api/contract.ts';
 import type { Host } from '../api/host.ts';
 import { GenerateScreen } from '../generate/GenerateScreen.tsx';
-import { draftFromSpec, formFromRecord, initialForm, type GenerationForm } from '../generate/generation-form.ts';
+import { draftFromSpec, formFromRecord, loadSavedForm, saveForm, type GenerationForm } from '../generate/generation-form.ts';
 import { useGenerationTracker, type GenerationTracker } from '../generate/generation-tracker.ts';
 import { HistoryScreen } from '../history/HistoryScreen.tsx';
 import { ModelsScreen } from '../models/ModelsScreen.tsx';
@@ -34,7 +34,9 @@ function Studio() {
   const { api } = useStudio();
   const toasts = useToasts();
   const [route, navigate] = useRoute();
-  const [form, setForm] = useState<GenerationForm>(initialForm);
+  // The form survives a reload (kept in the browser's storage for this origin).
+  const [form, setForm] = useState<GenerationForm>(() => loadSavedForm(globalThis.localStorage));
+  useEffect(() => saveForm(globalThis.localStorage, form), [form]);
   const tracker = useGenerationTracker();
   // Desktop app: the engine process died and was restarted; the running job failed with it.
   useEffect(() => api.system.onDidEngineRestart(({ reason }) => toasts.error({ name: 'ApiError', code: 'engine-crashed', message: reason })), [api, toasts]);
@@ -61,6 +63,7 @@ function Studio() {
         <RunningIndicator tracker={tracker} />
       </nav>
       <main className="flex min-w-0 flex-1 flex-col">
+        <ConnectionBanner />
         <header className="border-b border-zinc-800 px-6 py-3">
           <h1 className="text-base font-semibold">{title}</h1>
         </header>
@@ -104,5 +107,29 @@ function RunningIndicator({ tracker }: { tracker: GenerationTracker }) {
       {progress ? `step ${progress.step} of ${progress.total}` : 'starting'}
       {waiting > 0 ? ` · ${waiting} queued` : ''}
     </a>
+  );
+}
+
+/** Web mode: the server stopped answering. The transport reconnects by itself; this says so on every screen. */
+function ConnectionBanner() {
+  const { host } = useStudio();
+  const toasts = useToasts();
+  const connection = host.connection;
+  const [state, setState] = useState({ connected: connection?.connected ?? true, attempts: connection?.attempts ?? 0 });
+  useEffect(() => {
+    if (!connection) return undefined;
+    let wasConnected = connection.connected;
+    return connection.onDidChange(() => {
+      if (connection.connected && !wasConnected) toasts.show('Reconnected to the studio server.');
+      wasConnected = connection.connected;
+      setState({ connected: connection.connected, attempts: connection.attempts });
+    });
+  }, [connection, toasts]);
+  if (state.connected) return null;
+  return (
+    <div role="alert" aria-label="Server disconnected" className="border-b border-amber-800 bg-amber-950 px-6 py-2 text-sm text-amber-100">
+      <strong className="font-semibold">Server disconnected.</strong> Reconnecting automatically{state.attempts > 1 ? ` (attempt ${state.attempts})` : ''}… Check that
+      `afa serve` is still running; nothing you entered is lost.
+    </div>
   );
 }

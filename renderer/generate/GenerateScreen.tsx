@@ -30,10 +30,12 @@ export function GenerateScreen({ form, onForm, tracker, onOpenGeneration }: Prop
   const recipes = useRecipes();
   const aggregators = useAggregators();
   const update = (change: Partial<GenerationForm>) => onForm({ ...form, ...change });
-  const problem = formProblem(form);
+  const problem = formProblem(form, models.data ? new Set(models.data.map((model) => model.id)) : undefined);
+  // The prompt starts empty: it is named beside Generate, not painted red.
+  const invalid = problem && problem.field !== 'prompt' ? problem : undefined;
 
   const generate = useCallback(async () => {
-    if (problem) return toasts.show(problem);
+    if (problem) return toasts.show(problem.message);
     try {
       await api.generation.enqueue(toRequest(form));
     } catch (error) {
@@ -65,15 +67,29 @@ export function GenerateScreen({ form, onForm, tracker, onOpenGeneration }: Prop
     <div className="grid h-full min-h-0 grid-cols-[minmax(360px,440px)_1fr] gap-4">
       <div className="flex min-h-0 flex-col gap-4 overflow-y-auto pr-1 pb-4">
         <PromptPanel form={form} update={update} />
-        <RecipePanel form={form} update={update} models={models} recipes={recipes} aggregators={aggregators} />
-        <SamplingPanel form={form} update={update} />
+        <RecipePanel form={form} update={update} models={models} recipes={recipes} aggregators={aggregators} invalid={invalid} />
+        <SamplingPanel form={form} update={update} invalid={invalid} />
       </div>
       <div className="flex min-h-0 flex-col gap-4 overflow-y-auto pb-4">
+        {models.data && models.data.length === 0 ? (
+          <section aria-label="Start here" className="flex flex-col gap-2 rounded-lg bg-accent-600/10 p-4 ring-1 ring-accent-600/40">
+            <h2 className="text-sm font-semibold">Start here: import a model</h2>
+            <p className="text-sm text-zinc-300">
+              The studio has no models yet. Import a Stable Diffusion 1.x checkpoint (.safetensors) on the Models screen, then come back to write a prompt.
+              Two or more models make an ensemble.
+            </p>
+            <a href="#/models" className="self-start rounded-md bg-accent-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-accent-500">
+              Go to Models
+            </a>
+          </section>
+        ) : null}
         <div className="flex items-center gap-3">
           <Button variant="primary" className="px-6 py-2 text-base" onClick={generate} disabled={Boolean(problem)} aria-keyshortcuts="Control+Enter Meta+Enter">
             Generate
           </Button>
-          <span className="text-sm text-zinc-400">{problem ?? 'Ctrl+Enter generates · Esc cancels'}</span>
+          <span className={`text-sm ${invalid ? 'text-red-300' : 'text-zinc-400'}`} role={invalid ? 'alert' : undefined}>
+            {problem?.message ?? 'Ctrl+Enter generates · Esc cancels'}
+          </span>
         </div>
         <ProgressPanel tracker={tracker} onCancel={cancel} onOpen={onOpenGeneration} />
         <QueuePanel queue={tracker.queue} error={tracker.queueError} />

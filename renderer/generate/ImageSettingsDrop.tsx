@@ -49,7 +49,7 @@ export function ImageSettingsDrop({ form, onForm, children }: Props) {
       try {
         const source = await host.sourceForFile(file, () => undefined);
         const result = await api.generation.readImageSettings({ source });
-        if (result.tool !== 'none') onForm(formWithImageSettings(formRef.current, result.fill));
+        if (result.tool !== 'none') onForm(formWithImageSettings(formRef.current, result.fill, result.missingModel));
         setReading(result);
       } catch (error) {
         setFailure(describeError(error).message);

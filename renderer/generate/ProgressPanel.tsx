@@ -1,5 +1,5 @@
 // The running job (progress, step preview, Cancel) and, when idle, the last result.
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { GenerationRecord, QueuedJob } from '../../app/api/contract.ts';
 import { formatDuration } from '../app/catalog.ts';
 import { useStudio } from '../app/studio-context.tsx';
@@ -23,6 +23,13 @@ function RunningJob({ job, tracker, onCancel }: { job: QueuedJob; tracker: Gener
   const progress = tracker.progress[job.id];
   const step = progress?.step ?? 0;
   const total = progress?.total ?? job.request.steps;
+  // Decoding sends no new preview: the last one stays up instead of an empty box.
+  const lastPreview = useRef<{ jobId: string; src: string }>(undefined);
+  if (progress?.preview) lastPreview.current = { jobId: job.id, src: progress.preview };
+  const preview = progress?.preview ?? (lastPreview.current?.jobId === job.id ? lastPreview.current.src : undefined);
+  const image = progress?.image && progress.image.count > 1 ? `Image ${progress.image.index} of ${progress.image.count} · ` : '';
+  const perImage = progress?.image ? total / progress.image.count : total;
+  const stepInImage = progress?.image ? step - (progress.image.index - 1) * perImage : step;
   return (
     <div className="flex flex-col gap-3">
       <div className="flex items-center justify-between gap-3">
@@ -34,14 +41,15 @@ function RunningJob({ job, tracker, onCancel }: { job: QueuedJob; tracker: Gener
       <ProgressBar label="Generation progress" value={step} max={total} />
       <p className="flex justify-between text-xs text-zinc-400 tabular-nums" aria-live="polite">
         <span>
-          {progress?.phase === 'decode' ? 'Decoding' : progress?.phase === 'encode' || !progress ? 'Preparing' : `Step ${step} of ${total}`}
+          {image}
+          {progress?.phase === 'decode' ? 'Decoding' : progress?.phase === 'encode' || !progress ? 'Preparing' : `Step ${stepInImage} of ${perImage}`}
         </span>
         <span>
           {progress ? formatDuration(progress.elapsedMs) : ''}
           {progress?.etaMs != null ? ` · ${formatDuration(progress.etaMs)} left` : ''}
         </span>
       </p>
-      <ImageBox src={progress?.preview} alt="Step preview" pixelated={false} width={job.request.width} height={job.request.height} className="mx-auto w-full max-w-[min(36rem,56vh)]" />
+      <ImageBox src={preview} alt="Step preview" pixelated={false} width={job.request.width} height={job.request.height} className="mx-auto w-full max-w-[min(36rem,56vh)]" />
     </div>
   );
 }
@@ -65,10 +73,18 @@ function LastOutcome({ tracker, onOpen }: { tracker: GenerationTracker; onOpen: 
   }, [api, outcome]);
 
   if (!outcome) return <p className="py-16 text-center text-sm text-zinc-400">Your images appear here. Press Generate or Ctrl+Enter.</p>;
-  if (outcome.failure?.cancelled) return <p role="status" className="py-16 text-center text-sm text-zinc-400">Generation cancelled.</p>;
-  if (outcome.failure) return <ErrorNotice error={outcome.failure.error} title="Generation failed" />;
   const generations = outcome.generations ?? [];
+  const batch = outcome.request?.batchCount ?? generations.length;
+  if (outcome.failure?.cancelled && generations.length === 0) return <p role="status" className="py-16 text-center text-sm text-zinc-400">Generation cancelled.</p>;
+  if (outcome.failure && !outcome.failure.cancelled && generations.length === 0) return <ErrorNotice error={outcome.failure.error} title="Generation failed" />;
   return (
+    <div className="flex flex-col gap-3">
+      {outcome.failure ? (
+        <p role="status" className="text-sm text-zinc-300">
+          {outcome.failure.cancelled ? 'Cancelled' : 'Stopped by an error'}: {generations.length} of {batch} saved.
+        </p>
+      ) : null}
+      {outcome.failure && !outcome.failure.cancelled ? <ErrorNotice error={outcome.failure.error} title="Generation failed" /> : null}
     <div className={`grid gap-3 ${generations.length > 1 ? 'grid-cols-2' : 'grid-cols-1'}`}>
       {generations.map((summary, index) => {
         const record = records.find((r) => r.id === summary.id);
@@ -83,6 +99,7 @@ function LastOutcome({ tracker, onOpen }: { tracker: GenerationTracker; onOpen: 
           </figure>
         );
       })}
+    </div>
     </div>
   );
 }

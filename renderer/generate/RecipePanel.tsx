@@ -1,6 +1,6 @@
 // Pick a saved recipe, or build one: 1 model alone, or 2–6 imported checkpoints with a method, weights and
 // (for AFA) an aggregator set; the draft can be saved as a named recipe.
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { AggregatorInfo, EnsembleMethod, ModelInfo, Recipe } from '../../app/api/contract.ts';
 import type { Loaded } from '../app/use-loader.ts';
 import { useStudio } from '../app/studio-context.tsx';
@@ -9,7 +9,7 @@ import { Field, NumberInput, Select, TextInput } from '../ui/Field.tsx';
 import { EmptyState, ErrorNotice } from '../ui/Notice.tsx';
 import { Panel } from '../ui/Panel.tsx';
 import { useToasts } from '../ui/Toasts.tsx';
-import { draftFromSpec, methodLabel, methods, specFromDraft, usesWeights, type GenerationForm, type RecipeDraft } from './generation-form.ts';
+import { draftFromSpec, methodLabel, methods, specFromDraft, usesWeights, type FormProblem, type GenerationForm, type RecipeDraft } from './generation-form.ts';
 
 interface Props {
   form: GenerationForm;
@@ -17,9 +17,11 @@ interface Props {
   models: Loaded<ModelInfo[]>;
   recipes: Loaded<Recipe[]>;
   aggregators: Loaded<AggregatorInfo[]>;
+  /** The form's problem, when it concerns this panel's fields (highlighted). */
+  invalid?: FormProblem;
 }
 
-export function RecipePanel({ form, update, models, recipes, aggregators }: Props) {
+export function RecipePanel({ form, update, models, recipes, aggregators, invalid }: Props) {
   const saved = recipes.data?.find((r) => r.id === form.recipeId);
   return (
     <Panel title="Recipe">
@@ -38,7 +40,7 @@ export function RecipePanel({ form, update, models, recipes, aggregators }: Prop
         {saved ? (
           <SavedRecipe recipe={saved} models={models.data ?? []} onEdit={() => update({ recipeId: null, draft: draftFromSpec(saved) })} />
         ) : (
-          <RecipeBuilder draft={form.draft} onDraft={(draft) => update({ draft })} models={models} aggregators={aggregators} onSaved={(recipe) => update({ recipeId: recipe.id })} />
+          <RecipeBuilder draft={form.draft} onDraft={(draft) => update({ draft })} models={models} aggregators={aggregators} onSaved={(recipe) => update({ recipeId: recipe.id })} invalid={invalid} />
         )}
       </div>
     </Panel>
@@ -63,7 +65,21 @@ function SavedRecipe({ recipe, models, onEdit }: { recipe: Recipe; models: reado
   );
 }
 
-function RecipeBuilder({ draft, onDraft, models, aggregators, onSaved }: { draft: RecipeDraft; onDraft: (draft: RecipeDraft) => void; models: Loaded<ModelInfo[]>; aggregators: Loaded<AggregatorInfo[]>; onSaved: (recipe: Recipe) => void }) {
+function RecipeBuilder({
+  draft,
+  onDraft,
+  models,
+  aggregators,
+  onSaved,
+  invalid,
+}: {
+  draft: RecipeDraft;
+  onDraft: (draft: RecipeDraft) => void;
+  models: Loaded<ModelInfo[]>;
+  aggregators: Loaded<AggregatorInfo[]>;
+  onSaved: (recipe: Recipe) => void;
+  invalid?: FormProblem;
+}) {
   const { api } = useStudio();
   const toasts = useToasts();
   const [name, setName] = useState('');
@@ -74,9 +90,18 @@ function RecipeBuilder({ draft, onDraft, models, aggregators, onSaved }: { draft
   const toggle = (model: ModelInfo, on: boolean) => {
     if (!on) return set({ members: draft.members.filter((m) => m.modelId !== model.id), aggregatorId: '' });
     if (draft.method === 'single') return set({ members: [{ modelId: model.id, weight: 1 }] });
-    set({ members: [...draft.members, { modelId: model.id, weight: 1 }], aggregatorId: '' });
+    // Members an image named but that are not imported give way to the models picked here.
+    const known = new Set((models.data ?? []).map((m) => m.id));
+    set({ members: [...draft.members.filter((m) => known.has(m.modelId)), { modelId: model.id, weight: 1 }], aggregatorId: '' });
   };
   const setMethod = (method: EnsembleMethod) => set({ method, members: method === 'single' ? draft.members.slice(0, 1) : draft.members });
+  // One model alone is a single choice; with only one imported model there is nothing to choose.
+  const only = models.data?.length === 1 ? models.data[0] : undefined;
+  useEffect(() => {
+    if (draft.method === 'single' && draft.members.length === 0 && only) set({ members: [{ modelId: only.id, weight: 1 }] });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [draft.method, draft.members.length, only?.id]);
+  const cannotRun = draft.members.length === 0 || (draft.method === 'afa' && !draft.aggregatorId) || (draft.method !== 'single' && draft.members.length < 2);
 
   const save = async () => {
     try {
@@ -100,7 +125,12 @@ function RecipeBuilder({ draft, onDraft, models, aggregators, onSaved }: { draft
           ))}
         </Select>
       </Field>
-      <fieldset className="flex flex-col gap-1">
+      <fieldset
+        className={`flex flex-col gap-1 rounded-md ${invalid?.field === 'models' ? 'ring-2 ring-red-500' : ''}`}
+        role={draft.method === 'single' ? 'radiogroup' : undefined}
+        aria-label={draft.method === 'single' ? 'Model' : 'Models'}
+        aria-invalid={invalid?.field === 'models' ? true : undefined}
+      >
         <legend className="mb-1 text-xs font-medium text-zinc-400">{draft.method === 'single' ? 'Model' : 'Models (2–6)'}</legend>
         {models.error ? <ErrorNotice error={models.error} /> : null}
         {models.data && models.data.length === 0 ? <EmptyState>No models yet — import checkpoints on the Models screen.</EmptyState> : null}
@@ -109,7 +139,11 @@ function RecipeBuilder({ draft, onDraft, models, aggregators, onSaved }: { draft
           return (
             <div key={model.id} className="flex h-9 items-center gap-2 rounded-md px-2 hover:bg-zinc-800/50">
               <label className="flex min-w-0 flex-1 items-center gap-2 text-sm">
-                <input type="checkbox" className="accent-accent-500" checked={weight !== undefined} onChange={(e) => toggle(model, e.target.checked)} />
+                {draft.method === 'single' ? (
+                  <input type="radio" name="single-model" className="accent-accent-500" checked={weight !== undefined} onChange={() => toggle(model, true)} />
+                ) : (
+                  <input type="checkbox" className="accent-accent-500" checked={weight !== undefined} onChange={(e) => toggle(model, e.target.checked)} />
+                )}
                 <span className="truncate">{model.name}</span>
               </label>
               {weight !== undefined && usesWeights(draft.method) ? (
@@ -126,7 +160,8 @@ function RecipeBuilder({ draft, onDraft, models, aggregators, onSaved }: { draft
           );
         })}
       </fieldset>
-      {draft.method === 'afa' ? <AggregatorPicker draft={draft} onDraft={onDraft} aggregators={aggregators} /> : null}
+      {invalid?.field === 'models' ? <p className="text-xs text-red-300">{invalid.message}</p> : null}
+      {draft.method === 'afa' ? <AggregatorPicker draft={draft} onDraft={onDraft} aggregators={aggregators} error={invalid?.field === 'aggregator' ? invalid.message : undefined} /> : null}
       {draft.method === 'mbw' ? (
         <>
           <Field label="Block weights α (IN00…IN11, M00, OUT00…OUT11)" hint="25 values in [0, 1]; θ = (1 − α)·θ₁ + α·θ₂">
@@ -141,7 +176,7 @@ function RecipeBuilder({ draft, onDraft, models, aggregators, onSaved }: { draft
         <Field label="Recipe name" className="flex-1">
           <TextInput value={name} onChange={(e) => setName(e.target.value)} placeholder="Portrait trio" />
         </Field>
-        <Button onClick={save} disabled={!name.trim() || draft.members.length === 0}>
+        <Button onClick={save} disabled={!name.trim() || cannotRun} title={cannotRun ? 'Complete the recipe first: it could not run as it is.' : undefined}>
           Save recipe
         </Button>
       </div>
@@ -153,7 +188,7 @@ function RecipeBuilder({ draft, onDraft, models, aggregators, onSaved }: { draft
  * AFA needs aggregators trained for exactly the chosen experts; their channels expect the experts in
  * training order, so picking a set puts the members in its order.
  */
-function AggregatorPicker({ draft, onDraft, aggregators }: { draft: RecipeDraft; onDraft: (draft: RecipeDraft) => void; aggregators: Loaded<AggregatorInfo[]> }) {
+function AggregatorPicker({ draft, onDraft, aggregators, error }: { draft: RecipeDraft; onDraft: (draft: RecipeDraft) => void; aggregators: Loaded<AggregatorInfo[]>; error?: string }) {
   const chosen = new Set(draft.members.map((m) => m.modelId));
   const fits = (aggregator: AggregatorInfo) => aggregator.memberModelIds.length === chosen.size && aggregator.memberModelIds.every((id) => chosen.has(id));
   const matching = (aggregators.data ?? []).filter(fits);
@@ -162,6 +197,12 @@ function AggregatorPicker({ draft, onDraft, aggregators }: { draft: RecipeDraft;
     const members = aggregator ? aggregator.memberModelIds.map((modelId) => draft.members.find((m) => m.modelId === modelId)!) : draft.members;
     onDraft({ ...draft, aggregatorId: id, members });
   };
+  // The one set trained for exactly these models is preselected (there is nothing else AFA could run with).
+  const onlyFit = matching.length === 1 ? matching[0]!.id : undefined;
+  useEffect(() => {
+    if (onlyFit && !draft.aggregatorId) pick(onlyFit);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [onlyFit, draft.aggregatorId]);
   const hint =
     draft.members.length < 2
       ? 'Pick the models first: only aggregator sets trained for exactly those models are offered.'
@@ -169,7 +210,7 @@ function AggregatorPicker({ draft, onDraft, aggregators }: { draft: RecipeDraft;
         ? 'No aggregator set was trained for these models. Import one on the Models screen, or use Feature average (what untrained aggregators do).'
         : 'Trained SABW aggregators for exactly these models.';
   return (
-    <Field label="Aggregator" hint={hint}>
+    <Field label="Aggregator" hint={hint} error={error && matching.length > 0 ? error : undefined}>
       <Select value={matching.some((a) => a.id === draft.aggregatorId) ? draft.aggregatorId : ''} onChange={(e) => pick(e.target.value)} disabled={matching.length === 0}>
         <option value="">{matching.length === 0 ? 'None available' : 'Choose an aggregator set…'}</option>
         {matching.map((a) => (

@@ -52,7 +52,8 @@ export function useGenerationTracker(): GenerationTracker {
       }),
       api.generation.onDidFail((failure) => {
         forget(failure.jobId);
-        setLastOutcome({ jobId: failure.jobId, failure, request: requests.get(failure.jobId) });
+        // A cancelled batch keeps the images saved before the cancel: they are shown with it.
+        setLastOutcome({ jobId: failure.jobId, failure, request: requests.get(failure.jobId), ...(failure.generations ? { generations: failure.generations } : {}) });
       }),
     ];
     return () => {

@@ -36,13 +36,40 @@ interface Props {
   onUseSettings: (record: GenerationRecord) => void;
   onDelete: (record: GenerationRecord) => void;
   onCompare: (record: GenerationRecord) => void;
+  /** The previous / next image of the history grid (absent at its ends). */
+  onPrevious?: () => void;
+  onNext?: () => void;
 }
 
-export function DetailDialog({ id, onClose, onUseSettings, onDelete, onCompare }: Props) {
+export function DetailDialog({ id, onClose, onUseSettings, onDelete, onCompare, onPrevious, onNext }: Props) {
   const { api } = useStudio();
   const record = useLoader(() => api.history.get({ id }), [api, id], (reload) => api.history.onDidChange((change) => change.ids.includes(id) && reload()));
+  // ← and → step through the history, except while typing (tags field, sliders keep their arrows).
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      const target = event.target as HTMLElement | null;
+      if (target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.tagName === 'SELECT' || target.isContentEditable)) return;
+      if (event.key === 'ArrowLeft' && onPrevious) {
+        event.preventDefault();
+        onPrevious();
+      } else if (event.key === 'ArrowRight' && onNext) {
+        event.preventDefault();
+        onNext();
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [onPrevious, onNext]);
   return (
     <Dialog title="Generation" onClose={onClose} wide>
+      <div className="mb-2 flex justify-end gap-2">
+        <Button small variant="ghost" disabled={!onPrevious} onClick={onPrevious} aria-keyshortcuts="ArrowLeft">
+          ← Previous
+        </Button>
+        <Button small variant="ghost" disabled={!onNext} onClick={onNext} aria-keyshortcuts="ArrowRight">
+          Next →
+        </Button>
+      </div>
       {record.error ? <ErrorNotice error={record.error} /> : null}
       {record.data ? <Detail record={record.data} onUseSettings={onUseSettings} onDelete={onDelete} onCompare={onCompare} /> : <div className="h-96" />}
     </Dialog>

@@ -126,6 +126,15 @@ export function HistoryScreen({ openId, onOpen, onUseSettings }: Props) {
     }
   };
 
+  const neighbours = (id: string): { onPrevious?: () => void; onNext?: () => void } => {
+    const index = pages.items.findIndex((item) => item.id === id);
+    if (index < 0) return {};
+    const previous = pages.items[index - 1];
+    const next = pages.items[index + 1];
+    if (index + 2 >= pages.items.length) need(index + 2);
+    return { ...(previous ? { onPrevious: () => onOpen(previous.id) } : {}), ...(next ? { onNext: () => onOpen(next.id) } : {}) };
+  };
+
   const renderCell = (item: GenerationSummary | undefined) =>
     item ? (
       <HistoryCell item={item} selected={selected.has(item.id)} selecting={selected.size > 0} onOpen={() => onOpen(item.id)} onSelect={({ range }) => select(item, range)} />
@@ -239,7 +248,16 @@ export function HistoryScreen({ openId, onOpen, onUseSettings }: Props) {
         </div>
       ) : null}
       {selected.size > 0 ? (
-        <SelectionBar ids={[...selected]} loadedCount={pages.items.length} total={pages.total} onSelectAll={() => setSelected(new Set(pages.items.map((i) => i.id)))} onClear={() => setSelected(new Set())} />
+        <SelectionBar
+          ids={[...selected]}
+          loadedCount={pages.items.length}
+          total={pages.total}
+          onSelectAll={() => setSelected(new Set(pages.items.map((i) => i.id)))}
+          onClear={() => setSelected(new Set())}
+          onUseSettings={onUseSettings}
+          onCompare={startCompare}
+          canCompare={selected.size === 1 && pages.items.find((i) => selected.has(i.id))?.method !== 'single'}
+        />
       ) : null}
       {pages.error ? <ErrorNotice error={pages.error} /> : null}
       {!pages.loading && !pages.error && pages.total === 0 ? (
@@ -253,7 +271,17 @@ export function HistoryScreen({ openId, onOpen, onUseSettings }: Props) {
           Drop images (PNG, JPEG, WebP) to import them into history
         </div>
       ) : null}
-      {openId ? <DetailDialog id={openId} onClose={() => onOpen(null)} onUseSettings={onUseSettings} onDelete={remove} onCompare={startCompare} /> : null}
+      {openId ? (
+        <DetailDialog
+          id={openId}
+          onClose={() => onOpen(null)}
+          onUseSettings={onUseSettings}
+          onDelete={remove}
+          onCompare={startCompare}
+          // Previous/next in the grid's order (← and → keys too); the next page loads when the end is near.
+          {...neighbours(openId)}
+        />
+      ) : null}
       {compare ? <CompareDialog initial={compare.set} width={compare.width} height={compare.height} onClose={() => setCompare(null)} /> : null}
     </div>
   );

@@ -1,6 +1,7 @@
-// What can be done with the selected images: export them (PNGs with their settings as JSON and CSV), or
-// delete them to the studio trash (with undo).
+// What can be done with the selected images: favourite them, add a tag, compare or reuse one, export them
+// (PNGs with their settings as JSON and CSV), or delete them to the studio trash (with undo).
 import { useState } from 'react';
+import type { GenerationRecord } from '../../app/api/contract.ts';
 import { useStudio } from '../app/studio-context.tsx';
 import { Button } from '../ui/Button.tsx';
 import { useToasts } from '../ui/Toasts.tsx';
@@ -12,9 +13,13 @@ interface Props {
   total: number;
   onSelectAll: () => void;
   onClear: () => void;
+  /** One image selected: use its settings on the Generate screen, or compare it with its members. */
+  onUseSettings: (record: GenerationRecord) => void;
+  onCompare: (record: GenerationRecord) => void;
+  canCompare: boolean;
 }
 
-export function SelectionBar({ ids, loadedCount, total, onSelectAll, onClear }: Props) {
+export function SelectionBar({ ids, loadedCount, total, onSelectAll, onClear, onUseSettings, onCompare, canCompare }: Props) {
   const { api, host } = useStudio();
   const toasts = useToasts();
   const [busy, setBusy] = useState(false);
@@ -40,6 +45,37 @@ export function SelectionBar({ ids, loadedCount, total, onSelectAll, onClear }: 
     }
   };
 
+  const [tag, setTag] = useState('');
+  /** Runs `change` on every selected image's record, then says what happened. */
+  const each = async (label: string, change: (record: GenerationRecord) => Promise<unknown>, done: string) => {
+    setBusy(true);
+    try {
+      for (const id of ids) await change(await api.history.get({ id }));
+      toasts.show(done);
+    } catch (error) {
+      toasts.error(error, label);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const favourite = () => each('Could not favourite', (record) => api.history.setFavourite({ id: record.id, favourite: true }), `Added ${images(count)} to favourites.`);
+  const addTag = () => {
+    const text = tag.trim();
+    if (!text) return;
+    void each(
+      'Could not tag',
+      (record) => (record.tags.includes(text) ? Promise.resolve() : api.history.tag({ id: record.id, tags: [...record.tags, text] })),
+      `Tagged ${images(count)} “${text}”.`,
+    ).then(() => setTag(''));
+  };
+  const withOne = async (use: (record: GenerationRecord) => void) => {
+    try {
+      use(await api.history.get({ id: ids[0]! }));
+    } catch (error) {
+      toasts.error(error);
+    }
+  };
+
   const remove = async () => {
     setBusy(true);
     try {
@@ -62,6 +98,37 @@ export function SelectionBar({ ids, loadedCount, total, onSelectAll, onClear }: 
         </Button>
       ) : null}
       <span className="ml-auto" />
+      <Button small disabled={busy} onClick={favourite}>
+        Favourite
+      </Button>
+      <form
+        className="flex items-center gap-1"
+        onSubmit={(event) => {
+          event.preventDefault();
+          addTag();
+        }}
+      >
+        <input
+          aria-label="Tag for the selected images"
+          value={tag}
+          onChange={(event) => setTag(event.target.value)}
+          placeholder="tag"
+          className="w-24 rounded-md bg-zinc-900 px-2 py-1 text-sm ring-1 ring-zinc-700 ring-inset"
+        />
+        <Button small type="submit" disabled={busy || !tag.trim()}>
+          Add tag
+        </Button>
+      </form>
+      {count === 1 ? (
+        <>
+          <Button small disabled={busy || !canCompare} title={canCompare ? undefined : 'Compare works on ensemble images'} onClick={() => void withOne(onCompare)}>
+            Compare
+          </Button>
+          <Button small disabled={busy} onClick={() => void withOne(onUseSettings)}>
+            Use settings
+          </Button>
+        </>
+      ) : null}
       <Button small disabled={busy} onClick={exportSelection}>
         Export…
       </Button>

@@ -1,7 +1,7 @@
 // Import checkpoints by file picker or drag-and-drop: each file becomes an import job with progress
 // (upload first in web mode), and a failure stays on screen with the importer's message and hint.
 import { useEffect, useRef, useState } from 'react';
-import type { ApiErrorData, JobProgress } from '../../app/api/contract.ts';
+import type { ApiErrorData, ImportAggregatorsRequest, JobProgress } from '../../app/api/contract.ts';
 import { describeError } from '../api/api-error.ts';
 import { formatBytes } from '../app/catalog.ts';
 import { useStudio } from '../app/studio-context.tsx';
@@ -28,6 +28,8 @@ export function ImportPanel() {
   const [name, setName] = useState('');
   const [configDirectory, setConfigDirectory] = useState('');
   const [dragging, setDragging] = useState(false);
+  /** An official AFA folder's aggregators, offered once its experts are in. */
+  const [offer, setOffer] = useState<ImportAggregatorsRequest>();
   const input = useRef<HTMLInputElement>(null);
   const nextKey = useRef(1);
 
@@ -51,9 +53,10 @@ export function ImportPanel() {
     const describe = (p: JobProgress) => p.message ?? (p.unit === 'bytes' ? `${p.phase} · ${formatBytes(p.done)} of ${formatBytes(p.total)}` : `${p.phase} · ${p.done} of ${p.total}`);
     const subscriptions = [
       api.models.onDidImportProgress((p) => applyToJob(p.jobId, { progress: { done: p.done, total: p.total, message: describe(p) } })),
-      api.models.onDidImportFinish(({ jobId, model }) => {
+      api.models.onDidImportFinish(({ jobId, models, aggregators }) => {
         applyToJob(jobId, { stage: 'done' });
-        toasts.show(`Imported ${model.name}.`);
+        toasts.show(`Imported ${models.map((model) => model.name).join(', ')}.`);
+        if (aggregators) setOffer(aggregators);
         setTimeout(() => setEntries((list) => list.filter((entry) => entry.jobId !== jobId)), 1500);
       }),
       api.models.onDidImportFail(({ jobId, error, cancelled }) => {
@@ -132,6 +135,33 @@ export function ImportPanel() {
             <TextInput value={configDirectory} onChange={(e) => setConfigDirectory(e.target.value)} placeholder="/path/to/model/folder" />
           </Field>
         </div>
+        {offer ? (
+          <div role="region" aria-label="Aggregators in the folder" className="flex items-center justify-between gap-3 rounded-md bg-accent-600/10 p-3 text-sm ring-1 ring-accent-600/40">
+            <p>
+              The folder also holds trained AFA aggregators for exactly these {offer.memberModelIds.length} models, in this order.
+            </p>
+            <div className="flex gap-2">
+              <Button
+                small
+                variant="primary"
+                onClick={() =>
+                  api.aggregators.import(offer).then(
+                    (set) => {
+                      setOffer(undefined);
+                      toasts.show(`Imported the aggregators “${set.name}”.`);
+                    },
+                    (error: unknown) => toasts.error(error),
+                  )
+                }
+              >
+                Import its aggregators
+              </Button>
+              <Button small variant="ghost" onClick={() => setOffer(undefined)}>
+                Not now
+              </Button>
+            </div>
+          </div>
+        ) : null}
         {entries.length > 0 ? (
           <ul className="flex flex-col gap-2" aria-label="Imports">
             {entries.map((entry) => (

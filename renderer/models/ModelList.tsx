@@ -46,7 +46,9 @@ export function ModelList({ models }: { models: Loaded<ModelInfo[]> }) {
                   {model.name}
                 </td>
                 <td className="py-2 text-zinc-400">{model.architecture}</td>
-                <td className="py-2 text-zinc-400">{model.precision}</td>
+                <td className="py-2 text-zinc-400" title={model.sourcePrecision === model.precision ? undefined : `Stored in ${model.precision}; the file is ${model.sourcePrecision}`}>
+                  {model.precision}
+                </td>
                 <td className="py-2 text-zinc-400 tabular-nums">{formatBytes(model.sizeBytes)}</td>
                 <td className="truncate py-2 pr-2 font-mono text-xs text-zinc-400" title={model.sha256}>
                   {model.sha256.slice(0, 12)}…

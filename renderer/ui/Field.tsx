@@ -8,19 +8,37 @@ export const inputClass =
  * A labelled control. The label points at the control (htmlFor) instead of wrapping it, so the control's
  * accessible name is exactly `label` (a wrapping label would add a select's chosen option to the name).
  */
-export function Field({ label, hint, children, className = '' }: { label: string; hint?: ReactNode; children: ReactElement<{ id?: string; 'aria-describedby'?: string }>; className?: string }) {
+export function Field({
+  label,
+  hint,
+  error,
+  children,
+  className = '',
+}: {
+  label: string;
+  hint?: ReactNode;
+  /** What is wrong with the value, in words: the control is marked invalid and the text replaces the hint. */
+  error?: string;
+  children: ReactElement<{ id?: string; 'aria-describedby'?: string; 'aria-invalid'?: boolean; className?: string }>;
+  className?: string;
+}) {
   const id = useId();
   const hintId = `${id}-hint`;
-  const control = cloneElement(children, { id, ...(hint ? { 'aria-describedby': hintId } : {}) });
+  const note = error ?? hint;
+  const control = cloneElement(children, {
+    id,
+    ...(note ? { 'aria-describedby': hintId } : {}),
+    ...(error ? { 'aria-invalid': true, className: `${children.props.className ?? ''} !ring-2 !ring-red-500` } : {}),
+  });
   return (
     <div className={`flex flex-col gap-1 ${className}`}>
-      <label htmlFor={id} className="text-xs font-medium text-zinc-400">
+      <label htmlFor={id} className={`text-xs font-medium ${error ? 'text-red-300' : 'text-zinc-400'}`}>
         {label}
       </label>
       {control}
-      {hint ? (
-        <span id={hintId} className="text-xs text-zinc-400">
-          {hint}
+      {note ? (
+        <span id={hintId} className={`text-xs ${error ? 'text-red-300' : 'text-zinc-400'}`}>
+          {note}
         </span>
       ) : null}
     </div>

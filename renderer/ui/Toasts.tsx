@@ -9,6 +9,8 @@ interface Toast {
   readonly detail?: string;
   readonly tone: 'info' | 'error';
   readonly action?: { readonly label: string; readonly run: () => void };
+  /** How many times the same message came in a row (shown as ×N instead of a pile of copies). */
+  readonly count: number;
 }
 
 interface Toasts {
@@ -27,14 +29,37 @@ export function useToasts(): Toasts {
 export function ToastProvider({ children }: { children: ReactNode }) {
   const [items, setItems] = useState<Toast[]>([]);
   const next = useRef(1);
-  const dismiss = useCallback((id: number) => setItems((list) => list.filter((toast) => toast.id !== id)), []);
-  const add = useCallback(
-    (toast: Omit<Toast, 'id'>, durationMs: number | null) => {
-      const id = next.current++;
-      setItems((list) => [...list.slice(-4), { ...toast, id }]);
-      if (durationMs !== null) setTimeout(() => dismiss(id), durationMs);
+  const timers = useRef(new Map<number, ReturnType<typeof setTimeout>>());
+  // The list as last set, read synchronously by add() to find a repeat.
+  const current = useRef<Toast[]>([]);
+  const commit = useCallback((list: Toast[]) => {
+    current.current = list;
+    setItems(list);
+  }, []);
+  const dismiss = useCallback(
+    (id: number) => {
+      clearTimeout(timers.current.get(id));
+      timers.current.delete(id);
+      commit(current.current.filter((toast) => toast.id !== id));
     },
-    [dismiss],
+    [commit],
+  );
+  const add = useCallback(
+    (toast: Omit<Toast, 'id' | 'count'>, durationMs: number | null) => {
+      const repeated = current.current.find((other) => other.text === toast.text && other.detail === toast.detail && other.tone === toast.tone && !other.action && !toast.action);
+      let id: number;
+      if (repeated) {
+        // The same message again: one toast counts the repeats and stays up as long as the latest.
+        id = repeated.id;
+        commit(current.current.map((other) => (other.id === id ? { ...other, count: other.count + 1 } : other)));
+      } else {
+        id = next.current++;
+        commit([...current.current.slice(-4), { ...toast, id, count: 1 }]);
+      }
+      clearTimeout(timers.current.get(id));
+      if (durationMs !== null) timers.current.set(id, setTimeout(() => dismiss(id), durationMs));
+    },
+    [commit, dismiss],
   );
   const api = useMemo<Toasts>(
     () => ({
@@ -57,7 +82,10 @@ export function ToastProvider({ children }: { children: ReactNode }) {
             className={`pointer-events-auto flex items-start gap-3 rounded-lg px-4 py-3 text-sm shadow-xl ring-1 ${toast.tone === 'error' ? 'bg-red-950 text-red-50 ring-red-800' : 'bg-zinc-800 text-zinc-100 ring-zinc-700'}`}
           >
             <div className="min-w-0 flex-1">
-              <p>{toast.text}</p>
+              <p>
+                {toast.text}
+                {toast.count > 1 ? <span className="ml-2 rounded bg-black/30 px-1.5 text-xs tabular-nums" aria-label={`${toast.count} times`}>×{toast.count}</span> : null}
+              </p>
               {toast.detail ? <p className="mt-0.5 text-xs opacity-80">{toast.detail}</p> : null}
             </div>
             {toast.action ? (

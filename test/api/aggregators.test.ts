@@ -1,10 +1,10 @@
 // Importing trained aggregator sets (the golden official AFA layout) for the tiny experts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiError } from '../../app/api/api-error.ts';
+import { UserError } from '../../app/common/errors.ts';
 import { createStudioServices, type StudioServices } from '../../app/api/services.ts';
 import { goldenAfa, tinyExpertFolder } from './tiny-experts.ts';
 
@@ -33,7 +33,9 @@ test('an official aggregator folder is imported for its experts, listed and dele
   const imported = await services.aggregators.import({ path: goldenAfa, name: 'Golden', memberModelIds: ids });
   assert.deepEqual(imported.memberModelIds, ids);
   assert.equal(imported.points, 25);
-  assert.ok(existsSync(join(home, 'aggregators', imported.id, 'aggregator_24', 'aggregator.safetensors')));
+  // Stored in the studio's format, which records the experts by SHA-256 (checked whenever it is used).
+  const stored = JSON.parse(readFileSync(join(home, 'aggregators', imported.id, 'aggregators.json'), 'utf8')) as { experts: { sha256: string }[] };
+  assert.deepEqual(stored.experts.map((expert) => expert.sha256), ids);
   assert.deepEqual((await services.aggregators.list()).map((a) => a.id), [imported.id]);
   await services.aggregators.delete({ id: imported.id });
   assert.deepEqual(await services.aggregators.list(), []);
@@ -43,7 +45,7 @@ test('an official aggregator folder is imported for its experts, listed and dele
 });
 
 test('aggregators for three experts are refused for two models, and a folder without aggregators is refused', async () => {
-  await assert.rejects(services.aggregators.import({ path: goldenAfa, name: 'Pair', memberModelIds: ids.slice(0, 2) }), (error: unknown) => error instanceof ApiError && error.code === 'mismatch');
+  await assert.rejects(services.aggregators.import({ path: goldenAfa, name: 'Pair', memberModelIds: ids.slice(0, 2) }), (error: unknown) => error instanceof UserError && error.code === 'mismatch' && /trained for 3 experts and the recipe has 2/.test(error.message));
   await assert.rejects(services.aggregators.import({ path: home, name: 'Empty', memberModelIds: ids }), /holds no aggregators/);
   assert.deepEqual(await services.aggregators.list(), []);
 });

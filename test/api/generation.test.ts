@@ -66,7 +66,7 @@ test('a generation reports its steps with previews, lands in history and can be 
   const { jobId } = await services.generation.enqueue(request());
   const outcome = await outcomeOf(jobId);
   unsubscribe();
-  assert.ok('generations' in outcome, JSON.stringify(outcome));
+  assert.ok(!('error' in outcome), JSON.stringify(outcome));
   const [summary] = outcome.generations;
   assert.equal(summary!.seed, 7);
   assert.equal(summary!.recipeName, 'tiny1');
@@ -105,6 +105,29 @@ test('cancelling the running job ends it as cancelled and records nothing', asyn
   await assert.rejects(services.generation.cancel({ jobId }), (error: unknown) => error instanceof ApiError && error.code === 'not-found');
 });
 
+test('cancelling a batch after its first images keeps them and says which were saved; progress names the image', async () => {
+  const { jobId } = await services.generation.enqueue(request({ steps: 3, prompt: 'a batch of three', batchCount: 3, width: 64, height: 64 }));
+  const ended = outcomeOf(jobId);
+  const images: string[] = [];
+  await new Promise<void>((resolve) => {
+    const unsubscribe = services.generation.onDidProgress((event) => {
+      if (event.jobId !== jobId) return;
+      images.push(`${event.image?.index} of ${event.image?.count}`);
+      if (event.image?.index === 3) {
+        unsubscribe();
+        resolve();
+      }
+    });
+  });
+  await services.generation.cancel({ jobId });
+  const outcome = await ended;
+  assert.ok('error' in outcome);
+  assert.equal(outcome.cancelled, true);
+  assert.deepEqual(outcome.generations?.map((g) => g.prompt), ['a batch of three', 'a batch of three']);
+  assert.deepEqual([...new Set(images)], ['1 of 3', '2 of 3', '3 of 3']);
+  for (const generation of outcome.generations ?? []) assert.equal((await services.history.get({ id: generation.id })).prompt, 'a batch of three');
+});
+
 test('waiting jobs can be reordered and removed; a model in use cannot be deleted', async () => {
   const first = await services.generation.enqueue(request({ steps: 30, prompt: 'first' }));
   const second = await services.generation.enqueue(request({ prompt: 'second' }));
@@ -125,7 +148,7 @@ test('compare re-runs an ensemble image with each member alone, same seed and pr
     request({ prompt: 'a pair', recipe: { spec: { method: 'output-average', members: [{ modelId: ids[0]! }, { modelId: ids[1]! }], weights: [1, 1] } } }),
   );
   const outcome = await outcomeOf(jobId);
-  assert.ok('generations' in outcome, JSON.stringify(outcome));
+  assert.ok(!('error' in outcome), JSON.stringify(outcome));
   const source = outcome.generations[0]!;
   assert.equal(source.method, 'output-average');
   const settled = new Promise<CompareSet>((resolve) => {
@@ -145,6 +168,12 @@ test('compare re-runs an ensemble image with each member alone, same seed and pr
     assert.equal(record.recipeName, item.label);
   }
   await assert.rejects(services.compare.enqueue({ generationId: set.items[1]!.generationId! }), (error: unknown) => error instanceof ApiError && error.code === 'unsupported');
+  // Comparing again reuses the member images of the same settings: nothing is queued, history does not grow.
+  const before = (await services.history.search({})).total;
+  const again = await services.compare.enqueue({ generationId: source.id });
+  assert.deepEqual(again.items.map((item) => [item.status, item.jobId, item.generationId]), set.items.map((item) => ['done', null, item.generationId]));
+  assert.deepEqual(await services.generation.queue(), []);
+  assert.equal((await services.history.search({})).total, before);
 });
 
 test('history: favourite, tags, export, delete and undo', async () => {

@@ -59,3 +59,11 @@ test('an image without settings: tool none, and what the file holds', () => {
   const reading = readingFor('c.png', readImageInfo(pngWithChunks([])), []);
   assert.deepEqual(reading, { fileName: 'c.png', tool: 'none', toolName: null, fill: {}, notes: ['c.png carries no generation settings: it is a PNG image (24x16) with no text metadata.'], recorded: {} });
 });
+
+test('an SD 1.x image whose model is not in the catalog names it (missingModel) and fills no recipe', () => {
+  const reading = readingFor('a.png', readImageInfo(a1111Png()), []);
+  assert.equal(reading.fill.recipe, undefined);
+  assert.deepEqual(reading.missingModel, { name: FIXTURE.modelName, hash: FIXTURE.modelHash });
+  assert.ok(reading.notes.includes(`The model (${FIXTURE.modelName}) is not in the catalog; import it on Models to use it.`));
+  assert.equal(readingFor('a.png', readImageInfo(a1111Png()), [dreamshaper]).missingModel, undefined);
+});

@@ -9,6 +9,7 @@ import { ApiError } from '../../app/api/api-error.ts';
 import type { ImportFinished, JobFailed, ModelInfo } from '../../app/api/contract.ts';
 import { createDispatcher } from '../../app/api/dispatch.ts';
 import { createStudioServices, type StudioServices } from '../../app/api/services.ts';
+import { readModelManifest } from '../../app/checkpoints/model-store.ts';
 
 const golden = fileURLToPath(new URL('../../../shared/golden/', import.meta.url));
 const tinyConfigs = join(golden, 'models', 'afa');
@@ -58,9 +59,35 @@ test('imported checkpoints are listed with their hash, size and precision', asyn
   const fp16 = listed.find((m) => m.name === 'expert2_fp16')!;
   assert.match(fp16.sha256, /^[0-9a-f]{64}$/);
   assert.equal(fp16.id, fp16.sha256);
-  assert.equal(fp16.precision, 'fp16');
+  // One truth for precision: the stored one (fp32 unless asked), as `afa models` shows it; the file's own beside it.
+  assert.equal(fp16.precision, 'fp32');
+  assert.equal(fp16.sourcePrecision, 'fp16');
   assert.ok(fp16.sizeBytes > 1_000_000);
   assert.deepEqual(await services.models.get({ id: fp16.id }), fp16);
+});
+
+test('a single file imported with a config folder takes the folder’s tokenizer, as `afa import --config-dir` does', () => {
+  for (const model of models) {
+    const manifest = readModelManifest(home, model.id)!;
+    assert.equal(manifest.tokenizer, 'tokenizer', `${model.name} keeps the config folder's own tokenizer`);
+  }
+});
+
+test('an official AFA folder imports every expert, named after the folder, and offers its aggregators bound to them', async (t) => {
+  const outcome = await importAndWait(tinyConfigs);
+  assert.ok('models' in outcome, JSON.stringify(outcome));
+  assert.deepEqual(outcome.models.map((m) => m.name), ['afa 1', 'afa 2', 'afa 3']);
+  assert.deepEqual(outcome.aggregators, { path: tinyConfigs, name: 'afa', memberModelIds: outcome.models.map((m) => m.id) });
+  const set = await services.aggregators.import(outcome.aggregators!);
+  assert.deepEqual(set.memberModelIds, outcome.models.map((m) => m.id));
+  // The studio's copy records its experts: importing it for the same experts in another order is refused.
+  const copy = join(home, 'aggregators', set.id);
+  const [a, b, c] = outcome.models.map((m) => m.id) as [string, string, string];
+  await assert.rejects(services.aggregators.import({ path: copy, name: 'swapped', memberModelIds: [b, a, c] }), /trained for the experts .* \(in that order\), not /);
+  t.after(async () => {
+    await services.aggregators.delete({ id: set.id });
+    for (const model of outcome.models) await services.models.delete({ id: model.id });
+  });
 });
 
 test('a bad file fails its import job with the importer’s message, and a wrong config folder fails at once', async () => {
@@ -71,7 +98,7 @@ test('a bad file fails its import job with the importer’s message, and a wrong
   assert.equal(outcome.cancelled, false);
   assert.equal(outcome.error.name, 'UserError');
   assert.equal(outcome.error.code, 'corrupt-file');
-  await assert.rejects(services.models.import({ source: { kind: 'path', path: expert1 }, configDirectory: home }), (error: unknown) => error instanceof Error && /no unet\/, text_encoder\/ or vae\/ config.json/.test(error.message));
+  await assert.rejects(services.models.import({ source: { kind: 'path', path: expert1 }, configDirectory: home }), (error: unknown) => error instanceof Error && /has none of unet\/config.json, text_encoder\/config.json, vae\/config.json/.test(error.message));
 });
 
 test('recipes snapshot member names, refuse unknown models, and protect the models they use', async () => {
@@ -82,6 +109,8 @@ test('recipes snapshot member names, refuse unknown models, and protect the mode
   assert.deepEqual(saved.weights, [1, 3]);
   assert.deepEqual((await services.recipes.list()).map((r) => r.id), [saved.id]);
   await assert.rejects(services.recipes.save({ name: 'Ghost', spec: { method: 'single', members: [{ modelId: 'f'.repeat(64) }] } }), /not imported/);
+  // A recipe that could never run is not saved: AFA without aggregators trained for its members.
+  await assert.rejects(services.recipes.save({ name: 'Never', spec: { method: 'afa', members: [{ modelId: a.id }, { modelId: b.id }] } }), /names no trained aggregators\. Pick an aggregator set trained for these models/);
   await assert.rejects(services.models.delete({ id: a.id }), (error: unknown) => error instanceof ApiError && error.code === 'conflict' && /“Pair”/.test(error.message));
   await services.recipes.delete({ id: saved.id });
   assert.deepEqual(await services.recipes.list(), []);

@@ -137,12 +137,24 @@ test('delete an image and undo', async () => {
 test('an AFA generation shows its contribution map: a step slider and each member’s colour and share', async () => {
   const { page } = studio;
   await page.goto(`${studio.server.origin}/#/generate`);
+  // The form survives reloads: start this one from an empty form.
+  await page.evaluate(() => localStorage.clear());
+  await page.reload();
   await page.getByLabel('Prompt', { exact: true }).fill('a green valley');
   await page.getByLabel('Method').selectOption('afa');
-  for (const name of ['tiny3', 'tiny1', 'tiny2']) await page.getByRole('checkbox', { name }).check();
-  await page.getByText('Pick an aggregator set for AFA.').waitFor();
-  // Picking the set puts the members in the order it was trained for.
-  await page.getByLabel('Aggregator').selectOption({ label: 'Golden AFA' });
+  await page.getByRole('checkbox', { name: 'tiny3' }).check();
+  // Too few models: Generate stays disabled and the models are marked.
+  await page.getByText('Pick 2–6 models for AFA · adaptive feature aggregation.').first().waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Generate', exact: true }).isDisabled(), true);
+  assert.equal(await page.getByRole('group', { name: 'Models' }).getAttribute('aria-invalid'), 'true');
+  for (const name of ['tiny1', 'tiny2']) await page.getByRole('checkbox', { name }).check();
+  // The one set trained for exactly these models is preselected, which puts them in its training order.
+  const aggregator = page.getByLabel('Aggregator');
+  await page.waitForFunction(() => {
+    const select = [...document.querySelectorAll('select')].find((element) => element.labels?.[0]?.textContent === 'Aggregator');
+    return select?.selectedOptions[0]?.textContent === 'Golden AFA';
+  });
+  assert.equal(await aggregator.isDisabled(), false);
   await fillSettings(3);
   await page.getByRole('button', { name: 'Generate', exact: true }).click();
   await page.getByRole('button', { name: 'Open result 1 in history' }).click({ timeout: 120_000 });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { studioPaths } from '../../app/common/paths.ts';
 import { storedModelFiles, readModelManifest } from '../../app/checkpoints/model-store.ts';
@@ -11,9 +11,16 @@ import { readImageSettings } from '../../app/images/metadata.ts';
 import { decodePng, readPngText } from '../../app/images/png.ts';
 import { Library } from '../../app/library/library.ts';
 import { filesUnder, repoRoot, temporaryDirectory, TINY_FOLDER, TINY_SINGLE_FILE } from '../pipeline/tiny-model.ts';
+import { goldenExpertFolders } from '../ensemble/golden-experts.ts';
+import { a1111Png } from '../images/foreign-fixtures.ts';
 
 const BIN = join(repoRoot, 'bin', 'afa.js');
 const TINY_CONFIGS = TINY_FOLDER; // a diffusers-style folder: unet/, text_encoder/, vae/ config.json
+
+/** Expert 1 of the official AFA folder as a plain diffusers folder (the AFA folder itself imports all three experts). */
+function expertOneFolder(t: { after(fn: () => void): void }): string {
+  return goldenExpertFolders(temporaryDirectory(t, 'afa-cli-expert-'))[0]!;
+}
 
 interface Run {
   readonly status: number | null;
@@ -50,6 +57,8 @@ test('help: every command is listed and explained; a wrong command or option is 
   expectStatus(generateHelp, 0);
   assert.match(generateHelp.stdout, /--sampler <name> +ddim \| euler \| euler-a \| dpmpp-2m \| dpmpp-2m-karras \| pndm \| lms/);
   assert.match(generateHelp.stdout, /Examples:/);
+  // One truth for precision: the stored one, fp32 unless asked (what `afa models` and the Models screen show).
+  assert.match(afa(home, 'import', '--help').stdout, /--precision fp32\|fp16 +Stored precision \(default fp32 for every file/);
   expectStatus(afa(home), 2);
   const unknown = afa(home, 'genrate');
   expectStatus(unknown, 2);
@@ -63,13 +72,13 @@ test('import → models → generate → the PNG’s settings reproduce the imag
   const home = temporaryDirectory(t, 'afa-cli-');
   const out = temporaryDirectory(t, 'afa-cli-out-');
 
-  const folder = json(afa(home, 'import', TINY_FOLDER, '--name', 'Tiny expert', '--json', '--progress', 'none'));
+  const folder = json(afa(home, 'import', expertOneFolder(t), '--name', 'Tiny expert', '--json', '--progress', 'none'));
   const [folderModel] = folder.models as { id: string; name: string; tokenizer: string; shortHash: string }[];
   assert.equal(folderModel?.name, 'Tiny expert');
   assert.equal(folderModel?.tokenizer, 'tokenizer');
   const single = afa(home, 'import', TINY_SINGLE_FILE, '--config-dir', TINY_CONFIGS);
   expectStatus(single, 0);
-  assert.match(single.stderr, /Imported expert1_fp32: fp32/);
+  assert.match(single.stderr, /Imported expert1_fp32: fp32, .*, its own tokenizer\n/);
   const models = json(afa(home, 'models', '--json')).models as { name: string }[];
   assert.deepEqual(models.map((model) => model.name).sort(), ['Tiny expert', 'expert1_fp32']);
   assert.match(afa(home, 'models').stdout, /^ID +NAME +PRECISION/);
@@ -116,6 +125,32 @@ test('import → models → generate → the PNG’s settings reproduce the imag
     assert.ok(existsSync(join(out, 'r-1.png')) && existsSync(join(out, 'r-2.png')));
   });
 
+  await t.test('sizes that are multiples of 8 but not of 64 generate; a model stored with an older U-Net graph is rebuilt on first use', () => {
+    // As a studio before the explicit-size upsamplers left it: no unetGraphVersion in the manifest.
+    const manifestPath = join(storedModelFiles(home, readModelManifest(home, folderModel!.id)!).dir, 'model.json');
+    const { unetGraphVersion, ...older } = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
+    assert.equal(unetGraphVersion, 2);
+    writeFileSync(manifestPath, JSON.stringify(older));
+    for (const size of ['128x96', '72x64', '104x104']) {
+      const run = afa(home, 'generate', '-m', 'Tiny expert', '-p', 'x', '--size', size, '--steps', '2', '--seed', '3', '--out', join(out, `size-${size}.png`), '--json');
+      const [image] = json(run).images as { width: number; height: number }[];
+      assert.equal(`${image?.width}x${image?.height}`, size);
+    }
+    assert.equal(readModelManifest(home, folderModel!.id)?.unetGraphVersion, 2);
+    assert.match(afa(home, 'generate', '--help').stdout, /--size <W>x<H> +Size in pixels, multiples of 8, 64–2048/);
+  });
+
+  await t.test('--from an AUTOMATIC1111 PNG whose model is not imported names that model instead of listing options', () => {
+    const png = join(out, 'a1111.png');
+    writeFileSync(png, a1111Png());
+    const run = afa(home, 'generate', '--from', png, '--steps', '2');
+    expectStatus(run, 2);
+    assert.match(run.stderr, /a1111\.png was made with dreamshaper_8 \(hash 879db523c3\), which is not imported\. Import it .*or pick a model with -m <model>\./);
+    // Picking a model runs it with the image's other settings.
+    expectStatus(afa(home, 'generate', '--from', png, '-m', 'Tiny expert', '--steps', '2', '--size', '64x64', '--out', join(out, 'from-a1111.png')), 0);
+    assert.match(readPngText(join(out, 'from-a1111.png')).get('parameters') ?? '', /^a lighthouse on a cliff, storm/);
+  });
+
   await t.test('bad parameters exit with 2 and say what to do', () => {
     const cases: [string[], RegExp][] = [
       [['--size', '100x64'], /The width must be a multiple of 8 .* got 100\. Try 96 or 104\./],
@@ -153,7 +188,7 @@ test('import → models → generate → the PNG’s settings reproduce the imag
 
 test('a damaged model file is an engine failure (exit 3), recorded in history with its error', async (t) => {
   const home = temporaryDirectory(t, 'afa-cli-broken-');
-  const imported = json(afa(home, 'import', TINY_FOLDER, '--json', '--progress', 'none'));
+  const imported = json(afa(home, 'import', expertOneFolder(t), '--json', '--progress', 'none'));
   const [model] = imported.models as { id: string }[];
   writeFileSync(storedModelFiles(home, readModelManifest(home, model!.id)!).unet, 'not a model');
   const run = afa(home, 'generate', '-m', model!.id, '-p', 'x', '--size', '64x64', '--steps', '2', '--seed', '8', '--json');
@@ -172,9 +207,9 @@ test('a damaged model file is an engine failure (exit 3), recorded in history wi
 
 test('Ctrl+C cancels within a step: exit 130, no image, no history row, no --out file', async (t) => {
   const home = temporaryDirectory(t, 'afa-cli-cancel-');
-  expectStatus(afa(home, 'import', TINY_FOLDER, '--progress', 'none'), 0);
+  expectStatus(afa(home, 'import', expertOneFolder(t), '--progress', 'none'), 0);
   const outFile = join(home, 'never.png');
-  const child = spawn(process.execPath, [BIN, 'generate', '-m', 'afa', '-p', 'x', '--size', '64x64', '--steps', '500', '--progress', 'json', '--out', outFile], {
+  const child = spawn(process.execPath, [BIN, 'generate', '-m', 'expert1', '-p', 'x', '--size', '64x64', '--steps', '500', '--progress', 'json', '--out', outFile], {
     env: { ...process.env, AFA_STUDIO_HOME: home },
   });
   let stderr = '';
@@ -209,4 +244,62 @@ test('Ctrl+C cancels within a step: exit 130, no image, no history row, no --out
   } finally {
     library.close();
   }
+});
+
+test('a studio home that cannot be written is refused before any work: exit 2, naming the folder, --home and AFA_STUDIO_HOME; serve too', (t) => {
+  const scratch = temporaryDirectory(t, 'afa-cli-readonly-');
+  const home = join(scratch, 'home');
+  mkdirSync(home);
+  chmodSync(scratch, 0o755);
+  chmodSync(home, 0o555);
+  t.after(() => existsSync(home) && chmodSync(home, 0o755));
+  // root writes through permission bits: run the command as an unprivileged user then.
+  const as = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  const run = (...args: string[]) => {
+    const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, AFA_STUDIO_HOME: home }, timeout: 60_000, ...as });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  };
+  const started = Date.now();
+  for (const args of [
+    ['generate', '-m', 'anything', '-p', 'x', '--steps', '2'],
+    ['import', TINY_SINGLE_FILE, '--config-dir', TINY_CONFIGS],
+    ['serve', '--port', '0'],
+  ]) {
+    const result = run(...args);
+    expectStatus(result, 2);
+    assert.match(result.stderr, new RegExp(`The studio home ${home} cannot be written to \\(.*permission denied\\)`));
+    assert.match(result.stderr, /--home <folder> or the AFA_STUDIO_HOME environment variable/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  }
+  assert.ok(Date.now() - started < 30_000, 'refused at once, not after the work');
+  assert.deepEqual(filesUnder(home), []);
+  // Reading still works.
+  expectStatus(run('models'), 0);
+});
+
+test('an official AFA folder imports every expert, named after the folder, and its aggregators bound to them on request', (t) => {
+  const home = temporaryDirectory(t, 'afa-cli-afa-folder-');
+  const run = afa(home, 'import', TINY_FOLDER, '--name', 'Trio', '--json', '--progress', 'none');
+  const first = json(run);
+  const models = first.models as { id: string; name: string }[];
+  assert.deepEqual(models.map((model) => model.name), ['Trio 1', 'Trio 2', 'Trio 3']);
+  assert.match(run.stderr, new RegExp(`afa aggregators import ${TINY_FOLDER} --models ${models.map((m) => m.id.slice(0, 12)).join(',')}`));
+  const again = json(afa(home, 'import', TINY_FOLDER, '--aggregators', '--json', '--progress', 'none'));
+  const aggregatorId = again.aggregatorId as string;
+  assert.match(aggregatorId, /^agg-[0-9a-f]{16}$/);
+  const listed = json(afa(home, 'aggregators', '--json')).aggregators as { id: string; expertHashes: string[] }[];
+  assert.deepEqual(listed.find((set) => set.id === aggregatorId)?.expertHashes, models.map((m) => m.id));
+  expectStatus(afa(home, 'ensemble', 'create', 'Trio', '--models', 'Trio 1,Trio 2,Trio 3', '--method', 'afa', '--aggregator', aggregatorId), 0);
+  // In another order the experts are not the ones the set was trained for.
+  const swapped = afa(home, 'ensemble', 'create', 'Swapped', '--models', 'Trio 2,Trio 1,Trio 3', '--method', 'afa', '--aggregator', aggregatorId);
+  expectStatus(swapped, 2);
+  assert.match(swapped.stderr, /trained for the experts .*\(in that order\)/);
+  // Recipes that could never run are not saved; a set that fits is named.
+  const bare = afa(home, 'ensemble', 'create', 'Bare', '--models', 'Trio 1,Trio 2,Trio 3', '--method', 'afa');
+  expectStatus(bare, 2);
+  assert.match(bare.stderr, new RegExp(`names no trained aggregators\\. The aggregator set ${aggregatorId} was trained for exactly these models: pick it \\(--aggregator ${aggregatorId}\\)`));
+  const pair = afa(home, 'ensemble', 'create', 'Pair', '--models', 'Trio 1,Trio 2', '--method', 'afa', '--aggregator', aggregatorId);
+  expectStatus(pair, 2);
+  assert.match(pair.stderr, /trained for 3 experts and the recipe has 2/);
+  assert.deepEqual((json(afa(home, 'ensemble', 'list', '--json')).recipes as { name: string }[]).map((r) => r.name), ['Trio']);
 });

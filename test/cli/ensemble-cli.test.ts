@@ -53,6 +53,13 @@ test('ensembles from the command line: aggregators, recipes, generation with map
   const inline = ok(afa(home, 'generate', '--models', 'expert1,expert2', '--method', 'magicfusion', '-p', 'a fox', '--size', '64x64', '--steps', '3', '--json', '--progress', 'none'));
   assert.equal((inline.target as { recipe: { method: string } }).recipe.method, 'magicfusion');
 
+  // Sizes that are multiples of 8 but not of 64 (a 9×13 latent) work in every method, as in diffusers.
+  for (const [method, models] of [['feature-average', 'expert1,expert2,expert3'], ['output-average', 'expert1,expert2'], ['merge', 'expert1,expert2'], ['mbw', 'expert1,expert2'], ['magicfusion', 'expert1,expert2']] as const) {
+    const odd = ok(afa(home, 'generate', '--models', models, '--method', method, '-p', 'x', '--size', '72x104', '--steps', '2', '--json', '--progress', 'none'));
+    assert.deepEqual((odd.images as { width: number; height: number }[]).map((i) => [i.width, i.height]), [[72, 104]], method);
+  }
+  ok(afa(home, 'generate', '--recipe', 'Trio', '-p', 'x', '--size', '72x104', '--steps', '2', '--json', '--progress', 'none'));
+
   const out = join(home, 'merged.safetensors');
   ok(afa(home, 'merge', '--models', 'expert1,expert2', '--method', 'mbw', '--mbw-base', '0.3', '--out', out, '--json', '--progress', 'none'));
   const merged = openCheckpoint(out, { configOverrides: tinyConfigs() });
@@ -61,7 +68,12 @@ test('ensembles from the command line: aggregators, recipes, generation with map
   } finally {
     merged.close();
   }
-  assert.equal(afa(home, 'merge', '--models', 'expert1,expert2', '--out', out).status, 2, 'an existing file is not overwritten without --overwrite');
+  const existing = afa(home, 'merge', '--models', 'expert1,expert2', '--out', out);
+  assert.equal(existing.status, 2, 'an existing file is not overwritten without --overwrite');
+  assert.match(existing.stderr, /merged\.safetensors already exists\. Add --overwrite to replace it/);
+  // Without --method, afa merge makes a weighted merge (not afa, which is no merge).
+  ok(afa(home, 'merge', '--models', 'expert1,expert2', '--weights', '0.6,0.4', '--out', out, '--overwrite', '--json', '--progress', 'none'));
+  assert.match(afa(home, 'merge', '--help').stdout, /--method merge\|mbw +merge .*the default/);
 
   const one = afa(home, 'generate', '--models', 'expert1', '--method', 'afa', '-p', 'x', '--size', '64x64');
   assert.equal(one.status, 2);

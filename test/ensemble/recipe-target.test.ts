@@ -110,7 +110,9 @@ describe('recipe targets', () => {
     const reordered = [experts[1]!, experts[0]!, experts[2]!].map((e) => ({ modelId: e.manifest.id }));
     await assert.rejects(generate({ name: 'x', method: 'afa', members: reordered, aggregatorId }), (error: unknown) =>
       error instanceof UserError && error.code === 'mismatch' && /trained for the experts expert1, expert2, expert3 \(in that order\)/.test(error.message));
-    await assert.rejects(generate({ name: 'x', method: 'afa', members: members(3) }), /names no trained aggregators.*feature-average/);
+    // Without aggregators, the set trained for exactly these models is named.
+    await assert.rejects(generate({ name: 'x', method: 'afa', members: members(3) }), new RegExp(`names no trained aggregators\\. The aggregator set ${aggregatorId} was trained for exactly these models: pick it`));
+    await assert.rejects(generate({ name: 'x', method: 'afa', members: members(2) }), /names no trained aggregators\. Pick an aggregator set trained for these models .*feature-average/);
     assert.throws(() => importAggregators(goldenAfaDir, experts.slice(0, 2).map((e) => e.manifest), { home }), /trained for 3 experts and the recipe has 2/);
     await assert.rejects(generate({ name: 'x', method: 'afa', members: [...members(2), { modelId: 'f'.repeat(64) }], aggregatorId }), /no imported model/);
     assert.ok(!existsSync(join(studioPaths(home).aggregators, '.tmp')));

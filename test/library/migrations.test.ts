@@ -181,6 +181,13 @@ describe('databases this build cannot use', () => {
       return true;
     });
     assert.deepEqual(readFileSync(path), garbage, 'never reset');
+    // Each further start names the same copy instead of making another (4 tries, 1 copy).
+    for (let attempt = 0; attempt < 3; attempt++) assert.throws(() => Library.open({ home: dir }), (error: unknown) => error instanceof UserError && error.code === 'corrupt-file');
+    assert.equal(readdirSync(dir).filter((name) => name.startsWith('library.sqlite.corrupt-') && !name.endsWith('-wal')).length, 1);
+    // A file damaged differently gets its own copy.
+    writeFileSync(path, Buffer.from('another kind of garbage\n'.repeat(100)));
+    assert.throws(() => Library.open({ home: dir }), (error: unknown) => error instanceof UserError && error.code === 'corrupt-file');
+    assert.equal(readdirSync(dir).filter((name) => name.startsWith('library.sqlite.corrupt-') && !name.endsWith('-wal')).length, 2);
   });
 
   it('a database whose schema page is damaged: corrupt-file with a copy', () => {

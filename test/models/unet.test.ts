@@ -69,6 +69,26 @@ test('a non-square 24×16 latent runs through both shapes with matching results'
   assert.deepEqual(features[12], [2, 64, 3, 2]);
 });
 
+test('latents not divisible by 8 (72×104 px → 9×13) run as diffusers does: upsamplers take the skip’s size, both shapes agree', async () => {
+  const [whole, layers] = [await compiledUnet(folder, 'whole'), await compiledUnet(folder, 'layers')];
+  const sample = randomTensor([1, 4, 9, 13], 7);
+  const encoderHiddenStates = randomTensor([1, 77, 32], 8);
+  const timestep = unetTimestep(500, 1);
+  const expected = (await whole.session('unet').run({ sample, timestep, encoder_hidden_states: encoderHiddenStates })).noise_pred;
+  assert.deepEqual(expected.shape, [1, 4, 9, 13]);
+  assert.ok(allFinite(expected));
+  const features: number[][] = [];
+  const actual = await runUnetLockStep(layerSessions(layers), unetConfigOf(folder), { sample, timestep, encoderHiddenStates }, {
+    onPoint: (_, feature) => features.push([...feature.shape].slice(2)),
+  });
+  assert.equal(maxAbsDifference(actual, expected), 0);
+  // Down: 9×13 → ceil halves 5×7 → 3×4 → 2×2; the upsamplers go back to exactly those sizes (doubling
+  // would give 4×4, which does not concatenate with the 3×4 skip).
+  assert.deepEqual(features[12], [2, 2]);
+  const upsampled = unetLayout(unetConfigOf(folder)).filter((point) => point.upsample).map((point) => features[point.index]);
+  assert.deepEqual(upsampled, [[3, 4], [5, 7], [9, 13]]);
+});
+
 test('float timesteps reach the graph as diffusers rounds them (.float())', () => {
   const fromFloat64 = unetTimestep({ dtype: 'float64', shape: [], data: Float64Array.of(946.4210526315789) }, 2);
   assert.deepEqual([...fromFloat64.data], [Math.fround(946.4210526315789), Math.fround(946.4210526315789)]);

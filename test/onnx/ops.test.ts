@@ -247,6 +247,20 @@ describe('shape manipulation', () => {
     ref.assertClose(out.data as Float32Array, expected.data, 0);
   });
 
+  it('resizeNearestLike takes the spatial size of another tensor, as F.interpolate(size=…) (U-Net upsampler onto an odd skip)', async () => {
+    const random = ref.rng(53);
+    const shape = [1, 2, 2, 4];
+    const x = ref.randomArray(random, ref.product(shape));
+    const g = new Graph('resize_like');
+    const like = g.input('like', 'float32', [1, 5, 3, 7]);
+    const resized = op.resizeNearestLike(g, g.input('x', 'float32', shape), like);
+    assert.deepEqual(resized.shape, [1, 2, 3, 7]);
+    const out = await runOne(g, resized, { x: f32(shape, x), like: f32([1, 5, 3, 7], new Float32Array(105)) });
+    const expected = ref.resizeNearestTo(x, shape, 3, 7);
+    assert.deepEqual(out.shape, expected.shape);
+    ref.assertClose(out.data as Float32Array, expected.data, 0);
+  });
+
   it('unsqueeze, squeeze, expand, gather and shape', async () => {
     const g = new Graph('gather');
     const x = g.input('x', 'float32', [3, 4]);

@@ -204,6 +204,21 @@ export function resizeNearest(x: Float32Array, [n, c, h, w]: readonly number[], 
   return { data: out, shape: [n, c, oh, ow] };
 }
 
+/** F.interpolate(size=(oh, ow), mode='nearest'): source index floor(dst · in / out) (PyTorch's scale = in / out). */
+export function resizeNearestTo(x: Float32Array, [n, c, h, w]: readonly number[], oh: number, ow: number): { data: Float32Array; shape: number[] } {
+  const out = new Float32Array(n * c * oh * ow);
+  for (let p = 0; p < n * c; p++) {
+    for (let y = 0; y < oh; y++) {
+      for (let xo = 0; xo < ow; xo++) {
+        const sy = Math.min(Math.floor((y * h) / oh), h - 1);
+        const sx = Math.min(Math.floor((xo * w) / ow), w - 1);
+        out[(p * oh + y) * ow + xo] = x[(p * h + sy) * w + sx];
+      }
+    }
+  }
+  return { data: out, shape: [n, c, oh, ow] };
+}
+
 /** erf by Abramowitz–Stegun 7.1.26 is too coarse for 1e-5; use the series / continued fraction instead. */
 export function erf(x: number): number {
   const t = Math.abs(x);

@@ -1,0 +1,52 @@
+// The Generate form's checks (what keeps Generate disabled, in words, with the field) and its saved copy.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formProblem, formWithImageSettings, initialForm, loadSavedForm, saveForm, type GenerationForm } from '../../../renderer/generate/generation-form.ts';
+
+const ready: GenerationForm = { ...initialForm, prompt: 'a boat', draft: { ...initialForm.draft, members: [{ modelId: 'a'.repeat(64), weight: 1 }] } };
+
+test('each bad field is named with what to change', () => {
+  assert.equal(formProblem(ready), undefined);
+  assert.deepEqual(formProblem({ ...ready, prompt: ' ' }), { field: 'prompt', message: 'Write a prompt.' });
+  assert.deepEqual(formProblem({ ...ready, width: 100 }), { field: 'width', message: 'Width must be a multiple of 8 pixels: try 96 or 104.' });
+  assert.deepEqual(formProblem({ ...ready, height: 4096 }), { field: 'height', message: 'Height must be 64–2048 pixels.' });
+  assert.equal(formProblem({ ...ready, steps: Number.NaN })?.field, 'steps');
+  assert.equal(formProblem({ ...ready, batchCount: 0 })?.field, 'batchCount');
+  assert.deepEqual(formProblem({ ...ready, draft: { ...ready.draft, method: 'afa', members: [...ready.draft.members, { modelId: 'b'.repeat(64), weight: 1 }] } }), { field: 'aggregator', message: 'Pick an aggregator set for AFA.' });
+});
+
+test('a member the image named but that is not imported keeps Generate disabled, naming it', () => {
+  const reused: GenerationForm = { ...ready, draft: { ...ready.draft, members: [{ modelId: '879db523c3', weight: 1, name: 'dreamshaper_8', shortHash: '879db523c3' }] } };
+  assert.deepEqual(formProblem(reused, new Set(['a'.repeat(64)])), {
+    field: 'models',
+    message: 'Made with dreamshaper_8 (hash 879db523c3), which is not imported — import it or pick a model.',
+  });
+  assert.equal(formProblem(reused), undefined, 'unknown until the model list has loaded');
+});
+
+test('the form survives a reload; a damaged or partial copy falls back to the defaults field by field', () => {
+  const store = new Map<string, string>();
+  const storage = { getItem: (key: string) => store.get(key) ?? null, setItem: (key: string, value: string) => void store.set(key, value) };
+  saveForm(storage, { ...ready, width: 768, height: 512 });
+  assert.deepEqual(loadSavedForm(storage), { ...ready, width: 768, height: 512 });
+  store.set([...store.keys()][0]!, JSON.stringify({ prompt: 'kept', width: 'wide' }));
+  assert.deepEqual(loadSavedForm(storage), { ...initialForm, prompt: 'kept' });
+  store.set([...store.keys()][0]!, '{not json');
+  assert.deepEqual(loadSavedForm(storage), initialForm);
+  assert.deepEqual(loadSavedForm(undefined), initialForm);
+});
+
+test("an image's model that is not imported becomes the form's model, so Generate names it and waits", () => {
+  const filled = formWithImageSettings({ ...ready, recipeId: 'saved' }, { prompt: 'a harbour' }, { name: 'dreamshaper_8', hash: '879db523c3' });
+  assert.equal(filled.prompt, 'a harbour');
+  assert.equal(filled.recipeId, null);
+  assert.deepEqual(filled.draft.members, [{ modelId: '879db523c3', weight: 1, name: 'dreamshaper_8', shortHash: '879db523c3' }]);
+  assert.deepEqual(formProblem(filled, new Set(['a'.repeat(64)])), {
+    field: 'models',
+    message: 'Made with dreamshaper_8 (hash 879db523c3), which is not imported — import it or pick a model.',
+  });
+  // A recipe the image fills (its model is in the catalog) wins; without a named model the recipe stays.
+  const known = formWithImageSettings(ready, { recipe: { method: 'single', members: [{ modelId: 'a'.repeat(64) }] } }, { name: 'x' });
+  assert.equal(known.draft.members[0]?.modelId, 'a'.repeat(64));
+  assert.equal(formWithImageSettings(ready, { prompt: 'p' }).draft, ready.draft);
+});
