@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { EngineError, UserError, type UserErrorCode } from '../common/errors.ts';
 import type { Tensor } from '../tensor/tensor.ts';
+import { runtimeLog } from './runtime-log.ts';
 
 /** What a session looks like from outside: its names and input specs. */
 export interface SessionDescription {
@@ -75,7 +76,11 @@ class InferenceThread {
     if (this.#worker) return this.#worker;
     const worker = startWorker();
     worker.unref();
-    worker.on('message', (reply: InferenceReply) => {
+    worker.on('message', (reply: InferenceReply | { readonly log: string }) => {
+      if ('log' in reply) {
+        runtimeLog(reply.log);
+        return;
+      }
       const pending = this.#pending.get(reply.id);
       this.#pending.delete(reply.id);
       if (this.#pending.size === 0) worker.unref();

@@ -3,9 +3,13 @@
 import { parentPort } from 'node:worker_threads';
 import type { InferenceReply, InferenceRequest } from './inference-thread.ts';
 import { LocalSession, type SessionOptions } from './onnx-runtime.ts';
+import { forwardRuntimeLog } from './runtime-log.ts';
 
 const port = parentPort;
 if (!port) throw new Error('inference-worker.ts runs as a worker thread (app/runtime/inference-thread.ts starts it).');
+
+// Session lines (provider, rewrites) belong in the main thread's engine log.
+forwardRuntimeLog((message) => port.postMessage({ log: message }));
 
 const sessions = new Map<number, LocalSession>();
 let nextSession = 1;

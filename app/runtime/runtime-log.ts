@@ -18,7 +18,21 @@ export function setRuntimeLogFile(path: string | undefined): void {
   if (path) mkdirSync(dirname(path), { recursive: true });
 }
 
+/**
+ * Where lines go instead of this thread's buffer and file: the inference worker forwards its lines to the
+ * main thread, which owns the log file (sessions are created on the worker, app/runtime/inference-thread.ts).
+ */
+let forward: ((message: string) => void) | undefined;
+
+export function forwardRuntimeLog(sink: ((message: string) => void) | undefined): void {
+  forward = sink;
+}
+
 export function runtimeLog(message: string): void {
+  if (forward) {
+    forward(message);
+    return;
+  }
   const line = `${new Date().toISOString()} ${message}`;
   recent.push(line);
   if (recent.length > KEEP) recent.splice(0, recent.length - KEEP);
