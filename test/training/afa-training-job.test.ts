@@ -5,7 +5,8 @@
 // The training graph is compiled once for the file and reused by every run.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { join } from 'node:path';
 import { openDiffusersComponent } from '../../app/models/diffusers-folder.ts';
 import { parseUnetConfig } from '../../app/models/unet-config.ts';
@@ -18,6 +19,7 @@ import { TrainingSession } from '../../app/training/training-session.ts';
 import { openFolderEncoders, type TrainingEncoders } from '../../app/training/training-encoders.ts';
 import { runAfaTrainingJob, TrainingDivergedError, type AfaTrainingJobOptions, type AfaTrainingResult } from '../../app/training/afa-training-job.ts';
 import { listCheckpoints } from '../../app/training/training-checkpoint.ts';
+import { cacheDataset } from '../../app/training/latent-cache.ts';
 import { scanImageDataset, type ImageDataset } from '../../app/datasets/image-dataset.ts';
 import { isCancelled } from '../../app/common/errors.ts';
 import { goldenAfaDir, goldenExpertFolders, scratchDir } from '../ensemble/golden-experts.ts';
@@ -133,4 +135,20 @@ test('a disk filling while checkpointing leaves the previous checkpoint intact',
   );
   assert.deepEqual(listCheckpoints(runDir), [2]);
   assert.ok(existsSync(join(runDir, 'checkpoints', 'step-00000002', 'optimizer.safetensors')));
+});
+
+test('the cache lists corrupt and small images it skips, and refuses a dataset with too many unreadable ones', async () => {
+  const dir = join(scratch, 'bad-data');
+  await writeGeneratedDataset(dir, 4);
+  writeFileSync(join(dir, 'image-00.png'), 'not a png');
+  await sharp({ create: { width: 32, height: 32, channels: 3, background: '#808080' } }).png().toFile(join(dir, 'small.png'));
+  writeFileSync(join(dir, 'small.txt'), 'grey');
+  const items = scanImageDataset(dir).items;
+  await assert.rejects(cacheDataset(items, encoders, { dir: join(scratch, 'cache'), resolution: 64, crop: 'center' }), /1 of 5 images could not be read \(more than 10 %\): image-00\.png/);
+  const cached = await cacheDataset(items, encoders, { dir: join(scratch, 'cache'), resolution: 64, crop: 'center', small: 'skip', maxFailedShare: 0.5 });
+  assert.deepEqual(cached.skipped.map((s) => s.name), ['image-00.png', 'small.png']);
+  assert.match(cached.skipped[1]!.reason, /32×32 is smaller than 64/);
+  assert.equal(cached.examples.length, 3);
+  const upscaled = await cacheDataset(items, encoders, { dir: join(scratch, 'cache'), resolution: 64, crop: 'center', maxFailedShare: 0.5 });
+  assert.deepEqual(upscaled.upscaled, ['small.png']);
 });
