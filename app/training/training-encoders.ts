@@ -10,7 +10,7 @@ import { compileComponent, type CompiledComponent } from '../models/compile-comp
 import { openDiffusersComponent } from '../models/diffusers-folder.ts';
 import { parseClipTextConfig } from '../models/clip-text-config.ts';
 import { parseVaeConfig } from '../models/vae-config.ts';
-import type { SessionOptions } from '../runtime/onnx-runtime.ts';
+import { ModelSession, type SessionOptions } from '../runtime/onnx-runtime.ts';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 
@@ -101,6 +101,67 @@ async function encodeWith(textEncoders: readonly { tokenizer: ClipTokenizer; enc
   let shape: readonly number[] = [];
   for (const { tokenizer, encoder } of textEncoders) {
     const hidden = asFloat32((await encoder.session('text_encoder').run({ input_ids: tokenizer.encodeBatch([text]) })).last_hidden_state, 'The text encoder');
+    shape = hidden.shape.slice(1);
+    parts.push(hidden.data);
+  }
+  const data = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
+  parts.forEach((part, k) => data.set(part, k * part.length));
+  return { data, shape: [textEncoders.length, ...shape] };
+}
+
+/** What openStoredEncoders needs of each imported model (the model store's graphs and tokenizer). */
+export interface StoredEncoderFiles {
+  /** The model's id (SHA-256 of its weights). */
+  readonly id: string;
+  readonly textEncoderGraph: string;
+  readonly vaeEncoderGraph: string;
+  /** SHA-256 of the VAE's stored weights. */
+  readonly vaeSha256: string;
+  readonly scalingFactor: number;
+  readonly tokenizer: ClipTokenizer;
+}
+
+/** Encoders from the studio's imported models: their stored vae_encoder.onnx and text_encoder.onnx. */
+export async function openStoredEncoders(models: readonly StoredEncoderFiles[], session?: SessionOptions): Promise<TrainingEncoders> {
+  const sessions: ModelSession[] = [];
+  try {
+    const vae = await ModelSession.create(models[0]!.vaeEncoderGraph, session);
+    sessions.push(vae);
+    const textEncoders: { tokenizer: ClipTokenizer; encoder: ModelSession }[] = [];
+    for (const model of models) {
+      const encoder = await ModelSession.create(model.textEncoderGraph, session);
+      sessions.push(encoder);
+      textEncoders.push({ tokenizer: model.tokenizer, encoder });
+    }
+    const encode = (text: string) => encodeWithSessions(textEncoders, text);
+    const probe = await encode('');
+    return {
+      modelKey: createHash('sha256').update(JSON.stringify({ vae: models[0]!.vaeSha256, textEncoders: models.map((model) => model.id) })).digest('hex'),
+      scalingFactor: models[0]!.scalingFactor,
+      captionShape: probe.shape,
+      async encodeImage(pixels) {
+        const { mean, std } = await vae.run({ image: pixels });
+        const m = asFloat32(mean, 'The VAE encoder');
+        return { mean: m.data, std: asFloat32(std, 'The VAE encoder').data, shape: m.shape.slice(1) };
+      },
+      async encodeCaption(text) {
+        return (await encode(text)).data;
+      },
+      release: async () => {
+        await Promise.all(sessions.map((s) => s.release()));
+      },
+    };
+  } catch (error) {
+    await Promise.all(sessions.map((s) => s.release()));
+    throw error;
+  }
+}
+
+async function encodeWithSessions(textEncoders: readonly { tokenizer: ClipTokenizer; encoder: ModelSession }[], text: string): Promise<{ data: Float32Array; shape: number[] }> {
+  const parts: Float32Array[] = [];
+  let shape: readonly number[] = [];
+  for (const { tokenizer, encoder } of textEncoders) {
+    const hidden = asFloat32((await encoder.run({ input_ids: tokenizer.encodeBatch([text]) })).last_hidden_state, 'The text encoder');
     shape = hidden.shape.slice(1);
     parts.push(hidden.data);
   }
