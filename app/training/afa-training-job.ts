@@ -94,6 +94,13 @@ export interface AfaTrainingResult {
   readonly cache: { readonly encodedImages: number; readonly encodedCaptions: number; readonly skipped: readonly { name: string; reason: string }[]; readonly upscaled: readonly string[] };
   readonly validationImages: number;
   readonly trainingImages: number;
+  /**
+   * Wall time of this call in seconds: `steps` inside the training step (forward + backward + AdamW),
+   * `loop` the whole step loop (also batch assembly, random draws, checkpoints; validation excluded,
+   * reported as `validation`; `checkpoints` the part of the loop spent writing them), `prepare` caching
+   * the dataset and compiling.
+   */
+  readonly timing: { readonly prepare: number; readonly steps: number; readonly loop: number; readonly checkpoints: number; readonly validation: number; readonly stepsRun: number; readonly imagesPerStep: number };
 }
 
 /** The loss became NaN or infinite: the run stops; the last good checkpoint stays. */
@@ -198,6 +205,7 @@ function validationBatches(cached: CachedDataset, examples: readonly CachedExamp
 
 export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise<AfaTrainingResult> {
   const { runDir, signal } = options;
+  const began = performance.now();
   mkdirSync(runDir, { recursive: true });
   const existing = readRunFile(runDir);
   const settings = existing?.settings ?? resolveTrainingSettings(options.settings);
@@ -268,8 +276,11 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
     const L = latentShape.reduce((a, b) => a * b, 1);
     const microBatches = settings.batchSize / settings.microBatch;
     const accumulator = new GradientAccumulator();
+    let checkpointSeconds = 0;
     const save = (): void => {
+      const started = performance.now();
       const dir = writeCheckpoint(runDir, state, session.parameters, session.shapes, optimizer.state(), settings.keepCheckpoints, options.beforeCheckpointCommit);
+      checkpointSeconds += (performance.now() - started) / 1000;
       emit({ kind: 'checkpoint', step: state.step, dir });
     };
     const validate = async (): Promise<void> => {
@@ -280,8 +291,17 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
       state = { ...state, validation: [...state.validation, { step: state.step, loss }] };
       emit({ kind: 'validation', step: state.step, loss, reference });
     };
-    if (state.step === 0 && state.validation.length === 0) await validate();
-
+    let validationSeconds = 0;
+    const timedValidate = async (): Promise<void> => {
+      const start = performance.now();
+      await validate();
+      validationSeconds += (performance.now() - start) / 1000;
+    };
+    if (state.step === 0 && state.validation.length === 0) await timedValidate();
+    const prepareSeconds = (performance.now() - began) / 1000 - validationSeconds;
+    const loopStarted = performance.now();
+    const validationBeforeLoop = validationSeconds;
+    let stepSeconds = 0;
     let timed = 0;
     let timedSteps = 0;
     while (state.step < total) {
@@ -301,29 +321,38 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
       const dropped = random.uniform(RANDOM_PURPOSES.captionDropout, s, B).map((u) => u < settings.captionDropout);
       const lr = learningRateAt(schedule, s);
       accumulator.reset();
+      let single: Map<string, Float32Array> | undefined;
       let loss = 0;
       for (let m = 0; m < microBatches; m++) {
         const rows = Array.from({ length: settings.microBatch }, (_, j) => {
           const b = m * settings.microBatch + j;
           return { example: order[(position + b) % train.length]!, dropped: dropped[b]!, timestep: timesteps[b]!, vaeEpsilon: vaeEpsilon.subarray(b * L, (b + 1) * L), noise: noise.subarray(b * L, (b + 1) * L) };
         });
-        const result = await session.computeGradients(assembleBatch(train, cached.captions, cached.captionShape, noiser, scaling, rows));
+        const batch = assembleBatch(train, cached.captions, cached.captionShape, noiser, scaling, rows);
+        const stepStarted = performance.now();
+        const result = await session.computeGradients(batch);
+        stepSeconds += (performance.now() - stepStarted) / 1000;
         loss += result.loss / microBatches;
-        accumulator.add(result.gradients);
+        // One micro-batch: its gradients are the step's (the accumulator's mean of one is the same values).
+        if (microBatches === 1) single = result.gradients;
+        else accumulator.add(result.gradients);
       }
-      const gradients = accumulator.mean();
+      const gradients = single ?? accumulator.mean();
       const norm = settings.maxGradNorm > 0 ? clipGlobalNorm(gradients, settings.maxGradNorm) : 0;
       if (!Number.isFinite(loss) || !Number.isFinite(norm)) throw new TrainingDivergedError(s + 1, lr, loss);
+      const updateStarted = performance.now();
       optimizer.update(session.parameters, gradients, lr);
+      stepSeconds += (performance.now() - updateStarted) / 1000;
       const smoothedLoss = state.smoothedLoss === null ? loss : SMOOTHING * state.smoothedLoss + (1 - SMOOTHING) * loss;
       state = { ...state, step: s + 1, smoothedLoss, train: [...state.train, { step: s + 1, loss, smoothedLoss, lr }] };
       timed += (performance.now() - started) / 1000;
       timedSteps++;
       const secondsPerStep = timed / timedSteps;
       emit({ kind: 'step', step: state.step, totalSteps: total, epoch, loss, smoothedLoss, lr, secondsPerStep, etaSeconds: secondsPerStep * (total - state.step) });
-      if ((settings.validationEvery > 0 && state.step % settings.validationEvery === 0) || state.step === total) await validate();
+      if ((settings.validationEvery > 0 && state.step % settings.validationEvery === 0) || state.step === total) await timedValidate();
       if (state.step % settings.checkpointEvery === 0 || state.step === total) save();
     }
+    const loopSeconds = (performance.now() - loopStarted) / 1000 - (validationSeconds - validationBeforeLoop);
     const aggregatorsDir = writeAggregatorSet(runDir, options.aggregators, options.expertIdentities, session.parameters, session.shapes);
     return {
       steps: state.step,
@@ -335,6 +364,7 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
       cache: { encodedImages: cached.encoded.images, encodedCaptions: cached.encoded.captions, skipped: cached.skipped, upscaled: cached.upscaled },
       validationImages: validation.length,
       trainingImages: train.length,
+      timing: { prepare: prepareSeconds, steps: stepSeconds, loop: loopSeconds, checkpoints: checkpointSeconds, validation: validationSeconds, stepsRun: timedSteps, imagesPerStep: settings.batchSize },
     };
   } finally {
     if (owned) {
