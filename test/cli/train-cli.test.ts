@@ -31,9 +31,14 @@ function interruptedAt(home: string, step: number, args: string[]): Promise<{ st
       child.kill('SIGKILL');
       reject(new Error(`afa train did not reach step ${step}: ${stderr}`));
     }, 300_000);
+    let interrupted = false;
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      if (stderr.includes(`"kind":"step","step":${step},`)) child.kill('SIGINT');
+      // One Ctrl+C: a second one would exit at once without the checkpoint (processIo).
+      if (!interrupted && stderr.includes(`"kind":"step","step":${step},`)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
     });
     child.on('exit', (status) => {
       clearTimeout(timer);
