@@ -20,6 +20,7 @@ const suites: readonly SuiteEntry[] = [
   { name: 'pipeline', load: async () => (await import('./pipeline.ts')).benchPipeline },
   { name: 'ensemble', load: async () => (await import('./ensemble.ts')).benchEnsemble },
   { name: 'train', load: async () => (await import('./train.ts')).benchTrain },
+  { name: 'train-job', load: async () => (await import('./train-job.ts')).benchTrainJob },
 ];
 
 function parseArguments(argv: readonly string[]): { names: string[]; json: string } {

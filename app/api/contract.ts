@@ -644,6 +644,87 @@ export interface SystemApi {
 // ---------------------------------------------------------------------------------------------------
 // The whole API and the names transports use
 
+// ─── Training (AFA aggregators on the person's pictures; app/training) ───────────────────────────────
+
+export interface TrainingSettingsInput {
+  readonly resolution?: number;
+  readonly steps?: number;
+  readonly epochs?: number;
+  readonly batchSize?: number;
+  readonly microBatch?: number;
+  readonly lr?: number;
+  readonly seed?: number;
+  readonly captionDropout?: number;
+  readonly validationShare?: number;
+  readonly validationEvery?: number;
+  readonly checkpointEvery?: number;
+  readonly missingCaptions?: 'refuse' | 'use-file-name';
+  readonly smallImages?: 'upscale' | 'skip';
+}
+
+export interface TrainingMetricPoint {
+  readonly step: number;
+  /** loss, smoothedLoss, lr on training steps; validationLoss, memberNValidationLoss, uniformValidationLoss on validations. */
+  readonly [measure: string]: number;
+}
+
+export interface TrainingRunInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly status: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+  readonly memberModelIds: readonly string[];
+  readonly dataPath: string;
+  /** The resolved settings (the official recipe's defaults where none were given). */
+  readonly settings: Readonly<Record<string, number | string | readonly number[] | null>>;
+  readonly metrics: readonly TrainingMetricPoint[];
+  readonly aggregatorId: string | null;
+  readonly error: string | null;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+}
+
+export interface DatasetPreview {
+  readonly root: string;
+  readonly layout: string;
+  readonly count: number;
+  /** The first items (at most 60), for the preview grid. */
+  readonly items: readonly { readonly name: string; readonly path: string; readonly caption: string; readonly captionSource: string }[];
+  readonly problems: readonly { readonly kind: string; readonly message: string; readonly files: readonly string[]; readonly blocking: boolean }[];
+}
+
+export type TrainingProgress =
+  | { readonly runId: string; readonly kind: 'prepare'; readonly phase: string; readonly done: number; readonly total: number; readonly message?: string }
+  | {
+      readonly runId: string;
+      readonly kind: 'step';
+      readonly step: number;
+      readonly totalSteps: number;
+      readonly epoch: number;
+      readonly loss: number;
+      readonly smoothedLoss: number;
+      readonly lr: number;
+      readonly secondsPerStep: number;
+      readonly etaSeconds: number;
+    }
+  | { readonly runId: string; readonly kind: 'validation'; readonly step: number; readonly loss: number; readonly members: readonly number[] | null; readonly uniformAverage: number | null };
+
+export interface TrainingApi {
+  list(): Promise<TrainingRunInfo[]>;
+  get(request: { id: string }): Promise<TrainingRunInfo>;
+  /** Reads a dataset folder: its images and captions and what is wrong with them. */
+  previewDataset(request: { path: string; missingCaptions?: 'refuse' | 'use-file-name' }): Promise<DatasetPreview>;
+  /** Creates a run and queues it (one training at a time in the engine process). */
+  start(request: { memberModelIds: string[]; dataPath: string; settings?: TrainingSettingsInput; name?: string }): Promise<TrainingRunInfo>;
+  /** Queues a cancelled or failed run again; it continues from its last checkpoint. */
+  resume(request: { id: string }): Promise<TrainingRunInfo>;
+  /** Stops a running run after its current step, writing a checkpoint (pause); resume continues it. */
+  cancel(request: { id: string }): Promise<void>;
+  delete(request: { id: string }): Promise<void>;
+  onDidProgress: ApiEvent<TrainingProgress>;
+  onDidChange: ApiEvent<{ readonly runId: string; readonly status: TrainingRunInfo['status'] }>;
+}
+
 export interface StudioApi {
   readonly models: ModelsApi;
   readonly recipes: RecipesApi;
@@ -654,6 +735,7 @@ export interface StudioApi {
   readonly prompts: PromptsApi;
   readonly settings: SettingsApi;
   readonly system: SystemApi;
+  readonly training: TrainingApi;
 }
 
 export type ServiceName = keyof StudioApi;

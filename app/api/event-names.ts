@@ -17,6 +17,8 @@ const events: { readonly [E in ApiEventName]: true } = {
   'compare.onDidChange': true,
   'history.onDidChange': true,
   'system.onDidEngineRestart': true,
+  'training.onDidProgress': true,
+  'training.onDidChange': true,
 };
 
 export const apiEventNames = Object.keys(events) as ApiEventName[];

@@ -133,6 +133,11 @@ export class GenerationService implements GenerationApi {
     if (!this.#engine?.cancel(request.jobId)) throw new ApiError('not-found', 'That job is not in the queue any more.');
   }
 
+  /** Resolves when no generation is queued or running. */
+  whenIdle(): Promise<void> {
+    return this.#engine?.whenIdle() ?? Promise.resolve();
+  }
+
   /** Why a model cannot be deleted now (a queued or running job uses it), or undefined. */
   inUse(modelId: string): string | undefined {
     const job = this.#engine?.queue().find((queued) => this.#jobs.get(queued.id)?.recipe.members.some((m) => m.modelId === modelId));

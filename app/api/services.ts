@@ -16,6 +16,7 @@ import { PromptsService } from './prompts-service.ts';
 import { RecipesService } from './recipes-service.ts';
 import { SettingsService } from './settings-service.ts';
 import { SystemService } from './system-service.ts';
+import { TrainingService } from './training-service.ts';
 
 export interface StudioServicesConfig {
   /** The studio home (data directory). */
@@ -55,6 +56,7 @@ export function createStudioServices(config: StudioServicesConfig): StudioServic
   const history = new HistoryService({ library, reconciled });
   const generation = new GenerationService({ library, history, settings: () => settings.current, providerChoiceFile: join(paths.home, 'provider-choice.json'), ...(config.memoryBudgetBytes ? { memoryBudgetBytes: config.memoryBudgetBytes } : {}) });
   const models = new ModelsService({ home: paths.home, library, inUse: (modelId) => generation.inUse(modelId) });
+  const training = new TrainingService({ home: paths.home, generationIdle: () => generation.whenIdle() });
   return {
     models,
     recipes: new RecipesService(library),
@@ -65,7 +67,9 @@ export function createStudioServices(config: StudioServicesConfig): StudioServic
     prompts: new PromptsService(library),
     settings,
     system,
+    training,
     async dispose() {
+      await training.dispose();
       await generation.dispose();
       models.cancelAll();
       await models.whenIdle();

@@ -110,6 +110,37 @@ export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<
   'aggregators.import': object({ path, name, memberModelIds: array(id, { min: 2, max: 6 }) }),
   'aggregators.delete': byId,
 
+  'training.list': none,
+  'training.get': byId,
+  'training.previewDataset': object({ path }, { missingCaptions: literal('refuse', 'use-file-name') }),
+  'training.start': object(
+    { memberModelIds: array(id, { min: 2, max: 6 }), dataPath: path },
+    {
+      name,
+      settings: object(
+        {},
+        {
+          resolution: integer(64, 2048),
+          steps: integer(1, 10_000_000),
+          epochs: integer(1, 100_000),
+          batchSize: integer(1, 1024),
+          microBatch: integer(1, 1024),
+          lr: number({ min: 1e-12, max: 1 }),
+          seed: integer(0, Number.MAX_SAFE_INTEGER),
+          captionDropout: fraction,
+          validationShare: number({ min: 0, max: 0.9 }),
+          validationEvery: integer(0, 10_000_000),
+          checkpointEvery: integer(1, 10_000_000),
+          missingCaptions: literal('refuse', 'use-file-name'),
+          smallImages: literal('upscale', 'skip'),
+        },
+      ),
+    },
+  ),
+  'training.resume': byId,
+  'training.cancel': byId,
+  'training.delete': byId,
+
   'generation.enqueue': generationRequest,
   'generation.queue': none,
   'generation.reorder': object({ jobId: id, toIndex: integer(0, 100_000) }),

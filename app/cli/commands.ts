@@ -9,5 +9,6 @@ import { serveEntry } from './serve-entry.ts';
 import { ensembleCommand } from './ensemble-command.ts';
 import { aggregatorsCommand } from './aggregators-command.ts';
 import { mergeCommand } from './merge-command.ts';
+import { trainCommand } from './train-command.ts';
 
-export const COMMANDS: readonly CliCommand[] = [importCommand, modelsCommand, generateCommand, infoCommand, ensembleCommand, aggregatorsCommand, mergeCommand, serveEntry];
+export const COMMANDS: readonly CliCommand[] = [importCommand, modelsCommand, generateCommand, infoCommand, ensembleCommand, aggregatorsCommand, mergeCommand, trainCommand, serveEntry];

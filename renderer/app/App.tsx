@@ -1,4 +1,4 @@
-// The studio's shell: the navigation rail and the four screens. The generation form and the job tracker
+// The studio's shell: the navigation rail and the five screens. The generation form and the job tracker
 // live here, so a running job and a half-written prompt survive switching screens.
 import { useEffect, useState } from 'react';
 import type { StudioApi } from '../../app/api/contract.ts';
@@ -9,6 +9,7 @@ import { useGenerationTracker, type GenerationTracker } from '../generate/genera
 import { HistoryScreen } from '../history/HistoryScreen.tsx';
 import { ModelsScreen } from '../models/ModelsScreen.tsx';
 import { SettingsScreen } from '../settings/SettingsScreen.tsx';
+import { TrainScreen } from '../train/TrainScreen.tsx';
 import { ToastProvider, useToasts } from '../ui/Toasts.tsx';
 import { StudioProvider, useStudio } from './studio-context.tsx';
 import { useRoute, type Screen } from './use-route.ts';
@@ -17,6 +18,7 @@ const navigation: readonly { screen: Screen; label: string; icon: string }[] = [
   { screen: 'generate', label: 'Generate', icon: '✦' },
   { screen: 'models', label: 'Models', icon: '◫' },
   { screen: 'history', label: 'History', icon: '▦' },
+  { screen: 'train', label: 'Train', icon: '◭' },
   { screen: 'settings', label: 'Settings', icon: '⚙' },
 ];
 
@@ -79,6 +81,7 @@ function Studio() {
               }}
             />
           ) : null}
+          {route.screen === 'train' ? <TrainScreen /> : null}
           {route.screen === 'history' ? (
             <HistoryScreen
               openId={route.id}

@@ -1,8 +1,8 @@
-// The screen in the URL hash (#/generate, #/models, #/history, #/history/<id>, #/settings), so reloads,
+// The screen in the URL hash (#/generate, #/models, #/history, #/history/<id>, #/train, #/settings), so reloads,
 // links and the screenshot script land on the same screen.
 import { useCallback, useEffect, useState } from 'react';
 
-export type Screen = 'generate' | 'models' | 'history' | 'settings';
+export type Screen = 'generate' | 'models' | 'history' | 'train' | 'settings';
 
 export interface Route {
   readonly screen: Screen;
@@ -10,7 +10,7 @@ export interface Route {
   readonly id: string | null;
 }
 
-const screens: readonly Screen[] = ['generate', 'models', 'history', 'settings'];
+const screens: readonly Screen[] = ['generate', 'models', 'history', 'train', 'settings'];
 
 export function parseRoute(hash: string): Route {
   const [screen, id] = hash.replace(/^#\/?/, '').split('/');

@@ -1,0 +1,205 @@
+// Training runs in the studio: imported models as members, a dataset folder, the settings; the run is
+// a training_runs row (its settings in `config`, its loss curve in `metrics`) and a folder
+// `<home>/training/<run id>/` with its checkpoints (afa-training-job.ts). A finished run's aggregators
+// are imported like any other set (app/ensemble/import-aggregators.ts) and linked to the run.
+// A cancelled, crashed or killed run resumes from its last checkpoint with `resume`.
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { CancelledError, UserError } from '../common/errors.ts';
+import { readModelManifest, storedModelFiles, type ModelManifest } from '../checkpoints/model-store.ts';
+import { importAggregators } from '../ensemble/import-aggregators.ts';
+import { loadAggregatorSet, type ExpertIdentity } from '../ensemble/aggregator-set.ts';
+import { checkSameArchitecture, type Expert } from '../ensemble/lock-step-graph.ts';
+import type { JsonValue } from '../images/generation-settings.ts';
+import { Library } from '../library/library.ts';
+import type { TrainingMetric, TrainingRunRow } from '../library/training-runs-table.ts';
+import { parseUnetConfig } from '../models/unet-config.ts';
+import { parseVaeConfig } from '../models/vae-config.ts';
+import { tokenizerForModel } from '../pipeline/stored-model-target.ts';
+import type { SessionOptions } from '../runtime/onnx-runtime.ts';
+import { resolveNoiseScheduleConfig } from '../schedulers/scheduler-config.ts';
+import { SafetensorsFile } from '../tensor/safetensors.ts';
+import { scanImageDataset } from '../datasets/image-dataset.ts';
+import { runAfaTrainingJob, type AfaTrainingResult, type TrainingEvent } from './afa-training-job.ts';
+import { newAggregatorSet } from './new-aggregator-set.ts';
+import { openStoredEncoders } from './training-encoders.ts';
+import { resolveTrainingSettings, type TrainingSettings } from './training-settings.ts';
+
+export interface TrainingRequest {
+  /** Model ids (SHA-256), in the order the aggregators take them. */
+  readonly models: readonly string[];
+  readonly data: string;
+  readonly settings?: Partial<TrainingSettings>;
+  /** Start from this aggregator set (a folder); default: new aggregators (official architecture). */
+  readonly startFrom?: string;
+  readonly name?: string;
+}
+
+/** What a run's `config` column holds: enough to resume it. */
+interface StoredRunConfig {
+  readonly models: readonly string[];
+  readonly data: string;
+  readonly startFrom: string | null;
+  readonly settings: TrainingSettings;
+}
+
+export function trainingRunDir(home: string, runId: string): string {
+  if (!/^[\w.-]+$/.test(runId)) throw new UserError('invalid-argument', `'${runId}' is not a valid training run id.`);
+  return join(home, 'training', runId);
+}
+
+export function trainingCacheDir(home: string): string {
+  return join(home, 'training', 'cache');
+}
+
+function requireMembers(home: string, ids: readonly string[], runId?: string): ModelManifest[] {
+  if (ids.length < 2) throw new UserError('invalid-argument', `Training an ensemble needs at least 2 members; got ${ids.length}.`);
+  return ids.map((id) => {
+    const manifest = readModelManifest(home, id);
+    if (!manifest) {
+      throw new UserError('not-found', `Model ${id.slice(0, 12)} ${runId ? `used by training run ${runId} ` : ''}is no longer in the studio.`, 'Import it again (the same file gives the same id), then resume.');
+    }
+    return manifest;
+  });
+}
+
+/** Creates the run's row (status queued); `runTraining` then runs it. */
+export function createTrainingRun(home: string, request: TrainingRequest): TrainingRunRow {
+  const manifests = requireMembers(home, request.models);
+  const settings = resolveTrainingSettings(request.settings);
+  if (!existsSync(request.data)) throw new UserError('not-found', `The dataset folder ${request.data} does not exist.`);
+  const config: StoredRunConfig = { models: manifests.map((m) => m.id), data: request.data, startFrom: request.startFrom ?? null, settings };
+  const library = Library.open({ home });
+  try {
+    return library.trainingRuns.insert({
+      name: request.name ?? `${manifests.map((m) => m.name).join(' + ')} on ${request.data.split(/[\\/]/).filter(Boolean).at(-1) ?? 'data'}`,
+      recipe: { recipeId: null, name: null, method: 'afa', members: manifests.map((m) => ({ modelId: m.id, shortHash: m.shortHash, name: m.name })), aggregatorId: null },
+      config: JSON.parse(JSON.stringify(config)) as { readonly [key: string]: JsonValue },
+    });
+  } finally {
+    library.close();
+  }
+}
+
+export interface RunTrainingOptions {
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (event: TrainingEvent) => void;
+  readonly session?: SessionOptions;
+}
+
+/** Runs (or resumes) run `runId` to its end; the row follows its status, metrics and result. */
+export async function runTraining(home: string, runId: string, options: RunTrainingOptions = {}): Promise<{ run: TrainingRunRow; result: AfaTrainingResult }> {
+  const library = Library.open({ home });
+  try {
+    const row = library.trainingRuns.get(runId);
+    if (!row) throw new UserError('not-found', `There is no training run ${runId}.`, 'List them with `afa train list`.');
+    if (row.status === 'done') throw new UserError('conflict', `Training run ${runId} has finished; its aggregators are ${row.aggregatorId}.`);
+    const config = row.config as unknown as StoredRunConfig;
+    const manifests = requireMembers(home, config.models, runId);
+    const experts: Expert[] = manifests.map((manifest) => ({
+      weights: SafetensorsFile.open(storedModelFiles(home, manifest).unetWeights),
+      config: parseUnetConfig(manifest.configs.unet, `U-Net config of '${manifest.name}'`),
+    }));
+    checkSameArchitecture(experts);
+    const identities: ExpertIdentity[] = manifests.map((m) => ({ sha256: m.sha256, name: m.name }));
+    const aggregators = config.startFrom ? loadAggregatorSet(config.startFrom) : newAggregatorSet(experts, identities, config.settings.seed);
+    const encoders = await openStoredEncoders(
+      manifests.map((manifest) => {
+        const files = storedModelFiles(home, manifest);
+        return {
+          id: manifest.id,
+          textEncoderGraph: files.textEncoder,
+          vaeEncoderGraph: files.vaeEncoder,
+          vaeSha256: manifest.components.vae.sha256,
+          scalingFactor: parseVaeConfig(manifest.configs.vae, `VAE config of '${manifest.name}'`).scaling_factor,
+          tokenizer: tokenizerForModel(manifest, files.tokenizer),
+        };
+      }),
+      options.session,
+    );
+    library.trainingRuns.setStatus(runId, 'running');
+    let logged = row.metrics.length > 0 ? row.metrics[row.metrics.length - 1]!.step : 0;
+    const pending: TrainingMetric[] = [];
+    try {
+      const dataset = scanImageDataset(config.data, { missingCaptions: config.settings.missingCaptions });
+      const prediction = manifests[0]!.prediction === 'v_prediction' ? 'v_prediction' : 'epsilon';
+      const result = await runAfaTrainingJob({
+        runDir: trainingRunDir(home, runId),
+        cacheDir: trainingCacheDir(home),
+        experts,
+        expertIdentities: identities,
+        aggregators,
+        encoders,
+        noiseSchedule: resolveNoiseScheduleConfig({ predictionType: prediction }),
+        dataset,
+        settings: config.settings,
+        session: options.session,
+        signal: options.signal,
+        onEvent: (event) => {
+          if (event.kind === 'step' && event.step > logged) pending.push({ step: event.step, loss: event.loss, smoothedLoss: event.smoothedLoss, lr: event.lr });
+          if (event.kind === 'validation' && event.step >= logged) {
+            const reference = event.reference ? Object.fromEntries([...event.reference.members.map((loss, k) => [`member${k + 1}ValidationLoss`, loss]), ['uniformValidationLoss', event.reference.uniformAverage]]) : {};
+            pending.push({ step: event.step, validationLoss: event.loss, ...reference });
+          }
+          if (event.kind === 'checkpoint') {
+            library.trainingRuns.appendMetrics(runId, pending.splice(0));
+            logged = event.step;
+          }
+          options.onEvent?.(event);
+        },
+      });
+      if (pending.length > 0) library.trainingRuns.appendMetrics(runId, pending.splice(0));
+      const imported = importAggregators(result.aggregatorsDir, manifests, { home, notes: `Trained by run ${runId}.` });
+      if (!library.aggregators.get(imported.id)) {
+        library.aggregators.insert({
+          id: imported.id,
+          name: `${row.name} (run ${runId})`,
+          path: imported.dir,
+          expertHashes: manifests.map((m) => m.sha256),
+          config: { points: imported.manifest.configs.length, hiddenSize: imported.manifest.configs[0]!.hiddenSize, trainingRun: runId },
+        });
+      }
+      library.trainingRuns.setStatus(runId, 'done', { aggregatorId: imported.id });
+      return { run: library.trainingRuns.get(runId)!, result };
+    } catch (error) {
+      if (error instanceof CancelledError) library.trainingRuns.setStatus(runId, 'cancelled', { error: error.message });
+      else library.trainingRuns.setStatus(runId, 'failed', { error: error instanceof Error ? error.message : String(error) });
+      throw error;
+    } finally {
+      await encoders.release();
+    }
+  } finally {
+    library.close();
+  }
+}
+
+export function listTrainingRuns(home: string): TrainingRunRow[] {
+  const library = Library.open({ home });
+  try {
+    return library.trainingRuns.list();
+  } finally {
+    library.close();
+  }
+}
+
+export function getTrainingRun(home: string, runId: string): TrainingRunRow {
+  const library = Library.open({ home });
+  try {
+    const run = library.trainingRuns.get(runId);
+    if (!run) throw new UserError('not-found', `There is no training run ${runId}.`, 'List them with `afa train list`.');
+    return run;
+  } finally {
+    library.close();
+  }
+}
+
+/** Removes a run's row and folder (checkpoints); the aggregators it produced stay in the studio. */
+export function deleteTrainingRun(home: string, runId: string): void {
+  const library = Library.open({ home });
+  try {
+    if (!library.trainingRuns.remove(runId)) throw new UserError('not-found', `There is no training run ${runId}.`);
+    rmSync(trainingRunDir(home, runId), { recursive: true, force: true });
+  } finally {
+    library.close();
+  }
+}

@@ -1,0 +1,85 @@
+// A training run's settings, defaulting to the official AFA recipe (the authors' train script): AdamW
+// lr 1e-4, weight decay 0.01, batch 8, 10 epochs, caption dropout 0.1, timesteps uniform in 0…999 of the
+// model's DDPM schedule, ε-prediction MSE. Stored with the run (run.json, training_runs.config), so a
+// resumed run continues with exactly these.
+import { UserError } from '../common/errors.ts';
+import type { ScheduleKind } from '../optimizer/learning-rate.ts';
+import { SCHEDULE_KINDS } from '../optimizer/learning-rate.ts';
+import { checkResolution, type CropMode } from '../datasets/load-training-image.ts';
+
+export interface TrainingSettings {
+  readonly resolution: number;
+  /** Optimizer steps; when absent, `epochs` passes over the training split. */
+  readonly steps?: number;
+  readonly epochs: number;
+  /** Images per optimizer step. */
+  readonly batchSize: number;
+  /** Images per training-graph call; batchSize / microBatch calls are accumulated per step. */
+  readonly microBatch: number;
+  readonly lr: number;
+  readonly weightDecay: number;
+  readonly schedule: ScheduleKind;
+  readonly warmupSteps: number;
+  /** Clip the global gradient norm to this (0: no clipping, as the official script). */
+  readonly maxGradNorm: number;
+  readonly captionDropout: number;
+  readonly seed: number;
+  readonly validationShare: number;
+  /** Validate every N steps (0: only at the end). */
+  readonly validationEvery: number;
+  /** The fixed timesteps the validation loss is measured at. */
+  readonly validationTimesteps: readonly number[];
+  readonly checkpointEvery: number;
+  readonly keepCheckpoints: number;
+  readonly crop: CropMode;
+  readonly smallImages: 'upscale' | 'skip';
+  readonly missingCaptions: 'refuse' | 'use-file-name';
+  readonly maxFailedShare: number;
+}
+
+export const TRAINING_DEFAULTS: TrainingSettings = Object.freeze({
+  resolution: 256,
+  epochs: 10,
+  batchSize: 8,
+  microBatch: 8,
+  lr: 1e-4,
+  weightDecay: 0.01,
+  schedule: 'constant',
+  warmupSteps: 0,
+  maxGradNorm: 0,
+  captionDropout: 0.1,
+  seed: 0,
+  validationShare: 0.05,
+  validationEvery: 100,
+  validationTimesteps: Object.freeze([100, 300, 500, 700, 900]),
+  checkpointEvery: 100,
+  keepCheckpoints: 3,
+  crop: 'center',
+  smallImages: 'upscale',
+  missingCaptions: 'refuse',
+  maxFailedShare: 0.1,
+});
+
+function positiveInteger(value: number, what: string): void {
+  if (!Number.isInteger(value) || value <= 0) throw new UserError('invalid-argument', `${what} must be a positive whole number, got ${value}.`);
+}
+
+export function resolveTrainingSettings(overrides: Partial<TrainingSettings> = {}): TrainingSettings {
+  const merged = { ...TRAINING_DEFAULTS, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) } as TrainingSettings;
+  const settings: TrainingSettings = { ...merged, microBatch: overrides.microBatch ?? Math.min(merged.microBatch, merged.batchSize) };
+  checkResolution(settings.resolution);
+  positiveInteger(settings.batchSize, 'The batch size');
+  positiveInteger(settings.microBatch, 'The micro-batch');
+  positiveInteger(settings.epochs, 'The epoch count');
+  if (settings.steps !== undefined) positiveInteger(settings.steps, 'The step count');
+  positiveInteger(settings.checkpointEvery, 'The checkpoint interval');
+  positiveInteger(settings.keepCheckpoints, 'The number of checkpoints kept');
+  if (settings.batchSize % settings.microBatch !== 0) {
+    throw new UserError('invalid-argument', `The batch of ${settings.batchSize} cannot be split into micro-batches of ${settings.microBatch}.`, 'Pick a micro-batch that divides the batch.');
+  }
+  if (!(settings.lr > 0)) throw new UserError('invalid-argument', `The learning rate must be positive, got ${settings.lr}.`);
+  if (!(settings.captionDropout >= 0 && settings.captionDropout <= 1)) throw new UserError('invalid-argument', `Caption dropout is a probability, got ${settings.captionDropout}.`);
+  if (!SCHEDULE_KINDS.includes(settings.schedule)) throw new UserError('invalid-argument', `Unknown learning-rate schedule '${settings.schedule}'.`);
+  if (!Number.isSafeInteger(settings.seed) || settings.seed < 0) throw new UserError('invalid-argument', `The seed must be a non-negative whole number, got ${settings.seed}.`);
+  return Object.freeze(settings);
+}
