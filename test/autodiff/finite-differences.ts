@@ -23,6 +23,7 @@ import { saveModel } from '../../app/onnx/serialize.ts';
 import { ModelSession } from '../../app/runtime/onnx-runtime.ts';
 import { appendBackward, type BackwardOptions } from '../../app/autodiff/backward.ts';
 import type { Tensor } from '../../app/tensor/tensor.ts';
+import { rng } from '../onnx/reference.ts';
 
 export interface InputSpec {
   readonly name: string;
@@ -50,17 +51,8 @@ export interface CheckOptions {
   readonly parameterSamples?: number;
 }
 
-/** A small deterministic generator (mulberry32) for test data. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator of the op tests (mulberry32). */
+export const random = rng;
 
 export function normal(next: () => number): number {
   return Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next());
