@@ -21,7 +21,7 @@ import { UserError } from '../common/errors.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { Graph, Node, Value } from '../onnx/graph.ts';
 import { byteLengthOf, describeNode } from '../onnx/graph.ts';
-import { add, mul, reshape, slice } from '../onnx/ops.ts';
+import { add, expand, mul, reshape, shape as shapeOf, slice } from '../onnx/ops.ts';
 import { GRADIENT_RULES, isDifferentiable, ruleKey, type GradientContext } from './gradient-rules.ts';
 
 export interface BackwardOptions {
@@ -89,7 +89,7 @@ export function appendBackward(g: Graph, loss: Value, wrt: readonly Value[], opt
     gradients.set(value.name, existing ? add(g, existing, gradient) : gradient);
   };
   const seed = options.seed ?? g.scalar(1, loss.dtype);
-  gradients.set(loss.name, loss.shape && loss.shape.length > 0 ? g.node({ op: 'Expand', inputs: [seed, g.constant({ dtype: 'int64', shape: [loss.shape.length], data: BigInt64Array.from(loss.shape.map((d) => BigInt(typeof d === 'number' ? d : 1))) })], outputs: [{ dtype: loss.dtype, shape: loss.shape }] })[0]! : seed);
+  gradients.set(loss.name, loss.shape && loss.shape.length > 0 ? broadcastLike(g, seed, loss) : seed);
 
   let visited = 0;
   g.scope('backward', () => {
@@ -132,7 +132,7 @@ export function appendBackward(g: Graph, loss: Value, wrt: readonly Value[], opt
       // The loss does not depend on it (e.g. an unused parameter): its gradient is zero, said explicitly.
       const dims = value.shape?.map((dim) => (typeof dim === 'number' ? dim : NaN)) ?? [];
       if (dims.some(Number.isNaN)) throw new UserError('unsupported', `The loss does not depend on ${value.name}, whose shape is not static.`);
-      gradient = g.node({ op: 'Expand', inputs: [g.scalar(0, value.dtype), g.constant({ dtype: 'int64', shape: [dims.length], data: BigInt64Array.from(dims.map(BigInt)) })], outputs: [{ dtype: value.dtype, shape: value.shape }] })[0]!;
+      gradient = expand(g, g.scalar(0, value.dtype), dims);
     }
     result.set(value.name, gradient);
   }
@@ -146,6 +146,13 @@ export function appendBackward(g: Graph, loss: Value, wrt: readonly Value[], opt
     if (value?.shape?.every((dim) => typeof dim === 'number')) keptBytes += byteLengthOf(value.dtype, value.shape as number[]);
   }
   return { gradients: result, stats: { visited, recomputed: recompute.recomputedNodes, segments: recompute.segmentCount, keptBytes } };
+}
+
+/** `x` broadcast to the shape of `like` (static when known, else read at run time). */
+function broadcastLike(g: Graph, x: Value, like: Value): Value {
+  const dims = like.shape?.every((dim) => typeof dim === 'number') ? (like.shape as number[]) : undefined;
+  if (dims) return expand(g, x, dims);
+  return g.node({ op: 'Expand', inputs: [x, shapeOf(g, like)], outputs: [{ dtype: x.dtype, shape: like.shape }] })[0]!;
 }
 
 /**
