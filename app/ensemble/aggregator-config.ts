@@ -19,7 +19,14 @@ export interface AggregatorConfig {
 }
 
 /** SD1.5 as released by the AFA authors: hidden 128, 8 heads, 2 transformer layers. */
-export const SD15_AGGREGATOR_DEFAULTS = Object.freeze({ hiddenSize: 128, numAttentionHeads: 8, numLayers: 2 });
+/** The width, heads and depth of an aggregator (what a new set is built with). */
+export interface AggregatorSize {
+  readonly hiddenSize: number;
+  readonly numAttentionHeads: number;
+  readonly numLayers: number;
+}
+
+export const SD15_AGGREGATOR_DEFAULTS: AggregatorSize = Object.freeze({ hiddenSize: 128, numAttentionHeads: 8, numLayers: 2 });
 
 /** GroupNorm inside the official aggregator uses diffusers' defaults: 32 groups, ε = 1e-6. */
 export const AGGREGATOR_NORM_GROUPS = 32;

@@ -7,7 +7,7 @@
 // tensor), so a new run is reproducible.
 import { createHash } from 'node:crypto';
 import type { AggregatorConfig } from '../ensemble/aggregator-config.ts';
-import { SD15_AGGREGATOR_DEFAULTS } from '../ensemble/aggregator-config.ts';
+import { SD15_AGGREGATOR_DEFAULTS, type AggregatorSize } from '../ensemble/aggregator-config.ts';
 import type { AggregatorSet, ExpertIdentity } from '../ensemble/aggregator-set.ts';
 import type { Expert } from '../ensemble/lock-step-graph.ts';
 import { SyntheticWeights } from '../models/synthetic-weights.ts';
@@ -17,7 +17,7 @@ import { TrainingRandom } from './training-random.ts';
 
 const INIT_PURPOSE = 7;
 
-export function newAggregatorConfigs(experts: readonly Expert[], sizes: Partial<typeof SD15_AGGREGATOR_DEFAULTS> = {}): AggregatorConfig[] {
+export function newAggregatorConfigs(experts: readonly Expert[], sizes: Partial<AggregatorSize> = {}): AggregatorConfig[] {
   const config = experts[0]!.config;
   const { hiddenSize, numAttentionHeads, numLayers } = { ...SD15_AGGREGATOR_DEFAULTS, ...sizes };
   return unetLayout(config).map((point) => ({
@@ -55,9 +55,9 @@ export function initialAggregatorWeight(random: TrainingRandom, index: number, n
  * A new aggregator set for these experts: the weights are made when the training graph reads them
  * (the builder declares each name and shape before any is read).
  */
-export function newAggregatorSet(experts: readonly Expert[], identities: readonly ExpertIdentity[], seed: number): AggregatorSet {
+export function newAggregatorSet(experts: readonly Expert[], identities: readonly ExpertIdentity[], seed: number, sizes: Partial<AggregatorSize> = {}): AggregatorSet {
   const random = new TrainingRandom(seed);
-  const configs = newAggregatorConfigs(experts);
+  const configs = newAggregatorConfigs(experts, sizes);
   return {
     source: 'new aggregators',
     configs,

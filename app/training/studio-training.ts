@@ -102,7 +102,7 @@ export async function runTraining(home: string, runId: string, options: RunTrain
     }));
     checkSameArchitecture(experts);
     const identities: ExpertIdentity[] = manifests.map((m) => ({ sha256: m.sha256, name: m.name }));
-    const aggregators = config.startFrom ? loadAggregatorSet(config.startFrom) : newAggregatorSet(experts, identities, config.settings.seed);
+    const aggregators = config.startFrom ? loadAggregatorSet(config.startFrom) : newAggregatorSet(experts, identities, config.settings.seed, config.settings.aggregatorSize);
     const encoders = await openStoredEncoders(
       manifests.map((manifest) => {
         const files = storedModelFiles(home, manifest);

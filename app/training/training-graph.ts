@@ -65,18 +65,34 @@ export interface TrainingGraph {
  * gradients of every parameter of `g`. `checkpoints` (forward order) are the recomputation boundaries.
  */
 export function finishTrainingGraph(g: Graph, prediction: Value, checkpoints: readonly Value[], recompute: Recompute): TrainingGraph {
-  if (!prediction.shape || prediction.shape.some((dim) => typeof dim !== 'number')) {
-    throw new UserError('invalid-argument', `A training graph needs static shapes; the prediction is ${JSON.stringify(prediction.shape)}.`);
-  }
-  const target = g.input(TRAINING_INPUTS.target, prediction.dtype, prediction.shape);
-  const loss = g.scope('loss', () => {
-    const difference = sub(g, prediction, target);
-    return reduceMean(g, mul(g, difference, difference), prediction.shape!.map((_, axis) => axis), false);
-  });
+  assertStatic(prediction, 'prediction');
+  const target = g.input(TRAINING_INPUTS.target, prediction.dtype, prediction.shape!);
+  const loss = g.scope('loss', () => meanSquaredError(g, prediction, target));
+  return finishWithLoss(g, loss, checkpoints, recompute);
+}
+
+/** mean((a − b)²) over every element of two tensors of one static shape. */
+export function meanSquaredError(g: Graph, a: Value, b: Value): Value {
+  assertStatic(a, 'prediction');
+  const difference = sub(g, a, b);
+  return reduceMean(g, mul(g, difference, difference), a.shape!.map((_, axis) => axis), false);
+}
+
+/**
+ * Any scalar loss already in `g`: outputs it as `loss`, appends the backward pass to every parameter of
+ * `g` and outputs one gradient per parameter (models trained with other objectives than ε-MSE: the VAE).
+ */
+export function finishWithLoss(g: Graph, loss: Value, checkpoints: readonly Value[], recompute: Recompute): TrainingGraph {
   g.output(loss, LOSS_OUTPUT);
   const parameters = g.parameters;
   if (parameters.length === 0) throw new UserError('invalid-argument', `Graph '${g.name}' has nothing to train: no weight was made a parameter.`);
   const { gradients, stats } = appendBackward(g, loss, parameters.map((parameter) => parameter.value), { checkpoints: recompute === 'points' ? checkpoints : [] });
   for (const parameter of parameters) g.output(gradients.get(parameter.value.name)!, gradientOutputName(parameter.value.name));
   return { graph: g, parameters, recompute, stats };
+}
+
+function assertStatic(value: Value, what: string): void {
+  if (!value.shape || value.shape.some((dim) => typeof dim !== 'number')) {
+    throw new UserError('invalid-argument', `A training graph needs static shapes; the ${what} is ${JSON.stringify(value.shape)}.`);
+  }
 }

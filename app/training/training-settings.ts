@@ -2,6 +2,7 @@
 // lr 1e-4, weight decay 0.01, batch 8, 10 epochs, caption dropout 0.1, timesteps uniform in 0…999 of the
 // model's DDPM schedule, ε-prediction MSE. Stored with the run (run.json, training_runs.config), so a
 // resumed run continues with exactly these.
+import { AGGREGATOR_NORM_GROUPS, type AggregatorSize } from '../ensemble/aggregator-config.ts';
 import { UserError } from '../common/errors.ts';
 import type { ScheduleKind } from '../optimizer/learning-rate.ts';
 import { SCHEDULE_KINDS } from '../optimizer/learning-rate.ts';
@@ -35,6 +36,11 @@ export interface TrainingSettings {
   readonly smallImages: 'upscale' | 'skip';
   readonly missingCaptions: 'refuse' | 'use-file-name';
   readonly maxFailedShare: number;
+  /**
+   * Size of new aggregators; default the official SD1.5 one (hidden 128, 8 heads, 2 transformer layers),
+   * whose weights stay interchangeable with the official code. Smaller models (the demo family) use less.
+   */
+  readonly aggregatorSize?: AggregatorSize;
 }
 
 export const TRAINING_DEFAULTS: TrainingSettings = Object.freeze({
@@ -81,5 +87,14 @@ export function resolveTrainingSettings(overrides: Partial<TrainingSettings> = {
   if (!(settings.captionDropout >= 0 && settings.captionDropout <= 1)) throw new UserError('invalid-argument', `Caption dropout is a probability, got ${settings.captionDropout}.`);
   if (!SCHEDULE_KINDS.includes(settings.schedule)) throw new UserError('invalid-argument', `Unknown learning-rate schedule '${settings.schedule}'.`);
   if (!Number.isSafeInteger(settings.seed) || settings.seed < 0) throw new UserError('invalid-argument', `The seed must be a non-negative whole number, got ${settings.seed}.`);
+  if (settings.aggregatorSize) {
+    const { hiddenSize, numAttentionHeads, numLayers } = settings.aggregatorSize;
+    positiveInteger(hiddenSize, 'The aggregator width');
+    positiveInteger(numAttentionHeads, 'The number of aggregator attention heads');
+    positiveInteger(numLayers, 'The number of aggregator transformer layers');
+    if (hiddenSize % AGGREGATOR_NORM_GROUPS !== 0 || hiddenSize % numAttentionHeads !== 0) {
+      throw new UserError('invalid-argument', `An aggregator width of ${hiddenSize} does not fit ${AGGREGATOR_NORM_GROUPS} norm groups and ${numAttentionHeads} heads.`, `Use a multiple of ${AGGREGATOR_NORM_GROUPS} that the head count divides.`);
+    }
+  }
   return Object.freeze(settings);
 }
