@@ -1,0 +1,124 @@
+// The demo family's architecture and training recipe: SD1.x topologies at small widths, so the studio's
+// own builders, importer, samplers and AFA run them unchanged. Sizes were chosen for 64×64 scenes, a
+// pack ≤ 30 MB in fp16 and a from-scratch rebuild within about an hour of 2 CPU cores:
+//   VAE           SD1.x AutoencoderKL, 4 levels (8× down: 64² px → 8² × 4 latents), widths 16-64
+//   text encoder  CLIP text topology over the real CLIP vocabulary (49,408 tokens, 77 positions), width 64
+//   U-Net         SD1.x UNet2DConditionModel, widths 32/32/64/64, 4 heads, cross-attention width 64
+//   aggregators   the official SABW architecture at hidden 32 (4 heads, 2 transformer layers)
+// Parameters (measured when built): VAE 1.0 M, text encoder 3.3 M, U-Net 2.5 M, aggregators 1.8 M.
+
+export const DEMO_IMAGE_SIZE = 64;
+
+/** transformers CLIPTextConfig fields (text_encoder/config.json). */
+export const DEMO_TEXT_ENCODER_CONFIG = Object.freeze({
+  architectures: ['CLIPTextModel'],
+  model_type: 'clip_text_model',
+  vocab_size: 49408,
+  hidden_size: 64,
+  intermediate_size: 256,
+  num_hidden_layers: 3,
+  num_attention_heads: 4,
+  max_position_embeddings: 77,
+  hidden_act: 'quick_gelu',
+  layer_norm_eps: 1e-5,
+  projection_dim: 64,
+  bos_token_id: 0,
+  eos_token_id: 2,
+  pad_token_id: 1,
+  torch_dtype: 'float32',
+});
+
+/** diffusers AutoencoderKL fields (vae/config.json); scaling_factor is measured after training. */
+export const DEMO_VAE_CONFIG = Object.freeze({
+  _class_name: 'AutoencoderKL',
+  act_fn: 'silu',
+  block_out_channels: [16, 32, 64, 64],
+  down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D'],
+  up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D'],
+  in_channels: 3,
+  out_channels: 3,
+  latent_channels: 4,
+  layers_per_block: 1,
+  norm_num_groups: 8,
+  sample_size: DEMO_IMAGE_SIZE,
+  scaling_factor: 1,
+});
+
+/** diffusers UNet2DConditionModel fields (unet/config.json). */
+export const DEMO_UNET_CONFIG = Object.freeze({
+  _class_name: 'UNet2DConditionModel',
+  act_fn: 'silu',
+  attention_head_dim: 4,
+  block_out_channels: [32, 32, 64, 64],
+  center_input_sample: false,
+  cross_attention_dim: 64,
+  down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'],
+  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
+  downsample_padding: 1,
+  flip_sin_to_cos: true,
+  freq_shift: 0,
+  in_channels: 4,
+  out_channels: 4,
+  layers_per_block: 2,
+  mid_block_scale_factor: 1,
+  norm_eps: 1e-5,
+  norm_num_groups: 8,
+  sample_size: DEMO_IMAGE_SIZE / 8,
+  use_linear_projection: false,
+  upcast_attention: false,
+});
+
+/** SD1.5's noise schedule (scheduler/scheduler_config.json), as the experts are trained and sampled. */
+export const DEMO_SCHEDULER_CONFIG = Object.freeze({
+  _class_name: 'DDIMScheduler',
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  clip_sample: false,
+  num_train_timesteps: 1000,
+  prediction_type: 'epsilon',
+  set_alpha_to_one: false,
+  steps_offset: 1,
+  timestep_spacing: 'leading',
+});
+
+export const DEMO_AGGREGATOR_SIZES = Object.freeze({ hiddenSize: 32, numAttentionHeads: 4, numLayers: 2 });
+
+export interface StageRecipe {
+  readonly steps: number;
+  readonly batch: number;
+  readonly lr: number;
+  readonly warmupSteps: number;
+}
+
+export interface FamilyRecipe {
+  readonly seed: number;
+  readonly vae: StageRecipe & { readonly crop: number; readonly klWeight: number };
+  readonly base: StageRecipe & { readonly captionDropout: number };
+  readonly experts: StageRecipe & { readonly captionDropout: number };
+  readonly aggregators: StageRecipe;
+  readonly checkpointEvery: number;
+  readonly logEvery: number;
+}
+
+/** The recipe `npm run demo:train` uses for the shipped pack. */
+export const FULL_RECIPE: FamilyRecipe = Object.freeze({
+  seed: 20261203,
+  vae: { steps: 1200, batch: 12, lr: 1e-3, warmupSteps: 50, crop: 32, klWeight: 1e-5 },
+  base: { steps: 2500, batch: 16, lr: 6e-4, warmupSteps: 100, captionDropout: 0.1 },
+  experts: { steps: 500, batch: 16, lr: 2e-4, warmupSteps: 25, captionDropout: 0.1 },
+  aggregators: { steps: 400, batch: 8, lr: 1e-3, warmupSteps: 20 },
+  checkpointEvery: 100,
+  logEvery: 50,
+});
+
+/** A few steps of every stage: checks in CI that the whole recipe still trains (losses fall). */
+export const QUICK_RECIPE: FamilyRecipe = Object.freeze({
+  seed: 20261203,
+  vae: { steps: 60, batch: 8, lr: 2e-3, warmupSteps: 5, crop: 32, klWeight: 1e-5 },
+  base: { steps: 60, batch: 8, lr: 1e-3, warmupSteps: 5, captionDropout: 0.1 },
+  experts: { steps: 12, batch: 8, lr: 2e-4, warmupSteps: 2, captionDropout: 0.1 },
+  aggregators: { steps: 12, batch: 2, lr: 1e-3, warmupSteps: 2 },
+  checkpointEvery: 20,
+  logEvery: 10,
+});

@@ -1,0 +1,170 @@
+// One stage of training a model from scratch (the demo family's VAE, base model and experts): a compiled
+// training step (app/training/training-session.ts), AdamW, a learning-rate schedule, and checkpoints that
+// make the stage resumable exactly. Every batch is a pure function of the step (the caller's `feedsAt`),
+// so a stage resumed from its checkpoint (parameters, AdamW moments, step, loss history) continues with
+// the same batches an uninterrupted run would have seen and ends with the same weights.
+//
+//   <dir>/checkpoint/            the latest checkpoint, replaced atomically (temp folder + rename)
+//   <dir>/weights.safetensors    the trained parameters (float32), written when the stage completes
+//   <dir>/stage.json             what was trained and its loss curve, written last: its presence = done
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../common/atomic-write.ts';
+import { throwIfCancelled, UserError } from '../common/errors.ts';
+import type { JobControl } from '../common/progress.ts';
+import { AdamW, type AdamWConfig } from '../optimizer/adamw.ts';
+import { clipGlobalNorm } from '../optimizer/gradients.ts';
+import { learningRateAt, type LearningRateSchedule } from '../optimizer/learning-rate.ts';
+import { loadOptimizerState, saveOptimizerState } from '../optimizer/optimizer-state-file.ts';
+import { SafetensorsFile, writeSafetensors } from '../tensor/safetensors.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import type { TrainingGraph } from '../training/training-graph.ts';
+import { TrainingSession } from '../training/training-session.ts';
+
+export interface StageSettings {
+  readonly steps: number;
+  readonly optimizer: Partial<AdamWConfig>;
+  readonly schedule: Omit<LearningRateSchedule, 'totalSteps'>;
+  /** Global gradient-norm clipping (none when absent). */
+  readonly maxGradientNorm?: number;
+  readonly checkpointEvery: number;
+  /** Loss lines are reported every this many steps. */
+  readonly logEvery: number;
+}
+
+export interface StageRecord {
+  readonly stage: string;
+  readonly steps: number;
+  readonly settings: StageSettings;
+  /** Mean loss of each block of `logEvery` steps. */
+  readonly losses: readonly number[];
+  readonly seconds: number;
+  readonly extra?: Readonly<Record<string, unknown>>;
+}
+
+export const STAGE_RECORD = 'stage.json';
+export const STAGE_WEIGHTS = 'weights.safetensors';
+
+export function stageDone(dir: string): StageRecord | undefined {
+  const path = join(dir, STAGE_RECORD);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as StageRecord) : undefined;
+}
+
+/** The trained float32 parameters of a finished stage, by weight name. */
+export function stageWeights(dir: string): Map<string, Tensor<'float32'>> {
+  const file = SafetensorsFile.open(join(dir, STAGE_WEIGHTS));
+  const weights = new Map<string, Tensor<'float32'>>();
+  for (const name of file.names()) weights.set(name, file.get(name).read() as Tensor<'float32'>);
+  return weights;
+}
+
+export interface StageProgress {
+  readonly stage: string;
+  readonly step: number;
+  readonly steps: number;
+  readonly loss: number;
+  readonly lr: number;
+  readonly secondsPerStep: number;
+}
+
+/**
+ * Trains `build()`'s parameters for `settings.steps` steps (or what remains after a checkpoint) and
+ * writes the stage's results. `feedsAt(step)` returns the data inputs of step `step` (0-based).
+ */
+export async function runStage(options: {
+  readonly stage: string;
+  readonly dir: string;
+  readonly build: () => TrainingGraph;
+  readonly settings: StageSettings;
+  readonly feedsAt: (step: number) => Promise<Readonly<Record<string, Tensor>>> | Readonly<Record<string, Tensor>>;
+  readonly onStep?: (progress: StageProgress) => void;
+  readonly extra?: () => Readonly<Record<string, unknown>>;
+} & JobControl): Promise<StageRecord> {
+  const { stage, dir, settings } = options;
+  const done = stageDone(dir);
+  if (done) return done;
+  mkdirSync(dir, { recursive: true });
+  const started = performance.now();
+  const session = await TrainingSession.create(options.build(), { dir: join(dir, 'graph'), signal: options.signal });
+  try {
+    const optimizer = new AdamW(settings.optimizer);
+    const losses: number[] = [];
+    let step = 0;
+    let previousSeconds = 0;
+    const checkpointDir = join(dir, 'checkpoint');
+    if (existsSync(join(checkpointDir, 'state.json'))) {
+      const state = JSON.parse(readFileSync(join(checkpointDir, 'state.json'), 'utf8')) as { step: number; losses: number[]; seconds: number };
+      const saved = SafetensorsFile.open(join(checkpointDir, 'parameters.safetensors'));
+      for (const [name, values] of session.parameters) {
+        const tensor = saved.get(name).read();
+        if (tensor.data.length !== values.length) throw new UserError('corrupt-file', `The checkpoint of stage '${stage}' does not match its model (${name}).`, `Delete ${checkpointDir} to start the stage again.`);
+        values.set(tensor.data as Float32Array);
+      }
+      optimizer.load(loadOptimizerState(join(checkpointDir, 'optimizer.safetensors')));
+      step = state.step;
+      losses.push(...state.losses);
+      previousSeconds = state.seconds;
+    }
+    const schedule: LearningRateSchedule = { ...settings.schedule, totalSteps: settings.steps };
+    let block: number[] = [];
+    let blockStarted = performance.now();
+    const resumedAt = performance.now();
+    while (step < settings.steps) {
+      throwIfCancelled(options.signal);
+      const feeds = await options.feedsAt(step);
+      const { loss, gradients } = await session.computeFeeds(feeds);
+      if (!Number.isFinite(loss)) {
+        throw new UserError('invalid-argument', `Stage '${stage}' diverged at step ${step}: the loss is ${loss}.`, 'Lower the learning rate or resume from the last checkpoint.');
+      }
+      if (settings.maxGradientNorm !== undefined) clipGlobalNorm(gradients, settings.maxGradientNorm);
+      const lr = learningRateAt(schedule, step);
+      optimizer.update(session.parameters, gradients, lr);
+      step++;
+      block.push(loss);
+      if (block.length === settings.logEvery || step === settings.steps) {
+        const mean = block.reduce((a, b) => a + b, 0) / block.length;
+        losses.push(mean);
+        options.onStep?.({ stage, step, steps: settings.steps, loss: mean, lr, secondsPerStep: (performance.now() - blockStarted) / 1000 / block.length });
+        block = [];
+        blockStarted = performance.now();
+      }
+      if (step % settings.checkpointEvery === 0 && step < settings.steps) {
+        // Only whole blocks are in `losses`, and checkpointEvery is a multiple of logEvery.
+        writeCheckpoint(checkpointDir, session, optimizer, { step, losses, seconds: previousSeconds + (performance.now() - resumedAt) / 1000 });
+      }
+    }
+    const parameters = new Map<string, Tensor>();
+    for (const [name, values] of session.parameters) parameters.set(name, { dtype: 'float32', shape: session.shapes.get(name)!, data: values });
+    writeSafetensors(join(dir, STAGE_WEIGHTS), parameters);
+    const record: StageRecord = {
+      stage,
+      steps: settings.steps,
+      settings,
+      losses,
+      seconds: Math.round(previousSeconds + (performance.now() - resumedAt) / 1000),
+      ...(options.extra ? { extra: options.extra() } : {}),
+    };
+    writeFileAtomic(join(dir, STAGE_RECORD), Buffer.from(`${JSON.stringify(record, null, 2)}\n`));
+    rmSync(checkpointDir, { recursive: true, force: true });
+    rmSync(join(dir, 'graph'), { recursive: true, force: true });
+    void started;
+    return record;
+  } finally {
+    await session.release();
+  }
+}
+
+function writeCheckpoint(dir: string, session: TrainingSession, optimizer: AdamW, state: { step: number; losses: readonly number[]; seconds: number }): void {
+  const temp = `${dir}.tmp-${process.pid}`;
+  rmSync(temp, { recursive: true, force: true });
+  mkdirSync(temp, { recursive: true });
+  const parameters = new Map<string, Tensor>();
+  for (const [name, values] of session.parameters) parameters.set(name, { dtype: 'float32', shape: session.shapes.get(name)!, data: values });
+  writeSafetensors(join(temp, 'parameters.safetensors'), parameters);
+  saveOptimizerState(join(temp, 'optimizer.safetensors'), optimizer.state(), session.shapes);
+  writeFileAtomic(join(temp, "state.json"), Buffer.from(JSON.stringify(state)));
+  const old = `${dir}.old-${process.pid}`;
+  if (existsSync(dir)) renameSync(dir, old);
+  renameSync(temp, dir);
+  rmSync(old, { recursive: true, force: true });
+}

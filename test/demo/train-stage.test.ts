@@ -1,0 +1,66 @@
+// A training stage of the demo family resumes exactly: stopped after a checkpoint and run again, it ends
+// with the same weights, bit for bit, as a run that was never interrupted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CancelledError } from '../../app/common/errors.ts';
+import { runStage, stageWeights, STAGE_WEIGHTS, type StageSettings } from '../../app/demo/train-stage.ts';
+import { parseUnetConfig } from '../../app/models/unet-config.ts';
+import { plausibleWeight, SyntheticWeights } from '../../app/models/synthetic-weights.ts';
+import { TRAINING_INPUTS } from '../../app/training/training-graph.ts';
+import { TrainingRandom } from '../../app/training/training-random.ts';
+import { buildUnetTrainingGraph } from '../../app/training/unet-training-graph.ts';
+import type { Tensor } from '../../app/tensor/tensor.ts';
+
+const config = parseUnetConfig({
+  block_out_channels: [8, 16],
+  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
+  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+  attention_head_dim: 2,
+  cross_attention_dim: 8,
+  norm_num_groups: 4,
+  layers_per_block: 1,
+});
+const settings: StageSettings = {
+  steps: 6,
+  optimizer: { lr: 1e-3, weightDecay: 0.01 },
+  schedule: { kind: 'cosine', baseLr: 1e-3, warmupSteps: 2 },
+  maxGradientNorm: 1,
+  checkpointEvery: 2,
+  logEvery: 1,
+};
+const random = new TrainingRandom(5);
+const tensor = (shape: number[], purpose: number, step: number): Tensor<'float32'> => ({ dtype: 'float32', shape, data: random.normal(purpose, step, shape.reduce((a, b) => a * b, 1)) });
+const feedsAt = (step: number) => ({
+  [TRAINING_INPUTS.sample]: tensor([2, 4, 4, 4], 0, step),
+  [TRAINING_INPUTS.context]: tensor([2, 3, 8], 1, step),
+  [TRAINING_INPUTS.timestep]: { dtype: 'float32' as const, shape: [2], data: Float32Array.of(10 + step, 900 - step) },
+  [TRAINING_INPUTS.target]: tensor([2, 4, 4, 4], 2, step),
+});
+const build = () => buildUnetTrainingGraph(new SyntheticWeights((name, shape) => plausibleWeight(name, shape, 3)), config, { batch: 2, height: 4, width: 4, tokens: 3 });
+
+test('a stage stopped after a checkpoint and run again ends bit-identical to an uninterrupted one', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'afa-stage-'));
+  try {
+    const whole = await runStage({ stage: 'whole', dir: join(root, 'whole'), build, settings, feedsAt });
+    const controller = new AbortController();
+    await assert.rejects(
+      runStage({ stage: 'resumed', dir: join(root, 'resumed'), build, settings, feedsAt, signal: controller.signal, onStep: (progress) => progress.step === 3 && controller.abort() }),
+      CancelledError,
+    );
+    assert.ok(existsSync(join(root, 'resumed', 'checkpoint', 'state.json')), 'no checkpoint was left to resume from');
+    assert.ok(!existsSync(join(root, 'resumed', STAGE_WEIGHTS)), 'a stopped stage must not look finished');
+    const resumed = await runStage({ stage: 'resumed', dir: join(root, 'resumed'), build, settings, feedsAt });
+    assert.deepEqual(resumed.losses, whole.losses);
+    assert.deepEqual(readFileSync(join(root, 'resumed', STAGE_WEIGHTS)), readFileSync(join(root, 'whole', STAGE_WEIGHTS)));
+    assert.ok(!existsSync(join(root, 'resumed', 'checkpoint')), 'the checkpoint of a finished stage is removed');
+    // A finished stage is not trained again.
+    const again = await runStage({ stage: 'resumed', dir: join(root, 'resumed'), build: () => assert.fail('rebuilt a finished stage'), settings, feedsAt });
+    assert.deepEqual(again.losses, whole.losses);
+    assert.equal(stageWeights(join(root, 'whole')).size, build().parameters.length);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
