@@ -725,9 +725,36 @@ function backgroundPattern(lab: Float32Array, size: number, pixels: readonly num
     }
     return syy > 0 ? (sxy * sxy) / (sxx * syy) : 0;
   };
-  if (rowShare >= 0.5 && rowShare >= columnShare) return { pattern: linear(rows) > 0.8 ? 'gradient' : 'horizontal-stripes', contrast };
-  if (columnShare >= 0.5) return { pattern: linear(columns) > 0.8 ? 'gradient' : 'vertical-stripes', contrast };
-  return { pattern: 'checks', contrast };
+  // Stripes and checks alternate: their values swing from one tone to the other several times along a
+  // line (7 times across 8 cells; counted with hysteresis, a quarter of the spread either side of the
+  // middle, so noise does not count). Variation without that structure — the soft blotches a small
+  // model may leave on a plain background — reads as plain.
+  const middle = (quantile(projected, 0.95) + quantile(projected, 0.05)) / 2;
+  const band = contrast / 4;
+  const swings = (values: Iterable<number>): number => {
+    let state = 0;
+    let count = 0;
+    for (const v of values) {
+      if (Number.isNaN(v)) continue;
+      const side = v >= middle + band ? 1 : v <= middle - band ? -1 : 0;
+      if (side === 0) continue;
+      if (state !== 0 && side !== state) count++;
+      state = side;
+    }
+    return count;
+  };
+  const alternates = (means: { mean: number }[]) => swings(means.map((m) => m.mean)) >= 3;
+  if (rowShare >= 0.5 && rowShare >= columnShare) return { pattern: linear(rows) > 0.8 ? 'gradient' : alternates(rows) ? 'horizontal-stripes' : 'plain', contrast };
+  if (columnShare >= 0.5) return { pattern: linear(columns) > 0.8 ? 'gradient' : alternates(columns) ? 'vertical-stripes' : 'plain', contrast };
+  // Checks: most rows and most columns swing at least three times (of those at least half background:
+  // two large objects one above the other leave the columns through them only a few cells).
+  const swinging = (lines: Float64Array[]): boolean => {
+    const open = lines.filter((line) => line.reduce((k, v) => k + (Number.isNaN(v) ? 0 : 1), 0) >= size / 2);
+    return open.length < size / 8 || open.filter((line) => swings(line) >= 3).length >= open.length / 2;
+  };
+  const rowLines = Array.from({ length: size }, (_, a) => t.subarray(a * size, (a + 1) * size));
+  const columnLines = Array.from({ length: size }, (_, a) => Float64Array.from({ length: size }, (_, b) => t[b * size + a]!));
+  return { pattern: swinging(rowLines) && swinging(columnLines) ? 'checks' : 'plain', contrast };
 }
 
 // --------------------------------------------------------------------------------------------------
