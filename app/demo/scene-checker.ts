@@ -35,7 +35,6 @@ import {
   type Scene,
   type SceneObject,
   type Shape,
-  type Size,
 } from './scenes.ts';
 
 type Lab = [number, number, number];
@@ -535,7 +534,7 @@ export function detectScene(image: Uint8Array, size: number): DetectedScene {
     0.02,
     0.98,
   );
-  let mask = new Uint8Array(n);
+  const mask = new Uint8Array(n);
   const objectDistance = new Float32Array(n);
   // Twice: objects from the border's background, then the background from all that is not near an object.
   for (let round = 0; round < 2; round++) {
@@ -551,7 +550,7 @@ export function detectScene(image: Uint8Array, size: number): DetectedScene {
   }
 
   // Objects: the two largest components above a minimum area (noise specks are smaller).
-  const { labels, members } = components(mask, size, size);
+  const { members } = components(mask, size, size);
   const minimumArea = Math.max(6, Math.round(16 * scale * scale));
   const chosen = members
     .map((pixels, k) => ({ pixels, label: k + 1 }))
