@@ -628,6 +628,8 @@ export interface DemoStatus {
 
 export interface DemoApi {
   status(): Promise<DemoStatus>;
+  /** After a failure: sets the demo up again (the pack may have been repaired); answers the new status. */
+  retry(): Promise<DemoStatus>;
   /** The status changed (progress while installing, then ready or failed). */
   onDidChange: ApiEvent<DemoStatus>;
 }

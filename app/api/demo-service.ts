@@ -28,6 +28,7 @@ export class DemoService implements DemoApi {
   readonly onDidChange = this.#changed.event;
   readonly #controller = new AbortController();
   #running: Promise<void> | undefined;
+  #active = false;
   /** Set while installing or after a failure; otherwise the status is read from the library. */
   #current: DemoStatus | undefined;
 
@@ -35,15 +36,23 @@ export class DemoService implements DemoApi {
     this.#config = config;
   }
 
-  /** Starts the background install when this home wants the demo and there is a pack. */
+  /** Starts the background install when this home wants the demo, there is a pack, and none runs. */
   start(): void {
-    if (this.#running || !this.#wanted()) return;
-    this.#current = { state: 'installing', progress: { done: 0, total: 1000, message: 'Setting up the demo models' } };
-    this.#running = this.#install();
+    if (this.#active || this.#controller.signal.aborted || !this.#wanted()) return;
+    this.#active = true;
+    this.#set({ state: 'installing', progress: { done: 0, total: 1000, message: 'Setting up the demo models' } });
+    this.#running = this.#install().finally(() => {
+      this.#active = false;
+    });
   }
 
   async status(): Promise<DemoStatus> {
     return this.#current ?? this.#settled();
+  }
+
+  async retry(): Promise<DemoStatus> {
+    this.start();
+    return this.status();
   }
 
   /** Resolves when the install started by start() has ended (at once when none runs). */

@@ -203,6 +203,7 @@ export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<
   'system.info': none,
 
   'demo.status': none,
+  'demo.retry': none,
 };
 
 export function isApiMethodName(method: string): method is ApiMethodName {
