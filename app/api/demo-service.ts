@@ -1,11 +1,11 @@
-// The built-in demo on the server side: on a home that wants it (app/library migration 0005: a home with
-// nothing in it) the demo pack is installed in the background as soon as the services start
+// The built-in demo on the server side: on a home that wants it (homeWantsDemo: a home with nothing of
+// the person's own in it) the demo pack is installed in the background as soon as the services start
 // (app/demo/demo-install.ts), with progress as events; the studio answers every call meanwhile. The
 // Generate screen shows "Setting up the demo models…" until the status is ready, then opens on the demo
 // recipe. Without a pack (a build without one, tests) nothing happens and the status says 'none'.
 import { CancelledError } from '../common/errors.ts';
 import { Emitter } from '../common/emitter.ts';
-import { installDemoPack } from '../demo/demo-install.ts';
+import { homeWantsDemo, installDemoPack } from '../demo/demo-install.ts';
 import type { Library } from '../library/library.ts';
 import { toErrorData } from './api-error.ts';
 import type { DemoApi, DemoStatus } from './contract.ts';
@@ -67,7 +67,7 @@ export class DemoService implements DemoApi {
   }
 
   #wanted(): boolean {
-    return this.#config.packDir !== null && this.#config.library.demoItems.pack().state === 'wanted';
+    return this.#config.packDir !== null && homeWantsDemo(this.#config.library);
   }
 
   /** The status when no install runs: ready with the recipe while it exists, else none. */

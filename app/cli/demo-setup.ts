@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { CancelledError } from '../common/errors.ts';
 import { studioPaths } from '../common/paths.ts';
-import { installDemoPack } from '../demo/demo-install.ts';
+import { homeWantsDemo, installDemoPack } from '../demo/demo-install.ts';
 import { demoPackDirectory } from '../demo/demo-pack-location.ts';
 import { Library } from '../library/library.ts';
 import type { CliIo } from './cli-io.ts';
@@ -27,7 +27,7 @@ export async function setUpDemoIfWanted(home: string, io: CliIo): Promise<void> 
     return;
   }
   try {
-    if (library.demoItems.pack().state !== 'wanted') return;
+    if (!homeWantsDemo(library)) return;
     const progress = new ProgressReporter(io.stderr, progressModeOf(undefined, io.stderr));
     progress.note(`Setting up the demo models in ${studioPaths(home).home} (first start; once)…`);
     try {

@@ -135,6 +135,21 @@ class Float32Weights implements WeightSource {
 }
 
 /**
+ * Whether the demo should be set up on this home now: it wanted it when the library first met the demo
+ * (migration 5: a home with nothing in it), and still holds nothing of the person's own — models or
+ * recipes that are not demo items. A home that wanted it while no pack was at hand (a build without
+ * one) and has since filled up with the person's work declines it now, for good.
+ */
+export function homeWantsDemo(library: Library): boolean {
+  if (library.demoItems.pack().state !== 'wanted') return false;
+  const demoModels = library.demoItems.installed('model');
+  const demoRecipes = library.demoItems.installed('recipe');
+  const own = library.models.list().some((model) => !demoModels.has(model.id)) || library.recipes.list().some((recipe) => !demoRecipes.has(recipe.id));
+  if (own) library.demoItems.setPack('declined', { reason: 'the home held the person\'s own models or recipes before the demo was set up' });
+  return !own;
+}
+
+/**
  * Installs the pack at `packDir` into `home` (see the top of this file), checking every file's hash
  * first. Marks the home's demo as installed when done. Throws UserError for a damaged pack (naming the
  * file), CancelledError when `control.signal` aborts.

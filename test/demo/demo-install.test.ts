@@ -186,6 +186,32 @@ test('no pack, no demo: services started without one (as tests do) leave a new h
   }
 });
 
+test("a home that filled up with the person's own models while no pack was at hand declines the demo for good", async () => {
+  const own = join(root, 'home-own-work');
+  const library = Library.open({ home: own });
+  try {
+    assert.equal(library.demoItems.pack().state, 'wanted', 'new and empty');
+    const id = 'c'.repeat(64);
+    library.models.upsert({ id, name: 'my model', sourcePath: '/models/mine.safetensors', sha256: id, shortHash: id.slice(0, 10), architecture: 'sd1', precision: 'fp16', sizeBytes: 1, storeDir: '/store/mine', components: {}, addedAt: 1, lastUsedAt: null });
+  } finally {
+    library.close();
+  }
+  const studio = createStudioServices({ home: own, demoPack: pack.dir });
+  try {
+    assert.deepEqual(await studio.demo.status(), { state: 'none' });
+    await studio.demo.whenSettled();
+    assert.deepEqual((await studio.models.list()).map((model) => model.name), ['my model']);
+  } finally {
+    await studio.dispose();
+  }
+  const after = Library.open({ home: own });
+  try {
+    assert.equal(after.demoItems.pack().state, 'declined');
+  } finally {
+    after.close();
+  }
+});
+
 test('a damaged pack fails with the file named, installs nothing, and the next start tries again', async () => {
   const damaged = join(root, 'pack-damaged');
   cpSync(pack.dir, damaged, { recursive: true });
