@@ -111,7 +111,17 @@ export function importAggregatorSet(
     }
     writeFileSync(join(temp, STUDIO_AGGREGATOR_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     control.onProgress?.({ phase: 'aggregators', done: total, total, unit: 'bytes', message: 'Aggregators imported' });
-    renameSync(temp, dir);
+    try {
+      renameSync(temp, dir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Another process imported the same set meanwhile (two starts setting up the demo): use its copy.
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EPERM') && existsSync(join(dir, STUDIO_AGGREGATOR_MANIFEST))) {
+        rmSync(temp, { recursive: true, force: true });
+        return { id, dir, manifest: loadAggregatorManifest(dir), created: false };
+      }
+      throw error;
+    }
   } catch (error) {
     rmSync(temp, { recursive: true, force: true });
     throw error;

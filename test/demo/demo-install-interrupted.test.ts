@@ -104,3 +104,16 @@ test('an install killed mid-way (SIGKILL) leaves only whole items; the next inst
   assert.deepEqual(readdirSync(join(home, 'tmp')), []);
   assert.equal(state(home).pack, 'installed');
 });
+
+test('two installs at once on one home (the app and the CLI starting together) end with one demo', async () => {
+  const home = join(root, 'twice');
+  const [a, b] = await Promise.all([installDemoPack(home, pack.dir), installDemoPack(home, pack.dir)]);
+  assert.deepEqual(a.models.map((model) => model.modelId), b.models.map((model) => model.modelId));
+  assert.equal(a.recipeId, b.recipeId);
+  assert.equal(a.aggregatorId, b.aggregatorId);
+  assert.equal(storedModels(home).length, 3);
+  assert.deepEqual(readdirSync(join(home, 'tmp')), []);
+  assert.deepEqual(readdirSync(join(home, 'aggregators')), [a.aggregatorId]);
+  const after = state(home);
+  assert.deepEqual([after.pack, after.models, after.recipes, after.aggregators], ['installed', 3, 1, 1]);
+});
