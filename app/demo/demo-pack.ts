@@ -43,6 +43,9 @@ export const DEMO_PACK_MANIFEST = 'manifest.json';
 export const DEMO_AGGREGATORS_CONFIG = 'config.json';
 export const DEMO_AGGREGATORS_WEIGHTS = 'aggregators.safetensors';
 
+/** The pack ships in the repository and with every app: at most this many bytes in all (issue 12: ≤ 30 MB). */
+export const DEMO_PACK_BUDGET_BYTES = 30_000_000;
+
 /** What to do about a damaged or missing pack, in every error about one. */
 const REPAIR_HINT = 'Reinstall AFA Studio (or check out the repository again), or rebuild the pack with `npm run demo:train`.';
 
@@ -304,10 +307,16 @@ function listFiles(root: string, prefix = ''): string[] {
 
 /**
  * Writes the pack `contents` into `dir` (replacing a pack there). Built in a temporary sibling folder,
- * checked (each expert opens as a diffusers folder with the importer's own reader), then renamed into
- * place: `dir` holds the old pack or the new one, never a mix or a half-written one.
+ * checked (each expert opens as a diffusers folder with the importer's own reader; the whole stays within
+ * `maxBytes`, default DEMO_PACK_BUDGET_BYTES), then renamed into place: `dir` holds the old pack or the
+ * new one, never a mix or a half-written one.
  */
-export async function writeDemoPack(dir: string, contents: DemoPackContents, control: JobControl = {}): Promise<DemoPack> {
+export async function writeDemoPack(
+  dir: string,
+  contents: DemoPackContents,
+  control: JobControl = {},
+  options: { readonly maxBytes?: number } = {},
+): Promise<DemoPack> {
   checkContents(contents);
   const target = resolve(dir);
   mkdirSync(dirname(target), { recursive: true });
@@ -356,6 +365,15 @@ export async function writeDemoPack(dir: string, contents: DemoPackContents, con
       training: contents.training,
     };
     writeJson(join(temp, DEMO_PACK_MANIFEST), manifest);
+    const bytes = files.reduce((sum, file) => sum + file.bytes, 0) + statSync(join(temp, DEMO_PACK_MANIFEST)).size;
+    const budget = options.maxBytes ?? DEMO_PACK_BUDGET_BYTES;
+    if (bytes > budget) {
+      throw new UserError(
+        'invalid-argument',
+        `The demo pack would be ${(bytes / 1e6).toFixed(1)} MB, over its budget of ${(budget / 1e6).toFixed(1)} MB (it ships with every copy of the studio).`,
+        'Make the models smaller (the text encoder\'s token embedding is 49,408 × hidden size), or pass maxBytes for a pack that does not ship.',
+      );
+    }
     throwIfCancelled(control.signal);
     replaceFolder(temp, target);
   } catch (error) {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CancelledError, UserError } from '../../app/common/errors.ts';
 import { openDiffusersFolder } from '../../app/checkpoints/open-diffusers-folder.ts';
-import { DEMO_PACK_MANIFEST, readDemoPack, writeDemoPack, type DemoPack, type DemoPackContents } from '../../app/demo/demo-pack.ts';
+import { DEMO_PACK_BUDGET_BYTES, DEMO_PACK_MANIFEST, readDemoPack, writeDemoPack, type DemoPack, type DemoPackContents } from '../../app/demo/demo-pack.ts';
 import { SafetensorsFile } from '../../app/tensor/safetensors.ts';
 import { halfToFloat } from '../../app/tensor/half.ts';
 import { EXPERTS, RECIPE, testPackContents } from './test-pack.ts';
@@ -168,6 +168,15 @@ test('contents that would not make a working pack are refused before anything is
   await assert.rejects(writeDemoPack(dir, { ...contents, aggregators: { ...contents.aggregators!, experts: ['warm-plain', 'textures'] } }), /must list every expert/);
   await assert.rejects(writeDemoPack(dir, { ...contents, recipe: { ...RECIPE, width: 60 } }), /width must be a multiple of 8/);
   await assert.rejects(writeDemoPack(dir, { ...contents, scheduler: { prediction_type: 'v_prediction' } }), /prediction_type must be 'epsilon'/);
+  assert.ok(!existsSync(dir));
+  assert.deepEqual(readdirSync(root).filter((name) => name.startsWith('.')), []);
+});
+
+test('a pack over its size budget (30 MB: it ships with the studio) is refused, leaving nothing', async () => {
+  const total = pack.manifest.files.reduce((sum, file) => sum + file.bytes, 0);
+  assert.ok(total < DEMO_PACK_BUDGET_BYTES, `the test pack is ${total} bytes`);
+  const dir = join(root, 'too-big');
+  await assert.rejects(writeDemoPack(dir, contents, {}, { maxBytes: 1_000_000 }), (error: unknown) => error instanceof UserError && /The demo pack would be \d+\.\d MB, over its budget of 1\.0 MB/.test(error.message));
   assert.ok(!existsSync(dir));
   assert.deepEqual(readdirSync(root).filter((name) => name.startsWith('.')), []);
 });
