@@ -15,12 +15,12 @@
 // or killed install leaves only whole items, and the next start finishes the rest.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { throwIfCancelled } from '../common/errors.ts';
+import { CancelledError, throwIfCancelled } from '../common/errors.ts';
 import type { JobControl, Progress } from '../common/progress.ts';
 import { importCheckpoint } from '../checkpoints/import-checkpoint.ts';
 import { readModelManifest, type ModelManifest } from '../checkpoints/model-store.ts';
 import { PrefixedWeights, type AggregatorSet } from '../ensemble/aggregator-set.ts';
-import { aggregatorDir, checkRecipeCanRun } from '../ensemble/recipe-target.ts';
+import { aggregatorDir, checkRecipeCanRun, compiledRecipeGraph } from '../ensemble/recipe-target.ts';
 import { importAggregatorsToCatalog } from '../ensemble/import-aggregators.ts';
 import { validateRecipe, type Recipe } from '../ensemble/recipe.ts';
 import type { JsonValue } from '../images/generation-settings.ts';
@@ -75,7 +75,7 @@ class InstallProgress {
   constructor(control: JobControl, experts: number, aggregators: boolean) {
     this.#control = control;
     // Weights of the stages, roughly their share of the time measured on the test pack.
-    this.#total = 1 + 4 * experts + (aggregators ? 1 : 0) + 0.2;
+    this.#total = 1 + 4 * experts + (aggregators ? 1 : 0) + 0.2 + 0.6;
   }
 
   /** A JobControl for a stage of `weight` units whose own progress maps onto its share. */
@@ -205,9 +205,29 @@ async function install(home: string, packDir: string, control: JobControl, libra
   throwIfCancelled(control.signal);
   progress.stage(0.2, 'Saving the demo recipe');
   const recipeId = installRecipe(home, pack, modelOf, aggregatorId, library, skipped);
+  if (recipeId) {
+    progress.stage(0.6, 'Preparing the demo recipe');
+    precompile(home, library, recipeId, control.signal);
+  }
   library.demoItems.setPack('installed', { name: manifest.name, manifestSha256: pack.manifestSha256, installedAt: new Date().toISOString() });
   progress.finish('The demo models are ready');
   return { packName: manifest.name, packSha256: pack.manifestSha256, models, aggregatorId, recipeId, skipped };
+}
+
+/**
+ * Compiles the recipe's ensemble graph into the studio's compiled cache now, in the background, so the
+ * first image only creates its sessions (measured on the test pack: 0.6 s of CPU of the first image's
+ * 5.5 s). Best effort: the first generation compiles it anyway and is where a problem is reported.
+ */
+function precompile(home: string, library: Library, recipeId: string, signal: AbortSignal | undefined): void {
+  const row = library.recipes.get(recipeId);
+  if (!row) return;
+  try {
+    const recipe = validateRecipe(row.document);
+    compiledRecipeGraph(home, recipe, recipe.members.map((member) => readModelManifest(home, member.modelId)!), signal);
+  } catch (error) {
+    if (error instanceof CancelledError) throw error;
+  }
 }
 
 function installAggregators(home: string, pack: DemoPack, modelOf: ReadonlyMap<string, string>, library: Library, control: JobControl, skipped: { item: string; reason: string }[]): string | null {
