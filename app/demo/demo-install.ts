@@ -12,7 +12,8 @@
 // Idempotent and resumable: an item already installed is kept, the importer returns a model already in
 // the store as it is, and each item is written whole (the importer and the aggregator import build in a
 // temporary folder and rename; the recipe row and its demo record commit in one transaction). A cancelled
-// or killed install leaves only whole items, and the next start finishes the rest.
+// or killed install leaves only whole items, and the next start finishes the rest. Last, the recipe's
+// ensemble graph is compiled into the studio's cache, so the first image only has to create sessions.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CancelledError, throwIfCancelled } from '../common/errors.ts';
