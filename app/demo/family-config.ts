@@ -1,7 +1,7 @@
 // The demo family's architecture and training recipe: SD1.x topologies at small widths, so the studio's
 // own builders, importer, samplers and AFA run them unchanged. Sizes were chosen for 64×64 scenes, a
 // pack ≤ 30 MB in fp16 and a from-scratch rebuild within about an hour of 2 CPU cores:
-//   VAE           SD1.x AutoencoderKL, 4 levels (8× down: 64² px → 8² × 4 latents), widths 16-64
+//   VAE           SD1.x AutoencoderKL, 4 levels (8× down: 64² px → 8² × 4 latents), widths 32-64
 //   text encoder  CLIP text topology over the real CLIP vocabulary (49,408 tokens, 77 positions), width 64
 //   U-Net         SD1.x UNet2DConditionModel, widths 32/32/64/64, 4 heads, cross-attention width 64
 //   aggregators   the official SABW architecture at hidden 32 (4 heads, 2 transformer layers)
@@ -32,7 +32,7 @@ export const DEMO_TEXT_ENCODER_CONFIG = Object.freeze({
 export const DEMO_VAE_CONFIG = Object.freeze({
   _class_name: 'AutoencoderKL',
   act_fn: 'silu',
-  block_out_channels: [16, 32, 64, 64],
+  block_out_channels: [32, 32, 64, 64],
   down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D'],
   up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D'],
   in_channels: 3,
@@ -104,10 +104,10 @@ export interface FamilyRecipe {
 /** The recipe `npm run demo:train` uses for the shipped pack. */
 export const FULL_RECIPE: FamilyRecipe = Object.freeze({
   seed: 20261203,
-  vae: { steps: 1200, batch: 12, lr: 1e-3, warmupSteps: 50, crop: 32, klWeight: 1e-5 },
-  base: { steps: 2500, batch: 16, lr: 6e-4, warmupSteps: 100, captionDropout: 0.1 },
-  experts: { steps: 500, batch: 16, lr: 2e-4, warmupSteps: 25, captionDropout: 0.1 },
-  aggregators: { steps: 400, batch: 8, lr: 1e-3, warmupSteps: 20 },
+  vae: { steps: 3000, batch: 8, lr: 2e-3, warmupSteps: 100, crop: 32, klWeight: 1e-5 },
+  base: { steps: 1200, batch: 16, lr: 6e-4, warmupSteps: 100, captionDropout: 0.1 },
+  experts: { steps: 250, batch: 16, lr: 2e-4, warmupSteps: 20, captionDropout: 0.1 },
+  aggregators: { steps: 300, batch: 8, lr: 1e-3, warmupSteps: 20 },
   checkpointEvery: 100,
   logEvery: 50,
 });

@@ -1,0 +1,125 @@
+// `npm run demo:train`: the demo pack from nothing. The family's stages (train-family.ts), then the
+// aggregators, trained by the studio's own training job exactly as a person would train theirs: the
+// experts are written as a pack without aggregators, installed into a fresh studio home (the normal
+// importer), a dataset folder of generated scenes is written, and a training run over the installed
+// experts produces the aggregator set. The final pack has everything plus a record of how it was made.
+// Every step is resumable: rerunning the command continues where it stopped.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JobControl } from '../common/progress.ts';
+import { Library } from '../library/library.ts';
+import { SafetensorsFile } from '../tensor/safetensors.ts';
+import { STUDIO_AGGREGATOR_WEIGHTS } from '../ensemble/aggregator-set.ts';
+import { createTrainingRun, listTrainingRuns, runTraining } from '../training/studio-training.ts';
+import type { TrainingEvent } from '../training/afa-training-job.ts';
+import type { JsonValue } from '../images/generation-settings.ts';
+import { installDemoPack } from './demo-install.ts';
+import { writeDemoPack, type DemoPackContents, type DemoPackRecipe } from './demo-pack.ts';
+import { DEMO_AGGREGATOR_SIZES, DEMO_IMAGE_SIZE, DEMO_SCHEDULER_CONFIG, DEMO_UNET_CONFIG, type FamilyRecipe } from './family-config.ts';
+import { trainFamily } from './train-family.ts';
+import type { StageProgress } from './train-stage.ts';
+import { DEMO_DOMAINS } from './scenes.ts';
+import { writeSceneDataset } from './scene-dataset.ts';
+
+export const DEMO_EXPERT_NAMES: Readonly<Record<string, string>> = {
+  'plain-warm': 'Warm plain scenes',
+  textures: 'Textured backgrounds',
+  'small-objects': 'Small objects',
+};
+
+/** What the studio opens on: a scene every expert has seen parts of, that none was specialised on. */
+export const DEMO_RECIPE: DemoPackRecipe = Object.freeze({
+  name: 'Demo ensemble (AFA)',
+  method: 'afa',
+  prompt: 'a large red star on the left, blue checked background',
+  negativePrompt: '',
+  sampler: 'ddim',
+  steps: 25,
+  guidance: 4,
+  width: DEMO_IMAGE_SIZE,
+  height: DEMO_IMAGE_SIZE,
+  seed: 1,
+});
+
+/** Training images written for the aggregators' run (each a generated scene + caption). */
+const AGGREGATOR_DATASET_SIZE = 2000;
+
+export interface BuildDemoPackOptions extends JobControl {
+  readonly workDir: string;
+  readonly outDir: string;
+  readonly recipe: FamilyRecipe;
+  /** The exact command line, recorded in the manifest. */
+  readonly command: string;
+  readonly onStage?: (progress: StageProgress) => void;
+  readonly onTrainingEvent?: (event: TrainingEvent) => void;
+  readonly log?: (line: string) => void;
+}
+
+export async function buildDemoPack(options: BuildDemoPackOptions): Promise<{ readonly seconds: number; readonly training: JsonValue }> {
+  const log = options.log ?? (() => {});
+  const started = performance.now();
+  const family = await trainFamily({ workDir: options.workDir, recipe: options.recipe, onStage: options.onStage, log, signal: options.signal });
+  const base: Omit<DemoPackContents, 'training'> = {
+    name: 'AFA Studio demo family',
+    description: 'Three small experts fine-tuned from one base on procedural scenes, and AFA aggregators over them; trained by the studio itself (npm run demo:train).',
+    textEncoder: { config: family.textEncoder.config as Record<string, JsonValue>, weights: family.textEncoder.weights },
+    vae: { config: family.vae.config as Record<string, JsonValue>, weights: family.vae.weights },
+    scheduler: { ...DEMO_SCHEDULER_CONFIG },
+    experts: family.experts.map((expert) => ({
+      id: expert.domain,
+      name: DEMO_EXPERT_NAMES[expert.domain] ?? expert.domain,
+      description: DEMO_DOMAINS.find((domain) => domain.name === expert.domain)!.description,
+      unetConfig: { ...DEMO_UNET_CONFIG } as unknown as Record<string, JsonValue>,
+      weights: expert.weights,
+    })),
+    recipe: DEMO_RECIPE,
+  };
+
+  // The aggregators, by the studio's own training job over the installed experts.
+  const stagePack = join(options.workDir, 'pack-experts');
+  const familyRecord = { command: options.command, recipe: options.recipe, stages: family.records } as unknown as JsonValue;
+  if (!existsSync(join(stagePack, 'manifest.json'))) await writeDemoPack(stagePack, { ...base, training: familyRecord }, { signal: options.signal });
+  const home = join(options.workDir, 'home');
+  const installed = await installDemoPack(home, stagePack, { signal: options.signal });
+  const dataset = join(options.workDir, 'aggregator-dataset');
+  if (!existsSync(dataset)) await writeSceneDataset(dataset, { split: 'train', count: AGGREGATOR_DATASET_SIZE, seed: options.recipe.seed + 7, size: DEMO_IMAGE_SIZE }, { signal: options.signal });
+  const stage = options.recipe.aggregators;
+  const settings = {
+    resolution: DEMO_IMAGE_SIZE,
+    steps: stage.steps,
+    batchSize: stage.batch,
+    microBatch: stage.batch,
+    lr: stage.lr,
+    schedule: 'cosine' as const,
+    warmupSteps: stage.warmupSteps,
+    maxGradNorm: 1,
+    seed: options.recipe.seed,
+    validationEvery: Math.max(1, Math.floor(stage.steps / 4)),
+    checkpointEvery: Math.max(1, Math.floor(stage.steps / 4)),
+    aggregatorSize: DEMO_AGGREGATOR_SIZES,
+  };
+  const models = installed.models.map((model) => model.modelId);
+  let run = listTrainingRuns(home).find((row) => row.name === 'demo aggregators');
+  if (!run) run = createTrainingRun(home, { models, data: dataset, settings, name: 'demo aggregators' });
+  if (run.status !== 'done') run = (await runTraining(home, run.id, { signal: options.signal, onEvent: options.onTrainingEvent })).run;
+  const library = Library.open({ home });
+  let aggregatorsPath: string;
+  try {
+    aggregatorsPath = library.aggregators.get(run.aggregatorId!)!.path;
+  } finally {
+    library.close();
+  }
+  const training = {
+    command: options.command,
+    recipe: options.recipe,
+    stages: family.records,
+    aggregators: { settings, datasetSize: AGGREGATOR_DATASET_SIZE, datasetSeed: options.recipe.seed + 7, metrics: run.metrics, experts: models },
+    seconds: Math.round((performance.now() - started) / 1000),
+  } as unknown as JsonValue;
+  await writeDemoPack(options.outDir, {
+    ...base,
+    aggregators: { config: DEMO_AGGREGATOR_SIZES, weights: SafetensorsFile.open(join(aggregatorsPath, STUDIO_AGGREGATOR_WEIGHTS)), experts: family.experts.map((expert) => expert.domain) },
+    training,
+  }, { signal: options.signal });
+  return { seconds: Math.round((performance.now() - started) / 1000), training };
+}
