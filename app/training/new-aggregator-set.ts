@@ -17,7 +17,10 @@ import { TrainingRandom } from './training-random.ts';
 
 const INIT_PURPOSE = 7;
 
-export function newAggregatorConfigs(experts: readonly Expert[], sizes: Partial<typeof SD15_AGGREGATOR_DEFAULTS> = {}): AggregatorConfig[] {
+/** The sizes of new aggregators (default: the official SD1.5 ones). */
+export type AggregatorSizes = Partial<{ readonly hiddenSize: number; readonly numAttentionHeads: number; readonly numLayers: number }>;
+
+export function newAggregatorConfigs(experts: readonly Expert[], sizes: AggregatorSizes = {}): AggregatorConfig[] {
   const config = experts[0]!.config;
   const { hiddenSize, numAttentionHeads, numLayers } = { ...SD15_AGGREGATOR_DEFAULTS, ...sizes };
   return unetLayout(config).map((point) => ({
@@ -53,11 +56,12 @@ export function initialAggregatorWeight(random: TrainingRandom, index: number, n
 
 /**
  * A new aggregator set for these experts: the weights are made when the training graph reads them
- * (the builder declares each name and shape before any is read).
+ * (the builder declares each name and shape before any is read). `sizes` other than the official ones
+ * are for tests on tiny experts.
  */
-export function newAggregatorSet(experts: readonly Expert[], identities: readonly ExpertIdentity[], seed: number): AggregatorSet {
+export function newAggregatorSet(experts: readonly Expert[], identities: readonly ExpertIdentity[], seed: number, sizes: AggregatorSizes = {}): AggregatorSet {
   const random = new TrainingRandom(seed);
-  const configs = newAggregatorConfigs(experts);
+  const configs = newAggregatorConfigs(experts, sizes);
   return {
     source: 'new aggregators',
     configs,
