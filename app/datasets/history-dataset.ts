@@ -46,7 +46,12 @@ export function resolveHistorySelection(library: Library, selection: HistorySele
   } while (cursor);
   ids.reverse();
   if (ids.length === 0) {
-    throw new UserError('not-found', `No image in the history matches ${describeHistorySelection(selection)}.`, selection.favouritesOnly ? 'Mark some images as favourites (☆) in History first.' : 'Change the search, or generate some images first.');
+    const what = selection.favouritesOnly ? 'favourite' : 'image';
+    throw new UserError(
+      'not-found',
+      text ? `No ${what} in the history matches "${text}".` : `The history has no ${what}s.`,
+      selection.favouritesOnly ? 'Mark some images as favourites (☆) in History first.' : text ? 'Change the search.' : 'Generate or import some images first.',
+    );
   }
   return ids;
 }

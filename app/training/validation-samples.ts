@@ -63,6 +63,8 @@ export interface SampleImage {
 export interface StepSamples {
   readonly step: number;
   readonly images: readonly SampleImage[];
+  /** Seconds it took to draw and save them (sets read back from disk have none). */
+  readonly seconds?: number;
 }
 
 const SAMPLES_DIR = 'samples';
@@ -175,6 +177,7 @@ export class ValidationSampler {
   async sample(step: number, parameters: ReadonlyMap<string, Float32Array>, shapes: ReadonlyMap<string, readonly number[]>, signal?: AbortSignal): Promise<StepSamples> {
     const { plan, runDir } = this.#options;
     throwIfCancelled(signal);
+    const started = performance.now();
     const weights: Record<string, Tensor> = {};
     for (const [name, data] of parameters) weights[name] = { dtype: 'float32', shape: shapes.get(name) ?? [data.length], data };
     const modelPath = this.#graph();
@@ -212,7 +215,11 @@ export class ValidationSampler {
       writeFileSync(join(temporary, MANIFEST), JSON.stringify(manifest, null, 2));
       if (existsSync(finalDir)) rmSync(finalDir, { recursive: true, force: true });
       renameSync(temporary, finalDir);
-      return { step, images: images.map((image) => ({ prompt: image.prompt, seed: image.seed, file: join(finalDir, image.file), width: image.width, height: image.height })) };
+      return {
+        step,
+        images: images.map((image) => ({ prompt: image.prompt, seed: image.seed, file: join(finalDir, image.file), width: image.width, height: image.height })),
+        seconds: (performance.now() - started) / 1000,
+      };
     } catch (error) {
       rmSync(temporary, { recursive: true, force: true });
       if (isDiskFull(error)) throw diskFullError(finalDir);

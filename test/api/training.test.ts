@@ -79,7 +79,7 @@ test('training requests name exactly one dataset: a folder or a history selectio
   assert.equal(badSchedule.ok, false);
   const empty = await dispatcher.invoke('training.previewDataset', { history: { favouritesOnly: true } });
   assert.equal(empty.ok, false);
-  assert.match(JSON.stringify(empty), /No image in the history matches favourites/);
+  assert.match(JSON.stringify(empty), /The history has no favourites\./);
 });
 
 function historySettings(prompt: string, seed: number): GenerationSettings {
