@@ -2,13 +2,11 @@
 // engine process, progress as events, cancel = pause (a checkpoint is written, resume continues).
 // A run waits for the queued generations to finish before it starts; generations enqueued while it
 // trains are not held back yet (they share the CPU with it).
-import { relative, sep } from 'node:path';
 import { UserError } from '../common/errors.ts';
 import { Emitter } from '../common/emitter.ts';
 import { checkDataset } from '../datasets/image-dataset.ts';
 import type { TrainingRunRow } from '../library/training-runs-table.ts';
 import { JobQueue } from '../pipeline/job-queue.ts';
-import type { StepSamples } from '../training/validation-samples.ts';
 import {
   createTrainingRun,
   deleteTrainingRun,
@@ -19,7 +17,9 @@ import {
   runTraining,
   storedDataset,
   trainingRunSamples,
+  withStudioPaths,
   type DatasetSource,
+  type StudioStepSamples,
 } from '../training/studio-training.ts';
 import { ApiError } from './api-error.ts';
 import type { DatasetPreview, TrainingApi, TrainingHistorySelection, TrainingProgress, TrainingRunInfo, TrainingSamples, TrainingSettingsInput } from './contract.ts';
@@ -54,7 +54,7 @@ function info(home: string, row: TrainingRunRow): TrainingRunInfo {
   };
 }
 
-function samplesInfo(samples: { step: number; images: readonly { prompt: string; seed: number; path: string; width: number; height: number }[] }): TrainingSamples {
+function samplesInfo(samples: StudioStepSamples): TrainingSamples {
   return { step: samples.step, images: samples.images.map((image) => ({ prompt: image.prompt, seed: image.seed, image: { path: image.path, width: image.width, height: image.height } })) };
 }
 
@@ -63,10 +63,6 @@ function datasetSource(request: { path?: string; history?: TrainingHistorySelect
   if (request.history) return { kind: 'history', ...request.history };
   if (request.path === undefined) throw new ApiError('bad-request', 'Give either a dataset folder or a history selection.');
   return { kind: 'folder', path: request.path };
-}
-
-function relativeSamples(home: string, samples: StepSamples): { step: number; images: { prompt: string; seed: number; path: string; width: number; height: number }[] } {
-  return { step: samples.step, images: samples.images.map((image) => ({ ...image, path: relative(home, image.file).split(sep).join('/') })) };
 }
 
 export class TrainingService implements TrainingApi {
@@ -165,7 +161,7 @@ export class TrainingService implements TrainingApi {
             loss: event.loss,
             members: event.reference?.members ?? null,
             uniformAverage: event.reference?.uniformAverage ?? null,
-            samples: event.samples ? samplesInfo(relativeSamples(this.#config.home, event.samples)) : null,
+            samples: event.samples ? samplesInfo(withStudioPaths(this.#config.home, event.samples)) : null,
           });
         }
       },

@@ -263,12 +263,16 @@ function runDataset(library: Library, stored: StoredDataset, settings: TrainingS
   return dataset;
 }
 
-/** A run's validation samples, their files named relative to the studio home ('/'-separated). */
-export function trainingRunSamples(home: string, runId: string): (Omit<StepSamples, 'images'> & { readonly images: readonly (StepSamples['images'][number] & { readonly path: string })[] })[] {
-  return listSamples(trainingRunDir(home, runId)).map((samples) => ({
-    step: samples.step,
-    images: samples.images.map((image) => ({ ...image, path: relative(home, image.file).split(sep).join('/') })),
-  }));
+/** A run's sample images with their paths relative to the studio home ('/'-separated), as the UI loads studio images. */
+export type StudioStepSamples = Omit<StepSamples, 'images'> & { readonly images: readonly (StepSamples['images'][number] & { readonly path: string })[] };
+
+export function withStudioPaths(home: string, samples: StepSamples): StudioStepSamples {
+  return { ...samples, images: samples.images.map((image) => ({ ...image, path: relative(home, image.file).split(sep).join('/') })) };
+}
+
+/** A run's validation samples, oldest first. */
+export function trainingRunSamples(home: string, runId: string): StudioStepSamples[] {
+  return listSamples(trainingRunDir(home, runId)).map((samples) => withStudioPaths(home, samples));
 }
 
 export function listTrainingRuns(home: string): TrainingRunRow[] {

@@ -151,6 +151,7 @@ export class ValidationSampler {
   readonly #options: ValidationSamplerOptions;
   #modelPath: string | undefined;
   #session: ModelSession | undefined;
+  #sessionBytes: number | undefined;
 
   constructor(options: ValidationSamplerOptions) {
     this.#options = options;
@@ -182,7 +183,8 @@ export class ValidationSampler {
     for (const [name, data] of parameters) weights[name] = { dtype: 'float32', shape: shapes.get(name) ?? [data.length], data };
     const modelPath = this.#graph();
     const session = this.#session ?? (await ModelSession.create(modelPath, this.#options.session));
-    const keep = this.#options.keepSession ?? estimateSessionBytes(modelPath) < freemem() / 2;
+    this.#sessionBytes ??= estimateSessionBytes(modelPath);
+    const keep = this.#options.keepSession ?? this.#sessionBytes < freemem() / 2;
     this.#session = keep ? session : undefined;
     const root = samplesDir(runDir);
     mkdirSync(root, { recursive: true });
