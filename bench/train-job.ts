@@ -5,7 +5,10 @@
 //     assembly from the cache, random draws, checkpoints — measured with a checkpoint every 5 steps, and
 //     derived for the default interval of 100 steps (target ≤ 5 %);
 //   - the first run's preparation (encoding 24 images and captions, compiling) and a second run's
-//     (the cache answers: nothing is encoded again).
+//     (the cache answers: nothing is encoded again);
+//   - the sample images of a validation (validation-samples.ts, the default 2 prompts × 20 DDIM steps at
+//     64²): the first validation's (opening the sampling session) and the later ones', and their share
+//     of a run at the default validation interval (100 steps).
 // SD1.5 size is not run here (the issue asks for it too; it needs SD1.5-size checkpoints and tens of GB).
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,8 +18,8 @@ import { parseUnetConfig } from '../app/models/unet-config.ts';
 import { loadAggregatorSet } from '../app/ensemble/aggregator-set.ts';
 import { noiseScheduleFromDiffusersConfig } from '../app/schedulers/diffusers-config.ts';
 import { scanImageDataset } from '../app/datasets/image-dataset.ts';
-import { openFolderEncoders } from '../app/training/training-encoders.ts';
-import { runAfaTrainingJob } from '../app/training/afa-training-job.ts';
+import { openFolderEncoders, openFolderSampleDecoder } from '../app/training/training-encoders.ts';
+import { runAfaTrainingJob, type TrainingEvent } from '../app/training/afa-training-job.ts';
 import { goldenAfaDir, goldenExpertFolders, scratchDir } from '../test/ensemble/golden-experts.ts';
 import { writeGeneratedDataset } from '../test/datasets/generated-dataset.ts';
 
@@ -31,7 +34,8 @@ export async function benchTrainJob(): Promise<BenchResult[]> {
     const encoders = await openFolderEncoders(folders, join(scratch, 'encoders'));
     try {
       const dataset = scanImageDataset(await writeGeneratedDataset(join(scratch, 'data'), 24));
-      const run = (dir: string) =>
+      const decoder = openFolderSampleDecoder(folders[0]!, join(scratch, 'decoder'));
+      const run = (dir: string, samples?: { onEvent: (event: TrainingEvent) => void }) =>
         runAfaTrainingJob({
           runDir: join(scratch, dir),
           cacheDir: join(scratch, 'cache'),
@@ -41,12 +45,21 @@ export async function benchTrainJob(): Promise<BenchResult[]> {
           encoders,
           noiseSchedule: noiseScheduleFromDiffusersConfig(JSON.parse(readFileSync(join(goldenAfaDir, 'scheduler', 'scheduler_config.json'), 'utf8'))),
           dataset,
-          settings: { resolution: 64, steps: 20, batchSize: 2, validationShare: 0.1, validationEvery: 0, checkpointEvery: 5 },
+          settings: { resolution: 64, steps: 20, batchSize: 2, validationShare: 0.1, validationEvery: samples ? 10 : 0, checkpointEvery: 5 },
           recompute: 'none',
           skipReference: true,
+          ...(samples ? { sampleDecoder: decoder, onEvent: samples.onEvent } : {}),
         });
       const first = await run('first');
       const second = await run('second');
+      // Samples at steps 0, 10 and 20; the first validation opens the sampling session.
+      const sampleSeconds: number[] = [];
+      const sampled = await run('samples', { onEvent: (event) => event.kind === 'validation' && event.samples?.seconds !== undefined && sampleSeconds.push(event.samples.seconds) });
+      await decoder.release();
+      const [firstSamples, ...laterSamples] = sampleSeconds as [number, ...number[]];
+      const perValidation = laterSamples.reduce((a, b) => a + b, 0) / laterSamples.length;
+      const sampleStep = sampled.timing.steps / sampled.timing.stepsRun;
+      const sampleShare = perValidation / (100 * sampleStep + perValidation);
       const { timing } = second;
       const outside = (timing.loop - timing.steps) / timing.loop;
       // At the default interval (a checkpoint every 100 steps) from the measured parts: per 100 steps,
@@ -65,6 +78,9 @@ export async function benchTrainJob(): Promise<BenchResult[]> {
         { name: 'tiny: first run preparation (encode 24 images + compile)', value: first.timing.prepare, unit: 's' },
         { name: 'tiny: second run preparation (cached; compile only)', value: timing.prepare, unit: 's' },
         { name: 'tiny: images encoded by the second run', value: second.cache.encodedImages, unit: 'images', target: '0', pass: second.cache.encodedImages === 0 },
+        { name: 'tiny: samples of the first validation (2 × 20 DDIM steps, opening the sampling session)', value: firstSamples, unit: 's' },
+        { name: 'tiny: samples of a later validation (2 × 20 DDIM steps)', value: perValidation, unit: 's' },
+        { name: 'tiny: share of the samples in a run validating every 100 steps', value: sampleShare * 100, unit: '%' },
       ];
     } finally {
       await encoders.release();

@@ -703,6 +703,35 @@ export interface TrainingSettingsInput {
   readonly checkpointEvery?: number;
   readonly missingCaptions?: 'refuse' | 'use-file-name';
   readonly smallImages?: 'upscale' | 'skip';
+  /** Learning-rate schedule (diffusers' names); warm-up steps for all but 'constant'. */
+  readonly schedule?: 'constant' | 'constant_with_warmup' | 'linear' | 'cosine';
+  readonly warmupSteps?: number;
+  /** Clip the global gradient norm to this; 0 = no clipping (the official recipe). */
+  readonly maxGradNorm?: number;
+  /** Sample images at each validation: these prompts, or the first `sampleCount` validation captions (default 2; 0 = none). */
+  readonly samplePrompts?: readonly string[];
+  readonly sampleCount?: number;
+  /** Sampler steps per sample (DDIM; default 20). */
+  readonly sampleSteps?: number;
+  readonly sampleGuidance?: number;
+  /** Sample i uses seed sampleSeed + i. */
+  readonly sampleSeed?: number;
+}
+
+/**
+ * Images of the history as a dataset, their prompts as captions: these generations, or what a History
+ * search finds (words and/or favourites), resolved into ids when the run is created.
+ */
+export interface TrainingHistorySelection {
+  readonly ids?: readonly string[];
+  readonly text?: string;
+  readonly favouritesOnly?: boolean;
+}
+
+/** The images drawn at one validation step (fixed prompts and seeds, the aggregators of that step). */
+export interface TrainingSamples {
+  readonly step: number;
+  readonly images: readonly { readonly prompt: string; readonly seed: number; readonly image: ImageRef }[];
 }
 
 export interface TrainingMetricPoint {
@@ -716,9 +745,14 @@ export interface TrainingRunInfo {
   readonly name: string;
   readonly status: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
   readonly memberModelIds: readonly string[];
+  /** The dataset folder ('' for a history selection). */
   readonly dataPath: string;
+  /** Where the images come from; a history selection with the number of images it resolved to. */
+  readonly dataset: { readonly kind: 'folder'; readonly path: string } | { readonly kind: 'history'; readonly count: number; readonly text?: string; readonly favouritesOnly?: boolean; readonly picked?: boolean };
+  /** The sample images of every validation so far, oldest first. */
+  readonly samples: readonly TrainingSamples[];
   /** The resolved settings (the official recipe's defaults where none were given). */
-  readonly settings: Readonly<Record<string, number | string | readonly number[] | null>>;
+  readonly settings: Readonly<Record<string, number | string | readonly number[] | readonly string[] | null>>;
   readonly metrics: readonly TrainingMetricPoint[];
   readonly aggregatorId: string | null;
   readonly error: string | null;
@@ -750,15 +784,24 @@ export type TrainingProgress =
       readonly secondsPerStep: number;
       readonly etaSeconds: number;
     }
-  | { readonly runId: string; readonly kind: 'validation'; readonly step: number; readonly loss: number; readonly members: readonly number[] | null; readonly uniformAverage: number | null };
+  | {
+      readonly runId: string;
+      readonly kind: 'validation';
+      readonly step: number;
+      readonly loss: number;
+      readonly members: readonly number[] | null;
+      readonly uniformAverage: number | null;
+      /** This validation's sample images (null when the run draws none). */
+      readonly samples: TrainingSamples | null;
+    };
 
 export interface TrainingApi {
   list(): Promise<TrainingRunInfo[]>;
   get(request: { id: string }): Promise<TrainingRunInfo>;
-  /** Reads a dataset folder: its images and captions and what is wrong with them. */
-  previewDataset(request: { path: string; missingCaptions?: 'refuse' | 'use-file-name' }): Promise<DatasetPreview>;
-  /** Creates a run and queues it (one training at a time in the engine process). */
-  start(request: { memberModelIds: string[]; dataPath: string; settings?: TrainingSettingsInput; name?: string }): Promise<TrainingRunInfo>;
+  /** Reads a dataset (a folder, or a history selection): its images and captions and what is wrong with them. */
+  previewDataset(request: { path?: string; history?: TrainingHistorySelection; missingCaptions?: 'refuse' | 'use-file-name' }): Promise<DatasetPreview>;
+  /** Creates a run on a folder (`dataPath`) or a history selection (`history`) and queues it (one training at a time in the engine process). */
+  start(request: { memberModelIds: string[]; dataPath?: string; history?: TrainingHistorySelection; settings?: TrainingSettingsInput; name?: string }): Promise<TrainingRunInfo>;
   /** Queues a cancelled or failed run again; it continues from its last checkpoint. */
   resume(request: { id: string }): Promise<TrainingRunInfo>;
   /** Stops a running run after its current step, writing a checkpoint (pause); resume continues it. */

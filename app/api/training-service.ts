@@ -4,12 +4,25 @@
 // trains are not held back yet (they share the CPU with it).
 import { UserError } from '../common/errors.ts';
 import { Emitter } from '../common/emitter.ts';
-import { checkDataset, scanImageDataset } from '../datasets/image-dataset.ts';
+import { checkDataset } from '../datasets/image-dataset.ts';
 import type { TrainingRunRow } from '../library/training-runs-table.ts';
 import { JobQueue } from '../pipeline/job-queue.ts';
-import { createTrainingRun, deleteTrainingRun, getTrainingRun, listTrainingRuns, runTraining } from '../training/studio-training.ts';
+import {
+  createTrainingRun,
+  deleteTrainingRun,
+  getTrainingRun,
+  listTrainingRuns,
+  checkTrainingRunCanResume,
+  readDatasetSource,
+  runTraining,
+  storedDataset,
+  trainingRunSamples,
+  withStudioPaths,
+  type DatasetSource,
+  type StudioStepSamples,
+} from '../training/studio-training.ts';
 import { ApiError } from './api-error.ts';
-import type { DatasetPreview, TrainingApi, TrainingProgress, TrainingRunInfo, TrainingSettingsInput } from './contract.ts';
+import type { DatasetPreview, TrainingApi, TrainingHistorySelection, TrainingProgress, TrainingRunInfo, TrainingSamples, TrainingSettingsInput } from './contract.ts';
 
 export interface TrainingServiceConfig {
   readonly home: string;
@@ -17,14 +30,20 @@ export interface TrainingServiceConfig {
   readonly generationIdle?: () => Promise<void>;
 }
 
-function info(row: TrainingRunRow): TrainingRunInfo {
-  const config = row.config as { models?: string[]; data?: string; settings?: TrainingRunInfo['settings'] };
+function info(home: string, row: TrainingRunRow): TrainingRunInfo {
+  const config = row.config as { models?: string[]; data?: string; dataset?: unknown; settings?: TrainingRunInfo['settings'] };
+  const dataset = storedDataset(config);
   return {
     id: row.id,
     name: row.name,
     status: row.status,
     memberModelIds: config.models ?? [],
-    dataPath: config.data ?? '',
+    dataPath: dataset.kind === 'folder' ? dataset.path : '',
+    dataset:
+      dataset.kind === 'folder'
+        ? dataset
+        : { kind: 'history', count: dataset.ids.length, ...(dataset.selection.ids ? { picked: true } : {}), ...(dataset.selection.text ? { text: dataset.selection.text } : {}), ...(dataset.selection.favouritesOnly ? { favouritesOnly: true } : {}) },
+    samples: trainingRunSamples(home, row.id).map(samplesInfo),
     settings: config.settings ?? {},
     metrics: row.metrics,
     aggregatorId: row.aggregatorId,
@@ -33,6 +52,17 @@ function info(row: TrainingRunRow): TrainingRunInfo {
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
   };
+}
+
+function samplesInfo(samples: StudioStepSamples): TrainingSamples {
+  return { step: samples.step, images: samples.images.map((image) => ({ prompt: image.prompt, seed: image.seed, image: { path: image.path, width: image.width, height: image.height } })) };
+}
+
+/** The request's dataset: a folder path or a history selection (the schema admits exactly one). */
+function datasetSource(request: { path?: string; history?: TrainingHistorySelection }): DatasetSource {
+  if (request.history) return { kind: 'history', ...request.history };
+  if (request.path === undefined) throw new ApiError('bad-request', 'Give either a dataset folder or a history selection.');
+  return { kind: 'folder', path: request.path };
 }
 
 export class TrainingService implements TrainingApi {
@@ -53,15 +83,15 @@ export class TrainingService implements TrainingApi {
   }
 
   async list(): Promise<TrainingRunInfo[]> {
-    return listTrainingRuns(this.#config.home).map(info);
+    return listTrainingRuns(this.#config.home).map((row) => info(this.#config.home, row));
   }
 
   async get(request: { id: string }): Promise<TrainingRunInfo> {
-    return info(getTrainingRun(this.#config.home, request.id));
+    return info(this.#config.home, getTrainingRun(this.#config.home, request.id));
   }
 
-  async previewDataset(request: { path: string; missingCaptions?: 'refuse' | 'use-file-name' }): Promise<DatasetPreview> {
-    const dataset = scanImageDataset(request.path, { missingCaptions: request.missingCaptions });
+  async previewDataset(request: { path?: string; history?: TrainingHistorySelection; missingCaptions?: 'refuse' | 'use-file-name' }): Promise<DatasetPreview> {
+    const dataset = readDatasetSource(this.#config.home, datasetSource(request), request.missingCaptions);
     return {
       root: dataset.root,
       layout: dataset.layout,
@@ -71,19 +101,21 @@ export class TrainingService implements TrainingApi {
     };
   }
 
-  async start(request: { memberModelIds: string[]; dataPath: string; settings?: TrainingSettingsInput; name?: string }): Promise<TrainingRunInfo> {
-    checkDataset(scanImageDataset(request.dataPath, { missingCaptions: request.settings?.missingCaptions }));
-    const row = createTrainingRun(this.#config.home, { models: request.memberModelIds, data: request.dataPath, settings: request.settings, name: request.name });
+  async start(request: { memberModelIds: string[]; dataPath?: string; history?: TrainingHistorySelection; settings?: TrainingSettingsInput; name?: string }): Promise<TrainingRunInfo> {
+    const source = datasetSource({ path: request.dataPath, history: request.history });
+    checkDataset(readDatasetSource(this.#config.home, source, request.settings?.missingCaptions));
+    const row = createTrainingRun(this.#config.home, { models: request.memberModelIds, dataset: source, settings: request.settings, name: request.name });
     this.#enqueue(row.id);
-    return info(row);
+    return info(this.#config.home, row);
   }
 
   async resume(request: { id: string }): Promise<TrainingRunInfo> {
     const row = getTrainingRun(this.#config.home, request.id);
     if (row.status === 'done') throw new UserError('conflict', `Training run ${row.id} has finished.`);
     if (this.#jobs.has(row.id)) throw new UserError('conflict', `Training run ${row.id} is already queued or running.`);
+    checkTrainingRunCanResume(this.#config.home, row.id);
     this.#enqueue(row.id);
-    return info(row);
+    return info(this.#config.home, row);
   }
 
   async cancel(request: { id: string }): Promise<void> {
@@ -121,7 +153,17 @@ export class TrainingService implements TrainingApi {
       onEvent: (event) => {
         if (event.kind === 'prepare') this.#progress.fire({ runId, kind: 'prepare', phase: event.progress.phase, done: event.progress.done, total: event.progress.total, message: event.progress.message });
         else if (event.kind === 'step') this.#progress.fire({ runId, ...event });
-        else if (event.kind === 'validation') this.#progress.fire({ runId, kind: 'validation', step: event.step, loss: event.loss, members: event.reference?.members ?? null, uniformAverage: event.reference?.uniformAverage ?? null });
+        else if (event.kind === 'validation') {
+          this.#progress.fire({
+            runId,
+            kind: 'validation',
+            step: event.step,
+            loss: event.loss,
+            members: event.reference?.members ?? null,
+            uniformAverage: event.reference?.uniformAverage ?? null,
+            samples: event.samples ? samplesInfo(withStudioPaths(this.#config.home, event.samples)) : null,
+          });
+        }
       },
     });
   }

@@ -103,6 +103,13 @@ const tagList = object({ id, tags });
 const isoInstant = refine(string({ min: 10, max: 40 }), (value) =>
   /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?$/.test(value) && Number.isFinite(Date.parse(value)) ? undefined : `expected an ISO 8601 date, got ${JSON.stringify(value)}.`);
 
+/** A training dataset from the history: picked generations, or a search (words and/or favourites). */
+const historySelection = object({}, { ids: array(id, { min: 1, max: 100_000 }), text: string({ max: 1000 }), favouritesOnly: boolean });
+
+function oneDataset(request: { path?: string; history?: unknown }): string | undefined {
+  return (request.path === undefined) === (request.history === undefined) ? 'give either a dataset folder or a history selection.' : undefined;
+}
+
 export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<N>> } = {
   'models.list': none,
   'models.get': byId,
@@ -121,10 +128,12 @@ export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<
 
   'training.list': none,
   'training.get': byId,
-  'training.previewDataset': object({ path }, { missingCaptions: literal('refuse', 'use-file-name') }),
-  'training.start': object(
-    { memberModelIds: array(id, { min: 2, max: 6 }), dataPath: path },
+  'training.previewDataset': refine(object({}, { path, history: historySelection, missingCaptions: literal('refuse', 'use-file-name') }), oneDataset),
+  'training.start': refine(object(
+    { memberModelIds: array(id, { min: 2, max: 6 }) },
     {
+      dataPath: path,
+      history: historySelection,
       name,
       settings: object(
         {},
@@ -142,10 +151,18 @@ export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<
           checkpointEvery: integer(1, 10_000_000),
           missingCaptions: literal('refuse', 'use-file-name'),
           smallImages: literal('upscale', 'skip'),
+          schedule: literal('constant', 'constant_with_warmup', 'linear', 'cosine'),
+          warmupSteps: integer(0, 10_000_000),
+          maxGradNorm: number({ min: 0, max: 1e6 }),
+          samplePrompts: array(string({ min: 1, max: 1000, trim: true }), { max: 8 }),
+          sampleCount: integer(0, 8),
+          sampleSteps: integer(1, 200),
+          sampleGuidance: number({ min: 0, max: 50 }),
+          sampleSeed: integer(0, Number.MAX_SAFE_INTEGER),
         },
       ),
     },
-  ),
+  ), (request) => oneDataset({ path: request.dataPath, history: request.history })),
   'training.resume': byId,
   'training.cancel': byId,
   'training.delete': byId,

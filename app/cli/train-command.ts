@@ -1,5 +1,6 @@
 // `afa train --models a,b,c --data <folder> …` trains AFA aggregators for imported models on a folder
-// of captioned images; `afa train list | show <run> | resume <run> | delete <run>` manage the runs.
+// of captioned images (or on images of the history: `--from-history <words>`, `--favourites`);
+// `afa train list | show <run> | resume <run> | delete <run>` manage the runs.
 // Ctrl+C writes a checkpoint and exits 130; `resume` continues exactly where the run stopped.
 import { UserError } from '../common/errors.ts';
 import type { CliCommand } from './cli-command.ts';
@@ -8,9 +9,38 @@ import { findModel } from './model-reference.ts';
 import { formatDuration, ProgressReporter, progressModeOf, PROGRESS_MODES } from './progress-reporter.ts';
 import type { TrainingEvent } from '../training/afa-training-job.ts';
 import type { TrainingRunRow } from '../library/training-runs-table.ts';
-import { createTrainingRun, deleteTrainingRun, getTrainingRun, listTrainingRuns, runTraining } from '../training/studio-training.ts';
+import { createTrainingRun, deleteTrainingRun, getTrainingRun, listTrainingRuns, runTraining, trainingRunSamples, type DatasetSource } from '../training/studio-training.ts';
 import type { TrainingSettings } from '../training/training-settings.ts';
+import type { ScheduleKind } from '../optimizer/learning-rate.ts';
 import { TRAINING_DEFAULTS } from '../training/training-settings.ts';
+
+/** `--lr-schedule` names: the studio's short ones and diffusers' own. */
+const LR_SCHEDULES: ReadonlyMap<string, ScheduleKind> = new Map([
+  ['constant', 'constant'],
+  ['warmup', 'constant_with_warmup'],
+  ['constant_with_warmup', 'constant_with_warmup'],
+  ['linear', 'linear'],
+  ['cosine', 'cosine'],
+]);
+
+function lrSchedule(name: string | undefined, warmupSteps: number | undefined): ScheduleKind | undefined {
+  if (name === undefined) return undefined;
+  const kind = LR_SCHEDULES.get(name);
+  if (!kind) throw new UserError('invalid-argument', `Unknown learning-rate schedule '${name}'.`, 'Use --lr-schedule constant, warmup, linear or cosine.');
+  if (kind === 'constant_with_warmup' && !(warmupSteps !== undefined && warmupSteps > 0)) {
+    throw new UserError('invalid-argument', 'The warmup schedule needs the number of warm-up steps.', 'Add --warmup-steps <n> (e.g. 100).');
+  }
+  return kind;
+}
+
+/** The dataset options: exactly one of a folder and a history selection. */
+function datasetOption(data: string | undefined, historyWords: string | undefined, favourites: boolean): DatasetSource {
+  const fromHistory = historyWords !== undefined || favourites;
+  if (data !== undefined && fromHistory) throw new UserError('invalid-argument', 'Give either --data <folder> or --from-history/--favourites, not both.');
+  if (fromHistory) return { kind: 'history', ...(historyWords?.trim() ? { text: historyWords.trim() } : {}), ...(favourites ? { favouritesOnly: true } : {}) };
+  if (!data) throw new UserError('invalid-argument', 'Give the dataset with --data <folder>, or train on history images with --from-history <words> or --favourites.');
+  return { kind: 'folder', path: data };
+}
 
 function describeRun(run: TrainingRunRow): string {
   const last = [...run.metrics].reverse().find((m) => typeof m.smoothedLoss === 'number');
@@ -31,29 +61,46 @@ export const trainCommand: CliCommand = {
     'Trains the 25 SABW aggregators of an AFA ensemble of the given models (the official recipe: AdamW',
     'lr 1e-4, weight decay 0.01, batch 8, 10 epochs, caption dropout 0.1, ε-MSE). The data folder holds',
     'PNG/JPEG/WebP images with same-name .txt captions (nested folders too) or a metadata.jsonl/.csv',
-    '(file_name, text). Latents and text embeddings are cached under <home>/training/cache. Ctrl+C saves',
-    'a checkpoint and exits 130; `afa train resume <run>` continues with the same data order and noise.',
+    '(file_name, text); --from-history <words> and/or --favourites train on images of the history instead,',
+    'their prompts as captions (the images found when the run is created). Latents and text embeddings',
+    'are cached under <home>/training/cache. Each validation also draws sample images (fixed prompts and',
+    'seeds) into <home>/training/<run>/samples. Ctrl+C saves a checkpoint and exits 130;',
+    '`afa train resume <run>` continues with the same data order and noise.',
     'The trained set is imported as aggregators (see `afa aggregators`).',
   ].join('\n'),
   options: [
     { name: 'models', kind: 'string', value: '<a,b,c>', description: 'The members, in order (ids, short hashes or names)' },
     { name: 'data', kind: 'string', value: '<folder>', description: 'The dataset folder' },
+    { name: 'from-history', kind: 'string', value: '<words>', description: 'Train on the history images a search finds (prompts as captions; "" for all)' },
+    { name: 'favourites', kind: 'flag', description: 'Train on the favourite images of the history (with --from-history: the favourites it finds)' },
     { name: 'resolution', kind: 'integer', value: '<px>', description: `Training resolution, a multiple of 64 (default ${TRAINING_DEFAULTS.resolution})` },
     { name: 'steps', kind: 'integer', value: '<n>', description: 'Optimizer steps (default: --epochs passes)' },
     { name: 'epochs', kind: 'integer', value: '<n>', description: `Passes over the data (default ${TRAINING_DEFAULTS.epochs})` },
     { name: 'batch', kind: 'integer', value: '<n>', description: `Images per step (default ${TRAINING_DEFAULTS.batchSize})` },
     { name: 'micro-batch', kind: 'integer', value: '<n>', description: 'Images per forward pass; gradients are accumulated (default: the batch)' },
     { name: 'lr', kind: 'number', value: '<rate>', description: `Learning rate (default ${TRAINING_DEFAULTS.lr})` },
+    { name: 'lr-schedule', kind: 'string', value: '<constant|warmup|linear|cosine>', description: 'Learning-rate schedule: warmup = linear warm-up then constant; linear and cosine decay to 0 after the warm-up (default constant)' },
+    { name: 'warmup-steps', kind: 'integer', value: '<n>', description: 'Warm-up steps of the schedule (default 0)' },
+    { name: 'max-grad-norm', kind: 'number', value: '<x>', description: 'Clip the global gradient norm to x (default 0: no clipping, as the official recipe)' },
     { name: 'seed', kind: 'integer', value: '<n>', description: 'Seed of the data order, noise, timesteps and dropout (default 0)' },
     { name: 'validation-share', kind: 'number', value: '<0..1>', description: `Held-out share (default ${TRAINING_DEFAULTS.validationShare})` },
     { name: 'validate-every', kind: 'integer', value: '<steps>', description: `Validation interval (default ${TRAINING_DEFAULTS.validationEvery}; 0: at the end only)` },
     { name: 'checkpoint-every', kind: 'integer', value: '<steps>', description: `Checkpoint interval (default ${TRAINING_DEFAULTS.checkpointEvery})` },
+    { name: 'sample-prompt', kind: 'string', value: '<text>', repeatable: true, description: `A prompt of the sample images drawn at each validation (repeatable; default: ${TRAINING_DEFAULTS.sampleCount} validation captions)` },
+    { name: 'samples', kind: 'integer', value: '<n>', description: `How many validation captions to sample without --sample-prompt (default ${TRAINING_DEFAULTS.sampleCount}; 0: none)` },
+    { name: 'sample-steps', kind: 'integer', value: '<n>', description: `Sampler steps of each sample image (default ${TRAINING_DEFAULTS.sampleSteps})` },
+    { name: 'sample-seed', kind: 'integer', value: '<n>', description: 'Seed of the first sample image; the next ones count up (default 0)' },
     { name: 'aggregators', kind: 'string', value: '<folder>', description: 'Start from this aggregator set instead of new aggregators' },
     { name: 'caption-from-file-name', kind: 'flag', description: 'Caption images without a .txt with their file name instead of refusing' },
     { name: 'skip-small', kind: 'flag', description: 'Skip images smaller than the resolution instead of upscaling them' },
     { name: 'progress', kind: 'string', value: `<${PROGRESS_MODES.join('|')}>`, description: 'Progress display on stderr' },
   ],
-  examples: ['afa train --models dreamshaper,realistic,anything --data ./photos --steps 2000', 'afa train list', 'afa train resume trn-…'],
+  examples: [
+    'afa train --models dreamshaper,realistic,anything --data ./photos --steps 2000',
+    'afa train --models dreamshaper,realistic --favourites --steps 500 --lr-schedule cosine --warmup-steps 50',
+    'afa train list',
+    'afa train resume trn-…',
+  ],
   async run(args, context) {
     const [action, runId] = args.positionals;
     const { io, home, json } = context;
@@ -67,7 +114,9 @@ export const trainCommand: CliCommand = {
       if (!runId) throw new UserError('invalid-argument', `afa train ${action} needs the run's id (see \`afa train list\`).`);
       if (action === 'show') {
         const run = getTrainingRun(home, runId);
-        print({ run }, `${describeRun(run)}\nsettings: ${JSON.stringify(run.config)}`);
+        const samples = trainingRunSamples(home, runId);
+        const sampleLines = samples.map((step) => `samples at step ${step.step}: ${step.images.map((image) => image.file).join(', ')}`);
+        print({ run, samples }, [describeRun(run), `settings: ${JSON.stringify(run.config)}`, ...sampleLines].join('\n'));
         return EXIT_OK;
       }
       if (action === 'delete') {
@@ -81,9 +130,9 @@ export const trainCommand: CliCommand = {
     let id = runId;
     if (action !== 'resume') {
       const models = (args.string('models') ?? '').split(',').map((part) => part.trim()).filter(Boolean);
-      const data = args.string('data');
       if (models.length < 2) throw new UserError('invalid-argument', 'Name 2–6 members with --models a,b,c (in order).');
-      if (!data) throw new UserError('invalid-argument', 'Give the dataset folder with --data <folder>.');
+      const dataset = datasetOption(args.string('data'), args.string('from-history'), args.flag('favourites'));
+      const samplePrompts = args.strings('sample-prompt');
       const settings: Partial<TrainingSettings> = {
         resolution: args.number('resolution'),
         steps: args.number('steps'),
@@ -91,14 +140,21 @@ export const trainCommand: CliCommand = {
         batchSize: args.number('batch'),
         microBatch: args.number('micro-batch'),
         lr: args.number('lr'),
+        schedule: lrSchedule(args.string('lr-schedule'), args.number('warmup-steps')),
+        warmupSteps: args.number('warmup-steps'),
+        maxGradNorm: args.number('max-grad-norm'),
         seed: args.number('seed'),
         validationShare: args.number('validation-share'),
         validationEvery: args.number('validate-every'),
         checkpointEvery: args.number('checkpoint-every'),
         missingCaptions: args.flag('caption-from-file-name') ? 'use-file-name' : undefined,
         smallImages: args.flag('skip-small') ? 'skip' : undefined,
+        samplePrompts: samplePrompts.length > 0 ? samplePrompts : undefined,
+        sampleCount: args.number('samples'),
+        sampleSteps: args.number('sample-steps'),
+        sampleSeed: args.number('sample-seed'),
       };
-      const run = createTrainingRun(home, { models: models.map((reference) => findModel(home, reference).id), data, settings, startFrom: args.string('aggregators') });
+      const run = createTrainingRun(home, { models: models.map((reference) => findModel(home, reference).id), dataset, settings, startFrom: args.string('aggregators') });
       id = run.id;
       if (!json) io.stderr.write(`Training run ${id}\n`);
     }
@@ -118,6 +174,7 @@ export const trainCommand: CliCommand = {
         reporter.finish();
         const members = event.reference ? `; members ${event.reference.members.map((l) => l.toFixed(4)).join(', ')}, uniform average ${event.reference.uniformAverage.toFixed(4)}` : '';
         io.stderr.write(`Validation at step ${event.step}: ensemble ${event.loss.toFixed(4)}${members}\n`);
+        if (event.samples) io.stderr.write(`Samples: ${event.samples.images.map((image) => image.file).join(', ')}\n`);
       }
     };
     try {

@@ -23,7 +23,7 @@ export interface DatasetItem {
   readonly captionSource: 'txt' | 'metadata' | 'file-name' | 'history';
 }
 
-export type DatasetProblemKind = 'missing-caption' | 'metadata-missing-image' | 'metadata-bad-line' | 'unreadable-caption';
+export type DatasetProblemKind = 'missing-caption' | 'metadata-missing-image' | 'metadata-bad-line' | 'unreadable-caption' | 'history-missing-image';
 
 export interface DatasetProblem {
   readonly kind: DatasetProblemKind;

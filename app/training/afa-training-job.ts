@@ -11,14 +11,18 @@
 //   captions   dropped with probability p → the empty caption's embeddings
 //   loss       mean((AFA(x_t, t, c) − ε)²)
 // so a run resumed from the checkpoint at step s computes exactly what an uninterrupted run computes.
+// At every validation the run also draws sample images from fixed prompts and seeds with its current
+// aggregator weights (validation-samples.ts); they depend on nothing else, so they too are the same in
+// a resumed run.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CancelledError, UserError } from '../common/errors.ts';
+import { CancelledError, isCancelled, UserError } from '../common/errors.ts';
 import type { Progress } from '../common/progress.ts';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import type { AggregatorSet, ExpertIdentity, StudioAggregatorManifest } from '../ensemble/aggregator-set.ts';
 import { STUDIO_AGGREGATOR_MANIFEST, STUDIO_AGGREGATOR_WEIGHTS } from '../ensemble/aggregator-set.ts';
 import type { Expert } from '../ensemble/lock-step-graph.ts';
+import type { LatentDecoder } from '../pipeline/denoiser.ts';
 import { writeSafetensors } from '../tensor/safetensors.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { SessionOptions } from '../runtime/onnx-runtime.ts';
@@ -37,6 +41,7 @@ import type { TrainingEncoders } from './training-encoders.ts';
 import { latestCheckpoint, writeCheckpoint, type CheckpointState, type TrainMetric, type ValidationMetric } from './training-checkpoint.ts';
 import { referenceLosses, type ReferenceLosses } from './training-validation.ts';
 import { resolveTrainingSettings, type TrainingSettings } from './training-settings.ts';
+import { planSamples, ValidationSampler, type PromptEmbeddings, type SamplePlan, type StepSamples } from './validation-samples.ts';
 
 /** What a run reports while it works (besides the generic Progress of caching). */
 export type TrainingEvent =
@@ -52,7 +57,14 @@ export type TrainingEvent =
       readonly secondsPerStep: number;
       readonly etaSeconds: number;
     }
-  | { readonly kind: 'validation'; readonly step: number; readonly loss: number; readonly reference: ReferenceLosses | null }
+  | {
+      readonly kind: 'validation';
+      readonly step: number;
+      readonly loss: number;
+      readonly reference: ReferenceLosses | null;
+      /** The sample images of this validation (none when the run samples nothing). */
+      readonly samples: StepSamples | null;
+    }
   | { readonly kind: 'checkpoint'; readonly step: number; readonly dir: string };
 
 export interface AfaTrainingJobOptions {
@@ -72,6 +84,11 @@ export interface AfaTrainingJobOptions {
   readonly session?: SessionOptions;
   /** Skip the members' and the uniform average's validation losses (they cost K + 1 forward graphs). */
   readonly skipReference?: boolean;
+  /**
+   * The VAE decoder of the sample images drawn at each validation (the first member's, as the studio's
+   * AFA recipes decode); without it the run draws no samples.
+   */
+  readonly sampleDecoder?: LatentDecoder;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: TrainingEvent) => void;
   /**
@@ -97,10 +114,10 @@ export interface AfaTrainingResult {
   /**
    * Wall time of this call in seconds: `steps` inside the training step (forward + backward + AdamW),
    * `loop` the whole step loop (also batch assembly, random draws, checkpoints; validation excluded,
-   * reported as `validation`; `checkpoints` the part of the loop spent writing them), `prepare` caching
-   * the dataset and compiling.
+   * reported as `validation`, of which `samples` drawing and saving the sample images; `checkpoints` the
+   * part of the loop spent writing them), `prepare` caching the dataset and compiling.
    */
-  readonly timing: { readonly prepare: number; readonly steps: number; readonly loop: number; readonly checkpoints: number; readonly validation: number; readonly stepsRun: number; readonly imagesPerStep: number };
+  readonly timing: { readonly prepare: number; readonly steps: number; readonly loop: number; readonly checkpoints: number; readonly validation: number; readonly samples: number; readonly stepsRun: number; readonly imagesPerStep: number };
 }
 
 /** The loss became NaN or infinite: the run stops; the last good checkpoint stays. */
@@ -124,6 +141,8 @@ interface RunFile {
   readonly experts: readonly ExpertIdentity[];
   readonly dataset: string;
   readonly reference?: ReferenceLosses | null;
+  /** What the run samples at each validation (fixed when it starts; absent in runs of older versions). */
+  readonly samples?: SamplePlan | null;
 }
 
 export function readRunFile(runDir: string): RunFile | undefined {
@@ -208,7 +227,8 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
   const began = performance.now();
   mkdirSync(runDir, { recursive: true });
   const existing = readRunFile(runDir);
-  const settings = existing?.settings ?? resolveTrainingSettings(options.settings);
+  // Runs of older versions lack the newer settings (sample images): they get the defaults.
+  const settings = resolveTrainingSettings(existing?.settings ?? options.settings);
   if (existing && existing.experts.map((e) => e.sha256).join() !== options.expertIdentities.map((e) => e.sha256).join()) {
     throw new UserError('mismatch', `The run in ${runDir} was trained on other members than the ones given.`, 'Resume it with the same models in the same order.');
   }
@@ -240,11 +260,16 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
   const validationSet = validationBatches(cached, validation, settings, random, noiser, scaling);
 
   let reference = existing?.reference ?? null;
-  if (!existing) writeRunFile(runDir, { format: 'afa-studio-training-run', settings, experts: options.expertIdentities, dataset: options.dataset.root });
+  // The sample prompts and seeds are fixed once per run: a resume samples what the start sampled.
+  const samplePlan = existing?.samples !== undefined ? existing.samples : planSamples(settings, validation.map((e) => e.item.caption), train.map((e) => e.item.caption));
+  let runFile: RunFile = { format: 'afa-studio-training-run', settings, experts: options.expertIdentities, dataset: options.dataset.root, reference, samples: samplePlan };
+  if (!existing || existing.samples === undefined) writeRunFile(runDir, runFile);
   if (reference === null && validationSet.length > 0 && !options.skipReference) {
     reference = await referenceLosses(options.experts, validationSet, join(runDir, 'scratch', 'reference'), { session: options.session, signal, onProgress: (progress) => emit({ kind: 'prepare', progress }) });
-    writeRunFile(runDir, { format: 'afa-studio-training-run', settings, experts: options.expertIdentities, dataset: options.dataset.root, reference });
+    runFile = { ...runFile, reference };
+    writeRunFile(runDir, runFile);
   }
+  const sampler = samplePlan && options.sampleDecoder && validationSet.length > 0 ? await createSampler(options, samplePlan, options.sampleDecoder, cached) : undefined;
 
   const latentShape = train[0]!.latentShape;
   const scratch = join(runDir, 'scratch', 'graph');
@@ -283,21 +308,44 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
       checkpointSeconds += (performance.now() - started) / 1000;
       emit({ kind: 'checkpoint', step: state.step, dir });
     };
+    let sampleSeconds = 0;
+    // Validation is recorded only when its samples are done too: a pause while sampling drops both, and
+    // the resumed run validates that step first (below), so no validation ends up without its samples.
     const validate = async (): Promise<void> => {
+      // No validation split (a one-image dataset, or a share of 0): no validation, and no samples either.
       if (validationSet.length === 0) return;
       let sum = 0;
       for (const batch of validationSet) sum += (await session.computeGradients(batch)).loss;
       const loss = sum / validationSet.length;
+      let samples: StepSamples | null = null;
+      if (sampler) {
+        const started = performance.now();
+        samples = await sampler.sample(state.step, session.parameters, session.shapes, signal);
+        sampleSeconds += (performance.now() - started) / 1000;
+      }
       state = { ...state, validation: [...state.validation, { step: state.step, loss }] };
-      emit({ kind: 'validation', step: state.step, loss, reference });
+      emit({ kind: 'validation', step: state.step, loss, reference, samples });
     };
     let validationSeconds = 0;
     const timedValidate = async (): Promise<void> => {
       const start = performance.now();
-      await validate();
-      validationSeconds += (performance.now() - start) / 1000;
+      try {
+        await validate();
+      } catch (error) {
+        // Paused while drawing samples: keep the steps trained since the last checkpoint.
+        if (isCancelled(error)) {
+          save();
+          throw new CancelledError(`Training paused at step ${state.step}; resume continues from there.`);
+        }
+        throw error;
+      } finally {
+        validationSeconds += (performance.now() - start) / 1000;
+      }
     };
-    if (state.step === 0 && state.validation.length === 0) await timedValidate();
+    const validationDue = (step: number): boolean => step === 0 || step === total || (settings.validationEvery > 0 && step % settings.validationEvery === 0);
+    // A fresh run validates its starting point; a resumed one the step it stopped at when that
+    // validation was interrupted (a pause while drawing its samples).
+    if (state.step < total && validationDue(state.step) && state.validation.at(-1)?.step !== state.step) await timedValidate();
     const prepareSeconds = (performance.now() - began) / 1000 - validationSeconds;
     const loopStarted = performance.now();
     const validationBeforeLoop = validationSeconds;
@@ -349,7 +397,7 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
       timedSteps++;
       const secondsPerStep = timed / timedSteps;
       emit({ kind: 'step', step: state.step, totalSteps: total, epoch, loss, smoothedLoss, lr, secondsPerStep, etaSeconds: secondsPerStep * (total - state.step) });
-      if ((settings.validationEvery > 0 && state.step % settings.validationEvery === 0) || state.step === total) await timedValidate();
+      if (validationDue(state.step)) await timedValidate();
       if (state.step % settings.checkpointEvery === 0 || state.step === total) save();
     }
     const loopSeconds = (performance.now() - loopStarted) / 1000 - (validationSeconds - validationBeforeLoop);
@@ -364,14 +412,43 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
       cache: { encodedImages: cached.encoded.images, encodedCaptions: cached.encoded.captions, skipped: cached.skipped, upscaled: cached.upscaled },
       validationImages: validation.length,
       trainingImages: train.length,
-      timing: { prepare: prepareSeconds, steps: stepSeconds, loop: loopSeconds, checkpoints: checkpointSeconds, validation: validationSeconds, stepsRun: timedSteps, imagesPerStep: settings.batchSize },
+      timing: { prepare: prepareSeconds, steps: stepSeconds, loop: loopSeconds, checkpoints: checkpointSeconds, validation: validationSeconds, samples: sampleSeconds, stepsRun: timedSteps, imagesPerStep: settings.batchSize },
     };
   } finally {
+    await sampler?.release();
     if (owned) {
       await session.release();
       rmSync(scratch, { recursive: true, force: true });
     }
   }
+}
+
+/** The sampler of a run's validation images, its prompts encoded by the members' own text encoders. */
+async function createSampler(options: AfaTrainingJobOptions, plan: SamplePlan, decoder: LatentDecoder, cached: CachedDataset): Promise<ValidationSampler> {
+  const embeddings = new Map<string, Float32Array>();
+  for (const prompt of ['', ...plan.prompts]) {
+    if (embeddings.has(prompt)) continue;
+    embeddings.set(prompt, cached.captions.get(captionKey(prompt)) ?? (await options.encoders.encodeCaption(prompt)));
+  }
+  const prompts: PromptEmbeddings = {
+    shape: cached.captionShape,
+    get: (prompt) => {
+      const embedding = embeddings.get(prompt);
+      if (!embedding) throw new UserError('invalid-argument', `The sample prompt '${prompt}' was not encoded.`);
+      return embedding;
+    },
+  };
+  return new ValidationSampler({
+    experts: options.experts,
+    aggregators: options.aggregators,
+    plan,
+    prompts,
+    decoder,
+    noiseSchedule: options.noiseSchedule,
+    runDir: options.runDir,
+    scratch: join(options.runDir, 'scratch', 'samples'),
+    session: options.session,
+  });
 }
 
 /** Sets a session's parameters to the aggregator set's weights (graph name aggregatorNN.x = aggregator NN's x). */

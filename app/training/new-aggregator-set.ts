@@ -53,7 +53,8 @@ export function initialAggregatorWeight(random: TrainingRandom, index: number, n
 
 /**
  * A new aggregator set for these experts: the weights are made when the training graph reads them
- * (the builder declares each name and shape before any is read).
+ * (the builder declares each name and shape before any is read). `sizes` other than the official ones
+ * are for tests on tiny experts.
  */
 export function newAggregatorSet(experts: readonly Expert[], identities: readonly ExpertIdentity[], seed: number, sizes: Partial<AggregatorSize> = {}): AggregatorSet {
   const random = new TrainingRandom(seed);

@@ -1,10 +1,11 @@
-// Training runs in the studio: imported models as members, a dataset folder, the settings; the run is
-// a training_runs row (its settings in `config`, its loss curve in `metrics`) and a folder
-// `<home>/training/<run id>/` with its checkpoints (afa-training-job.ts). A finished run's aggregators
-// are imported like any other set (app/ensemble/import-aggregators.ts) and linked to the run.
+// Training runs in the studio: imported models as members, a dataset (a folder, or a selection of the
+// history: app/datasets/history-dataset.ts), the settings; the run is a training_runs row (its settings
+// in `config`, its loss curve in `metrics`) and a folder `<home>/training/<run id>/` with its checkpoints
+// and validation samples (afa-training-job.ts). A finished run's aggregators are imported like any
+// other set (app/ensemble/import-aggregators.ts) and linked to the run.
 // A cancelled, crashed or killed run resumes from its last checkpoint with `resume`.
 import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { CancelledError, UserError } from '../common/errors.ts';
 import { readModelManifest, storedModelFiles, type ModelManifest } from '../checkpoints/model-store.ts';
 import { importAggregators } from '../ensemble/import-aggregators.ts';
@@ -19,28 +20,50 @@ import { tokenizerForModel } from '../pipeline/stored-model-target.ts';
 import type { SessionOptions } from '../runtime/onnx-runtime.ts';
 import { resolveNoiseScheduleConfig } from '../schedulers/scheduler-config.ts';
 import { SafetensorsFile } from '../tensor/safetensors.ts';
-import { scanImageDataset } from '../datasets/image-dataset.ts';
+import { scanImageDataset, type ImageDataset } from '../datasets/image-dataset.ts';
+import { describeHistorySelection, historyDataset, resolveHistorySelection, type HistorySelection } from '../datasets/history-dataset.ts';
+import { createModelRuntime } from '../pipeline/model-runtime.ts';
+import { VaeLatentDecoder } from '../pipeline/model-denoiser.ts';
 import { runAfaTrainingJob, type AfaTrainingResult, type TrainingEvent } from './afa-training-job.ts';
+import { listCheckpoints } from './training-checkpoint.ts';
+import { listSamples, type StepSamples } from './validation-samples.ts';
 import { newAggregatorSet } from './new-aggregator-set.ts';
 import { openStoredEncoders } from './training-encoders.ts';
 import { resolveTrainingSettings, type TrainingSettings } from './training-settings.ts';
 
+/** Where a run's images come from. */
+export type DatasetSource = { readonly kind: 'folder'; readonly path: string } | ({ readonly kind: 'history' } & HistorySelection);
+
 export interface TrainingRequest {
   /** Model ids (SHA-256), in the order the aggregators take them. */
   readonly models: readonly string[];
-  readonly data: string;
+  readonly dataset: DatasetSource;
   readonly settings?: Partial<TrainingSettings>;
   /** Start from this aggregator set (a folder); default: new aggregators (official architecture). */
   readonly startFrom?: string;
   readonly name?: string;
 }
 
+/**
+ * A run's dataset as stored: a folder, or the generation ids a history selection resolved to when the
+ * run was created (with the selection that found them, for display).
+ */
+export type StoredDataset = { readonly kind: 'folder'; readonly path: string } | { readonly kind: 'history'; readonly ids: readonly string[]; readonly selection: HistorySelection };
+
 /** What a run's `config` column holds: enough to resume it. */
 interface StoredRunConfig {
   readonly models: readonly string[];
+  /** The dataset folder ('' for a history selection; runs of older versions have only this). */
   readonly data: string;
+  readonly dataset?: StoredDataset;
   readonly startFrom: string | null;
   readonly settings: TrainingSettings;
+}
+
+/** The stored dataset of a run's config (older runs: the folder in `data`). */
+export function storedDataset(config: { readonly data?: unknown; readonly dataset?: unknown }): StoredDataset {
+  const dataset = config.dataset as StoredDataset | undefined;
+  return dataset ?? { kind: 'folder', path: typeof config.data === 'string' ? config.data : '' };
 }
 
 export function trainingRunDir(home: string, runId: string): string {
@@ -63,16 +86,40 @@ function requireMembers(home: string, ids: readonly string[], runId?: string): M
   });
 }
 
+/** A history selection's dataset as the run will see it (resolved now), or a folder's. */
+export function readDatasetSource(home: string, source: DatasetSource, missingCaptions?: TrainingSettings['missingCaptions']): ImageDataset {
+  if (source.kind === 'folder') return scanImageDataset(source.path, { missingCaptions });
+  const library = Library.open({ home });
+  try {
+    return historyDataset(library, resolveHistorySelection(library, source));
+  } finally {
+    library.close();
+  }
+}
+
 /** Creates the run's row (status queued); `runTraining` then runs it. */
 export function createTrainingRun(home: string, request: TrainingRequest): TrainingRunRow {
   const manifests = requireMembers(home, request.models);
   const settings = resolveTrainingSettings(request.settings);
-  if (!existsSync(request.data)) throw new UserError('not-found', `The dataset folder ${request.data} does not exist.`);
-  const config: StoredRunConfig = { models: manifests.map((m) => m.id), data: request.data, startFrom: request.startFrom ?? null, settings };
+  const source = request.dataset;
   const library = Library.open({ home });
   try {
+    let dataset: StoredDataset;
+    let dataName: string;
+    if (source.kind === 'folder') {
+      if (!existsSync(source.path)) throw new UserError('not-found', `The dataset folder ${source.path} does not exist.`);
+      dataset = { kind: 'folder', path: source.path };
+      dataName = source.path.split(/[\\/]/).filter(Boolean).at(-1) ?? 'data';
+    } else {
+      const selection: HistorySelection = source.ids ? { ids: source.ids } : { text: source.text?.trim() || undefined, favouritesOnly: source.favouritesOnly || undefined };
+      const ids = resolveHistorySelection(library, selection);
+      historyDataset(library, ids);
+      dataset = { kind: 'history', ids, selection: JSON.parse(JSON.stringify(selection)) as HistorySelection };
+      dataName = describeHistorySelection(selection);
+    }
+    const config: StoredRunConfig = { models: manifests.map((m) => m.id), data: dataset.kind === 'folder' ? dataset.path : '', dataset, startFrom: request.startFrom ?? null, settings };
     return library.trainingRuns.insert({
-      name: request.name ?? `${manifests.map((m) => m.name).join(' + ')} on ${request.data.split(/[\\/]/).filter(Boolean).at(-1) ?? 'data'}`,
+      name: request.name ?? `${manifests.map((m) => m.name).join(' + ')} on ${dataName}`,
       recipe: { recipeId: null, name: null, method: 'afa', members: manifests.map((m) => ({ modelId: m.id, shortHash: m.shortHash, name: m.name })), aggregatorId: null },
       config: JSON.parse(JSON.stringify(config)) as { readonly [key: string]: JsonValue },
     });
@@ -103,6 +150,11 @@ export async function runTraining(home: string, runId: string, options: RunTrain
     checkSameArchitecture(experts);
     const identities: ExpertIdentity[] = manifests.map((m) => ({ sha256: m.sha256, name: m.name }));
     const aggregators = config.startFrom ? loadAggregatorSet(config.startFrom) : newAggregatorSet(experts, identities, config.settings.seed, config.settings.aggregatorSize);
+    const runDir = trainingRunDir(home, runId);
+    const dataset = runDataset(library, storedDataset(config), config.settings, runId, listCheckpoints(runDir).length > 0);
+    // The samples' VAE decoder: the first member's, as the studio's AFA recipes decode.
+    const runtime = createModelRuntime({ sessionOptions: options.session });
+    const sampleDecoder = new VaeLatentDecoder(storedModelFiles(home, manifests[0]!).vaeDecoder, runtime);
     const encoders = await openStoredEncoders(
       manifests.map((manifest) => {
         const files = storedModelFiles(home, manifest);
@@ -121,11 +173,11 @@ export async function runTraining(home: string, runId: string, options: RunTrain
     let logged = row.metrics.length > 0 ? row.metrics[row.metrics.length - 1]!.step : 0;
     const pending: TrainingMetric[] = [];
     try {
-      const dataset = scanImageDataset(config.data, { missingCaptions: config.settings.missingCaptions });
       const prediction = manifests[0]!.prediction === 'v_prediction' ? 'v_prediction' : 'epsilon';
       const result = await runAfaTrainingJob({
-        runDir: trainingRunDir(home, runId),
+        runDir,
         cacheDir: trainingCacheDir(home),
+        sampleDecoder,
         experts,
         expertIdentities: identities,
         aggregators,
@@ -167,10 +219,60 @@ export async function runTraining(home: string, runId: string, options: RunTrain
       throw error;
     } finally {
       await encoders.release();
+      await runtime.sessions.clear();
     }
   } finally {
     library.close();
   }
+}
+
+/**
+ * Throws what would stop run `runId` from resuming now (a member or history image gone, a dataset folder
+ * moved), so a caller can say so before queueing it.
+ */
+export function checkTrainingRunCanResume(home: string, runId: string): void {
+  const library = Library.open({ home });
+  try {
+    const row = library.trainingRuns.get(runId);
+    if (!row) throw new UserError('not-found', `There is no training run ${runId}.`, 'List them with `afa train list`.');
+    if (row.status === 'done') throw new UserError('conflict', `Training run ${runId} has finished; its aggregators are ${row.aggregatorId}.`);
+    const config = row.config as unknown as StoredRunConfig;
+    requireMembers(home, config.models, runId);
+    runDataset(library, storedDataset(config), config.settings, runId, listCheckpoints(trainingRunDir(home, runId)).length > 0);
+  } finally {
+    library.close();
+  }
+}
+
+/**
+ * The dataset a run trains on. A history selection is the ids stored at creation; once the run has a
+ * checkpoint, an image gone from them would change the data order of the rest of the run, so resuming
+ * refuses until it is back (restored from the trash).
+ */
+function runDataset(library: Library, stored: StoredDataset, settings: TrainingSettings, runId: string, resuming: boolean): ImageDataset {
+  if (stored.kind === 'folder') return scanImageDataset(stored.path, { missingCaptions: settings.missingCaptions });
+  const dataset = historyDataset(library, stored.ids);
+  const gone = dataset.problems.find((problem) => problem.kind === 'history-missing-image');
+  if (gone && resuming) {
+    throw new UserError(
+      'not-found',
+      `Training run ${runId} cannot resume exactly: ${gone.files.length} of its ${stored.ids.length} history images are gone (${gone.files.slice(0, 5).join(', ')}${gone.files.length > 5 ? ', …' : ''}).`,
+      'Restore them from the trash (Settings → Trash), then resume; or start a new run on the images there are.',
+    );
+  }
+  return dataset;
+}
+
+/** A run's sample images with their paths relative to the studio home ('/'-separated), as the UI loads studio images. */
+export type StudioStepSamples = Omit<StepSamples, 'images'> & { readonly images: readonly (StepSamples['images'][number] & { readonly path: string })[] };
+
+export function withStudioPaths(home: string, samples: StepSamples): StudioStepSamples {
+  return { ...samples, images: samples.images.map((image) => ({ ...image, path: relative(home, image.file).split(sep).join('/') })) };
+}
+
+/** A run's validation samples, oldest first. */
+export function trainingRunSamples(home: string, runId: string): StudioStepSamples[] {
+  return listSamples(trainingRunDir(home, runId)).map((samples) => withStudioPaths(home, samples));
 }
 
 export function listTrainingRuns(home: string): TrainingRunRow[] {

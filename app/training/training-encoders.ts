@@ -6,7 +6,10 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../common/errors.ts';
-import { compileComponent, type CompiledComponent } from '../models/compile-component.ts';
+import { compileComponent, saveComponent, type CompiledComponent } from '../models/compile-component.ts';
+import type { LatentDecoder } from '../pipeline/denoiser.ts';
+import { createModelRuntime } from '../pipeline/model-runtime.ts';
+import { VaeLatentDecoder } from '../pipeline/model-denoiser.ts';
 import { openDiffusersComponent } from '../models/diffusers-folder.ts';
 import { parseClipTextConfig } from '../models/clip-text-config.ts';
 import { parseVaeConfig } from '../models/vae-config.ts';
@@ -107,6 +110,18 @@ async function encodeWith(textEncoders: readonly { tokenizer: ClipTokenizer; enc
   const data = new Float32Array(parts.reduce((sum, part) => sum + part.length, 0));
   parts.forEach((part, k) => data.set(part, k * part.length));
   return { data, shape: [textEncoders.length, ...shape] };
+}
+
+/**
+ * The VAE decoder of a diffusers pipeline folder (vae/), saved into `scratch`, for the sample images a
+ * run draws at each validation (the studio passes its stored vae_decoder.onnx instead).
+ */
+export function openFolderSampleDecoder(expertFolder: string, scratch: string, session?: SessionOptions): LatentDecoder & { release(): Promise<void> } {
+  const component = openDiffusersComponent(join(expertFolder, 'vae'), parseVaeConfig);
+  const modelPath = saveComponent({ kind: 'vae-decoder', config: component.config, weights: component.weights }, scratch).get('vae_decoder')!;
+  const runtime = createModelRuntime({ sessionOptions: session });
+  const decoder = new VaeLatentDecoder(modelPath, runtime);
+  return { decode: (latents) => decoder.decode(latents), release: () => runtime.sessions.clear() };
 }
 
 /** What openStoredEncoders needs of each imported model (the model store's graphs and tokenizer). */

@@ -41,6 +41,18 @@ export interface TrainingSettings {
    * whose weights stay interchangeable with the official code. Smaller models (the demo family) use less.
    */
   readonly aggregatorSize?: AggregatorSize;
+  /**
+   * Sample images at every validation (validation-samples.ts), one per prompt, each prompt with its own
+   * fixed seed: the `samplePrompts`, or when none are given the first `sampleCount` distinct captions
+   * of the validation split (then of the training split). No prompts and sampleCount 0: no samples.
+   */
+  readonly sampleCount: number;
+  readonly samplePrompts: readonly string[];
+  /** Sampler steps per sample image (DDIM, η = 0: the same image for the same weights and seed). */
+  readonly sampleSteps: number;
+  readonly sampleGuidance: number;
+  /** Sample i uses seed sampleSeed + i. */
+  readonly sampleSeed: number;
 }
 
 export const TRAINING_DEFAULTS: TrainingSettings = Object.freeze({
@@ -64,7 +76,15 @@ export const TRAINING_DEFAULTS: TrainingSettings = Object.freeze({
   smallImages: 'upscale',
   missingCaptions: 'refuse',
   maxFailedShare: 0.1,
+  sampleCount: 2,
+  samplePrompts: Object.freeze([]),
+  sampleSteps: 20,
+  sampleGuidance: 7.5,
+  sampleSeed: 0,
 });
+
+/** At most this many sample prompts per validation (each costs a whole generation). */
+export const MAX_SAMPLE_COUNT = 8;
 
 function positiveInteger(value: number, what: string): void {
   if (!Number.isInteger(value) || value <= 0) throw new UserError('invalid-argument', `${what} must be a positive whole number, got ${value}.`);
@@ -96,5 +116,19 @@ export function resolveTrainingSettings(overrides: Partial<TrainingSettings> = {
       throw new UserError('invalid-argument', `An aggregator width of ${hiddenSize} does not fit ${AGGREGATOR_NORM_GROUPS} norm groups and ${numAttentionHeads} heads.`, `Use a multiple of ${AGGREGATOR_NORM_GROUPS} that the head count divides.`);
     }
   }
+  if (!Number.isInteger(settings.warmupSteps) || settings.warmupSteps < 0) throw new UserError('invalid-argument', `The warm-up steps must be a non-negative whole number, got ${settings.warmupSteps}.`);
+  if (!(settings.maxGradNorm >= 0) || !Number.isFinite(settings.maxGradNorm)) throw new UserError('invalid-argument', `The gradient-norm limit must be 0 (no clipping) or positive, got ${settings.maxGradNorm}.`);
+  if ((settings.schedule === 'linear' || settings.schedule === 'cosine') && settings.steps !== undefined && settings.steps <= settings.warmupSteps) {
+    throw new UserError('invalid-argument', `The '${settings.schedule}' schedule needs more steps (${settings.steps}) than warm-up steps (${settings.warmupSteps}).`, 'Lower --warmup-steps or train for more steps.');
+  }
+  const prompts = settings.samplePrompts.map((prompt) => prompt.trim()).filter(Boolean);
+  if (!Number.isInteger(settings.sampleCount) || settings.sampleCount < 0 || settings.sampleCount > MAX_SAMPLE_COUNT) {
+    throw new UserError('invalid-argument', `The number of sample images must be a whole number from 0 to ${MAX_SAMPLE_COUNT}, got ${settings.sampleCount}.`);
+  }
+  if (prompts.length > MAX_SAMPLE_COUNT) throw new UserError('invalid-argument', `At most ${MAX_SAMPLE_COUNT} sample prompts, got ${prompts.length}.`);
+  positiveInteger(settings.sampleSteps, 'The sample steps');
+  if (!(settings.sampleGuidance >= 0 && settings.sampleGuidance <= 50)) throw new UserError('invalid-argument', `The sample guidance scale must be from 0 to 50, got ${settings.sampleGuidance}.`);
+  if (!Number.isSafeInteger(settings.sampleSeed) || settings.sampleSeed < 0) throw new UserError('invalid-argument', `The sample seed must be a non-negative whole number, got ${settings.sampleSeed}.`);
+  if (prompts.length !== settings.samplePrompts.length) return Object.freeze({ ...settings, samplePrompts: Object.freeze(prompts) });
   return Object.freeze(settings);
 }

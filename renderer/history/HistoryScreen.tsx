@@ -17,6 +17,7 @@ import { useToasts } from '../ui/Toasts.tsx';
 import { CompareDialog } from './CompareDialog.tsx';
 import { DetailDialog } from './DetailDialog.tsx';
 import { HistoryCell } from './HistoryCell.tsx';
+import { rememberHistoryFocus } from './history-focus.ts';
 import { useHistoryImports } from './history-imports.ts';
 import { useHistoryPages } from './history-pages.ts';
 import { ReconcileBanner } from './ReconcileBanner.tsx';
@@ -68,6 +69,9 @@ export function HistoryScreen({ openId, onOpen, onUseSettings }: Props) {
   const { need } = pages;
   const onVisible = useCallback((_first: number, last: number) => need(last), [need]);
   const filtered = Boolean(search || method || modelId || favouritesOnly || fromDay || toDay);
+  // The Train screen offers this search and this selection as a dataset.
+  // (The words as typed, not the debounced search: leaving right after typing keeps them.)
+  useEffect(() => rememberHistoryFocus({ text: text.trim(), favouritesOnly, selectedIds: [...selected] }), [text, favouritesOnly, selected]);
 
   // Images deleted elsewhere (the detail view, another window) leave the selection.
   useEffect(

@@ -1,6 +1,8 @@
 // `afa train` as a person runs it: the real bin in child processes, the golden tiny experts imported
-// into a temporary home, new aggregators on a generated dataset; Ctrl+C at step 2 saves a checkpoint
-// and exits 130, `afa train resume` finishes the run and imports its aggregators; list, show, delete.
+// into a temporary home, new aggregators on a generated dataset with a cosine learning-rate schedule
+// after a warm-up, gradient clipping and one sample image per validation; Ctrl+C at step 2 saves a
+// checkpoint and exits 130, `afa train resume` finishes the run (the schedule carries on where it
+// stopped) and imports its aggregators; list, show, delete; options refused with their reasons.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -8,6 +10,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { goldenExpertFolders, scratchDir } from '../ensemble/golden-experts.ts';
 import { repoRoot } from '../pipeline/tiny-model.ts';
+import { runCli } from '../../app/cli/main.ts';
 import { writeGeneratedDataset } from '../datasets/generated-dataset.ts';
 
 const BIN = join(repoRoot, 'bin', 'afa.js');
@@ -56,8 +59,22 @@ test('afa train: new aggregators, Ctrl+C saves a checkpoint (exit 130), resume f
   const missing = afa(home, 'train', '--models', 'expert1,expert2', '--data', join(home, 'nowhere'));
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /does not exist/);
+  // Refused options, in this process (the same runCli the bin runs; a child each would cost seconds).
+  const refused = async (pattern: RegExp, ...args: string[]) => {
+    let stderr = '';
+    const io = { stdout: { write: () => true }, stderr: { write: (text: string) => (stderr += text) }, env: { AFA_STUDIO_HOME: home }, interrupt: new AbortController().signal };
+    assert.equal(await runCli(['train', '--models', 'expert1,expert2', ...args], io), 2, stderr);
+    assert.match(stderr, pattern);
+  };
+  await refused(/The warmup schedule needs the number of warm-up steps/, '--data', data, '--lr-schedule', 'warmup');
+  await refused(/Unknown learning-rate schedule 'exponential'/, '--data', data, '--lr-schedule', 'exponential');
+  await refused(/needs more steps \(2\) than warm-up steps \(5\)/, '--data', data, '--lr-schedule', 'cosine', '--warmup-steps', '5', '--steps', '2');
+  await refused(/gradient-norm limit must be 0 \(no clipping\) or positive, got -1/, '--data', data, '--max-grad-norm=-1');
+  await refused(/either --data <folder> or --from-history/, '--data', data, '--favourites');
+  await refused(/The history has no favourites\./, '--favourites');
+  await refused(/No image in the history matches "cat"\./, '--from-history', 'cat');
 
-  const args = ['train', '--models', 'expert1,expert2,expert3', '--data', data, '--resolution', '64', '--steps', '4', '--batch', '2', '--validation-share', '0.25', '--validate-every', '0', '--checkpoint-every', '10', '--progress', 'json'];
+  const args = ['train', '--models', 'expert1,expert2,expert3', '--data', data, '--resolution', '64', '--steps', '4', '--batch', '2', '--validation-share', '0.25', '--validate-every', '0', '--checkpoint-every', '10', '--lr-schedule', 'cosine', '--warmup-steps', '2', '--max-grad-norm', '1', '--samples', '1', '--sample-steps', '2', '--progress', 'json'];
   const stopped = await interruptedAt(home, 2, args);
   assert.equal(stopped.status, 130, stopped.stderr);
   const listed = ok(afa(home, 'train', 'list', '--json')).runs as { id: string; status: string }[];
@@ -72,9 +89,17 @@ test('afa train: new aggregators, Ctrl+C saves a checkpoint (exit 130), resume f
   assert.match(aggregatorId, /^agg-/);
   const sets = ok(afa(home, 'aggregators', '--json')).aggregators as { id: string }[];
   assert.ok(sets.some((set) => set.id === aggregatorId));
-  const shown = ok(afa(home, 'train', 'show', runId, '--json')).run as { status: string; metrics: { step: number }[] };
+  const show = ok(afa(home, 'train', 'show', runId, '--json'));
+  const shown = show.run as { status: string; metrics: { step: number; lr?: number }[]; config: { settings: Record<string, unknown> } };
   assert.equal(shown.status, 'done');
-  assert.deepEqual(shown.metrics.filter((m) => 'loss' in m).map((m) => m.step), [1, 2, 3, 4]);
+  const trained = shown.metrics.filter((m) => 'loss' in m);
+  assert.deepEqual(trained.map((m) => m.step), [1, 2, 3, 4]);
+  // Linear warm-up over 2 steps from 0, then half a cosine to 0 at step 4 (diffusers' get_scheduler).
+  assert.deepEqual(trained.map((m) => m.lr), [0, 0.5e-4, 1e-4, 0.5e-4]);
+  assert.deepEqual([shown.config.settings.schedule, shown.config.settings.warmupSteps, shown.config.settings.maxGradNorm], ['cosine', 2, 1]);
+  const samples = show.samples as { step: number; images: { file: string; seed: number }[] }[];
+  assert.deepEqual(samples.map((s) => [s.step, s.images.length]), [[0, 1], [4, 1]]);
+  assert.ok(samples.every((s) => existsSync(s.images[0]!.file)));
   assert.match(afa(home, 'train', 'list').stdout, /done .*step 4, loss/);
   ok(afa(home, 'train', 'delete', runId, '--json'));
   assert.equal(existsSync(join(home, 'training', runId)), false);
