@@ -31,7 +31,7 @@ export const DEMO_EXPERT_NAMES: Readonly<Record<string, string>> = {
 export const DEMO_RECIPE: DemoPackRecipe = Object.freeze({
   name: 'Demo ensemble (AFA)',
   method: 'afa',
-  prompt: 'a large red star on the left, blue checked background',
+  prompt: 'a large orange star in the centre, blue background with vertical stripes',
   negativePrompt: '',
   sampler: 'ddim',
   steps: 25,
@@ -40,9 +40,6 @@ export const DEMO_RECIPE: DemoPackRecipe = Object.freeze({
   height: DEMO_IMAGE_SIZE,
   seed: 1,
 });
-
-/** Training images written for the aggregators' run (each a generated scene + caption). */
-const AGGREGATOR_DATASET_SIZE = 2000;
 
 export interface BuildDemoPackOptions extends JobControl {
   readonly workDir: string;
@@ -82,7 +79,7 @@ export async function buildDemoPack(options: BuildDemoPackOptions): Promise<{ re
   const home = join(options.workDir, 'home');
   const installed = await installDemoPack(home, stagePack, { signal: options.signal });
   const dataset = join(options.workDir, 'aggregator-dataset');
-  if (!existsSync(dataset)) await writeSceneDataset(dataset, { split: 'train', count: AGGREGATOR_DATASET_SIZE, seed: options.recipe.seed + 7, size: DEMO_IMAGE_SIZE }, { signal: options.signal });
+  if (!existsSync(dataset)) await writeSceneDataset(dataset, { split: 'train', count: options.recipe.aggregators.datasetSize, seed: options.recipe.seed + 7, size: DEMO_IMAGE_SIZE }, { signal: options.signal });
   const stage = options.recipe.aggregators;
   const settings = {
     resolution: DEMO_IMAGE_SIZE,
@@ -100,7 +97,7 @@ export async function buildDemoPack(options: BuildDemoPackOptions): Promise<{ re
   };
   const models = installed.models.map((model) => model.modelId);
   let run = listTrainingRuns(home).find((row) => row.name === 'demo aggregators');
-  if (!run) run = createTrainingRun(home, { models, data: dataset, settings, name: 'demo aggregators' });
+  if (!run) run = createTrainingRun(home, { models, dataset: { kind: 'folder', path: dataset }, settings, name: 'demo aggregators' });
   if (run.status !== 'done') run = (await runTraining(home, run.id, { signal: options.signal, onEvent: options.onTrainingEvent })).run;
   const library = Library.open({ home });
   let aggregatorsPath: string;
@@ -113,7 +110,7 @@ export async function buildDemoPack(options: BuildDemoPackOptions): Promise<{ re
     command: options.command,
     recipe: options.recipe,
     stages: family.records,
-    aggregators: { settings, datasetSize: AGGREGATOR_DATASET_SIZE, datasetSeed: options.recipe.seed + 7, metrics: run.metrics, experts: models },
+    aggregators: { settings, datasetSize: options.recipe.aggregators.datasetSize, datasetSeed: options.recipe.seed + 7, metrics: run.metrics, experts: models },
     seconds: Math.round((performance.now() - started) / 1000),
   } as unknown as JsonValue;
   await writeDemoPack(options.outDir, {

@@ -96,7 +96,8 @@ export interface FamilyRecipe {
   readonly vae: StageRecipe & { readonly crop: number; readonly klWeight: number };
   readonly base: StageRecipe & { readonly captionDropout: number };
   readonly experts: StageRecipe & { readonly captionDropout: number };
-  readonly aggregators: StageRecipe;
+  /** `datasetSize`: generated training scenes written as the dataset folder of the aggregators' run. */
+  readonly aggregators: StageRecipe & { readonly datasetSize: number };
   readonly checkpointEvery: number;
   readonly logEvery: number;
 }
@@ -107,7 +108,7 @@ export const FULL_RECIPE: FamilyRecipe = Object.freeze({
   vae: { steps: 3000, batch: 8, lr: 2e-3, warmupSteps: 100, crop: 32, klWeight: 1e-5 },
   base: { steps: 1200, batch: 16, lr: 6e-4, warmupSteps: 100, captionDropout: 0.1 },
   experts: { steps: 250, batch: 16, lr: 2e-4, warmupSteps: 20, captionDropout: 0.1 },
-  aggregators: { steps: 300, batch: 8, lr: 1e-3, warmupSteps: 20 },
+  aggregators: { steps: 300, batch: 8, lr: 1e-3, warmupSteps: 20, datasetSize: 600 },
   checkpointEvery: 100,
   logEvery: 50,
 });
@@ -118,7 +119,7 @@ export const QUICK_RECIPE: FamilyRecipe = Object.freeze({
   vae: { steps: 60, batch: 8, lr: 2e-3, warmupSteps: 5, crop: 32, klWeight: 1e-5 },
   base: { steps: 60, batch: 8, lr: 1e-3, warmupSteps: 5, captionDropout: 0.1 },
   experts: { steps: 12, batch: 8, lr: 2e-4, warmupSteps: 2, captionDropout: 0.1 },
-  aggregators: { steps: 12, batch: 2, lr: 1e-3, warmupSteps: 2 },
+  aggregators: { steps: 12, batch: 2, lr: 1e-3, warmupSteps: 2, datasetSize: 40 },
   checkpointEvery: 20,
   logEvery: 10,
 });
