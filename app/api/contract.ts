@@ -703,6 +703,8 @@ export interface TrainingSettingsInput {
   readonly checkpointEvery?: number;
   readonly missingCaptions?: 'refuse' | 'use-file-name';
   readonly smallImages?: 'upscale' | 'skip';
+  /** Size of new aggregators; default the official SD1.5 one (hidden 128, 8 heads, 2 layers). Small models (the demo) use less. */
+  readonly aggregatorSize?: { readonly hiddenSize: number; readonly numAttentionHeads: number; readonly numLayers: number };
 }
 
 export interface TrainingMetricPoint {
