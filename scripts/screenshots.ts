@@ -167,6 +167,8 @@ try {
   await page.goto(`${studio.server.origin}/#/history/${afaImage.id}`);
   await page.getByRole('dialog', { name: 'Generation' }).getByRole('button', { name: /Contribution map/ }).click();
   await page.getByLabel(/Contribution map, step/).first().waitFor();
+  // The legend (which colour is which expert, and its share at this step) sits below the image.
+  await page.getByRole('list', { name: 'Contribution by model' }).scrollIntoViewIfNeeded();
   await shoot('contribution-map');
 
   // The demo recipe beside each of its experts alone, on the same seed.
