@@ -716,6 +716,8 @@ export interface TrainingSettingsInput {
   readonly sampleGuidance?: number;
   /** Sample i uses seed sampleSeed + i. */
   readonly sampleSeed?: number;
+  /** Size of new aggregators; default the official SD1.5 one (hidden 128, 8 heads, 2 layers). Small models (the demo) use less. */
+  readonly aggregatorSize?: { readonly hiddenSize: number; readonly numAttentionHeads: number; readonly numLayers: number };
 }
 
 /**
