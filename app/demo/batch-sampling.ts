@@ -70,7 +70,7 @@ function pairRows(latents: Tensor<'float32'>): Tensor<'float32'> {
 }
 
 /** Prompt conditioning of a batch, per model of the method (MagicFusion has two). */
-interface BatchConditioning {
+export interface BatchConditioning {
   readonly guided: boolean;
   readonly parts: readonly Conditioning[];
 }
@@ -137,13 +137,17 @@ export interface BatchResult {
   readonly images: readonly RgbImage[];
 }
 
-/** Generates the job's images with DDIM (η = 0), one batch of 2N rows per step. */
-export async function sampleBatch(denoiser: BatchableDenoiser, decoder: LatentDecoder, job: BatchJob, signal?: AbortSignal): Promise<BatchResult> {
+/**
+ * Generates the job's images with DDIM (η = 0), one batch of 2N rows per step. `conditioning` is the
+ * prompts' encodeBatch (guided when the job is), when the caller reuses it for several step counts.
+ */
+export async function sampleBatch(denoiser: BatchableDenoiser, decoder: LatentDecoder, job: BatchJob, signal?: AbortSignal, encoded?: BatchConditioning): Promise<BatchResult> {
   if (job.prompts.length !== job.seeds.length) throw new RangeError('one seed per prompt');
   const scheduler = createScheduler('ddim', { ...job.schedule, eta: 0 });
   scheduler.setTimesteps(job.steps);
   const guided = job.guidance > 1;
-  const conditioning = await encodeBatch(denoiser, job.prompts, job.negativePrompt, guided);
+  const conditioning = encoded ?? (await encodeBatch(denoiser, job.prompts, job.negativePrompt, guided));
+  if (conditioning.guided !== (guided || denoiser instanceof MagicFusionDenoiser)) throw new RangeError('the conditioning was encoded for another guidance');
   // DDIM's initNoiseSigma is 1: the pipeline's scaled initial latents are the noise itself.
   let latents = concatTensors(
     job.seeds.map((seed) => initialNoise(seed, job.width, job.height)),

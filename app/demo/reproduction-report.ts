@@ -445,7 +445,7 @@ export function discussion(result: ReproductionResult, data: DiscussionData): st
   });
   const gaps = result.stepCounts.map((_, si) => meanOf(allAt('afa', si)) - meanOf(allAt(bestExpertAt(si), si)));
   const trend = gaps[0]! > gaps[gaps.length - 1]! ? 'larger with fewer steps' : gaps[0]! < gaps[gaps.length - 1]! ? 'smaller with fewer steps' : 'the same at the fewest and the most steps';
-  paragraphs.push(`**Fewer steps (Fig. 4).** AFA minus the best single expert at each step count, all attributes right: ${stepSentences.join('; ')}. The gap is ${trend} — the paper reports AFA's advantage holding up as steps are cut.`);
+  paragraphs.push(`**Fewer steps (Fig. 4).** AFA minus the best single expert at each step count, all attributes right: ${stepSentences.join('; ')}. The gap is ${trend} (the paper's Fig. 4 claims AFA's advantage holds as the steps are cut).`);
 
   // Ablation.
   const spatial = data.comparisons.find((c) => c.key === 'afa-no-spatial')!;
