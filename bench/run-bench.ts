@@ -21,6 +21,7 @@ const suites: readonly SuiteEntry[] = [
   { name: 'ensemble', load: async () => (await import('./ensemble.ts')).benchEnsemble },
   { name: 'train', load: async () => (await import('./train.ts')).benchTrain },
   { name: 'train-job', load: async () => (await import('./train-job.ts')).benchTrainJob },
+  { name: 'demo-scenes', load: async () => (await import('./demo-scenes.ts')).benchDemoScenes },
 ];
 
 function parseArguments(argv: readonly string[]): { names: string[]; json: string } {

@@ -41,13 +41,26 @@ export function degradeImage(image: Uint8Array, size: number, seed: number, degr
   }
   const gains = [0, 1, 2].map(() => 1 + (random.float() * 2 - 1) * degradation.gain);
   const offsets = [0, 1, 2].map(() => (random.float() * 2 - 1) * degradation.shift);
+  // Box–Muller gives two independent normals per pair of uniforms: both are used.
+  let spare: number | undefined;
+  const normal = (): number => {
+    if (spare !== undefined) {
+      const value = spare;
+      spare = undefined;
+      return value;
+    }
+    const radius = Math.sqrt(-2 * Math.log(1 - random.float()));
+    const angle = 2 * Math.PI * random.float();
+    spare = radius * Math.sin(angle);
+    return radius * Math.cos(angle);
+  };
   const out = new Uint8Array(image.length);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       for (let c = 0; c < 3; c++) {
         let v = 0;
         for (let k = -radius; k <= radius; k++) v += kernel[k + radius]! * across[(clampIndex(y + k) * size + x) * 3 + c]!;
-        v = v * gains[c]! + offsets[c]! + random.normal() * degradation.noise;
+        v = v * gains[c]! + offsets[c]! + normal() * degradation.noise;
         out[(y * size + x) * 3 + c] = Math.min(255, Math.max(0, Math.round(v)));
       }
     }

@@ -35,7 +35,6 @@ import {
   type Scene,
   type SceneObject,
   type Shape,
-  type Size,
 } from './scenes.ts';
 
 type Lab = [number, number, number];
@@ -222,25 +221,39 @@ function fitBackground(lab: Float32Array, pixels: ArrayLike<number>, low: number
 /** Per-channel 3×3 median of an interleaved 3-channel float image (edges replicate). */
 function median3x3(source: Float32Array, size: number): Float32Array {
   const out = new Float32Array(source.length);
-  const v = new Float64Array(9);
-  // The 19 compare-exchanges of a median-of-9 network (Paeth, Graphics Gems): v[4] ends as the median.
-  const order = (i: number, j: number) => {
-    if (v[i]! > v[j]!) {
-      const t = v[i]!;
-      v[i] = v[j]!;
-      v[j] = t;
-    }
-  };
   for (let y = 0; y < size; y++) {
-    const rows = [Math.max(0, y - 1), y, Math.min(size - 1, y + 1)];
+    const r0 = Math.max(0, y - 1) * size;
+    const r1 = y * size;
+    const r2 = Math.min(size - 1, y + 1) * size;
     for (let x = 0; x < size; x++) {
-      const columns = [Math.max(0, x - 1), x, Math.min(size - 1, x + 1)];
+      const c0 = Math.max(0, x - 1);
+      const c2 = Math.min(size - 1, x + 1);
       for (let c = 0; c < 3; c++) {
-        let k = 0;
-        for (const yy of rows) for (const xx of columns) v[k++] = source[(yy * size + xx) * 3 + c]!;
-        order(1, 2), order(4, 5), order(7, 8), order(0, 1), order(3, 4), order(6, 7), order(1, 2), order(4, 5), order(7, 8);
-        order(0, 3), order(5, 8), order(4, 7), order(3, 6), order(1, 4), order(2, 5), order(4, 7), order(4, 2), order(6, 4), order(4, 2);
-        out[(y * size + x) * 3 + c] = v[4]!;
+        let p0 = source[(r0 + c0) * 3 + c]!, p1 = source[(r0 + x) * 3 + c]!, p2 = source[(r0 + c2) * 3 + c]!;
+        let p3 = source[(r1 + c0) * 3 + c]!, p4 = source[(r1 + x) * 3 + c]!, p5 = source[(r1 + c2) * 3 + c]!;
+        let p6 = source[(r2 + c0) * 3 + c]!, p7 = source[(r2 + x) * 3 + c]!, p8 = source[(r2 + c2) * 3 + c]!;
+        let t: number;
+        // The 19 compare-exchanges of Paeth's median-of-9 network (Graphics Gems): p4 ends as the median.
+        if (p1 > p2) (t = p1), (p1 = p2), (p2 = t);
+        if (p4 > p5) (t = p4), (p4 = p5), (p5 = t);
+        if (p7 > p8) (t = p7), (p7 = p8), (p8 = t);
+        if (p0 > p1) (t = p0), (p0 = p1), (p1 = t);
+        if (p3 > p4) (t = p3), (p3 = p4), (p4 = t);
+        if (p6 > p7) (t = p6), (p6 = p7), (p7 = t);
+        if (p1 > p2) (t = p1), (p1 = p2), (p2 = t);
+        if (p4 > p5) (t = p4), (p4 = p5), (p5 = t);
+        if (p7 > p8) (t = p7), (p7 = p8), (p8 = t);
+        if (p0 > p3) p3 = p0;
+        if (p5 > p8) p5 = p8;
+        if (p4 > p7) (t = p4), (p4 = p7), (p7 = t);
+        if (p3 > p6) p6 = p3;
+        if (p1 > p4) p4 = p1;
+        if (p2 > p5) p2 = p5;
+        if (p4 > p7) p4 = p7;
+        if (p4 > p2) (t = p4), (p4 = p2), (p2 = t);
+        if (p6 > p4) p4 = p6;
+        if (p4 > p2) p4 = p2;
+        out[(r1 + x) * 3 + c] = p4;
       }
     }
   }
@@ -490,7 +503,16 @@ export function detectScene(image: Uint8Array, size: number): DetectedScene {
   checkImage(image, size);
   const n = size * size;
   const raw = new Float32Array(n * 3);
-  for (let p = 0; p < n; p++) raw.set(oklab(image[p * 3]!, image[p * 3 + 1]!, image[p * 3 + 2]!), p * 3);
+  // Rendered and generated images repeat colours a lot: convert each distinct one once.
+  const converted = new Map<number, Lab>();
+  for (let p = 0; p < n; p++) {
+    const key = (image[p * 3]! << 16) | (image[p * 3 + 1]! << 8) | image[p * 3 + 2]!;
+    let value = converted.get(key);
+    if (value === undefined) converted.set(key, (value = oklab(image[p * 3]!, image[p * 3 + 1]!, image[p * 3 + 2]!)));
+    raw[p * 3] = value[0];
+    raw[p * 3 + 1] = value[1];
+    raw[p * 3 + 2] = value[2];
+  }
   // A renderer's image is clean and keeps its thin parts (a small star's points) unfiltered; a noisy one
   // goes through the median first. The noise is read from neighbours' lightness differences, which are
   // zero in flat regions of a clean image (the median of |ΔL| is 0 there).
@@ -512,7 +534,7 @@ export function detectScene(image: Uint8Array, size: number): DetectedScene {
     0.02,
     0.98,
   );
-  let mask = new Uint8Array(n);
+  const mask = new Uint8Array(n);
   const objectDistance = new Float32Array(n);
   // Twice: objects from the border's background, then the background from all that is not near an object.
   for (let round = 0; round < 2; round++) {
@@ -528,7 +550,7 @@ export function detectScene(image: Uint8Array, size: number): DetectedScene {
   }
 
   // Objects: the two largest components above a minimum area (noise specks are smaller).
-  const { labels, members } = components(mask, size, size);
+  const { members } = components(mask, size, size);
   const minimumArea = Math.max(6, Math.round(16 * scale * scale));
   const chosen = members
     .map((pixels, k) => ({ pixels, label: k + 1 }))
@@ -702,9 +724,36 @@ function backgroundPattern(lab: Float32Array, size: number, pixels: readonly num
     }
     return syy > 0 ? (sxy * sxy) / (sxx * syy) : 0;
   };
-  if (rowShare >= 0.5 && rowShare >= columnShare) return { pattern: linear(rows) > 0.8 ? 'gradient' : 'horizontal-stripes', contrast };
-  if (columnShare >= 0.5) return { pattern: linear(columns) > 0.8 ? 'gradient' : 'vertical-stripes', contrast };
-  return { pattern: 'checks', contrast };
+  // Stripes and checks alternate: their values swing from one tone to the other several times along a
+  // line (7 times across 8 cells; counted with hysteresis, a quarter of the spread either side of the
+  // middle, so noise does not count). Variation without that structure — the soft blotches a small
+  // model may leave on a plain background — reads as plain.
+  const middle = (quantile(projected, 0.95) + quantile(projected, 0.05)) / 2;
+  const band = contrast / 4;
+  const swings = (values: Iterable<number>): number => {
+    let state = 0;
+    let count = 0;
+    for (const v of values) {
+      if (Number.isNaN(v)) continue;
+      const side = v >= middle + band ? 1 : v <= middle - band ? -1 : 0;
+      if (side === 0) continue;
+      if (state !== 0 && side !== state) count++;
+      state = side;
+    }
+    return count;
+  };
+  const alternates = (means: { mean: number }[]) => swings(means.map((m) => m.mean)) >= 3;
+  if (rowShare >= 0.5 && rowShare >= columnShare) return { pattern: linear(rows) > 0.8 ? 'gradient' : alternates(rows) ? 'horizontal-stripes' : 'plain', contrast };
+  if (columnShare >= 0.5) return { pattern: linear(columns) > 0.8 ? 'gradient' : alternates(columns) ? 'vertical-stripes' : 'plain', contrast };
+  // Checks: most rows and most columns swing at least three times (of those at least half background:
+  // two large objects one above the other leave the columns through them only a few cells).
+  const swinging = (lines: Float64Array[]): boolean => {
+    const open = lines.filter((line) => line.reduce((k, v) => k + (Number.isNaN(v) ? 0 : 1), 0) >= size / 2);
+    return open.length < size / 8 || open.filter((line) => swings(line) >= 3).length >= open.length / 2;
+  };
+  const rowLines = Array.from({ length: size }, (_, a) => t.subarray(a * size, (a + 1) * size));
+  const columnLines = Array.from({ length: size }, (_, a) => Float64Array.from({ length: size }, (_, b) => t[b * size + a]!));
+  return { pattern: swinging(rowLines) && swinging(columnLines) ? 'checks' : 'plain', contrast };
 }
 
 // --------------------------------------------------------------------------------------------------
