@@ -260,7 +260,7 @@ export function methodsFor(recipe: Recipe, manifests: readonly ModelManifest[], 
 // ---------------------------------------------------------------------------------------------------
 // The ablation's aggregators: trained with the studio's training job like the recipe's own.
 
-interface AblationPlan {
+export interface AblationPlan {
   readonly source: string;
   readonly settings: Partial<TrainingSettings>;
   /** A dataset folder to use as it is, or scenes to write into one. */
@@ -278,11 +278,16 @@ interface PackTrainingRecord {
   readonly experts?: readonly string[];
 }
 
-/** The aggregator part of a demo pack's `training` record (build-demo-pack.ts), when it is there and fits. */
-function packRecord(packDir: string, modelIds: readonly string[]): PackTrainingRecord | string {
+/**
+ * The aggregator part of a demo pack's `training` record (build-demo-pack.ts), when it is there and was
+ * made for these experts: the model ids it records (the demo's build installs the experts as this home's
+ * install does, so the ids agree), or else the pack's expert names in the aggregators' order, which the
+ * install gives the models ("Demo · <name>").
+ */
+function packRecord(packDir: string, models: readonly ModelManifest[]): PackTrainingRecord | string {
   const path = join(packDir, 'manifest.json');
   if (!existsSync(path)) return `no demo pack at ${packDir}`;
-  let manifest: { training?: { aggregators?: Partial<PackTrainingRecord> } };
+  let manifest: { training?: { aggregators?: Partial<PackTrainingRecord> }; experts?: { id?: string; name?: string }[]; aggregators?: { experts?: string[] } };
   try {
     manifest = JSON.parse(readFileSync(path, 'utf8')) as typeof manifest;
   } catch {
@@ -290,7 +295,11 @@ function packRecord(packDir: string, modelIds: readonly string[]): PackTrainingR
   }
   const record = manifest.training?.aggregators;
   if (!record || typeof record.settings !== 'object' || typeof record.datasetSize !== 'number' || typeof record.datasetSeed !== 'number') return `${path} records no aggregator training`;
-  if (record.experts && (record.experts.length !== modelIds.length || record.experts.some((id, k) => id !== modelIds[k]))) return `the pack at ${packDir} was trained for other experts`;
+  const sameIds = record.experts?.length === models.length && record.experts.every((id, k) => id === models[k]!.id);
+  const order = manifest.aggregators?.experts ?? [];
+  const names = order.map((id) => manifest.experts?.find((expert) => expert.id === id)?.name);
+  const sameNames = names.length === models.length && names.every((name, k) => typeof name === 'string' && models[k]!.name.endsWith(name));
+  if (!sameIds && !sameNames) return `the pack at ${packDir} was trained for other experts`;
   return record as PackTrainingRecord;
 }
 
@@ -313,7 +322,7 @@ function ablationPlan(setup: Setup, options: ReproductionOptions): AblationPlan 
   const packs = [options.pack, process.env.AFA_STUDIO_DEMO_PACK, repositoryPack()].filter((p): p is string => typeof p === 'string' && p !== '' && p.toLowerCase() !== 'none');
   const reasons: string[] = [];
   for (const pack of packs) {
-    const record = packRecord(resolve(pack), setup.manifests.map((m) => m.id));
+    const record = packRecord(resolve(pack), setup.manifests);
     if (typeof record === 'string') {
       reasons.push(record);
       continue;
@@ -344,6 +353,11 @@ function ablationPlan(setup: Setup, options: ReproductionOptions): AblationPlan 
     }),
     dataset: { count: quick ? 16 : 512, seed: REPRODUCTION_SEED, size: IMAGE_SIZE },
   };
+}
+
+/** How the ablation's aggregators would be trained for this home's AFA recipe (nothing is trained). */
+export function planAblation(options: ReproductionOptions): AblationPlan {
+  return ablationPlan(setupFor(resolve(options.home), options.recipe), options);
 }
 
 const RUN_NAME_PREFIX = 'Reproduction: AFA (no spatial)';

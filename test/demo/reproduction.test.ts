@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,7 @@ import { newAggregatorSet } from '../../app/training/new-aggregator-set.ts';
 import { TrainingSession, type TrainingBatch } from '../../app/training/training-session.ts';
 import { asBatchable, sampleBatch } from '../../app/demo/batch-sampling.ts';
 import { bootstrapDifference, bootstrapMean, excludesZero, quantileSorted } from '../../app/demo/bootstrap.ts';
+import { planAblation } from '../../app/demo/reproduction.ts';
 import { normal, random } from '../autodiff/finite-differences.ts';
 import { goldenAfaDir } from '../ensemble/golden-experts.ts';
 import { goldenAfaHome, GOLDEN_RECIPE_NAME } from './golden-afa-home.ts';
@@ -224,10 +225,46 @@ test('the batched sampler makes the images the pipeline makes one by one', async
   }
 });
 
+/** A demo pack's manifest as build-demo-pack.ts records its aggregators' training (the rest of a pack is not read here). */
+function fakePack(names: readonly string[], aggregatorSettings: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'afa-reproduce-pack-'));
+  const ids = names.map((_, k) => `e${k}`);
+  writeFileSync(
+    join(dir, 'manifest.json'),
+    JSON.stringify({
+      experts: names.map((name, k) => ({ id: ids[k], name })),
+      aggregators: { folder: 'aggregators', experts: ids },
+      training: { aggregators: { settings: aggregatorSettings, datasetSize: 12, datasetSeed: 99, experts: ids.map((id) => `not-a-model-${id}`) } },
+    }),
+  );
+  return dir;
+}
+
+const PACK_SETTINGS = { resolution: 64, steps: 2, batchSize: 2, microBatch: 2, lr: 1e-3, schedule: 'constant', seed: 5, validationShare: 0, validationEvery: 0, checkpointEvery: 2, aggregatorSize: { hiddenSize: 32, numAttentionHeads: 2, numLayers: 2 } };
+
+test("the ablation is trained as the recipe's aggregators were: the demo pack's record when it is for these experts, else a documented fallback", () => {
+  const pack = fakePack(['expert1', 'expert2', 'expert3'], PACK_SETTINGS);
+  const other = fakePack(['expert1', 'expert3', 'expert2'], PACK_SETTINGS);
+  try {
+    const fromPack = planAblation({ home, pack });
+    assert.match(fromPack.source, /demo pack's record/);
+    assert.deepEqual(fromPack.settings, { ...PACK_SETTINGS, aggregatorSize: { ...PACK_SETTINGS.aggregatorSize, spatial: false } });
+    assert.deepEqual(fromPack.dataset, { count: 12, seed: 99, size: 64 });
+    const fallback = planAblation({ home, pack: other, quick: true });
+    assert.match(fallback.source, /^no record .*trained for other experts.*not like for like/);
+    assert.equal(fallback.settings.aggregatorSize?.spatial, false);
+    assert.equal(fallback.settings.aggregatorSize?.hiddenSize, 32);
+  } finally {
+    rmSync(pack, { recursive: true, force: true });
+    rmSync(other, { recursive: true, force: true });
+  }
+});
+
 test('`npm run reproduce -- --quick` on the golden AFA home writes the report with every method, and trains the ablation with the flag', async () => {
   const out = mkdtempSync(join(tmpdir(), 'afa-reproduce-out-'));
+  const pack = fakePack(['expert1', 'expert2', 'expert3'], PACK_SETTINGS);
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/reproduce.ts', '--home', home, '--quick', '--out', out], { cwd: repository, maxBuffer: 1 << 24 });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/reproduce.ts', '--home', home, '--quick', '--out', out, '--pack', pack], { cwd: repository, maxBuffer: 1 << 24 });
     assert.match(stdout, /Wrote .*reproduction\.md/);
     const report = readFileSync(join(out, 'reproduction.md'), 'utf8');
     const methods = ['expert1 alone', 'expert2 alone', 'expert3 alone', 'Weighted merge', 'MBW', 'Output average', 'Feature average', 'MagicFusion', 'AFA', 'AFA (no spatial)'];
@@ -253,8 +290,11 @@ test('`npm run reproduce -- --quick` on the golden AFA home writes the report wi
     assert.equal(manifest.configs.length, 25);
     assert.ok(manifest.configs.every((config) => config.spatial === false));
     assert.ok(loadAggregatorSet(join(home, 'aggregators', runs[0]!.aggregatorId!)).configs.every((config) => config.spatial === false));
-    assert.ok(existsSync(join(home, 'reproduction', 'datasets')));
+    assert.equal(runs[0]!.metrics.filter((metric) => typeof metric.loss === 'number').length, 2, 'trained for the 2 steps the pack records');
+    assert.ok(existsSync(join(home, 'reproduction', 'datasets', 'scenes-train-99-12-64', 'dataset.json')));
+    assert.match(report, /the demo pack's record of its aggregators' training/);
   } finally {
     rmSync(out, { recursive: true, force: true });
+    rmSync(pack, { recursive: true, force: true });
   }
 });
