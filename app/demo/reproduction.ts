@@ -329,7 +329,7 @@ function ablationPlan(setup: Setup, options: ReproductionOptions): AblationPlan 
     }
     const resolution = record.settings.resolution ?? IMAGE_SIZE;
     return {
-      source: `the demo pack's record of its aggregators' training (${resolve(pack)}/manifest.json): the same settings, seed and steps, and the same ${record.datasetSize} generated scenes (seed ${record.datasetSeed})`,
+      source: `the demo pack's record of its aggregators' training (the \`training\` field of its manifest.json): the same settings (${record.settings.steps ?? '?'} steps of batch ${record.settings.batchSize ?? '?'}, seed ${record.settings.seed ?? '?'}) and the same ${record.datasetSize} generated training scenes (seed ${record.datasetSeed})`,
       settings: withoutSpatial(record.settings),
       dataset: { count: record.datasetSize, seed: record.datasetSeed, size: resolution },
     };
