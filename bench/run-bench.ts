@@ -22,6 +22,7 @@ const suites: readonly SuiteEntry[] = [
   { name: 'train', load: async () => (await import('./train.ts')).benchTrain },
   { name: 'train-job', load: async () => (await import('./train-job.ts')).benchTrainJob },
   { name: 'demo-scenes', load: async () => (await import('./demo-scenes.ts')).benchDemoScenes },
+  { name: 'demo', load: async () => (await import('./demo.ts')).benchDemo },
 ];
 
 function parseArguments(argv: readonly string[]): { names: string[]; json: string } {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, utilityProcess } from 'electron';
 import { defaultStudioHome } from '../app/common/paths.ts';
 import { storedDataDirectory } from '../app/api/settings-service.ts';
+import { demoPackDirectory } from '../app/demo/demo-pack-location.ts';
 import { EngineHost } from '../app/server/engine-host.ts';
 import type { EngineChild, FromEngine } from '../app/server/engine-messages.ts';
 import { engineEnvironment } from './engine-environment.ts';
@@ -50,7 +51,8 @@ app.whenReady().then(() => {
   if (environment.warning) console.warn(environment.warning);
   const engine = new EngineHost({
     spawn: () => spawnEngine(environment.env),
-    config: { home, settingsFile, version: app.getVersion() },
+    // The demo pack ships with the app (demo/pack, unpacked from app.asar); set up on a new home.
+    config: { home, settingsFile, version: app.getVersion(), demoPack: demoPackDirectory(process.env) },
     onCrash: (reason, restarting) => console.error(`${reason}${restarting ? ' Restarting it.' : ''}`),
   });
   engine.subscribeAll(broadcastEvent);

@@ -27,6 +27,7 @@ if (files.length === 0) {
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-reporter=spec', ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, AFA_TEST: '1' } },
+  // No built-in demo in the homes tests start the studio on (a test of the demo names its own pack).
+  { cwd: root, stdio: 'inherit', env: { ...process.env, AFA_TEST: '1', AFA_STUDIO_DEMO_PACK: process.env.AFA_STUDIO_DEMO_PACK ?? 'none' } },
 );
 process.exit(result.status ?? 1);

@@ -20,7 +20,13 @@ export class AggregatorsService implements AggregatorsApi {
   }
 
   async list(): Promise<AggregatorInfo[]> {
-    return this.#library.aggregators.list().map((row) => this.#info(row));
+    const demo = this.#library.demoItems.installed('aggregators');
+    return this.#library.aggregators.list().map((row) => this.#info(row, demo.has(row.id)));
+  }
+
+  /** Another service imported a set (the demo install): the list changed. */
+  announce(reason: 'import' | 'delete'): void {
+    this.#changed.fire({ reason });
   }
 
   async import(request: ImportAggregatorsRequest): Promise<AggregatorInfo> {
@@ -39,10 +45,12 @@ export class AggregatorsService implements AggregatorsApi {
   async delete(request: { id: string }): Promise<void> {
     if (!this.#library.aggregators.remove(request.id)) throw new ApiError('not-found', `There are no aggregators ${request.id}.`);
     rmSync(aggregatorDir(this.#library.home, request.id), { recursive: true, force: true });
+    // The demo's aggregators, once deleted, are never set up again.
+    this.#library.demoItems.markRemoved('aggregators', request.id);
     this.#changed.fire({ reason: 'delete' });
   }
 
-  #info(row: AggregatorRow): AggregatorInfo {
+  #info(row: AggregatorRow, demo = false): AggregatorInfo {
     return {
       id: row.id,
       name: row.name,
@@ -51,6 +59,7 @@ export class AggregatorsService implements AggregatorsApi {
       memberModelIds: row.expertHashes.map((hash) => (this.#library.models.get(hash) ? hash : (this.#library.models.findByShortHash(hash)[0]?.id ?? hash))),
       points: typeof row.config.points === 'number' ? row.config.points : 25,
       createdAt: new Date(row.createdAt).toISOString(),
+      ...(demo ? { demo } : {}),
     };
   }
 }

@@ -104,6 +104,8 @@ export interface ModelInfo {
   /** Precision of the imported file's weights. */
   readonly sourcePrecision: 'fp32' | 'fp16' | 'bf16' | 'mixed';
   readonly importedAt: string;
+  /** One of the built-in demo's models (DemoApi): shown with a "Demo" badge; deleting it is remembered. */
+  readonly demo?: boolean;
 }
 
 export type ImportSource =
@@ -192,8 +194,20 @@ export interface RecipeSpec {
   };
   /** 'afa' only: a trained aggregator set (AggregatorsApi); required to run AFA (untrained = use feature-average). */
   readonly aggregatorId?: string;
-  /** Sampler defaults offered when the recipe is picked. */
-  readonly defaults?: { readonly sampler?: SamplerName; readonly steps?: number; readonly guidance?: number };
+  /**
+   * Settings offered when the recipe is picked; the built-in demo's recipe also carries a prompt that
+   * works with it and the size and seed it was made for.
+   */
+  readonly defaults?: {
+    readonly sampler?: SamplerName;
+    readonly steps?: number;
+    readonly guidance?: number;
+    readonly prompt?: string;
+    readonly negativePrompt?: string;
+    readonly width?: number;
+    readonly height?: number;
+    readonly seed?: number;
+  };
 }
 
 export interface Recipe extends RecipeSpec {
@@ -201,6 +215,8 @@ export interface Recipe extends RecipeSpec {
   readonly name: string;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** The built-in demo's recipe (DemoApi). */
+  readonly demo?: boolean;
 }
 
 export interface SaveRecipeRequest {
@@ -226,6 +242,8 @@ export interface AggregatorInfo {
   /** Aggregation points (25 for SD1.x). */
   readonly points: number;
   readonly createdAt: string;
+  /** The built-in demo's aggregators (DemoApi). */
+  readonly demo?: boolean;
 }
 
 export interface ImportAggregatorsRequest {
@@ -592,6 +610,31 @@ export interface TokenCount {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// The built-in demo: small models the studio trained itself, set up on a fresh studio home
+
+export interface DemoStatus {
+  /**
+   * - none: no demo on this home (the build has no demo pack, or the home already held the person's own
+   *   work when the demo came);
+   * - installing: being set up in the background (`progress`); the studio works meanwhile;
+   * - ready: set up; `recipeId` is its recipe while the person keeps it (absent once they deleted it);
+   * - failed: could not be set up (`error`); the next start tries again.
+   */
+  readonly state: 'none' | 'installing' | 'ready' | 'failed';
+  readonly progress?: { readonly done: number; readonly total: number; readonly message: string };
+  readonly recipeId?: string;
+  readonly error?: ApiErrorData;
+}
+
+export interface DemoApi {
+  status(): Promise<DemoStatus>;
+  /** After a failure: sets the demo up again (the pack may have been repaired); answers the new status. */
+  retry(): Promise<DemoStatus>;
+  /** The status changed (progress while installing, then ready or failed). */
+  onDidChange: ApiEvent<DemoStatus>;
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Settings and system
 
 /** onnxruntime execution providers the studio knows. */
@@ -736,6 +779,7 @@ export interface StudioApi {
   readonly settings: SettingsApi;
   readonly system: SystemApi;
   readonly training: TrainingApi;
+  readonly demo: DemoApi;
 }
 
 export type ServiceName = keyof StudioApi;

@@ -19,6 +19,7 @@ const events: { readonly [E in ApiEventName]: true } = {
   'system.onDidEngineRestart': true,
   'training.onDidProgress': true,
   'training.onDidChange': true,
+  'demo.onDidChange': true,
 };
 
 export const apiEventNames = Object.keys(events) as ApiEventName[];

@@ -14,7 +14,7 @@ import { recipeOf } from './recipes-service.ts';
 import { removeUpload, uploadedFile } from './uploads.ts';
 
 /** The catalog row as the UI shows it; `precision` is the stored one, as `afa models` shows it. */
-export function modelInfo(row: ModelRow, home: string): ModelInfo {
+export function modelInfo(row: ModelRow, home: string, demo = false): ModelInfo {
   const manifest = readModelManifest(home, row.id);
   const stored = manifest?.precision ?? (row.precision === 'fp16' ? 'fp16' : 'fp32');
   return {
@@ -27,6 +27,7 @@ export function modelInfo(row: ModelRow, home: string): ModelInfo {
     precision: stored,
     sourcePrecision: manifest?.sourcePrecision ?? row.precision,
     importedAt: new Date(row.addedAt).toISOString(),
+    ...(demo ? { demo } : {}),
   };
 }
 
@@ -62,13 +63,19 @@ export class ModelsService implements ModelsApi {
   }
 
   async list(): Promise<ModelInfo[]> {
-    return this.#config.library.models.list().map((row) => modelInfo(row, this.#config.home));
+    const demo = this.#config.library.demoItems.installed('model');
+    return this.#config.library.models.list().map((row) => modelInfo(row, this.#config.home, demo.has(row.id)));
   }
 
   async get(request: { id: string }): Promise<ModelInfo> {
     const row = this.#config.library.models.get(request.id);
     if (!row) throw new ApiError('not-found', `There is no model ${request.id}.`);
-    return modelInfo(row, this.#config.home);
+    return modelInfo(row, this.#config.home, this.#config.library.demoItems.installed('model').has(row.id));
+  }
+
+  /** Another service added models (the demo install): the list changed. */
+  announce(reason: 'import' | 'delete'): void {
+    this.#changed.fire({ reason });
   }
 
   async import(request: ImportModelRequest): Promise<JobStarted> {
@@ -128,6 +135,8 @@ export class ModelsService implements ModelsApi {
     if (busy) throw new ApiError('conflict', busy);
     removeStoredModel(home, request.id);
     library.models.remove(request.id);
+    // A demo model the person deleted is never set up again.
+    library.demoItems.markRemoved('model', request.id);
     this.#changed.fire({ reason: 'delete' });
   }
 

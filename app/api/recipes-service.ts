@@ -14,9 +14,16 @@ export function specOf(recipe: EnsembleRecipe): RecipeSpec {
   return spec;
 }
 
-export function recipeOf(row: RecipeRow): Recipe {
+export function recipeOf(row: RecipeRow, demo = false): Recipe {
   const document = validateRecipe(row.document);
-  return { ...specOf(document), id: row.id, name: row.name, createdAt: new Date(row.createdAt).toISOString(), updatedAt: new Date(row.updatedAt).toISOString() };
+  return {
+    ...specOf(document),
+    id: row.id,
+    name: row.name,
+    createdAt: new Date(row.createdAt).toISOString(),
+    updatedAt: new Date(row.updatedAt).toISOString(),
+    ...(demo ? { demo } : {}),
+  };
 }
 
 /** The ensemble's recipe document for a spec, with member names and hashes from the catalog. */
@@ -42,13 +49,19 @@ export class RecipesService implements RecipesApi {
   }
 
   async list(): Promise<Recipe[]> {
-    return this.#library.recipes.list().map(recipeOf);
+    const demo = this.#library.demoItems.installed('recipe');
+    return this.#library.recipes.list().map((row) => recipeOf(row, demo.has(row.id)));
   }
 
   async get(request: { id: string }): Promise<Recipe> {
     const row = this.#library.recipes.get(request.id);
     if (!row) throw new ApiError('not-found', `There is no recipe ${request.id}.`);
-    return recipeOf(row);
+    return recipeOf(row, this.#library.demoItems.installed('recipe').has(row.id));
+  }
+
+  /** Another service saved a recipe (the demo install): the list changed. */
+  announce(reason: 'save' | 'delete'): void {
+    this.#changed.fire({ reason });
   }
 
   async save(request: SaveRecipeRequest): Promise<Recipe> {
@@ -57,11 +70,13 @@ export class RecipesService implements RecipesApi {
       ? this.#library.recipes.update(request.id, { name: request.name, document })
       : this.#library.recipes.insert(request.name, document);
     this.#changed.fire({ reason: 'save' });
-    return recipeOf(row);
+    return recipeOf(row, this.#library.demoItems.installed('recipe').has(row.id));
   }
 
   async delete(request: { id: string }): Promise<void> {
     if (!this.#library.recipes.remove(request.id)) throw new ApiError('not-found', `There is no recipe ${request.id}.`);
+    // The demo recipe, once deleted, is never set up again.
+    this.#library.demoItems.markRemoved('recipe', request.id);
     this.#changed.fire({ reason: 'delete' });
   }
 }

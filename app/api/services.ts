@@ -8,6 +8,7 @@ import { probeBackends } from '../runtime/backend-probe.ts';
 import { setRuntimeLogFile } from '../runtime/runtime-log.ts';
 import { AggregatorsService } from './aggregators-service.ts';
 import { CompareService } from './compare-service.ts';
+import { DemoService } from './demo-service.ts';
 import type { StudioApi } from './contract.ts';
 import { GenerationService } from './generation-service.ts';
 import { HistoryService } from './history-service.ts';
@@ -28,11 +29,18 @@ export interface StudioServicesConfig {
   readonly version?: string;
   /** Memory a generation may need, bytes; default 80% of the machine's (app/pipeline/memory-estimate.ts). */
   readonly memoryBudgetBytes?: number;
+  /**
+   * The demo pack to set up in the background when the home wants the demo (a new, empty home). Absent or
+   * null: no demo. The studio's entry points (desktop app, `afa serve`) pass
+   * app/demo/demo-pack-location.ts demoPackDirectory(); tests that create services directly leave it out.
+   */
+  readonly demoPack?: string | null;
 }
 
 export interface StudioServices extends StudioApi {
   readonly settings: SettingsService;
   readonly system: SystemService;
+  readonly demo: DemoService;
   /** Cancels running jobs and closes the library. */
   dispose(): Promise<void>;
 }
@@ -57,10 +65,23 @@ export function createStudioServices(config: StudioServicesConfig): StudioServic
   const generation = new GenerationService({ library, history, settings: () => settings.current, providerChoiceFile: join(paths.home, 'provider-choice.json'), ...(config.memoryBudgetBytes ? { memoryBudgetBytes: config.memoryBudgetBytes } : {}) });
   const models = new ModelsService({ home: paths.home, library, inUse: (modelId) => generation.inUse(modelId) });
   const training = new TrainingService({ home: paths.home, generationIdle: () => generation.whenIdle() });
+  const recipes = new RecipesService(library);
+  const aggregators = new AggregatorsService(library);
+  const demo = new DemoService({
+    home: paths.home,
+    library,
+    packDir: config.demoPack ?? null,
+    onInstalled: () => {
+      models.announce('import');
+      aggregators.announce('import');
+      recipes.announce('save');
+    },
+  });
+  demo.start();
   return {
     models,
-    recipes: new RecipesService(library),
-    aggregators: new AggregatorsService(library),
+    recipes,
+    aggregators,
     generation,
     compare: new CompareService(library, generation),
     history,
@@ -68,7 +89,9 @@ export function createStudioServices(config: StudioServicesConfig): StudioServic
     settings,
     system,
     training,
+    demo,
     async dispose() {
+      await demo.dispose();
       await training.dispose();
       await generation.dispose();
       models.cancelAll();

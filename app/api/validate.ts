@@ -44,7 +44,16 @@ const recipeShape = object(
       mask: literal('hard', 'soft'),
     }),
     aggregatorId: id,
-    defaults: object({}, { sampler: literal(...samplerNames), steps: integer(1, 500), guidance: number({ min: 0, max: 50 }) }),
+    defaults: object({}, {
+      sampler: literal(...samplerNames),
+      steps: integer(1, 500),
+      guidance: number({ min: 0, max: 50 }),
+      prompt: string({ max: 10_000 }),
+      negativePrompt: string({ max: 10_000 }),
+      width: integer(64, 2048),
+      height: integer(64, 2048),
+      seed: integer(0, Number.MAX_SAFE_INTEGER),
+    }),
   },
 );
 
@@ -192,6 +201,9 @@ export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<
   'settings.listBackends': none,
 
   'system.info': none,
+
+  'demo.status': none,
+  'demo.retry': none,
 };
 
 export function isApiMethodName(method: string): method is ApiMethodName {

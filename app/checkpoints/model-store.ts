@@ -162,7 +162,8 @@ export function removeStaleImports(home: string): void {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** Whether process `pid` still runs (a temporary folder named after it may still be in use). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -9,6 +9,7 @@ import { aggregatorFor } from './recipe-options.ts';
 
 export const aggregatorsCommand: CliCommand = {
   name: 'aggregators',
+  setsUpDemo: true,
   writesHome: true,
   summary: 'List or import trained AFA aggregator sets',
   usage: 'afa aggregators [list] | afa aggregators import <folder> --models a,b,c',

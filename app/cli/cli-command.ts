@@ -27,6 +27,11 @@ export interface CliCommand {
    */
   readonly writesHome?: boolean;
   /**
+   * The command lists or uses models: on a home that wants the built-in demo (a new one) main.ts sets
+   * it up first (demo-setup.ts).
+   */
+  readonly setsUpDemo?: boolean;
+  /**
    * When set, the command parses its own arguments (it gets them raw, with --help answered by main.ts
    * from the fields above). Used for commands owned by other modules, e.g. `afa serve`.
    */

@@ -11,6 +11,7 @@ const ACTIONS = ['create', 'list', 'show', 'delete'] as const;
 
 export const ensembleCommand: CliCommand = {
   name: 'ensemble',
+  setsUpDemo: true,
   writesHome: true,
   summary: 'Create, list, show and delete ensemble recipes',
   usage: 'afa ensemble create <name> --models a,b,c [--method afa] [recipe options] | list | show <name> | delete <name>',
@@ -35,8 +36,9 @@ export const ensembleCommand: CliCommand = {
     const library = Library.open({ home: context.home });
     try {
       if (action === 'list') {
-        const recipes = library.recipes.list().map(recipeOf);
-        const lines = recipes.map((r) => `${r.id}  ${r.name}  (${r.method}: ${r.members.map((m) => m.name ?? m.modelId.slice(0, 10)).join(', ')})`);
+        const demo = library.demoItems.installed('recipe');
+        const recipes = library.recipes.list().map((row) => recipeOf(row, demo.has(row.id)));
+        const lines = recipes.map((r) => `${r.id}  ${r.name}  (${r.method}: ${r.members.map((m) => m.name ?? m.modelId.slice(0, 10)).join(', ')})${r.demo ? '  [demo]' : ''}`);
         write(lines.length > 0 ? lines.join('\n') : 'No recipes yet. Create one with `afa ensemble create <name> --models a,b --method afa`.', { recipes });
         return EXIT_OK;
       }
@@ -58,6 +60,8 @@ export const ensembleCommand: CliCommand = {
         return EXIT_OK;
       }
       library.recipes.remove(id);
+      // As on the Models screen: a deleted demo recipe is never set up again.
+      library.demoItems.markRemoved('recipe', id);
       write(`Deleted recipe '${name}'.`, { deleted: id });
       return EXIT_OK;
     } finally {

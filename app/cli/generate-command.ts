@@ -150,6 +150,7 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
 
 export const generateCommand: CliCommand = {
   name: 'generate',
+  setsUpDemo: true,
   writesHome: true,
   summary: 'Make images from a prompt with an imported model or an ensemble',
   usage: 'afa generate (--model <id> | --recipe <name> | --models a,b,c --method <m>) --prompt <text> [options]',

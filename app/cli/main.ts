@@ -8,6 +8,7 @@ import { parseArguments, type OptionSpec } from './cli-arguments.ts';
 import type { CliCommand } from './cli-command.ts';
 import type { CliIo } from './cli-io.ts';
 import { COMMANDS } from './commands.ts';
+import { setUpDemoIfWanted } from './demo-setup.ts';
 import { errorJson, EXIT_BAD_INPUT, EXIT_OK, exitCodeOf } from './exit-codes.ts';
 import { commandHelp, mainHelp } from './help-text.ts';
 
@@ -49,6 +50,7 @@ async function runCommand(command: CliCommand, argv: readonly string[], io: CliI
   const args = parseArguments(argv, [...command.options, ...COMMON_OPTIONS], command.name);
   const home = args.string('home') ?? defaultStudioHome(io.env);
   if (command.writesHome) assertWritableHome(home);
+  if (command.setsUpDemo) await setUpDemoIfWanted(home, io);
   return command.run(args, { io, home, json });
 }
 

@@ -41,7 +41,7 @@ export interface AggregatorSet {
 }
 
 /** A view of `aggregators.{i}.<name>` tensors of one file as aggregator i's `<name>` tensors. */
-class PrefixedWeights implements WeightSource {
+export class PrefixedWeights implements WeightSource {
   readonly description: string;
   constructor(
     private readonly inner: WeightSource,

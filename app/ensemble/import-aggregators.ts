@@ -5,12 +5,12 @@
 // so a later recipe with other checkpoints is refused with a clear message instead of running garbage.
 // Written into a temporary folder and renamed into place: a cancelled or failed import leaves nothing.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { throwIfCancelled } from '../common/errors.ts';
 import { studioPaths } from '../common/paths.ts';
 import type { JobControl } from '../common/progress.ts';
-import type { ModelManifest } from '../checkpoints/model-store.ts';
+import { processAlive, type ModelManifest } from '../checkpoints/model-store.ts';
 import { parseUnetConfig } from '../models/unet-config.ts';
 import { unetLayout } from '../models/unet-layout.ts';
 import { SafetensorsWriter } from '../tensor/safetensors.ts';
@@ -19,6 +19,7 @@ import {
   checkAggregatorsMatch,
   loadAggregatorSet,
   STUDIO_AGGREGATOR_MANIFEST,
+  type AggregatorSet,
   STUDIO_AGGREGATOR_WEIGHTS,
   type StudioAggregatorManifest,
 } from './aggregator-set.ts';
@@ -42,7 +43,20 @@ export function importAggregators(
   options: { readonly home: string; readonly notes?: string },
   control: JobControl = {},
 ): ImportedAggregators {
-  const set = loadAggregatorSet(source);
+  return importAggregatorSet(loadAggregatorSet(source), experts, options, control);
+}
+
+/**
+ * importAggregators for a set already opened (e.g. the demo pack's, whose files are neither layout); its
+ * `source` takes part in the id as the folder's path does.
+ */
+export function importAggregatorSet(
+  set: AggregatorSet,
+  experts: readonly ModelManifest[],
+  options: { readonly home: string; readonly notes?: string },
+  control: JobControl = {},
+): ImportedAggregators {
+  const source = set.source;
   const config = parseUnetConfig(experts[0]!.configs.unet, `U-Net config of '${experts[0]!.name}'`);
   const identities = experts.map((expert) => ({ sha256: expert.sha256, name: expert.name }));
   checkAggregatorsMatch(set, {
@@ -74,6 +88,7 @@ export function importAggregators(
   if (existsSync(join(dir, STUDIO_AGGREGATOR_MANIFEST))) return { id, dir, manifest: loadAggregatorManifest(dir), created: false };
 
   mkdirSync(root, { recursive: true });
+  removeStaleAggregatorImports(root);
   const temp = join(root, `.tmp-${id}-${process.pid}`);
   rmSync(temp, { recursive: true, force: true });
   mkdirSync(temp);
@@ -96,7 +111,17 @@ export function importAggregators(
     }
     writeFileSync(join(temp, STUDIO_AGGREGATOR_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     control.onProgress?.({ phase: 'aggregators', done: total, total, unit: 'bytes', message: 'Aggregators imported' });
-    renameSync(temp, dir);
+    try {
+      renameSync(temp, dir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Another process imported the same set meanwhile (two starts setting up the demo): use its copy.
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EPERM') && existsSync(join(dir, STUDIO_AGGREGATOR_MANIFEST))) {
+        rmSync(temp, { recursive: true, force: true });
+        return { id, dir, manifest: loadAggregatorManifest(dir), created: false };
+      }
+      throw error;
+    }
   } catch (error) {
     rmSync(temp, { recursive: true, force: true });
     throw error;
@@ -116,15 +141,17 @@ export interface AggregatorCatalog {
  */
 export function importAggregatorsToCatalog(
   catalog: AggregatorCatalog,
-  source: string,
+  source: string | AggregatorSet,
   experts: readonly ModelManifest[],
-  options: { readonly home: string; readonly name?: string },
+  options: { readonly home: string; readonly name?: string; readonly notes?: string },
+  control: JobControl = {},
 ): ImportedAggregators {
-  const imported = importAggregators(source, experts, { home: options.home });
+  const set = typeof source === 'string' ? loadAggregatorSet(source) : source;
+  const imported = importAggregatorSet(set, experts, { home: options.home, ...(options.notes ? { notes: options.notes } : {}) }, control);
   if (!catalog.get(imported.id)) {
     catalog.insert({
       id: imported.id,
-      name: options.name ?? source.split(/[\\/]/).filter(Boolean).at(-1) ?? imported.id,
+      name: options.name ?? set.source.split(/[\\/]/).filter(Boolean).at(-1) ?? imported.id,
       path: imported.dir,
       expertHashes: experts.map((expert) => expert.sha256),
       config: { points: imported.manifest.configs.length, hiddenSize: imported.manifest.configs[0]!.hiddenSize, numExperts: experts.length },
@@ -136,6 +163,14 @@ export function importAggregatorsToCatalog(
 function loadAggregatorManifest(dir: string): StudioAggregatorManifest {
   const set = loadAggregatorSet(dir);
   return { format: 'afa-studio-aggregators', version: 1, configs: set.configs, experts: set.experts ?? [] };
+}
+
+/** Removes `.tmp-<id>-<pid>` folders that an import killed mid-way left behind (its process is gone). */
+function removeStaleAggregatorImports(root: string): void {
+  for (const name of readdirSync(root)) {
+    const match = /^\.tmp-agg-[0-9a-f]+-(\d+)$/.exec(name);
+    if (match && Number(match[1]) !== process.pid && !processAlive(Number(match[1]))) rmSync(join(root, name), { recursive: true, force: true });
+  }
 }
 
 /** Removes an imported set's folder (the library row is the caller's). */

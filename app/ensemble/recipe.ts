@@ -41,8 +41,23 @@ export interface Recipe {
   readonly magicFusion?: MagicFusionSettings;
   /** Id of a trained aggregator set (AFA); without one AFA runs untrained, i.e. as feature-average. */
   readonly aggregatorId?: string;
-  /** Sampler defaults offered when the recipe is picked. */
-  readonly defaults?: { readonly sampler?: SamplerName; readonly steps?: number; readonly guidance?: number };
+  /**
+   * Settings offered when the recipe is picked: the sampler's, and for a recipe made to show something
+   * (the built-in demo's) a prompt that works with it and the size and seed it was tuned at.
+   */
+  readonly defaults?: RecipeDefaults;
+}
+
+export interface RecipeDefaults {
+  readonly sampler?: SamplerName;
+  readonly steps?: number;
+  readonly guidance?: number;
+  readonly prompt?: string;
+  readonly negativePrompt?: string;
+  /** Pixels, multiples of 8. */
+  readonly width?: number;
+  readonly height?: number;
+  readonly seed?: number;
 }
 
 const MEMBER_LIMITS: Readonly<Record<EnsembleMethod, readonly [number, number]>> = {
@@ -120,12 +135,29 @@ export function validateRecipe(input: unknown): Recipe {
     if (typeof raw.aggregatorId !== 'string' || !raw.aggregatorId) throw invalid('The aggregator id must be text.');
     recipe.aggregatorId = raw.aggregatorId;
   }
-  if (raw.defaults !== undefined) {
-    const d = raw.defaults as Record<string, unknown>;
-    if (d.sampler !== undefined && !SAMPLERS.includes(d.sampler as SamplerName)) throw invalid(`Unknown sampler '${String(d.sampler)}'.`);
-    recipe.defaults = Object.freeze({ ...d });
-  }
+  if (raw.defaults !== undefined) recipe.defaults = validateDefaults(raw.defaults);
   return Object.freeze(recipe) as unknown as Recipe;
+}
+
+function validateDefaults(input: unknown): RecipeDefaults {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalid('The recipe defaults must be a JSON object.');
+  const d = input as Record<string, unknown>;
+  if (d.sampler !== undefined && !SAMPLERS.includes(d.sampler as SamplerName)) throw invalid(`Unknown sampler '${String(d.sampler)}'.`);
+  const whole = (key: string, min: number, max: number, multiple = 1) => {
+    const value = d[key];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max || value % multiple !== 0)) {
+      throw invalid(`The default ${key} must be a whole number from ${min} to ${max}${multiple > 1 ? `, a multiple of ${multiple}` : ''}.`);
+    }
+  };
+  whole('steps', 1, 500);
+  whole('width', 64, 2048, 8);
+  whole('height', 64, 2048, 8);
+  whole('seed', 0, Number.MAX_SAFE_INTEGER);
+  if (d.guidance !== undefined && (typeof d.guidance !== 'number' || !(d.guidance >= 0 && d.guidance <= 50))) throw invalid('The default guidance must be from 0 to 50.');
+  for (const key of ['prompt', 'negativePrompt']) {
+    if (d[key] !== undefined && typeof d[key] !== 'string') throw invalid(`The default ${key} must be text.`);
+  }
+  return Object.freeze({ ...d }) as RecipeDefaults;
 }
 
 /** Weights normalised to sum 1 (uniform when absent). */

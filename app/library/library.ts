@@ -12,6 +12,7 @@ import { studioTextChunks } from '../images/metadata.ts';
 import { encodePng, encodePngInSlices, type PixelImage } from '../images/png.ts';
 import { thumbnailPng, thumbnailPngInSlices } from '../images/thumbnail.ts';
 import { AggregatorsTable } from './aggregators-table.ts';
+import { DemoItemsTable } from './demo-items-table.ts';
 import { exportSelection, type ExportOptions, type ExportReport } from './export-selection.ts';
 import { GenerationsTable, type GenerationRow } from './generations-table.ts';
 import { newId } from './ids.ts';
@@ -70,6 +71,8 @@ export class Library {
   readonly generations: GenerationsTable;
   readonly prompts: PromptsTable;
   readonly trainingRuns: TrainingRunsTable;
+  /** What the built-in demo installed (app/demo). */
+  readonly demoItems: DemoItemsTable;
   readonly #appVersion: string | undefined;
   readonly #now: () => number;
   readonly #checkpointTimer: NodeJS.Timeout;
@@ -85,6 +88,7 @@ export class Library {
     this.generations = new GenerationsTable(db);
     this.prompts = new PromptsTable(db);
     this.trainingRuns = new TrainingRunsTable(db);
+    this.demoItems = new DemoItemsTable(db, options.now);
     this.#appVersion = options.appVersion;
     this.#now = options.now ?? Date.now;
     db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);

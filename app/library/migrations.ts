@@ -7,6 +7,7 @@ import * as initial from './migrations/0001-initial.ts';
 import * as trainingRuns from './migrations/0002-training-runs.ts';
 import * as generationTrash from './migrations/0003-generation-trash.ts';
 import * as importedSettingsSearch from './migrations/0004-imported-settings-search.ts';
+import * as demoItems from './migrations/0005-demo-items.ts';
 
 export interface Migration {
   readonly version: number;
@@ -14,7 +15,7 @@ export interface Migration {
   readonly up: (db: Database.Database) => void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, trainingRuns, generationTrash, importedSettingsSearch];
+export const MIGRATIONS: readonly Migration[] = [initial, trainingRuns, generationTrash, importedSettingsSearch, demoItems];
 
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

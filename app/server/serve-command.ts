@@ -9,6 +9,7 @@ import { assertWritableHome } from '../common/writable-home.ts';
 import { UserError } from '../common/errors.ts';
 import { defaultStudioHome } from '../common/paths.ts';
 import { ApiError } from '../api/api-error.ts';
+import { demoPackDirectory } from '../demo/demo-pack-location.ts';
 import { EngineHost } from './engine-host.ts';
 import type { EngineChild } from './engine-messages.ts';
 import { forkEngine } from './fork-engine.ts';
@@ -25,6 +26,8 @@ export interface ServeOptions {
   readonly spawnEngine?: () => EngineChild;
   /** Memory a generation may need, bytes; default 80% of the machine's. */
   readonly memoryBudgetBytes?: number;
+  /** The demo pack set up on a new home (null or absent: none); the command line's is demoPackDirectory(). */
+  readonly demoPack?: string | null;
 }
 
 export interface RunningServe {
@@ -38,7 +41,7 @@ const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const defaultRendererDirectory = fileURLToPath(new URL('../../dist/renderer', import.meta.url));
 
 export function parseServeArguments(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ServeOptions {
-  const options = { host: '127.0.0.1', port: 0, home: defaultStudioHome(env), rendererDirectory: defaultRendererDirectory };
+  const options = { host: '127.0.0.1', port: 0, home: defaultStudioHome(env), rendererDirectory: defaultRendererDirectory, demoPack: demoPackDirectory(env) };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = argv[i + 1];
@@ -111,7 +114,13 @@ export async function serve(options: ServeOptions, print: (line: string) => void
   await ensureRenderer(options.rendererDirectory, print);
   const engine = new EngineHost({
     spawn: options.spawnEngine ?? (() => forkEngine()),
-    config: { home: options.home, dataDirectoryFixed: true, version: packageVersion(), ...(options.memoryBudgetBytes ? { memoryBudgetBytes: options.memoryBudgetBytes } : {}) },
+    config: {
+      home: options.home,
+      dataDirectoryFixed: true,
+      version: packageVersion(),
+      ...(options.memoryBudgetBytes ? { memoryBudgetBytes: options.memoryBudgetBytes } : {}),
+      ...(options.demoPack ? { demoPack: options.demoPack } : {}),
+    },
     onCrash: (reason, restarting) => console.error(`${reason} ${restarting ? 'Restarting it.' : 'It crashed repeatedly; restart `afa serve`.'}`),
   });
   let server: StudioServer;

@@ -11,6 +11,7 @@ import { ModelsScreen } from '../models/ModelsScreen.tsx';
 import { SettingsScreen } from '../settings/SettingsScreen.tsx';
 import { TrainScreen } from '../train/TrainScreen.tsx';
 import { ToastProvider, useToasts } from '../ui/Toasts.tsx';
+import { useDemoStatus, useOpenDemoRecipe } from './demo-status.ts';
 import { StudioProvider, useStudio } from './studio-context.tsx';
 import { useRoute, type Screen } from './use-route.ts';
 
@@ -40,6 +41,9 @@ function Studio() {
   const [form, setForm] = useState<GenerationForm>(() => loadSavedForm(globalThis.localStorage));
   useEffect(() => saveForm(globalThis.localStorage, form), [form]);
   const tracker = useGenerationTracker();
+  // A new home sets up the built-in demo in the background; Generate then opens on its recipe.
+  const demo = useDemoStatus();
+  useOpenDemoRecipe(demo, setForm);
   // Desktop app: the engine process died and was restarted; the running job failed with it.
   useEffect(() => api.system.onDidEngineRestart(({ reason }) => toasts.error({ name: 'ApiError', code: 'engine-crashed', message: reason })), [api, toasts]);
   const title = navigation.find((n) => n.screen === route.screen)!.label;
@@ -71,7 +75,7 @@ function Studio() {
         </header>
         <div className="min-h-0 flex-1 p-4 px-6">
           {route.screen === 'generate' ? (
-            <GenerateScreen form={form} onForm={setForm} tracker={tracker} onOpenGeneration={(id) => navigate({ screen: 'history', id })} />
+            <GenerateScreen form={form} onForm={setForm} tracker={tracker} demo={demo} onOpenGeneration={(id) => navigate({ screen: 'history', id })} />
           ) : null}
           {route.screen === 'models' ? (
             <ModelsScreen

@@ -2,10 +2,12 @@
 // on the right. Ctrl/Cmd+Enter generates, Escape cancels the running job. Dropping or pasting an image
 // fills the form with its settings (ImageSettingsDrop).
 import { useCallback, useEffect } from 'react';
-import type { QueuedJob } from '../../app/api/contract.ts';
+import type { DemoStatus, QueuedJob } from '../../app/api/contract.ts';
 import { useAggregators, useModels, useRecipes } from '../app/catalog.ts';
 import { useStudio } from '../app/studio-context.tsx';
 import { Button } from '../ui/Button.tsx';
+import { ErrorNotice } from '../ui/Notice.tsx';
+import { ProgressBar } from '../ui/ProgressBar.tsx';
 import { useToasts } from '../ui/Toasts.tsx';
 import { formProblem, toRequest, type GenerationForm } from './generation-form.ts';
 import type { GenerationTracker } from './generation-tracker.ts';
@@ -20,10 +22,12 @@ interface Props {
   form: GenerationForm;
   onForm: (form: GenerationForm) => void;
   tracker: GenerationTracker;
+  /** The built-in demo's status: set up in the background on a new home. */
+  demo?: DemoStatus;
   onOpenGeneration: (id: string) => void;
 }
 
-export function GenerateScreen({ form, onForm, tracker, onOpenGeneration }: Props) {
+export function GenerateScreen({ form, onForm, tracker, demo, onOpenGeneration }: Props) {
   const { api } = useStudio();
   const toasts = useToasts();
   const models = useModels();
@@ -71,7 +75,16 @@ export function GenerateScreen({ form, onForm, tracker, onOpenGeneration }: Prop
         <SamplingPanel form={form} update={update} invalid={invalid} />
       </div>
       <div className="flex min-h-0 flex-col gap-4 overflow-y-auto pb-4">
-        {models.data && models.data.length === 0 ? (
+        {demo?.state === 'installing' ? <DemoSetup demo={demo} /> : null}
+        {demo?.state === 'failed' && demo.error ? (
+          <section aria-label="Demo setup failed" className="flex flex-col gap-2">
+            <ErrorNotice title="The demo models could not be set up" error={demo.error} />
+            <Button small className="self-start" onClick={() => api.demo.retry().catch((error: unknown) => toasts.error(error, 'Could not set up the demo'))}>
+              Try again
+            </Button>
+          </section>
+        ) : null}
+        {models.data && models.data.length === 0 && demo?.state !== 'installing' ? (
           <section aria-label="Start here" className="flex flex-col gap-2 rounded-lg bg-accent-600/10 p-4 ring-1 ring-accent-600/40">
             <h2 className="text-sm font-semibold">Start here: import a model</h2>
             <p className="text-sm text-zinc-300">
@@ -96,5 +109,23 @@ export function GenerateScreen({ form, onForm, tracker, onOpenGeneration }: Prop
       </div>
     </div>
     </ImageSettingsDrop>
+  );
+}
+
+/** The first start on a new home: the demo models are being set up; the studio can be used meanwhile. */
+function DemoSetup({ demo }: { demo: DemoStatus }) {
+  const progress = demo.progress;
+  return (
+    <section aria-label="Demo setup" className="flex flex-col gap-2 rounded-lg bg-accent-600/10 p-4 ring-1 ring-accent-600/40">
+      <h2 className="text-sm font-semibold">Setting up the demo models…</h2>
+      <p className="text-sm text-zinc-300">
+        The studio comes with a small family of models it trained itself: experts fine-tuned from one base, and the AFA aggregators that fuse them. This screen opens on
+        their recipe, with a prompt that works, as soon as they are ready. Look around meanwhile.
+      </p>
+      <ProgressBar value={progress?.done ?? 0} max={progress?.total ?? 1} label="Demo setup" />
+      <p className="text-xs text-zinc-400" aria-live="polite">
+        {progress?.message ?? ''}
+      </p>
+    </section>
   );
 }

@@ -1,6 +1,6 @@
 // The Generate screen's form: what the person edits, and how it becomes a GenerationRequest (and back,
 // for "Use these settings" in History).
-import type { EnsembleMethod, GenerationRecord, GenerationRequest, ImageSettingsReading, RecipeSpec, SamplerName } from '../../app/api/contract.ts';
+import type { EnsembleMethod, GenerationRecord, GenerationRequest, ImageSettingsReading, Recipe, RecipeSpec, SamplerName } from '../../app/api/contract.ts';
 
 export interface RecipeDraft {
   readonly method: EnsembleMethod;
@@ -127,6 +127,32 @@ export function formFromRecord(record: Pick<GenerationRecord, 'request'>): Gener
     randomSeed: false,
     width: request.width,
     height: request.height,
+    batchCount: 1,
+  };
+}
+
+/** Whether the person has started on the form: chosen a recipe or models, or written a prompt. */
+export function formTouched(form: GenerationForm): boolean {
+  return form.recipeId !== null || form.draft.members.length > 0 || form.prompt.trim() !== '' || form.negativePrompt.trim() !== '';
+}
+
+/**
+ * The form opened on a recipe with its defaults (the built-in demo's: its prompt, sampler, size and seed,
+ * the seed fixed so the first picture is the one the demo was made to show).
+ */
+export function formWithRecipe(form: GenerationForm, recipe: Recipe): GenerationForm {
+  const d = recipe.defaults ?? {};
+  return {
+    ...form,
+    recipeId: recipe.id,
+    draft: draftFromSpec(recipe),
+    ...(d.prompt === undefined ? {} : { prompt: d.prompt }),
+    ...(d.negativePrompt === undefined ? {} : { negativePrompt: d.negativePrompt }),
+    ...(d.sampler === undefined ? {} : { sampler: d.sampler }),
+    ...(d.steps === undefined ? {} : { steps: d.steps }),
+    ...(d.guidance === undefined ? {} : { guidance: d.guidance }),
+    ...(d.width === undefined || d.height === undefined ? {} : { width: d.width, height: d.height }),
+    ...(d.seed === undefined ? {} : { seed: d.seed, randomSeed: false }),
     batchCount: 1,
   };
 }

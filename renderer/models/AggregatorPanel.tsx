@@ -4,6 +4,7 @@ import type { ModelInfo } from '../../app/api/contract.ts';
 import { useAggregators } from '../app/catalog.ts';
 import { useStudio } from '../app/studio-context.tsx';
 import { Button } from '../ui/Button.tsx';
+import { DemoBadge } from '../ui/DemoBadge.tsx';
 import { Field, TextInput } from '../ui/Field.tsx';
 import { EmptyState, ErrorNotice } from '../ui/Notice.tsx';
 import { Panel } from '../ui/Panel.tsx';
@@ -42,7 +43,10 @@ export function AggregatorPanel({ models }: { models: readonly ModelInfo[] }) {
           {(aggregators.data ?? []).map((set) => (
             <li key={set.id} className="flex items-center gap-3 rounded-md bg-zinc-950/50 px-3 py-2 ring-1 ring-zinc-800">
               <div className="min-w-0 flex-1">
-                <p className="truncate text-sm font-medium">{set.name}</p>
+                <p className="truncate text-sm font-medium">
+                  {set.name}
+                  {set.demo ? <DemoBadge /> : null}
+                </p>
                 <p className="truncate text-xs text-zinc-400">
                   {set.points} aggregation points · for {set.memberModelIds.map(modelName).join(', ')}
                 </p>

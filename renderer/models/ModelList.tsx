@@ -4,6 +4,7 @@ import { formatBytes, formatDate } from '../app/catalog.ts';
 import type { Loaded } from '../app/use-loader.ts';
 import { useStudio } from '../app/studio-context.tsx';
 import { Button } from '../ui/Button.tsx';
+import { DemoBadge } from '../ui/DemoBadge.tsx';
 import { EmptyState, ErrorNotice } from '../ui/Notice.tsx';
 import { Panel } from '../ui/Panel.tsx';
 import { useToasts } from '../ui/Toasts.tsx';
@@ -44,6 +45,7 @@ export function ModelList({ models }: { models: Loaded<ModelInfo[]> }) {
               <tr key={model.id} className="border-t border-zinc-800/80">
                 <td className="truncate py-2 pr-2 font-medium" title={model.sourceName}>
                   {model.name}
+                  {model.demo ? <DemoBadge /> : null}
                 </td>
                 <td className="py-2 text-zinc-400">{model.architecture}</td>
                 <td className="py-2 text-zinc-400" title={model.sourcePrecision === model.precision ? undefined : `Stored in ${model.precision}; the file is ${model.sourcePrecision}`}>

@@ -3,6 +3,7 @@ import type { Loaded } from '../app/use-loader.ts';
 import { useStudio } from '../app/studio-context.tsx';
 import { methodLabel } from '../generate/generation-form.ts';
 import { Button } from '../ui/Button.tsx';
+import { DemoBadge } from '../ui/DemoBadge.tsx';
 import { EmptyState, ErrorNotice } from '../ui/Notice.tsx';
 import { Panel } from '../ui/Panel.tsx';
 import { useToasts } from '../ui/Toasts.tsx';
@@ -20,7 +21,10 @@ export function RecipeList({ recipes, models, onUse }: { recipes: Loaded<Recipe[
         {list.map((recipe) => (
           <li key={recipe.id} className="flex items-center gap-3 rounded-md bg-zinc-950/50 px-3 py-2 ring-1 ring-zinc-800">
             <div className="min-w-0 flex-1">
-              <p className="truncate text-sm font-medium">{recipe.name}</p>
+              <p className="truncate text-sm font-medium">
+                {recipe.name}
+                {recipe.demo ? <DemoBadge /> : null}
+              </p>
               <p className="truncate text-xs text-zinc-400">
                 {methodLabel(recipe.method)} · {recipe.members.map((m) => name(m.modelId)).join(' + ')}
               </p>

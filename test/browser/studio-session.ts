@@ -48,13 +48,15 @@ export interface StudioSession {
 export interface StudioOptions {
   /** Runs on the empty studio home before the services open it (e.g. to leave files for reconciliation). */
   readonly prepare?: (home: string) => void;
+  /** The built-in demo pack to set up on the new home (default: none, as for every other test). */
+  readonly demoPack?: string;
 }
 
 export async function openStudio(options: StudioOptions = {}): Promise<StudioSession> {
   const rendererDirectory = await builtRenderer();
   const home = mkdtempSync(join(tmpdir(), 'afa-browser-'));
   options.prepare?.(home);
-  const services = createStudioServices({ home, dataDirectoryFixed: true, version: 'test' });
+  const services = createStudioServices({ home, dataDirectoryFixed: true, version: 'test', ...(options.demoPack ? { demoPack: options.demoPack } : {}) });
   const server = await startStudioServer({ api: services, home, rendererDirectory });
   const browser = await chromium.launch({
     executablePath: chromiumPath,

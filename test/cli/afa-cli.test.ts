@@ -29,7 +29,7 @@ interface Run {
 }
 
 function afa(home: string, ...args: string[]): Run {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, AFA_STUDIO_HOME: home }, timeout: 120_000 });
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, AFA_STUDIO_HOME: home, AFA_STUDIO_DEMO_PACK: 'none' }, timeout: 120_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -210,7 +210,7 @@ test('Ctrl+C cancels within a step: exit 130, no image, no history row, no --out
   expectStatus(afa(home, 'import', expertOneFolder(t), '--progress', 'none'), 0);
   const outFile = join(home, 'never.png');
   const child = spawn(process.execPath, [BIN, 'generate', '-m', 'expert1', '-p', 'x', '--size', '64x64', '--steps', '500', '--progress', 'json', '--out', outFile], {
-    env: { ...process.env, AFA_STUDIO_HOME: home },
+    env: { ...process.env, AFA_STUDIO_HOME: home, AFA_STUDIO_DEMO_PACK: 'none' },
   });
   let stderr = '';
   let interruptedAt: number | undefined;
@@ -256,7 +256,7 @@ test('a studio home that cannot be written is refused before any work: exit 2, n
   // root writes through permission bits: run the command as an unprivileged user then.
   const as = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
   const run = (...args: string[]) => {
-    const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, AFA_STUDIO_HOME: home }, timeout: 60_000, ...as });
+    const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, AFA_STUDIO_HOME: home, AFA_STUDIO_DEMO_PACK: 'none' }, timeout: 60_000, ...as });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   };
   const started = Date.now();

@@ -14,7 +14,7 @@ import { tinyConfigs } from '../checkpoints/fixtures.ts';
 const BIN = join(repoRoot, 'bin', 'afa.js');
 
 function afa(home: string, ...args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, AFA_STUDIO_HOME: home }, timeout: 180_000 });
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, AFA_STUDIO_HOME: home, AFA_STUDIO_DEMO_PACK: 'none' }, timeout: 180_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

@@ -42,7 +42,7 @@ test("the README's command-line walkthrough runs as written, each line exiting 0
     const run = spawnSync('bash', ['-c', line], {
       cwd: home,
       encoding: 'utf8',
-      env: { ...process.env, HOME: home, AFA_STUDIO_HOME: join(home, 'studio') },
+      env: { ...process.env, HOME: home, AFA_STUDIO_HOME: join(home, 'studio'), AFA_STUDIO_DEMO_PACK: 'none' },
       timeout: 120_000,
     });
     assert.equal(run.status, 0, `${command}\nexit ${run.status}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);

@@ -13,7 +13,7 @@ import { writeGeneratedDataset } from '../datasets/generated-dataset.ts';
 const BIN = join(repoRoot, 'bin', 'afa.js');
 
 function afa(home: string, ...args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, AFA_STUDIO_HOME: home }, timeout: 300_000 });
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, AFA_STUDIO_HOME: home, AFA_STUDIO_DEMO_PACK: 'none' }, timeout: 300_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -25,7 +25,7 @@ function ok(run: ReturnType<typeof afa>): Record<string, unknown> {
 /** Runs `afa …` and sends SIGINT once stderr shows a step event with `step`. */
 function interruptedAt(home: string, step: number, args: string[]): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, AFA_STUDIO_HOME: home } });
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, AFA_STUDIO_HOME: home, AFA_STUDIO_DEMO_PACK: 'none' } });
     let stderr = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

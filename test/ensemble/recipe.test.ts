@@ -18,6 +18,19 @@ describe('validateRecipe', () => {
     assert.ok(Object.isFrozen(recipe) && Object.isFrozen(recipe.members));
   });
 
+  it('keeps the defaults a recipe offers (the demo\'s carries a prompt, size and seed) and refuses bad ones', () => {
+    const defaults = { sampler: 'ddim', steps: 25, guidance: 5, prompt: 'a red star', negativePrompt: '', width: 64, height: 128, seed: 7 };
+    assert.deepEqual(validateRecipe({ name: 'Demo', method: 'afa', members: members(3), aggregatorId: 'agg1', defaults }).defaults, defaults);
+    const afa = (change: Record<string, unknown>) => ({ name: 'x', method: 'afa', members: members(2), defaults: change });
+    refuses(afa({ width: 60 }), /default width must be a whole number from 64 to 2048, a multiple of 8/);
+    refuses(afa({ seed: -1 }), /default seed/);
+    refuses(afa({ steps: 0 }), /default steps/);
+    refuses(afa({ guidance: 80 }), /default guidance/);
+    refuses(afa({ prompt: 7 }), /default prompt must be text/);
+    refuses(afa({ sampler: 'plms' }), /Unknown sampler 'plms'/);
+    refuses({ name: 'x', method: 'afa', members: members(2), defaults: [] }, /defaults must be a JSON object/);
+  });
+
   it('refuses what is not a recipe, with what to do', () => {
     refuses(null, /JSON object/);
     refuses({ method: 'afa', members: members(2) }, /needs a name/);

@@ -125,3 +125,25 @@ describe('prompt gallery', () => {
     assert.deepEqual(library.prompts.list({ search: 'arctic' }), []);
   });
 });
+
+describe('demo items', () => {
+  it('record what the demo installed; a removed item stays removed, whoever tries to install it again', () => {
+    const demo = library.demoItems;
+    demo.setPack('wanted');
+    assert.equal(demo.pack().state, 'wanted');
+    assert.equal(demo.markInstalled('model:warm', 'model', modelId(7)), true);
+    assert.equal(demo.markInstalled('recipe', 'recipe', 'rcp_1'), true);
+    assert.deepEqual([...demo.installed('model')], [modelId(7)]);
+    assert.deepEqual([...demo.installed('recipe')], ['rcp_1']);
+    assert.equal(demo.markRemoved('model', modelId(8)), false, 'not a demo item');
+    assert.equal(demo.markRemoved('recipe', 'rcp_1'), true);
+    assert.equal(demo.get('recipe')?.state, 'removed');
+    assert.deepEqual([...demo.installed('recipe')], []);
+    assert.equal(demo.markInstalled('recipe', 'recipe', 'rcp_2'), false, 'never re-added');
+    assert.equal(demo.get('recipe')?.targetId, 'rcp_1');
+    assert.equal(demo.markRemoved('recipe', 'rcp_1'), false, 'removed once');
+    demo.setPack('installed', { name: 'Test', manifestSha256: 'abc' });
+    assert.deepEqual(demo.pack(), { state: 'installed', detail: { name: 'Test', manifestSha256: 'abc' } });
+    assert.deepEqual(demo.list().map((item) => [item.item, item.kind, item.state]), [['model:warm', 'model', 'installed'], ['recipe', 'recipe', 'removed']]);
+  });
+});

@@ -1,7 +1,8 @@
 // The Generate form's checks (what keeps Generate disabled, in words, with the field) and its saved copy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formProblem, formWithImageSettings, initialForm, loadSavedForm, saveForm, type GenerationForm } from '../../../renderer/generate/generation-form.ts';
+import type { Recipe } from '../../../app/api/contract.ts';
+import { formProblem, formTouched, formWithImageSettings, formWithRecipe, initialForm, loadSavedForm, saveForm, type GenerationForm } from '../../../renderer/generate/generation-form.ts';
 
 const ready: GenerationForm = { ...initialForm, prompt: 'a boat', draft: { ...initialForm.draft, members: [{ modelId: 'a'.repeat(64), weight: 1 }] } };
 
@@ -49,4 +50,39 @@ test("an image's model that is not imported becomes the form's model, so Generat
   const known = formWithImageSettings(ready, { recipe: { method: 'single', members: [{ modelId: 'a'.repeat(64) }] } }, { name: 'x' });
   assert.equal(known.draft.members[0]?.modelId, 'a'.repeat(64));
   assert.equal(formWithImageSettings(ready, { prompt: 'p' }).draft, ready.draft);
+});
+
+test('the demo recipe opens the form with its prompt, sampler, size and fixed seed, only on a form not started', () => {
+  assert.equal(formTouched(initialForm), false);
+  assert.equal(formTouched({ ...initialForm, prompt: 'a boat' }), true);
+  assert.equal(formTouched({ ...initialForm, recipeId: 'r' }), true);
+  assert.equal(formTouched(ready), true);
+  const recipe: Recipe = {
+    id: 'rcp_demo',
+    name: 'Demo · Shapes',
+    method: 'afa',
+    members: [{ modelId: 'a'.repeat(64) }, { modelId: 'b'.repeat(64) }],
+    aggregatorId: 'agg-1',
+    defaults: { sampler: 'euler', steps: 20, guidance: 5, prompt: 'a small red star', negativePrompt: 'blurry', width: 64, height: 64, seed: 7 },
+    createdAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-01T00:00:00.000Z',
+    demo: true,
+  };
+  const opened = formWithRecipe({ ...initialForm, batchCount: 4 }, recipe);
+  assert.deepEqual(opened, {
+    ...initialForm,
+    recipeId: 'rcp_demo',
+    draft: { ...initialForm.draft, method: 'afa', members: recipe.members.map((m) => ({ modelId: m.modelId, weight: 1 })), aggregatorId: 'agg-1' },
+    prompt: 'a small red star',
+    negativePrompt: 'blurry',
+    sampler: 'euler',
+    steps: 20,
+    guidance: 5,
+    width: 64,
+    height: 64,
+    seed: 7,
+    randomSeed: false,
+    batchCount: 1,
+  });
+  assert.equal(formProblem(opened), undefined, 'ready to generate');
 });

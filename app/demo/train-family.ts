@@ -1,0 +1,264 @@
+// Trains the demo family from nothing with the studio's own engine, stage by stage (each resumable,
+// each skipped when already done):
+//   vae      the autoencoder on random crops of generated scenes (it is convolutional apart from the 8×8
+//            mid-block attention, so crops teach it the same local statistics 4× cheaper)
+//   scale    the latent scaling factor, 1 / std of the trained encoder's latents (SD's 0.18215 was found
+//            the same way), measured on 512 scenes
+//   base     the CLIP text encoder and the base U-Net together, ε-prediction on every training scene
+//   experts  one U-Net per domain of app/demo/scenes.ts, fine-tuned from the base with the text encoder
+//            frozen (shared by all, as SD1.5 fine-tunes share their base's)
+// The aggregators are trained afterwards by the studio's own training job over the installed experts
+// (train-demo-aggregators.ts). Every batch is a pure function of (seed, stage, step).
+import { join } from 'node:path';
+import type { JobControl } from '../common/progress.ts';
+import { parseClipTextConfig } from '../models/clip-text-config.ts';
+import { compileComponent, type CompiledComponent } from '../models/compile-component.ts';
+import { plausibleWeight, SyntheticWeights } from '../models/synthetic-weights.ts';
+import { parseUnetConfig } from '../models/unet-config.ts';
+import { parseVaeConfig, type VaeConfig } from '../models/vae-config.ts';
+import { DdpmNoiser } from '../schedulers/ddpm-noiser.ts';
+import { resolveNoiseScheduleConfig } from '../schedulers/scheduler-config.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { MemoryWeights } from '../tensor/weights.ts';
+import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
+import { TRAINING_INPUTS } from '../training/training-graph.ts';
+import { TrainingRandom } from '../training/training-random.ts';
+import { buildTextUnetTrainingGraph, buildUnetTrainingGraph, INPUT_IDS } from '../training/unet-training-graph.ts';
+import { buildVaeTrainingGraph, VAE_TRAINING_INPUTS } from '../training/vae-training-graph.ts';
+import { DEMO_IMAGE_SIZE, DEMO_SCHEDULER_CONFIG, DEMO_TEXT_ENCODER_CONFIG, DEMO_UNET_CONFIG, DEMO_VAE_CONFIG, type FamilyRecipe, type StageRecipe } from './family-config.ts';
+import { runStage, stageDone, stageWeights, type StageProgress, type StageRecord, type StageSettings } from './train-stage.ts';
+import { DEMO_DOMAINS, captionOf, domainSceneAt, sceneAt, type DemoDomainName, type Scene } from './scenes.ts';
+import { sceneBatch } from './scene-dataset.ts';
+
+/** Purposes of the random streams within a stage; each stage has its own generator (`stageRandom`). */
+const STREAMS = Object.freeze({ crop: 0, vaeNoise: 1, latent: 2, noise: 3, timesteps: 4, dropout: 5 });
+
+/** Stage k's generator: seed·64 + k, so stages never share a stream. */
+function stageRandom(seed: number, stage: number): TrainingRandom {
+  return new TrainingRandom(BigInt(seed) * 64n + BigInt(stage));
+}
+
+export interface FamilyResult {
+  readonly vae: { readonly config: Readonly<Record<string, unknown>>; readonly weights: Map<string, Tensor<'float32'>> };
+  readonly textEncoder: { readonly config: Readonly<Record<string, unknown>>; readonly weights: Map<string, Tensor<'float32'>> };
+  readonly base: Map<string, Tensor<'float32'>>;
+  readonly experts: readonly { readonly domain: DemoDomainName; readonly weights: Map<string, Tensor<'float32'>> }[];
+  readonly records: readonly StageRecord[];
+}
+
+export interface FamilyOptions extends JobControl {
+  /** Working folder: one subfolder per stage (checkpoints, results). */
+  readonly workDir: string;
+  readonly recipe: FamilyRecipe;
+  readonly onStage?: (progress: StageProgress) => void;
+  readonly log?: (line: string) => void;
+}
+
+/** [-1, 1] NCHW pixels of scenes rendered at `size` (as the dataset loader reads their PNGs). */
+export function scenePixels(scenes: readonly Scene[], size = DEMO_IMAGE_SIZE): Tensor<'float32'> {
+  const batch = sceneBatch(scenes, size);
+  return { dtype: 'float32', shape: [...batch.shape], data: batch.pixels };
+}
+
+function settingsOf(stage: StageRecipe, recipe: FamilyRecipe): StageSettings {
+  return {
+    steps: stage.steps,
+    optimizer: { lr: stage.lr, weightDecay: 0.01 },
+    schedule: { kind: 'cosine', baseLr: stage.lr, warmupSteps: stage.warmupSteps },
+    maxGradientNorm: 1,
+    checkpointEvery: recipe.checkpointEvery,
+    logEvery: recipe.logEvery,
+  };
+}
+
+/** Initial weights of a model trained from scratch: PyTorch's default init bounds, from the seed. */
+function initialWeights(seed: number): SyntheticWeights {
+  return new SyntheticWeights((name, shape) => plausibleWeight(name, shape, seed), `initial weights (seed ${seed})`);
+}
+
+function crop(pixels: Tensor<'float32'>, size: number, offsets: readonly number[]): Tensor<'float32'> {
+  const [batch, channels, height, width] = pixels.shape as [number, number, number, number];
+  const out = new Float32Array(batch * channels * size * size);
+  for (let b = 0; b < batch; b++) {
+    const top = offsets[2 * b]!;
+    const left = offsets[2 * b + 1]!;
+    for (let c = 0; c < channels; c++) {
+      for (let y = 0; y < size; y++) {
+        const from = ((b * channels + c) * height + top + y) * width + left;
+        out.set(pixels.data.subarray(from, from + size), ((b * channels + c) * size + y) * size);
+      }
+    }
+  }
+  return { dtype: 'float32', shape: [batch, channels, size, size], data: out };
+}
+
+export async function trainFamily(options: FamilyOptions): Promise<FamilyResult> {
+  const { recipe, workDir } = options;
+  const log = options.log ?? (() => {});
+  const records: StageRecord[] = [];
+  const trainScene = (index: number) => sceneAt(recipe.seed, index, 'train');
+
+  // 1. VAE.
+  const vaeConfig: VaeConfig = parseVaeConfig({ ...DEMO_VAE_CONFIG });
+  const vaeStage = recipe.vae;
+  records.push(
+    await runStage({
+      stage: 'vae',
+      dir: join(workDir, 'vae'),
+      settings: settingsOf(vaeStage, recipe),
+      build: () => buildVaeTrainingGraph(initialWeights(recipe.seed + 1), vaeConfig, { batch: vaeStage.batch, height: vaeStage.crop, width: vaeStage.crop }, { klWeight: vaeStage.klWeight }),
+      feedsAt: (step) => {
+        const scenes = Array.from({ length: vaeStage.batch }, (_, b) => trainScene(step * vaeStage.batch + b));
+        const random = stageRandom(recipe.seed, 0);
+        const offsets = random.integers(STREAMS.crop, step, 2 * vaeStage.batch, DEMO_IMAGE_SIZE - vaeStage.crop + 1);
+        const down = 2 ** (vaeConfig.block_out_channels.length - 1);
+        const latent = (vaeStage.crop / down) ** 2 * vaeConfig.latent_channels;
+        return {
+          [VAE_TRAINING_INPUTS.image]: crop(scenePixels(scenes), vaeStage.crop, offsets),
+          [VAE_TRAINING_INPUTS.noise]: { dtype: 'float32', shape: [vaeStage.batch, vaeConfig.latent_channels, vaeStage.crop / down, vaeStage.crop / down], data: random.normal(STREAMS.vaeNoise, step, vaeStage.batch * latent) },
+        };
+      },
+      onStep: options.onStage,
+      signal: options.signal,
+    }),
+  );
+  const vaeWeights = stageWeights(join(workDir, 'vae'));
+
+  // 2. The scaling factor: 1 / std of the sampled latents (mean + std·ε) of 512 training scenes.
+  const encoderDir = join(workDir, 'scale');
+  let encoder = await compileComponent({ kind: 'vae-encoder', config: vaeConfig, weights: new MemoryWeights(vaeWeights) }, join(encoderDir, 'graph'));
+  let scalingFactor: number;
+  try {
+    let sum = 0;
+    let sumSquares = 0;
+    let count = 0;
+    for (let start = 0; start < 512; start += 32) {
+      const pixels = scenePixels(Array.from({ length: 32 }, (_, b) => trainScene(10_000_000 + start + b)));
+      const out = await encoder.session('vae_encoder').run({ image: pixels });
+      const mean = out.mean!.data as Float32Array;
+      const std = out.std!.data as Float32Array;
+      const noise = stageRandom(recipe.seed, 1).normal(STREAMS.latent, start, mean.length);
+      for (let i = 0; i < mean.length; i++) {
+        const z = mean[i]! + std[i]! * noise[i]!;
+        sum += z;
+        sumSquares += z * z;
+        count++;
+      }
+    }
+    const variance = sumSquares / count - (sum / count) ** 2;
+    scalingFactor = Number((1 / Math.sqrt(variance)).toPrecision(5));
+  } finally {
+    await encoder.release();
+  }
+  log(`vae: latent scaling factor ${scalingFactor}`);
+  const scaledVae: VaeConfig = parseVaeConfig({ ...DEMO_VAE_CONFIG, scaling_factor: scalingFactor });
+  encoder = await compileComponent({ kind: 'vae-encoder', config: scaledVae, weights: new MemoryWeights(vaeWeights) }, join(encoderDir, 'graph-scaled'));
+
+  const textConfig = parseClipTextConfig({ ...DEMO_TEXT_ENCODER_CONFIG });
+  const unetConfig = parseUnetConfig({ ...DEMO_UNET_CONFIG });
+  const tokenizer = ClipTokenizer.default();
+  const noiser = new DdpmNoiser(resolveNoiseScheduleConfig({ ...DEMO_SCHEDULER_CONFIG, predictionType: 'epsilon' } as never));
+  const latentSize = DEMO_IMAGE_SIZE / 8;
+  const latentLength = unetConfig.in_channels * latentSize * latentSize;
+
+  /** Noisy latents, timesteps and ε of step `step` of a stage, from the stage's own generator. */
+  const diffusionBatch = async (scenes: readonly Scene[], step: number, random: TrainingRandom) => {
+    const batch = scenes.length;
+    const out = await encoder.session('vae_encoder').run({ image: scenePixels(scenes) });
+    const mean = out.mean!.data as Float32Array;
+    const std = out.std!.data as Float32Array;
+    const epsilon = random.normal(STREAMS.latent, step, mean.length);
+    const x0 = new Float32Array(mean.length);
+    for (let i = 0; i < x0.length; i++) x0[i] = Math.fround(Math.fround(mean[i]! + std[i]! * epsilon[i]!) * scalingFactor);
+    const noise: Tensor<'float32'> = { dtype: 'float32', shape: [batch, unetConfig.in_channels, latentSize, latentSize], data: random.normal(STREAMS.noise, step, batch * latentLength) };
+    const timesteps = random.integers(STREAMS.timesteps, step, batch, 1000);
+    const sample = noiser.addNoise({ dtype: 'float32', shape: noise.shape, data: x0 }, noise, timesteps);
+    return { sample, noise, timesteps: { dtype: 'float32' as const, shape: [batch], data: Float32Array.from(timesteps) } };
+  };
+  const captionsFor = (scenes: readonly Scene[], step: number, random: TrainingRandom, dropout: number) => {
+    const draws = random.uniform(STREAMS.dropout, step, scenes.length);
+    return scenes.map((scene, b) => (draws[b]! < dropout ? '' : captionOf(scene)));
+  };
+  const tokenIds = (captions: readonly string[]): Tensor<'int64'> => {
+    const ids = new BigInt64Array(captions.length * textConfig.max_position_embeddings);
+    captions.forEach((caption, b) => tokenizer.encode(caption).inputIds.forEach((id, i) => (ids[b * textConfig.max_position_embeddings + i] = BigInt(id))));
+    return { dtype: 'int64', shape: [captions.length, textConfig.max_position_embeddings], data: ids };
+  };
+
+  try {
+    // 3. Text encoder + base U-Net.
+    const base = recipe.base;
+    const baseRandom = stageRandom(recipe.seed, 2);
+    const initial = initialWeights(recipe.seed + 2);
+    records.push(
+      await runStage({
+        stage: 'base',
+        dir: join(workDir, 'base'),
+        settings: settingsOf(base, recipe),
+        build: () => buildTextUnetTrainingGraph({ weights: initial, config: textConfig }, { weights: initial, config: unetConfig }, { batch: base.batch, height: latentSize, width: latentSize }),
+        feedsAt: async (step) => {
+          const scenes = Array.from({ length: base.batch }, (_, b) => trainScene(20_000_000 + step * base.batch + b));
+          const { sample, noise, timesteps } = await diffusionBatch(scenes, step, baseRandom);
+          return {
+            [INPUT_IDS]: tokenIds(captionsFor(scenes, step, baseRandom, base.captionDropout)),
+            [TRAINING_INPUTS.sample]: sample,
+            [TRAINING_INPUTS.timestep]: timesteps,
+            [TRAINING_INPUTS.target]: noise,
+          };
+        },
+        onStep: options.onStage,
+        signal: options.signal,
+      }),
+    );
+    const baseAll = stageWeights(join(workDir, 'base'));
+    const textWeights = new Map([...baseAll].filter(([name]) => name.startsWith('text_model.')));
+    const baseUnet = new Map([...baseAll].filter(([name]) => !name.startsWith('text_model.')));
+
+    // 4. Experts: the base U-Net fine-tuned per domain; prompts through the frozen text encoder.
+    const text = await compileComponent({ kind: 'text-encoder', config: textConfig, weights: new MemoryWeights(textWeights) }, join(workDir, 'experts-text', 'graph'));
+    const experts: { domain: DemoDomainName; weights: Map<string, Tensor<'float32'>> }[] = [];
+    try {
+      const stage = recipe.experts;
+      for (const [d, domain] of DEMO_DOMAINS.entries()) {
+        const dir = join(workDir, `expert-${domain.name}`);
+        const expertRandom = stageRandom(recipe.seed, 3 + d);
+        records.push(
+          await runStage({
+            stage: `expert-${domain.name}`,
+            dir,
+            settings: settingsOf(stage, recipe),
+            build: () => buildUnetTrainingGraph(new MemoryWeights(baseUnet), unetConfig, { batch: stage.batch, height: latentSize, width: latentSize, tokens: textConfig.max_position_embeddings }),
+            feedsAt: async (step) => {
+              const scenes = Array.from({ length: stage.batch }, (_, b) => domainSceneAt(domain.name, recipe.seed, step * stage.batch + b));
+              const { sample, noise, timesteps } = await diffusionBatch(scenes, step, expertRandom);
+              const context = await text.session('text_encoder').run({ input_ids: tokenIds(captionsFor(scenes, step, expertRandom, stage.captionDropout)) });
+              return {
+                [TRAINING_INPUTS.context]: context.last_hidden_state!,
+                [TRAINING_INPUTS.sample]: sample,
+                [TRAINING_INPUTS.timestep]: timesteps,
+                [TRAINING_INPUTS.target]: noise,
+              };
+            },
+            onStep: options.onStage,
+            signal: options.signal,
+          }),
+        );
+        experts.push({ domain: domain.name, weights: stageWeights(dir) });
+      }
+    } finally {
+      await text.release();
+    }
+    return {
+      vae: { config: { ...DEMO_VAE_CONFIG, scaling_factor: scalingFactor }, weights: vaeWeights },
+      textEncoder: { config: { ...DEMO_TEXT_ENCODER_CONFIG }, weights: textWeights },
+      base: baseUnet,
+      experts,
+      records,
+    };
+  } finally {
+    await encoder.release();
+  }
+}
+
+export { stageDone };
+export type { CompiledComponent };
