@@ -20,7 +20,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { throwIfCancelled, UserError } from '../common/errors.ts';
 import { studioPaths } from '../common/paths.ts';
 import type { ModelManifest } from '../checkpoints/model-store.ts';
@@ -49,6 +48,8 @@ import type { TrainingSettings } from '../training/training-settings.ts';
 import { asBatchable, concatTensors, encodeBatch, predictBatch, rows, sampleBatch, type BatchableDenoiser } from './batch-sampling.ts';
 import { judgeImage } from './scene-checker.ts';
 import { sceneBatch, writeSceneDataset } from './scene-dataset.ts';
+import { homeWantsDemo, installDemoPack } from './demo-install.ts';
+import { demoPackDirectory } from './demo-pack-location.ts';
 import { captionOf, placeObjects, sceneAt, shapeSdf, type Scene } from './scenes.ts';
 
 /** Seeds the held-out scenes, the noise of the ε measure, the images' seeds and the bootstrap. */
@@ -187,12 +188,32 @@ interface Setup {
   readonly aggregatorConfig: AggregatorConfig;
 }
 
+/** The pack to read: the option, else the one the studio installs (AFA_STUDIO_DEMO_PACK or the shipped pack). */
+function packDirectory(options: ReproductionOptions): string | null {
+  return options.pack !== undefined ? resolve(options.pack) : demoPackDirectory();
+}
+
+/** What the studio's first start does: a home that wants the demo (a new one) gets it installed. */
+async function setUpDemoIfWanted(home: string, options: ReproductionOptions): Promise<void> {
+  const packDir = packDirectory(options);
+  if (!packDir || !existsSync(join(packDir, 'manifest.json'))) return;
+  const library = Library.open({ home });
+  try {
+    if (!homeWantsDemo(library)) return;
+    options.log?.(`Setting up the demo models in ${home} (what the studio does at first start)…`);
+    await installDemoPack(home, packDir, { signal: options.signal }, { library });
+  } finally {
+    library.close();
+  }
+}
+
 function findAfaRecipe(home: string, wanted: string | undefined): Recipe {
   if (!existsSync(studioPaths(home).database)) {
     throw new UserError('not-found', `${home} is not a studio home (it has no library).`, 'Start the studio once (it installs the demo), or pass --home <the studio home>.');
   }
   const library = Library.open({ home });
   try {
+    const demoRecipes = library.demoItems.installed('recipe');
     const candidates = library.recipes
       .list()
       .map((row) => {
@@ -209,7 +230,7 @@ function findAfaRecipe(home: string, wanted: string | undefined): Recipe {
       return found.recipe;
     }
     if (candidates.length === 1) return candidates[0]!.recipe;
-    const demo = candidates.filter((entry) => entry.recipe.name.startsWith('Demo'));
+    const demo = candidates.filter((entry) => demoRecipes.has(entry.id));
     if (demo.length === 1) return demo[0]!.recipe;
     throw new UserError(
       'not-found',
@@ -267,10 +288,6 @@ export interface AblationPlan {
   readonly dataset: { readonly folder: string } | { readonly count: number; readonly seed: number; readonly size: number };
 }
 
-function repositoryPack(): string {
-  return fileURLToPath(new URL('../../demo/pack', import.meta.url));
-}
-
 interface PackTrainingRecord {
   readonly settings: Partial<TrainingSettings>;
   readonly datasetSize: number;
@@ -319,14 +336,10 @@ function ablationPlan(setup: Setup, options: ReproductionOptions): AblationPlan 
     return { source: `the settings and dataset of training run ${run.id} ('${run.name}'), which trained the recipe's aggregators`, settings: withoutSpatial(config.settings), dataset: { folder: config.data } };
   }
   // 2. The demo pack's record of how its aggregators were trained.
-  const packs = [options.pack, process.env.AFA_STUDIO_DEMO_PACK, repositoryPack()].filter((p): p is string => typeof p === 'string' && p !== '' && p.toLowerCase() !== 'none');
-  const reasons: string[] = [];
-  for (const pack of packs) {
-    const record = packRecord(resolve(pack), setup.manifests);
-    if (typeof record === 'string') {
-      reasons.push(record);
-      continue;
-    }
+  const pack = packDirectory(options);
+  const record = pack ? packRecord(pack, setup.manifests) : 'no demo pack';
+  const reasons = typeof record === 'string' ? [record] : [];
+  if (typeof record !== 'string') {
     const resolution = record.settings.resolution ?? IMAGE_SIZE;
     return {
       source: `the demo pack's record of its aggregators' training (the \`training\` field of its manifest.json): the same settings (${record.settings.steps ?? '?'} steps of batch ${record.settings.batchSize ?? '?'}, seed ${record.settings.seed ?? '?'}) and the same ${record.datasetSize} generated training scenes (seed ${record.datasetSeed})`,
@@ -338,7 +351,7 @@ function ablationPlan(setup: Setup, options: ReproductionOptions): AblationPlan 
   const quick = options.quick === true;
   const steps = quick ? 3 : 200;
   return {
-    source: `no record of how the recipe's aggregators were trained was found (${reasons.join('; ') || 'no pack'}), so a fixed setting was used: ${steps} steps of batch ${quick ? 2 : 4} on ${quick ? 16 : 512} generated training scenes — the comparison with AFA is then not like for like`,
+    source: `no record of how the recipe's aggregators were trained was found (${reasons.join('; ')}), so a fixed setting was used: ${steps} steps of batch ${quick ? 2 : 4} on ${quick ? 16 : 512} generated training scenes — the comparison with AFA is then not like for like`,
     settings: withoutSpatial({
       resolution: IMAGE_SIZE,
       steps,
@@ -623,6 +636,7 @@ export async function runReproduction(options: ReproductionOptions): Promise<Rep
   const began = performance.now();
   const quick = options.quick === true;
   const home = resolve(options.home);
+  await setUpDemoIfWanted(home, options);
   const setup = setupFor(home, options.recipe);
   const unetConfig = parseUnetConfig(setup.manifests[0]!.configs.unet, `U-Net config of '${setup.manifests[0]!.name}'`);
   const layout = unetLayout(unetConfig);
