@@ -58,7 +58,7 @@ export const ERROR_TIMESTEPS: readonly number[] = [100, 300, 500, 700, 900];
 export const STEP_COUNTS: readonly number[] = [5, 10, 25, 50];
 export const IMAGE_SIZE = 64;
 /** Prompts (held-out captions) per method and step count; see docs/reproduction.md for the time it takes. */
-export const DEFAULT_PROMPTS = 64;
+export const DEFAULT_PROMPTS = 48;
 /** Held-out images of the ε measure (each at every timestep). */
 export const DEFAULT_ERROR_IMAGES = 128;
 /**
