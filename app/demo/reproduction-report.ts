@@ -470,7 +470,8 @@ export function discussion(result: ReproductionResult, data: DiscussionData): st
           if (n >= 3 && shares[k]! - overall[k]! > best.share) best = { label: `${group.attribute}: ${value.label}`, share: shares[k]! - overall[k]!, n };
         }
       }
-      if (best.n > 0) sentences.push(`${expert.name}'s share is highest relative to its mean on *${best.label}* (${(100 * (overall[k]! + best.share)).toFixed(1)} % against ${(100 * overall[k]!).toFixed(1)} % over all prompts)`);
+      // Differences under a percentage point are left unsaid: the table has them, and they are noise.
+      if (best.n > 0 && best.share >= 0.01) sentences.push(`${expert.name}'s share is highest relative to its mean on *${best.label}* (${(100 * (overall[k]! + best.share)).toFixed(1)} % against ${(100 * overall[k]!).toFixed(1)} % over all prompts)`);
     });
     const plain = sharesWhere(afaContributions.backgroundShares, result.promptScenes, (s) => s.background.pattern === 'plain', K);
     const textured = sharesWhere(afaContributions.backgroundShares, result.promptScenes, (s) => TEXTURED.has(s.background.pattern), K);
@@ -480,7 +481,8 @@ export function discussion(result: ReproductionResult, data: DiscussionData): st
       const gainer = gains.indexOf(Math.max(...gains));
       textureSentence = ` On background cells, the expert whose share rises most from plain to striped or checked backgrounds is ${result.experts[gainer]!.name} (${(100 * plain.shares[gainer]!).toFixed(1)} % → ${(100 * textured.shares[gainer]!).toFixed(1)} %; ${plain.n} and ${textured.n} prompts).`;
     }
-    paragraphs.push(`**Who dominates.** Over all prompts and full-resolution points, ${result.experts[top]!.name} has the largest mean weight (${overall.map((s, k) => `${result.experts[k]!.name} ${(100 * s).toFixed(1)} %`).join(', ')}). ${sentences.join('; ')}.${textureSentence} These are means over ${result.promptScenes.length} prompts without intervals; treat differences of a few points as noise.`);
+    const byAttribute = sentences.length > 0 ? `${sentences.join('; ')}.` : 'No expert\'s share moves by a percentage point or more with any caption attribute in the table.';
+    paragraphs.push(`**Who dominates.** Over all prompts and full-resolution points, ${result.experts[top]!.name} has the largest mean weight (${overall.map((s, k) => `${result.experts[k]!.name} ${(100 * s).toFixed(1)} %`).join(', ')}). ${byAttribute}${textureSentence} These are means over ${result.promptScenes.length} prompts without intervals; treat differences of a few points as noise.`);
   }
   return paragraphs.flatMap((p) => [p, '']).slice(0, -1);
 }
