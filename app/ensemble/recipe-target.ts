@@ -170,17 +170,18 @@ export function compiledMergedModel(home: string, recipe: Recipe, manifests: rea
  * MagicFusion (saliency-aware noise blending of two models): each model denoises with its own text
  * encoder; magic-fusion.ts decides per step which predictions are needed and blends the guided ε.
  */
-interface MagicFusionConditioning extends Conditioning {
+export interface MagicFusionConditioning extends Conditioning {
   readonly a: ModelConditioning;
   readonly b: ModelConditioning;
 }
 
-class MagicFusionDenoiser implements Denoiser<MagicFusionConditioning> {
+export class MagicFusionDenoiser implements Denoiser<MagicFusionConditioning> {
   readonly appliesGuidance = true;
+  /** The two models and the settings are readable: the reproduction batches many prompts through them. */
   constructor(
-    private readonly a: ModelDenoiser,
-    private readonly b: ModelDenoiser,
-    private readonly settings: MagicFusionSettings,
+    readonly a: ModelDenoiser,
+    readonly b: ModelDenoiser,
+    readonly settings: MagicFusionSettings,
   ) {}
 
   async encodePrompts(positive: string, negative: string, guided: boolean): Promise<MagicFusionConditioning> {
@@ -223,6 +224,25 @@ export function recipeModelIds(target: { readonly recipe: unknown }): string[] {
   return validateRecipe(target.recipe).members.map((member) => member.modelId);
 }
 
+/**
+ * The denoiser of a lock-step recipe (AFA, feature average, output average): its compiled graph, with
+ * each member's own tokenizer and text encoder. `weightMaps` names the AFA graph's weight outputs
+ * (`weights_NN`, any of the points) to fetch each step.
+ */
+export function lockStepDenoiser(
+  recipe: Recipe,
+  manifests: readonly ModelManifest[],
+  context: Pick<ResolveContext, 'home' | 'runtime' | 'signal'>,
+  weightMaps?: ConstructorParameters<typeof EnsembleDenoiser>[2],
+): EnsembleDenoiser {
+  const graph = compiledRecipeGraph(context.home, recipe, manifests, context.signal);
+  const encoders = manifests.map((manifest) => ({
+    tokenizer: tokenizerFor(context.home, manifest),
+    model: new CachedModel(storedModelFiles(context.home, manifest).textEncoder, context.runtime),
+  }));
+  return new EnsembleDenoiser(encoders, cachedGraphRunner(graph, context.runtime), weightMaps);
+}
+
 export async function resolveRecipe(target: { readonly recipe: unknown; readonly recipeId?: string }, context: ResolveContext): Promise<ResolvedTarget> {
   const recipe = validateRecipe(target.recipe);
   const manifests = recipe.members.map((member) => requireStoredModel(context.home, member.modelId));
@@ -242,11 +262,6 @@ export async function resolveRecipe(target: { readonly recipe: unknown; readonly
   }
   const custom = methodResolvers.get(recipe.method);
   if (custom) return { ...(await custom(recipe, manifests, context)), snapshot };
-  const graph = compiledRecipeGraph(context.home, recipe, manifests, context.signal);
-  const encoders = manifests.map((manifest) => ({
-    tokenizer: tokenizerFor(context.home, manifest),
-    model: new CachedModel(storedModelFiles(context.home, manifest).textEncoder, context.runtime),
-  }));
   const recorder = recipe.method === 'afa' ? new ContributionRecorder(manifests.map((m) => ({ modelId: m.id, name: m.name }))) : undefined;
   const weightMaps = recorder && {
     outputs: fullResolutionPoints(parseUnetConfig(manifests[0]!.configs.unet)).map((index) => `weights_${pointName(index)}`),
@@ -256,7 +271,7 @@ export async function resolveRecipe(target: { readonly recipe: unknown; readonly
     },
   };
   return {
-    denoiser: new EnsembleDenoiser(encoders, cachedGraphRunner(graph, context.runtime), weightMaps),
+    denoiser: lockStepDenoiser(recipe, manifests, context, weightMaps),
     ...(recorder ? { imageExtras: () => recorder.extras() } : {}),
     // The experts share the first member's VAE, as the official AFA pipeline does.
     decoder,

@@ -28,6 +28,8 @@ export function newAggregatorConfigs(experts: readonly Expert[], sizes: Partial<
     numAttentionHeads,
     crossAttentionDim: config.cross_attention_dim,
     timeEmbeddingChannels: 4 * config.block_out_channels[0]!,
+    // Recorded only for the ablation, so sets of the paper's architecture keep their manifests as before.
+    ...(sizes.spatial === false ? { spatial: false } : {}),
   }));
 }
 

@@ -39,6 +39,7 @@ export interface TrainingSettings {
   /**
    * Size of new aggregators; default the official SD1.5 one (hidden 128, 8 heads, 2 transformer layers),
    * whose weights stay interchangeable with the official code. Smaller models (the demo family) use less.
+   * `spatial: false` trains the ablation without spatial awareness (one weight per expert per point).
    */
   readonly aggregatorSize?: AggregatorSize;
   /**
@@ -108,7 +109,8 @@ export function resolveTrainingSettings(overrides: Partial<TrainingSettings> = {
   if (!SCHEDULE_KINDS.includes(settings.schedule)) throw new UserError('invalid-argument', `Unknown learning-rate schedule '${settings.schedule}'.`);
   if (!Number.isSafeInteger(settings.seed) || settings.seed < 0) throw new UserError('invalid-argument', `The seed must be a non-negative whole number, got ${settings.seed}.`);
   if (settings.aggregatorSize) {
-    const { hiddenSize, numAttentionHeads, numLayers } = settings.aggregatorSize;
+    const { hiddenSize, numAttentionHeads, numLayers, spatial } = settings.aggregatorSize;
+    if (spatial !== undefined && typeof spatial !== 'boolean') throw new UserError('invalid-argument', `The aggregators' 'spatial' setting is true or false, got ${JSON.stringify(spatial)}.`);
     positiveInteger(hiddenSize, 'The aggregator width');
     positiveInteger(numAttentionHeads, 'The number of aggregator attention heads');
     positiveInteger(numLayers, 'The number of aggregator transformer layers');
