@@ -404,7 +404,7 @@ async function ensureAblation(setup: Setup, plan: AblationPlan, options: Reprodu
   }
   let trained = false;
   if (run?.status !== 'done') {
-    run ??= createTrainingRun(setup.home, { models, data: dataset, settings: plan.settings, name });
+    run ??= createTrainingRun(setup.home, { models, dataset: { kind: 'folder', path: dataset }, settings: plan.settings, name });
     log(`Training the aggregators without spatial awareness (run ${run.id}; resumable: rerun to continue)…`);
     const steps = plan.settings.steps;
     const every = Math.max(1, Math.round((steps ?? 100) / 10));
