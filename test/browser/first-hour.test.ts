@@ -145,7 +145,8 @@ test('History: the detail view steps with the arrow keys; a selection is favouri
   assert.equal(await dialog.getByRole('button', { name: '← Previous' }).isDisabled(), true);
   await page.keyboard.press('ArrowRight');
   await page.waitForFunction((url) => location.href !== url, firstUrl);
-  assert.equal(await dialog.getByRole('button', { name: 'Next →' }).isDisabled(), true);
+  // The URL changes before the dialog re-renders with the new neighbours: wait for the state.
+  await dialog.locator('button:disabled', { hasText: 'Next →' }).waitFor({ timeout: 5000 });
   await page.keyboard.press('ArrowLeft');
   await page.waitForFunction((url) => location.href === url, firstUrl);
   await dialog.getByRole('button', { name: 'Close' }).click();
