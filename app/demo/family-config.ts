@@ -106,7 +106,7 @@ export interface FamilyRecipe {
 export const FULL_RECIPE: FamilyRecipe = Object.freeze({
   seed: 20261203,
   vae: { steps: 3000, batch: 8, lr: 2e-3, warmupSteps: 100, crop: 32, klWeight: 1e-5 },
-  base: { steps: 1200, batch: 16, lr: 6e-4, warmupSteps: 100, captionDropout: 0.1 },
+  base: { steps: 6000, batch: 16, lr: 6e-4, warmupSteps: 100, captionDropout: 0.1 },
   experts: { steps: 250, batch: 16, lr: 2e-4, warmupSteps: 20, captionDropout: 0.1 },
   aggregators: { steps: 300, batch: 8, lr: 1e-3, warmupSteps: 20, datasetSize: 600 },
   checkpointEvery: 100,
