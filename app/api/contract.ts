@@ -296,7 +296,10 @@ export interface GenerationProgress {
   /** Denoising steps done (1-based once the first step finished) and in total; 'decode' follows the last step. */
   readonly step: number;
   readonly total: number;
-  readonly phase: 'encode' | 'denoise' | 'decode';
+  /** 'load': the job's models are loading (before the first image; `models` counts them), then per image 'encode', 'denoise', 'decode'. */
+  readonly phase: 'load' | 'encode' | 'denoise' | 'decode';
+  /** During 'load': models loaded and to load ("Loading 3 models… 2/3"). */
+  readonly models?: { readonly done: number; readonly total: number };
   readonly elapsedMs: number;
   /** Estimated time left; null until a step has been timed. */
   readonly etaMs: number | null;

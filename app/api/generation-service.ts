@@ -1,6 +1,7 @@
 // Generation over app/pipeline's GenerationEngine (queue, batches, previews, cancellation, history rows)
 // with app/ensemble's recipe target plugged in. The engine is built from the settings (execution
 // provider, threads, previews) and rebuilt, once idle, after they change.
+import { studioPaths } from '../common/paths.ts';
 import { recipeModelIds, resolveRecipe } from '../ensemble/recipe-target.ts';
 import type { Recipe as EnsembleRecipe } from '../ensemble/recipe.ts';
 import type { Library } from '../library/library.ts';
@@ -166,7 +167,9 @@ export class GenerationService implements GenerationApi {
     const backend = await resolveBackend(settings.backend, this.#config.providerChoiceFile);
     const engine = new GenerationEngine({
       library: this.#config.library,
-      runtime: createModelRuntime({ sessionOptions: { backend, ...(settings.threads > 0 ? { intraOpThreads: settings.threads } : {}) } }),
+      runtime: createModelRuntime({
+        sessionOptions: { backend, optimizedModels: studioPaths(this.#config.library.home).optimizedModels, ...(settings.threads > 0 ? { intraOpThreads: settings.threads } : {}) },
+      }),
       previewEvery: settings.previews ? 1 : 0,
       // A job the machine cannot hold is refused at enqueue with the estimate (app/pipeline/memory-estimate.ts).
       ...(this.#config.memoryBudgetBytes ? { memoryBudgetBytes: this.#config.memoryBudgetBytes } : {}),
@@ -194,6 +197,7 @@ export class GenerationService implements GenerationApi {
           elapsedMs: event.elapsedMs,
           etaMs: event.etaMs,
           image: { index: event.imageIndex + 1, count: event.imageCount },
+          ...(event.models ? { models: event.models } : {}),
           ...(event.preview ? { preview: event.preview } : {}),
         }),
       ),

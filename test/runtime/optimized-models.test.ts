@@ -1,7 +1,9 @@
 // The optimized-model cache (app/runtime/optimized-models.ts through ModelSession.create): built on the
 // first load, used on the next, rebuilt without an error when damaged or stale, never used across
 // onnxruntime versions. The model has what makes the cache worth it on a U-Net: a conv (NCHWc layout,
-// reordered filter) and a linear layer (folded transpose, prepacked MatMul weights).
+// reordered filter) and a linear layer (folded transpose, prepacked MatMul weights); and a weight of an
+// odd byte size (17×17 floats, like CLIP's 77×77 mask) that onnxruntime writes before the packed weights,
+// which then lie misaligned unless the cache moves them (a crash at the first run, before it did).
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +12,7 @@ import { Graph } from '../../app/onnx/graph.ts';
 import * as op from '../../app/onnx/ops.ts';
 import { saveModel } from '../../app/onnx/serialize.ts';
 import { ModelSession, onnxruntimeVersion, type SessionOptions, type SessionSource } from '../../app/runtime/onnx-runtime.ts';
-import { OPTIMIZED_MODEL_FILE, OPTIMIZED_WEIGHTS_FILE, optimizedModelKey } from '../../app/runtime/optimized-models.ts';
+import { OPTIMIZED_MODEL_FILE, OPTIMIZED_WEIGHTS_FILE, optimizedModelKey, PREPACKED_ALIGNMENT } from '../../app/runtime/optimized-models.ts';
 import { recentRuntimeLog } from '../../app/runtime/runtime-log.ts';
 import { float32, type Tensor } from '../../app/tensor/tensor.ts';
 import { lazy, temporaryDirectory } from '../onnx/run-graph.ts';
@@ -23,9 +25,11 @@ function values(count: number, seed: number): Float32Array {
   return Float32Array.from({ length: count }, (_, i) => Math.sin(i * 0.37 + seed) * 0.2);
 }
 
-/** conv 3×3 (16 → 16 channels) → tokens [1, 64, 16] → linear 16 → 32 (torch layout, transposed in the graph). */
+/** conv 3×3 (16 → 16 channels) → tokens [1, 64, 16] → linear 16 → 32 (torch layout, transposed in the graph); m + mask. */
 function saveTestModel(seed: number): string {
   const g = new Graph('cached');
+  const mask = g.weight('mask', lazy(float32([17, 17], values(17 * 17, seed + 3))));
+  g.output(op.add(g, g.input('m', 'float32', [17, 17]), mask), 'z');
   const x = g.input('x', 'float32', [1, 16, 8, 8]);
   const filter = g.weight('conv.weight', lazy(float32([16, 16, 3, 3], values(16 * 16 * 9, seed))));
   const bias = g.weight('conv.bias', lazy(float32([16], values(16, seed + 1))));
@@ -36,7 +40,7 @@ function saveTestModel(seed: number): string {
   return saveModel(g, { dir, modelFile: 'cached.onnx', weightsFile: 'cached.weights' }).modelPath;
 }
 
-const feeds: Record<string, Tensor> = { x: float32([1, 16, 8, 8], values(16 * 64, 7)) };
+const feeds: Record<string, Tensor> = { x: float32([1, 16, 8, 8], values(16 * 64, 7)), m: float32([17, 17], values(17 * 17, 8)) };
 
 async function load(options: SessionOptions = { optimizedModels: root }): Promise<{ source: SessionSource; y: Tensor }> {
   const session = await ModelSession.create(modelPath, { intraOpThreads: 1, ...options });
@@ -76,6 +80,9 @@ describe('optimized-model cache', () => {
     const entry = entryDir();
     for (const file of [OPTIMIZED_MODEL_FILE, OPTIMIZED_WEIGHTS_FILE, 'entry.json']) assert.ok(existsSync(join(entry, file)), file);
     assert.equal(JSON.parse(readFileSync(join(entry, 'entry.json'), 'utf8')).onnxruntime, onnxruntimeVersion());
+    const prepacked = readFileSync(join(entry, OPTIMIZED_MODEL_FILE), 'latin1').match(/MatMul\+\d+\|\d+/g) ?? [];
+    assert.ok(prepacked.length > 0, 'the packed MatMul weights are saved');
+    for (const blob of prepacked) assert.equal(Number(blob.split('|')[1]) % PREPACKED_ALIGNMENT, 0, `${blob} is aligned`);
     const second = await load();
     assert.equal(second.source, 'cache');
     assert.deepEqual(first.y, expected);
