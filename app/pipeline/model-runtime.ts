@@ -95,10 +95,11 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
     // The job's models together (other jobs' sessions are released, least recently used first, to fit).
     let planned = 0;
     for (const modelPath of new Set(modelPaths)) {
-      planned += sizeOf(modelPath);
-      if (sessions.has(`${backend}:${modelPath}`)) continue;
-      if (planned > sessions.config.budgetBytes && pending.length > 0) break;
-      pending.push(modelPath);
+      const size = sizeOf(modelPath);
+      planned += size;
+      // A first model larger than the whole budget still loads (alone), as the cache allows.
+      if (planned > sessions.config.budgetBytes && planned > size) break;
+      if (!sessions.has(`${backend}:${modelPath}`)) pending.push(modelPath);
     }
     if (pending.length === 0) return sources;
     loadOptions.onProgress?.(0, pending.length);
