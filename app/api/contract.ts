@@ -326,6 +326,12 @@ export interface GenerationApi {
   /** Cancels a running or queued job; the job then fails with `cancelled: true`. */
   cancel(request: { jobId: string }): Promise<void>;
   /**
+   * Gets a recipe ready while the user writes the prompt (compiles it, loads its models) when nothing
+   * runs, so Generate starts at the first step. Resolves when done or given up (`ready`: every model is
+   * loaded); never fails for a recipe that cannot run — Generate says why.
+   */
+  prepare(request: { recipe: RecipeRef }): Promise<{ ready: boolean }>;
+  /**
    * Reads the settings an image carries (PNG, JPEG or WebP from the studio or any popular generator)
    * and maps them onto a generation request: what maps is in `fill`, what does not is said in `notes`.
    * An upload is removed afterwards.

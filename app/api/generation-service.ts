@@ -11,7 +11,7 @@ import { createModelRuntime } from '../pipeline/model-runtime.ts';
 import { resolveBackend } from '../runtime/provider-choice.ts';
 import { ApiError, toErrorData } from './api-error.ts';
 import type {
-  GenerationApi, GenerationFinished, GenerationProgress, GenerationRequest, ImageSettingsReading, ImportSource, JobFailed, JobStarted, QueuedJob, Settings,
+  GenerationApi, GenerationFinished, GenerationProgress, GenerationRequest, ImageSettingsReading, ImportSource, JobFailed, JobStarted, QueuedJob, RecipeRef, Settings,
 } from './contract.ts';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -82,20 +82,33 @@ export class GenerationService implements GenerationApi {
     return { jobId: await this.enqueueWith(request) };
   }
 
+  async prepare(request: { recipe: RecipeRef }): Promise<{ ready: boolean }> {
+    let target: GenerationTarget;
+    try {
+      ({ target } = this.#targetOf(request.recipe));
+    } catch {
+      return { ready: false };
+    }
+    const engine = await this.#engineForNextJob();
+    return { ready: await engine.prepare(target) };
+  }
+
+  /** The engine's target for a recipe reference, and the recipe document it runs. */
+  #targetOf(ref: RecipeRef): { recipe: EnsembleRecipe; target: GenerationTarget } {
+    const { library } = this.#config;
+    if ('recipeId' in ref) {
+      const row = library.recipes.get(ref.recipeId);
+      if (!row) throw new ApiError('not-found', 'That recipe does not exist any more.', 'Pick another recipe.');
+      const recipe = recipeDocument(library, row.name, recipeOf(row));
+      return { recipe, target: { kind: 'recipe', recipe, recipeId: row.id } };
+    }
+    const recipe = recipeDocument(library, defaultName(library, ref.spec.members.map((m) => m.modelId)), ref.spec);
+    return { recipe, target: { kind: 'recipe', recipe } };
+  }
+
   /** enqueue, remembering the comparison set the job belongs to. */
   async enqueueWith(request: GenerationRequest, compareSetId?: string): Promise<string> {
-    const { library } = this.#config;
-    let recipe: EnsembleRecipe;
-    let target: GenerationTarget;
-    if ('recipeId' in request.recipe) {
-      const row = library.recipes.get(request.recipe.recipeId);
-      if (!row) throw new ApiError('not-found', 'That recipe does not exist any more.', 'Pick another recipe.');
-      recipe = recipeDocument(library, row.name, recipeOf(row));
-      target = { kind: 'recipe', recipe, recipeId: row.id };
-    } else {
-      recipe = recipeDocument(library, defaultName(library, request.recipe.spec.members.map((m) => m.modelId)), request.recipe.spec);
-      target = { kind: 'recipe', recipe };
-    }
+    const { recipe, target } = this.#targetOf(request.recipe);
     const engine = await this.#engineForNextJob();
     const { jobId } = engine.enqueue({
       target,

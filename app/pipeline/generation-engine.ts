@@ -137,6 +137,8 @@ export class GenerationEngine {
   readonly #settle = new Map<string, (outcome: JobOutcome) => void>();
   readonly #rows = new Map<string, GenerationRow[]>();
   readonly #running = new Map<string, RunningState>();
+  /** Counts prepare() calls: a preparation stops when a newer one starts. */
+  #preparing = 0;
 
   readonly #started: Emitter<{ readonly jobId: string }>;
   readonly #progress: Emitter<GenerationProgressEvent>;
@@ -195,6 +197,39 @@ export class GenerationEngine {
     this.#resolvers.set(kind, resolver);
     if (models) this.#targetModels.set(kind, models);
     else this.#targetModels.delete(kind);
+  }
+
+  /**
+   * Gets `target` ready while the user is still writing the prompt: resolves it (a recipe's graph is
+   * compiled) and loads its models, so the job that follows starts at its first step. Only while no job
+   * runs or waits (the inference thread is theirs) and only for a target the machine can hold; it stops
+   * between models when a job is enqueued or another target is prepared (a session already loading
+   * finishes). Never throws: a target that cannot run fails when it is enqueued, in its own words.
+   * Resolves when done or given up; true when every model it needs is loaded.
+   */
+  async prepare(target: GenerationTarget): Promise<boolean> {
+    const turn = ++this.#preparing;
+    const stale = () => turn !== this.#preparing || this.#queue.list().length > 0;
+    if (stale()) return false;
+    const controller = new AbortController();
+    let resolved: ResolvedTarget | undefined;
+    try {
+      this.#checkMemory(target, validateGenerationInput({ prompt: '' }));
+      resolved = await this.#resolve(target, controller.signal);
+      if (!resolved.models || stale()) return false;
+      const models = resolved.models;
+      const watch = setInterval(() => stale() && controller.abort(), 50);
+      try {
+        await this.runtime.load(models, { signal: controller.signal });
+      } finally {
+        clearInterval(watch);
+      }
+      return models.every((path) => this.runtime.sessions.has(`${this.runtime.backend}:${path}`));
+    } catch {
+      return false;
+    } finally {
+      await resolved?.release?.();
+    }
   }
 
   /** Validates the request and adds it to the end of the queue. Throws UserError for bad settings. */

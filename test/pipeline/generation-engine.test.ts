@@ -223,3 +223,21 @@ test('a job the machine cannot hold is refused at enqueue, with the estimate and
   // Small enough: accepted and run.
   done(await engine.enqueue({ settings: small(), target }).settled);
 });
+
+test('prepare loads a target’s models while the engine is idle, so its job starts without a load phase; it never throws', async (t) => {
+  const { library, model } = await tinyStudio(t);
+  const engine = engineFor(t, library);
+  const target: GenerationTarget = { kind: 'model', modelId: model.id };
+  assert.equal(await engine.prepare({ kind: 'model', modelId: 'f'.repeat(64) }), false, 'an unknown model: not ready, no error');
+  assert.equal(await engine.prepare(target), true);
+  assert.equal(engine.runtime.sessions.keys().length, 3, 'text encoder, U-Net, VAE decoder');
+  const phases: string[] = [];
+  engine.onDidProgress((event) => phases.push(event.phase));
+  done(await engine.enqueue({ settings: small(), target }).settled);
+  assert.equal(phases[0], 'encode');
+
+  await engine.runtime.sessions.clear();
+  const job = engine.enqueue({ settings: small(), target });
+  assert.equal(await engine.prepare(target), false, 'a job waits: the inference thread is its');
+  done(await job.settled);
+});
