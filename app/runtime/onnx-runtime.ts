@@ -108,8 +108,8 @@ export interface SessionOptions {
    * Folder of the optimized-model cache (optimized-models.ts); default none. A CPU session whose level
    * is not 'disabled' then loads onnxruntime's optimized graph of the model saved there (built on the
    * first load, rebuilt silently when stale or damaged) instead of optimizing the model again: an
-   * SD1.5 U-Net in seconds instead of tens of seconds, its transformed and prepacked weights mapped
-   * from the file instead of copied.
+   * SD1.5 U-Net in seconds instead of tens of seconds, its transformed weights mapped from the file
+   * instead of copied (only the MatMul weights are packed into memory, as at every load).
    */
   readonly optimizedModels?: string;
 }
@@ -386,12 +386,12 @@ async function openOptimized(
       const writer = await ort.InferenceSession.create(modelPath, {
         ...sessionOptions,
         optimizedModelFilePath: modelFile,
-        extra: nestConfig({
-          ...flatConfig(options),
-          'session.optimized_model_external_initializers_file_name': OPTIMIZED_WEIGHTS_FILE,
-          // The packed MatMul/Gemm weights go into the weights file too; loads then map them instead of packing.
-          ...(options.prepackWeights === false ? {} : { 'session.save_external_prepacked_constant_initializers': '1' }),
-        }),
+        // Not session.save_external_prepacked_constant_initializers: onnxruntime 1.30 then maps the packed
+        // MatMul weights from the file, but the steps of such a session were 8-10 % slower (CPU time, U-Net
+        // at 256², alternated with an uncached session; as slow as with prepacking off), and it writes the
+        // blobs misaligned after tensors of odd sizes (the first run then crashed). Packing at load costs
+        // ≈ 1 s per GB of MatMul weights instead.
+        extra: nestConfig({ ...flatConfig(options), 'session.optimized_model_external_initializers_file_name': OPTIMIZED_WEIGHTS_FILE }),
       });
       await writer.release();
     });

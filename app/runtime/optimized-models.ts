@@ -7,10 +7,10 @@
 // multi-GB copy, and fresh memory is what costs on virtual machines (page faults). Reading the weights
 // themselves is ≈ 0.2 s: onnxruntime memory-maps external data. onnxruntime can write the optimized graph
 // (`optimizedModelFilePath`) with its transformed weights in an external file
-// (`session.optimized_model_external_initializers_file_name`) and, with
-// `session.save_external_prepacked_constant_initializers`, the prepacked MatMul/Gemm weights too; loading
-// that file skips the transformers and maps the packed weights from the page cache instead of packing
-// them into fresh memory (bench/load.ts has the numbers).
+// (`session.optimized_model_external_initializers_file_name`); loading that file skips the transformers and
+// maps the transformed weights from the page cache. Only the MatMul weights are still packed at each load
+// (into memory: packed blobs mapped from the file made steps slower, see onnx-runtime.ts). bench/load.ts
+// has the numbers.
 //
 // An entry is `<root>/<key>/` holding model.onnx, model.weights and entry.json (written last). The key is
 // a SHA-256 of everything the optimized graph depends on: this format's version, the onnxruntime version,
@@ -23,14 +23,13 @@
 // removed and rebuilt without a word to the user (the runtime log says so). Building an entry removes
 // the entries of the same source model that a change made stale, and those of models that are gone.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
 import { join, resolve } from 'node:path';
-import { onnx } from '../onnx/model-proto.ts';
 import { readWeightsIndex } from '../onnx/serialize.ts';
 
 /** Bump when the entry layout or the options it is built with change: older entries are then rebuilt. */
-export const OPTIMIZED_CACHE_FORMAT = 1;
+export const OPTIMIZED_CACHE_FORMAT = 2;
 
 export const OPTIMIZED_MODEL_FILE = 'model.onnx';
 export const OPTIMIZED_WEIGHTS_FILE = 'model.weights';
@@ -162,7 +161,6 @@ export async function buildOptimizedModel(root: string, identity: OptimizedModel
   try {
     mkdirSync(temp);
     await write(join(temp, OPTIMIZED_MODEL_FILE));
-    if (existsSync(join(temp, OPTIMIZED_WEIGHTS_FILE))) alignPrepackedBlobs(temp);
     const model = readFileSync(join(temp, OPTIMIZED_MODEL_FILE));
     const weights = existsSync(join(temp, OPTIMIZED_WEIGHTS_FILE)) ? statSync(join(temp, OPTIMIZED_WEIGHTS_FILE)).size : undefined;
     // A model with no initializer over the external-data threshold writes no weights file; keep the layout fixed.
@@ -192,60 +190,6 @@ export async function buildOptimizedModel(root: string, identity: OptimizedModel
   }
   pruneOptimizedModels(root, identity);
   return join(dir, OPTIMIZED_MODEL_FILE);
-}
-
-/**
- * Byte alignment of every prepacked blob in an entry's weights file. The kernels read packed weights with
- * aligned vector loads (64 bytes: AVX-512), and onnxruntime maps the blobs where they lie; onnxruntime
- * 1.30 writes them right after the previous tensor, so one tensor of an odd size (a 77×77 float mask)
- * leaves every later blob misaligned, and the first run of such a session crashed the process (SIGSEGV).
- */
-export const PREPACKED_ALIGNMENT = 64;
-
-/**
- * Gives every misaligned prepacked blob of the entry in `dir` an aligned copy at the end of its weights
- * file and points the model at it (the blob's old bytes stay, unused; they are a few small tensors).
- * Entries are `prepacked_<n>` = `key|offset;length;checksum[|offset;length;checksum…]` in an initializer's
- * external_data, as onnxruntime's tensor_external_data_info.cc writes and reads them. Returns the number
- * of blobs moved.
- */
-export function alignPrepackedBlobs(dir: string): number {
-  const modelFile = join(dir, OPTIMIZED_MODEL_FILE);
-  const model = onnx.ModelProto.decode(readFileSync(modelFile));
-  const fd = openSync(join(dir, OPTIMIZED_WEIGHTS_FILE), 'r+');
-  let moved = 0;
-  try {
-    let end = fstatSync(fd).size;
-    for (const tensor of model.graph?.initializer ?? []) {
-      for (const entry of tensor.externalData ?? []) {
-        if (!entry.key?.startsWith('prepacked') || !entry.value) continue;
-        const [key, ...blobs] = entry.value.split('|');
-        const aligned = blobs.map((blob) => {
-          const [offset, length, checksum] = blob.split(';').map((field) => field);
-          if (Number(offset) % PREPACKED_ALIGNMENT === 0) return blob;
-          const bytes = new Uint8Array(Number(length));
-          let read = 0;
-          while (read < bytes.length) {
-            const got = readSync(fd, bytes, read, bytes.length - read, Number(offset) + read);
-            if (got === 0) throw new Error(`prepacked blob at ${offset} (${length} bytes) lies past the end of the weights file`);
-            read += got;
-          }
-          const at = Math.ceil(end / PREPACKED_ALIGNMENT) * PREPACKED_ALIGNMENT;
-          let written = 0;
-          while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written, at + written);
-          end = at + bytes.length;
-          moved++;
-          return `${at};${length};${checksum}`;
-        });
-        entry.value = [key, ...aligned].join('|');
-      }
-    }
-    if (moved > 0) fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  if (moved > 0) writeFileSync(modelFile, onnx.ModelProto.encode(model).finish());
-  return moved;
 }
 
 /**
