@@ -390,8 +390,13 @@ async function openOptimized(
         // MatMul weights from the file, but the steps of such a session were 8-10 % slower (CPU time, U-Net
         // at 256², alternated with an uncached session; as slow as with prepacking off), and it writes the
         // blobs misaligned after tensors of odd sizes (the first run then crashed). Packing at load costs
-        // ≈ 1 s per GB of MatMul weights instead.
-        extra: nestConfig({ ...flatConfig(options), 'session.optimized_model_external_initializers_file_name': OPTIMIZED_WEIGHTS_FILE }),
+        // ≈ 1 s per GB of MatMul weights instead. This session only writes the graph: packing its weights
+        // would cost that time and a packed copy of them in memory, for nothing.
+        extra: nestConfig({
+          ...flatConfig(options),
+          'session.optimized_model_external_initializers_file_name': OPTIMIZED_WEIGHTS_FILE,
+          'session.disable_prepacking': '1',
+        }),
       });
       await writer.release();
     });
