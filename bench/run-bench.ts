@@ -19,6 +19,7 @@ const suites: readonly SuiteEntry[] = [
   { name: 'import', load: async () => (await import('./import.ts')).benchImport },
   { name: 'pipeline', load: async () => (await import('./pipeline.ts')).benchPipeline },
   { name: 'ensemble', load: async () => (await import('./ensemble.ts')).benchEnsemble },
+  { name: 'load', load: async () => (await import('./load.ts')).benchLoad },
   { name: 'train', load: async () => (await import('./train.ts')).benchTrain },
   { name: 'train-job', load: async () => (await import('./train-job.ts')).benchTrainJob },
   { name: 'demo-scenes', load: async () => (await import('./demo-scenes.ts')).benchDemoScenes },

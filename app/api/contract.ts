@@ -314,7 +314,10 @@ export interface GenerationProgress {
   /** Denoising steps done (1-based once the first step finished) and in total; 'decode' follows the last step. */
   readonly step: number;
   readonly total: number;
-  readonly phase: 'encode' | 'denoise' | 'decode';
+  /** 'load': the job's models are loading (before the first image; `models` counts them), then per image 'encode', 'denoise', 'decode'. */
+  readonly phase: 'load' | 'encode' | 'denoise' | 'decode';
+  /** During 'load': models loaded and to load ("Loading 3 models… 2/3"). */
+  readonly models?: { readonly done: number; readonly total: number };
   readonly elapsedMs: number;
   /** Estimated time left; null until a step has been timed. */
   readonly etaMs: number | null;
@@ -340,6 +343,12 @@ export interface GenerationApi {
   remove(request: { jobId: string }): Promise<void>;
   /** Cancels a running or queued job; the job then fails with `cancelled: true`. */
   cancel(request: { jobId: string }): Promise<void>;
+  /**
+   * Gets a recipe ready while the user writes the prompt (compiles it, loads its models) when nothing
+   * runs, so Generate starts at the first step. Resolves when done or given up (`ready`: every model is
+   * loaded); never fails for a recipe that cannot run — Generate says why.
+   */
+  prepare(request: { recipe: RecipeRef }): Promise<{ ready: boolean }>;
   /**
    * Reads the settings an image carries (PNG, JPEG or WebP from the studio or any popular generator)
    * and maps them onto a generation request: what maps is in `fill`, what does not is said in `notes`.

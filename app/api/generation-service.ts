@@ -1,6 +1,7 @@
 // Generation over app/pipeline's GenerationEngine (queue, batches, previews, cancellation, history rows)
 // with app/ensemble's recipe target plugged in. The engine is built from the settings (execution
 // provider, threads, previews) and rebuilt, once idle, after they change.
+import { studioPaths } from '../common/paths.ts';
 import { recipeModelIds, resolveRecipe } from '../ensemble/recipe-target.ts';
 import type { Recipe as EnsembleRecipe } from '../ensemble/recipe.ts';
 import type { Library } from '../library/library.ts';
@@ -10,7 +11,7 @@ import { createModelRuntime } from '../pipeline/model-runtime.ts';
 import { resolveBackend } from '../runtime/provider-choice.ts';
 import { ApiError, toErrorData } from './api-error.ts';
 import type {
-  GenerationApi, GenerationFinished, GenerationProgress, GenerationRequest, ImageSettingsReading, ImportSource, JobFailed, JobStarted, QueuedJob, Settings,
+  GenerationApi, GenerationFinished, GenerationProgress, GenerationRequest, ImageSettingsReading, ImportSource, JobFailed, JobStarted, QueuedJob, RecipeRef, Settings,
 } from './contract.ts';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -81,20 +82,33 @@ export class GenerationService implements GenerationApi {
     return { jobId: await this.enqueueWith(request) };
   }
 
+  async prepare(request: { recipe: RecipeRef }): Promise<{ ready: boolean }> {
+    let target: GenerationTarget;
+    try {
+      ({ target } = this.#targetOf(request.recipe));
+    } catch {
+      return { ready: false };
+    }
+    const engine = await this.#engineForNextJob();
+    return { ready: await engine.prepare(target) };
+  }
+
+  /** The engine's target for a recipe reference, and the recipe document it runs. */
+  #targetOf(ref: RecipeRef): { recipe: EnsembleRecipe; target: GenerationTarget } {
+    const { library } = this.#config;
+    if ('recipeId' in ref) {
+      const row = library.recipes.get(ref.recipeId);
+      if (!row) throw new ApiError('not-found', 'That recipe does not exist any more.', 'Pick another recipe.');
+      const recipe = recipeDocument(library, row.name, recipeOf(row));
+      return { recipe, target: { kind: 'recipe', recipe, recipeId: row.id } };
+    }
+    const recipe = recipeDocument(library, defaultName(library, ref.spec.members.map((m) => m.modelId)), ref.spec);
+    return { recipe, target: { kind: 'recipe', recipe } };
+  }
+
   /** enqueue, remembering the comparison set the job belongs to. */
   async enqueueWith(request: GenerationRequest, compareSetId?: string): Promise<string> {
-    const { library } = this.#config;
-    let recipe: EnsembleRecipe;
-    let target: GenerationTarget;
-    if ('recipeId' in request.recipe) {
-      const row = library.recipes.get(request.recipe.recipeId);
-      if (!row) throw new ApiError('not-found', 'That recipe does not exist any more.', 'Pick another recipe.');
-      recipe = recipeDocument(library, row.name, recipeOf(row));
-      target = { kind: 'recipe', recipe, recipeId: row.id };
-    } else {
-      recipe = recipeDocument(library, defaultName(library, request.recipe.spec.members.map((m) => m.modelId)), request.recipe.spec);
-      target = { kind: 'recipe', recipe };
-    }
+    const { recipe, target } = this.#targetOf(request.recipe);
     const engine = await this.#engineForNextJob();
     const { jobId } = engine.enqueue({
       target,
@@ -166,7 +180,9 @@ export class GenerationService implements GenerationApi {
     const backend = await resolveBackend(settings.backend, this.#config.providerChoiceFile);
     const engine = new GenerationEngine({
       library: this.#config.library,
-      runtime: createModelRuntime({ sessionOptions: { backend, ...(settings.threads > 0 ? { intraOpThreads: settings.threads } : {}) } }),
+      runtime: createModelRuntime({
+        sessionOptions: { backend, optimizedModels: studioPaths(this.#config.library.home).optimizedModels, ...(settings.threads > 0 ? { intraOpThreads: settings.threads } : {}) },
+      }),
       previewEvery: settings.previews ? 1 : 0,
       // A job the machine cannot hold is refused at enqueue with the estimate (app/pipeline/memory-estimate.ts).
       ...(this.#config.memoryBudgetBytes ? { memoryBudgetBytes: this.#config.memoryBudgetBytes } : {}),
@@ -194,6 +210,7 @@ export class GenerationService implements GenerationApi {
           elapsedMs: event.elapsedMs,
           etaMs: event.etaMs,
           image: { index: event.imageIndex + 1, count: event.imageCount },
+          ...(event.models ? { models: event.models } : {}),
           ...(event.preview ? { preview: event.preview } : {}),
         }),
       ),

@@ -71,11 +71,13 @@ const recipeSpec: Schema<RecipeSpec> = refine(recipeShape, (spec) => {
 const multipleOf8 = (label: string) =>
   refine(integer(64, 2048), (value) => (value % 8 === 0 ? undefined : `${label} must be a multiple of 8, got ${value}.`));
 
+const recipeRef = byKey({ recipeId: object({ recipeId: id }), spec: object({ spec: recipeSpec }) });
+
 const generationRequest = object(
   {
     prompt: string({ max: 10_000 }),
     negativePrompt: string({ max: 10_000 }),
-    recipe: byKey({ recipeId: object({ recipeId: id }), spec: object({ spec: recipeSpec }) }),
+    recipe: recipeRef,
     sampler: literal(...samplerNames),
     steps: integer(1, 500),
     guidance: number({ min: 0, max: 50 }),
@@ -172,6 +174,7 @@ export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<
   'generation.reorder': object({ jobId: id, toIndex: integer(0, 100_000) }),
   'generation.remove': object({ jobId: id }),
   'generation.cancel': object({ jobId: id }),
+  'generation.prepare': object({ recipe: recipeRef }),
   'generation.readImageSettings': object({ source: importSource }),
 
   'compare.enqueue': object({ generationId: id }),

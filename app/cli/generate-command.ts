@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-write.ts';
+import { studioPaths } from '../common/paths.ts';
 import { CancelledError, UserError } from '../common/errors.ts';
 import type { GenerationRow } from '../library/generations-table.ts';
 import { Library } from '../library/library.ts';
@@ -45,8 +46,13 @@ function sessionOptionsOf(args: CliArguments): { readonly options: SessionOption
 }
 
 function progressUpdate(event: GenerationProgressEvent) {
+  if (event.phase === 'load' && event.models) {
+    const { done, total } = event.models;
+    const { preview: _preview, ...plain } = event;
+    return { label: `Loading ${total} model${total === 1 ? '' : 's'}…`, done, total, detail: '', event: { type: 'progress', ...plain } };
+  }
   const image = event.imageCount > 1 ? ` (image ${event.imageIndex + 1}/${event.imageCount})` : '';
-  const label = { encode: 'Encoding the prompt', denoise: 'Denoising', decode: 'Decoding' }[event.phase] + image;
+  const label = { load: 'Loading models', encode: 'Encoding the prompt', denoise: 'Denoising', decode: 'Decoding' }[event.phase] + image;
   const perStep = event.step > 0 && event.phase === 'denoise' ? `${(event.elapsedMs / 1000 / (event.imageIndex * event.total + event.step)).toFixed(2)} s/step` : '';
   const left = event.etaMs === null ? '' : `${formatDuration(event.etaMs)} left`;
   const { preview: _preview, ...plain } = event;
@@ -103,7 +109,10 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
   } else {
     backend = session.backend;
   }
-  const runtime = createModelRuntime({ sessionOptions: { ...session.options, backend }, onFallback: (message) => progress.note(message) });
+  const runtime = createModelRuntime({
+    sessionOptions: { ...session.options, backend, optimizedModels: studioPaths(context.home).optimizedModels },
+    onFallback: (message) => progress.note(message),
+  });
   const library = Library.open({ home: context.home });
   const engine = createCliEngine(library, runtime);
   let cancel = () => {};

@@ -27,6 +27,8 @@ export function studioPaths(home: string) {
     thumbnails: join(home, 'thumbnails'),
     trash: join(home, 'trash'),
     compiled: join(home, 'compiled'),
+    /** onnxruntime's optimized graphs of the models in use (app/runtime/optimized-models.ts); safe to delete. */
+    optimizedModels: join(home, 'optimized-models'),
     temp: join(home, 'tmp'),
   } as const;
 }

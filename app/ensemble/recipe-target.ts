@@ -248,20 +248,27 @@ export async function resolveRecipe(target: { readonly recipe: unknown; readonly
   const manifests = recipe.members.map((member) => requireStoredModel(context.home, member.modelId));
   const snapshot = recipeSnapshot(recipe, manifests, target.recipeId);
   if (recipe.method === 'single') return { ...(await resolveStoredModel(manifests[0]!.id, context)), snapshot };
-  const decoder = new VaeLatentDecoder(storedModelFiles(context.home, manifests[0]!).vaeDecoder, context.runtime);
+  const vaeDecoder = storedModelFiles(context.home, manifests[0]!).vaeDecoder;
+  const decoder = new VaeLatentDecoder(vaeDecoder, context.runtime);
   if (recipe.method === 'merge' || recipe.method === 'mbw') {
     const graphs = compiledMergedModel(context.home, recipe, manifests, context.signal);
-    return { denoiser: new ModelDenoiser(tokenizerFor(context.home, manifests[0]!), graphs, context.runtime), decoder, snapshot };
+    return { denoiser: new ModelDenoiser(tokenizerFor(context.home, manifests[0]!), graphs, context.runtime), decoder, models: [graphs.textEncoder, graphs.unet, vaeDecoder], snapshot };
   }
   if (recipe.method === 'magicfusion') {
-    const [a, b] = manifests.map((manifest) => {
-      const files = storedModelFiles(context.home, manifest);
-      return new ModelDenoiser(tokenizerFor(context.home, manifest), { textEncoder: files.textEncoder, unet: files.unet }, context.runtime);
-    });
-    return { denoiser: new MagicFusionDenoiser(a!, b!, recipe.magicFusion ?? {}), decoder, snapshot };
+    const members = manifests.map((manifest) => storedModelFiles(context.home, manifest));
+    const [a, b] = manifests.map((manifest, index) => new ModelDenoiser(tokenizerFor(context.home, manifest), { textEncoder: members[index]!.textEncoder, unet: members[index]!.unet }, context.runtime));
+    return {
+      denoiser: new MagicFusionDenoiser(a!, b!, recipe.magicFusion ?? {}),
+      decoder,
+      models: [...members.flatMap((files) => [files.textEncoder, files.unet]), vaeDecoder],
+      snapshot,
+    };
   }
   const custom = methodResolvers.get(recipe.method);
   if (custom) return { ...(await custom(recipe, manifests, context)), snapshot };
+  // What the job loads (its 'load' phase): the members' text encoders, the lock-step graph, the VAE.
+  const graph = compiledRecipeGraph(context.home, recipe, manifests, context.signal);
+  const textEncoders = manifests.map((manifest) => storedModelFiles(context.home, manifest).textEncoder);
   const recorder = recipe.method === 'afa' ? new ContributionRecorder(manifests.map((m) => ({ modelId: m.id, name: m.name }))) : undefined;
   const weightMaps = recorder && {
     outputs: fullResolutionPoints(parseUnetConfig(manifests[0]!.configs.unet)).map((index) => `weights_${pointName(index)}`),
@@ -275,6 +282,7 @@ export async function resolveRecipe(target: { readonly recipe: unknown; readonly
     ...(recorder ? { imageExtras: () => recorder.extras() } : {}),
     // The experts share the first member's VAE, as the official AFA pipeline does.
     decoder,
+    models: [...textEncoders, graph, vaeDecoder],
     snapshot,
   };
 }

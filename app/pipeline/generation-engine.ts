@@ -12,6 +12,7 @@
 // Events (`onDidX(listener) → unsubscribe`) carry plain data but for `error` (an Error, so the API layer
 // can classify it); see the report in app/pipeline/README.md for how app/api forwards them.
 import { CancelledError, isCancelled, throwIfCancelled, UserError } from '../common/errors.ts';
+import { studioPaths } from '../common/paths.ts';
 import type { GenerationTimings } from '../images/generation-settings.ts';
 import type { GenerationRow } from '../library/generations-table.ts';
 import type { Library } from '../library/library.ts';
@@ -57,8 +58,13 @@ export interface QueuedGeneration {
 
 export interface GenerationProgressEvent {
   readonly jobId: string;
-  /** 'encode' (step 0) before the first step of each image, 'denoise' per step, 'decode' after the last. */
+  /**
+   * 'load' (step 0) while the job's models load, before its first image (`models` counts them); 'encode'
+   * (step 0) before the first step of each image, 'denoise' per step, 'decode' after the last.
+   */
   readonly phase: GenerationPhase;
+  /** During 'load': models loaded so far and to load ("Loading 3 models… 2/3"). */
+  readonly models?: { readonly done: number; readonly total: number };
   /** Steps of the current image done (0 … total) and in total. */
   readonly step: number;
   readonly total: number;
@@ -131,6 +137,8 @@ export class GenerationEngine {
   readonly #settle = new Map<string, (outcome: JobOutcome) => void>();
   readonly #rows = new Map<string, GenerationRow[]>();
   readonly #running = new Map<string, RunningState>();
+  /** Counts prepare() calls: a preparation stops when a newer one starts. */
+  #preparing = 0;
 
   readonly #started: Emitter<{ readonly jobId: string }>;
   readonly #progress: Emitter<GenerationProgressEvent>;
@@ -147,7 +155,7 @@ export class GenerationEngine {
   constructor(options: GenerationEngineOptions) {
     this.#library = options.library;
     this.#ownsRuntime = options.runtime === undefined;
-    this.runtime = options.runtime ?? createModelRuntime();
+    this.runtime = options.runtime ?? createModelRuntime({ sessionOptions: { optimizedModels: studioPaths(options.library.home).optimizedModels } });
     const previewEvery = options.previewEvery ?? 0;
     if (!Number.isInteger(previewEvery) || previewEvery < 0) {
       throw new UserError('invalid-argument', `previewEvery must be a whole number ≥ 0, got ${previewEvery}.`);
@@ -189,6 +197,39 @@ export class GenerationEngine {
     this.#resolvers.set(kind, resolver);
     if (models) this.#targetModels.set(kind, models);
     else this.#targetModels.delete(kind);
+  }
+
+  /**
+   * Gets `target` ready while the user is still writing the prompt: resolves it (a recipe's graph is
+   * compiled) and loads its models, so the job that follows starts at its first step. Only while no job
+   * runs or waits (the inference thread is theirs) and only for a target the machine can hold; it stops
+   * between models when a job is enqueued or another target is prepared (a session already loading
+   * finishes). Never throws: a target that cannot run fails when it is enqueued, in its own words.
+   * Resolves when done or given up; true when every model it needs is loaded.
+   */
+  async prepare(target: GenerationTarget): Promise<boolean> {
+    const turn = ++this.#preparing;
+    const stale = () => turn !== this.#preparing || this.#queue.list().length > 0;
+    if (stale()) return false;
+    const controller = new AbortController();
+    let resolved: ResolvedTarget | undefined;
+    try {
+      this.#checkMemory(target, validateGenerationInput({ prompt: '' }));
+      resolved = await this.#resolve(target, controller.signal);
+      if (!resolved.models || stale()) return false;
+      const models = resolved.models;
+      const watch = setInterval(() => stale() && controller.abort(), 50);
+      try {
+        await this.runtime.load(models, { signal: controller.signal });
+      } finally {
+        clearInterval(watch);
+      }
+      return models.every((path) => this.runtime.sessions.has(`${this.runtime.backend}:${path}`));
+    } catch {
+      return false;
+    } finally {
+      await resolved?.release?.();
+    }
   }
 
   /** Validates the request and adds it to the end of the queue. Throws UserError for bad settings. */
@@ -308,6 +349,24 @@ export class GenerationEngine {
       const { settings } = job;
       const state: RunningState = { step: 0, totalSteps: settings.steps };
       this.#running.set(jobId, state);
+      if (resolved.models && resolved.models.length > 0) {
+        const first = createSampler(settings, resolved.schedule);
+        const total = first.timesteps.length;
+        try {
+          await this.runtime.load(resolved.models, {
+            signal,
+            onProgress: (done, count) =>
+              this.#progress.fire({
+                jobId, phase: 'load', step: 0, total, elapsedMs: performance.now() - jobStart, etaMs: null,
+                imageIndex: 0, imageCount: settings.batchCount, seed: imageSeed(settings, 0), models: { done, total: count },
+              }),
+          });
+        } catch (error) {
+          // A model that cannot load fails the first image, as it did when it loaded at the first step.
+          if (!isCancelled(error) && !signal.aborted && !(error instanceof UserError)) this.#recordFailure(settings, 0, resolved, first.config, error);
+          throw error;
+        }
+      }
       // Job-wide step statistics for the ETA.
       let earlierStepsMs = 0;
       let earlierSteps = 0;

@@ -23,6 +23,11 @@ export interface ResolvedTarget {
   readonly decoder: LatentDecoder;
   /** The models and method as they are now (names, hashes): copied into every image's settings. */
   readonly snapshot: RecipeSnapshot;
+  /**
+   * Model files the job runs, in order of first use (text encoders, U-Net or ensemble graph, VAE decoder):
+   * loaded before the first image as the job's 'load' phase. Absent: sessions load when first run.
+   */
+  readonly models?: readonly string[];
   /** The model's noise schedule (diffusers scheduler_config fields); SD1.5's when absent. */
   readonly schedule?: SchedulerOverrides;
   /**

@@ -3,8 +3,8 @@
 // cache's budget. A session is pinned (`SessionCache.use`) for the length of each run, never longer, so
 // the cache may release it between steps of another model's job.
 import { totalmem } from 'node:os';
-import { EngineError } from '../common/errors.ts';
-import { ModelSession, type Backend, type SessionOptions } from '../runtime/onnx-runtime.ts';
+import { EngineError, throwIfCancelled } from '../common/errors.ts';
+import { ModelSession, type Backend, type SessionOptions, type SessionSource } from '../runtime/onnx-runtime.ts';
 import { runtimeLog } from '../runtime/runtime-log.ts';
 import { estimateSessionBytes, SessionCache } from '../runtime/session-cache.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -22,6 +22,15 @@ export interface ModelRuntime {
    * tensors are its own, so nothing computed before is lost.
    */
   run(modelPath: string, feeds: Readonly<Record<string, Tensor>>, outputs: readonly string[]): Promise<Record<string, Tensor>>;
+  /**
+   * Creates the sessions of `modelPaths` ahead of their first run, one after another (they load on the
+   * one inference thread), so a job shows its load as a phase instead of a first step that seems to hang.
+   * Models already loaded are skipped; so are those past the cache's budget (they load when they run, as
+   * before, instead of pushing out the ones loaded first). `onProgress(done, total)` is told before the
+   * first load and after each, counting only the models it loads; `signal` is checked between models.
+   * Returns where each loaded session came from (SessionSource), by path.
+   */
+  load(modelPaths: readonly string[], options?: { readonly signal?: AbortSignal; readonly onProgress?: (done: number, total: number) => void }): Promise<Map<string, SessionSource>>;
 }
 
 export interface ModelRuntimeOptions {
@@ -55,11 +64,11 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
     return size;
   };
 
-  const run = async (modelPath: string, feeds: Readonly<Record<string, Tensor>>, outputs: readonly string[]): Promise<Record<string, Tensor>> => {
+  /** `work` on the current provider; when a GPU provider fails, the runtime moves to the CPU for good and `work` runs again there. */
+  const onProvider = async <R>(work: (on: Backend) => Promise<R>): Promise<R> => {
     const on = backend;
-    const create = () => ModelSession.create(modelPath, { ...sessionOptions, backend: on });
     try {
-      return await sessions.use(`${on}:${modelPath}`, sizeOf(modelPath), create, (session) => session.run(feeds, [...outputs]));
+      return await work(on);
     } catch (error) {
       // Only onnxruntime's own failures move the job; bad feeds (UserError) and cancellation stay errors.
       if (on === 'cpu' || !(error instanceof EngineError)) throw error;
@@ -72,8 +81,35 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
         // Free the failed provider's sessions (and their device memory) before loading CPU copies.
         for (const key of sessions.keys()) if (key.startsWith(`${on}:`)) await sessions.evict(key);
       }
-      return run(modelPath, feeds, outputs);
+      return onProvider(work);
     }
+  };
+  const create = (modelPath: string, on: Backend) => () => ModelSession.create(modelPath, { ...sessionOptions, backend: on });
+
+  const run = (modelPath: string, feeds: Readonly<Record<string, Tensor>>, outputs: readonly string[]): Promise<Record<string, Tensor>> =>
+    onProvider((on) => sessions.use(`${on}:${modelPath}`, sizeOf(modelPath), create(modelPath, on), (session) => session.run(feeds, [...outputs])));
+
+  const load: ModelRuntime['load'] = async (modelPaths, loadOptions = {}) => {
+    const sources = new Map<string, SessionSource>();
+    const pending: string[] = [];
+    // The job's models together (other jobs' sessions are released, least recently used first, to fit).
+    let planned = 0;
+    for (const modelPath of new Set(modelPaths)) {
+      const size = sizeOf(modelPath);
+      planned += size;
+      // A first model larger than the whole budget still loads (alone), as the cache allows.
+      if (planned > sessions.config.budgetBytes && planned > size) break;
+      if (!sessions.has(`${backend}:${modelPath}`)) pending.push(modelPath);
+    }
+    if (pending.length === 0) return sources;
+    loadOptions.onProgress?.(0, pending.length);
+    for (const [index, modelPath] of pending.entries()) {
+      throwIfCancelled(loadOptions.signal);
+      const session = await onProvider((on) => sessions.get(`${on}:${modelPath}`, sizeOf(modelPath), create(modelPath, on)));
+      sources.set(modelPath, session.source);
+      loadOptions.onProgress?.(index + 1, pending.length);
+    }
+    return sources;
   };
 
   return {
@@ -83,6 +119,7 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
       return backend;
     },
     run,
+    load,
   };
 }
 

@@ -79,6 +79,7 @@ export async function resolveStoredModel(modelId: string, context: ResolveContex
   return {
     denoiser: new ModelDenoiser(tokenizer, { textEncoder: files.textEncoder, unet: files.unet }, context.runtime),
     decoder: new VaeLatentDecoder(files.vaeDecoder, context.runtime),
+    models: [files.textEncoder, files.unet, files.vaeDecoder],
     snapshot: singleModelSnapshot(manifest),
   };
 }

@@ -51,7 +51,8 @@ export interface ImageJobOptions {
   readonly onPhase?: (phase: GenerationPhase) => void;
 }
 
-export type GenerationPhase = 'encode' | 'denoise' | 'decode';
+/** 'load' comes from the engine (sessions created before the first image); the loop reports the others. */
+export type GenerationPhase = 'load' | 'encode' | 'denoise' | 'decode';
 
 export interface ImageResult {
   readonly seed: number;

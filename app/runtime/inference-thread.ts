@@ -14,10 +14,12 @@ import { EngineError, UserError, type UserErrorCode } from '../common/errors.ts'
 import type { Tensor } from '../tensor/tensor.ts';
 import { runtimeLog } from './runtime-log.ts';
 
-/** What a session looks like from outside: its names and input specs. */
+/** What a session looks like from outside: its names, and where its graph came from. */
 export interface SessionDescription {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** SessionSource of onnx-runtime.ts: 'model', 'cache' (optimized-model cache) or 'built' (cache entry written now). */
+  readonly source: 'model' | 'cache' | 'built';
 }
 
 export type InferenceRequest =

@@ -20,7 +20,7 @@ async function handle(request: InferenceRequest): Promise<unknown> {
       const session = await LocalSession.create(request.modelPath, request.options as SessionOptions);
       const id = nextSession++;
       sessions.set(id, session);
-      return { session: id, inputNames: session.inputNames, outputNames: session.outputNames };
+      return { session: id, inputNames: session.inputNames, outputNames: session.outputNames, source: session.source };
     }
     case 'run': {
       const session = sessions.get(request.session);

@@ -10,8 +10,9 @@ import * as ort from 'onnxruntime-node';
 import { EngineError, UserError } from '../common/errors.ts';
 import type { DType, Tensor } from '../tensor/tensor.ts';
 import { describeShape } from '../tensor/tensor.ts';
-import { inferenceThread } from './inference-thread.ts';
+import { inferenceThread, type SessionDescription } from './inference-thread.ts';
 import { withExplicitAttention } from './explicit-attention.ts';
+import { buildOptimizedModel, discardOptimizedModel, findOptimizedModel, optimizedModelKey, OPTIMIZED_WEIGHTS_FILE } from './optimized-models.ts';
 import { ortLogSeverity, runtimeLog } from './runtime-log.ts';
 
 export type Backend = 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
@@ -103,7 +104,18 @@ export interface SessionOptions {
    * EXPLICIT_ATTENTION_BACKENDS, whose fused kernel gave wrong results (see explicit-attention.ts).
    */
   readonly fusedAttention?: boolean;
+  /**
+   * Folder of the optimized-model cache (optimized-models.ts); default none. A CPU session whose level
+   * is not 'disabled' then loads onnxruntime's optimized graph of the model saved there (built on the
+   * first load, rebuilt silently when stale or damaged) instead of optimizing the model again: an
+   * SD1.5 U-Net in seconds instead of tens of seconds, its transformed weights mapped from the file
+   * instead of copied (only the MatMul weights are packed into memory, as at every load).
+   */
+  readonly optimizedModels?: string;
 }
+
+/** Where a session's graph came from: the model as given, the optimized-model cache, or a cache entry built now. */
+export type SessionSource = 'model' | 'cache' | 'built';
 
 /** Providers whose sessions get MultiHeadAttention rewritten into standard ops unless asked otherwise. */
 export const EXPLICIT_ATTENTION_BACKENDS: ReadonlySet<Backend> = new Set(['webgpu']);
@@ -158,19 +170,22 @@ export class ModelSession {
   readonly backend: Backend;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** Where the session's graph came from (SessionSource). */
+  readonly source: SessionSource;
   #session: number | undefined;
 
-  private constructor(modelPath: string, backend: Backend, described: { session: number; inputNames: readonly string[]; outputNames: readonly string[] }) {
+  private constructor(modelPath: string, backend: Backend, described: SessionDescription & { readonly session: number }) {
     this.modelPath = modelPath;
     this.backend = backend;
     this.#session = described.session;
     this.inputNames = described.inputNames;
     this.outputNames = described.outputNames;
+    this.source = described.source;
   }
 
   /** Loads the model on the inference thread; the same checks and errors as LocalSession.create. */
   static async create(modelPath: string, options: SessionOptions = {}): Promise<ModelSession> {
-    const described = (await inferenceThread.call({ op: 'create', modelPath, options })) as { session: number; inputNames: string[]; outputNames: string[] };
+    const described = (await inferenceThread.call({ op: 'create', modelPath, options })) as SessionDescription & { session: number };
     return new ModelSession(modelPath, options.backend ?? 'cpu', described);
   }
 
@@ -203,13 +218,15 @@ export class LocalSession {
   readonly backend: Backend;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  readonly source: SessionSource;
   private readonly inputs: readonly InputSpec[];
   private session: ort.InferenceSession | undefined;
 
-  private constructor(modelPath: string, backend: Backend, session: ort.InferenceSession) {
+  private constructor(modelPath: string, backend: Backend, session: ort.InferenceSession, source: SessionSource) {
     this.modelPath = modelPath;
     this.backend = backend;
     this.session = session;
+    this.source = source;
     this.inputNames = [...session.inputNames];
     this.outputNames = [...session.outputNames];
     this.inputs = session.inputMetadata.map((meta) =>
@@ -253,8 +270,12 @@ export class LocalSession {
         sessionOptions.extra = nestConfig({ ...flatConfig(options), 'session.model_external_initializers_file_folder_path': dirname(modelPath) });
       }
       runtimeLog(`session ${basename(modelPath)} on ${backend}${rewritten ? `, ${rewritten.rewritten} MultiHeadAttention node(s) as standard ops` : ''}`);
-      const session = rewritten ? await ort.InferenceSession.create(rewritten.bytes, sessionOptions) : await ort.InferenceSession.create(modelPath, sessionOptions);
-      return new LocalSession(modelPath, backend, session);
+      if (rewritten) return new LocalSession(modelPath, backend, await ort.InferenceSession.create(rewritten.bytes, sessionOptions), 'model');
+      // The cache holds CPU graphs: other providers' layouts and kernels are chosen at session creation.
+      const cacheRoot = backend === 'cpu' && sessionOptions.graphOptimizationLevel !== 'disabled' ? options.optimizedModels : undefined;
+      const optimized = cacheRoot === undefined ? undefined : await openOptimized(modelPath, cacheRoot, options, sessionOptions);
+      if (optimized) return new LocalSession(modelPath, backend, optimized.session, optimized.source);
+      return new LocalSession(modelPath, backend, await ort.InferenceSession.create(modelPath, sessionOptions), 'model');
     } catch (error) {
       throw new EngineError(`onnxruntime could not load ${modelPath} on ${backend}: ${(error as Error).message}`, { cause: error });
     }
@@ -325,6 +346,75 @@ export class LocalSession {
   get released(): boolean {
     return this.session === undefined;
   }
+}
+
+/**
+ * A session of `modelPath` from the optimized-model cache in `root` (optimized-models.ts): the saved
+ * entry, or one built now by letting onnxruntime optimize the model and write the result. Undefined when
+ * the model cannot be cached (e.g. the disk is full): the caller then loads the model itself, as without
+ * a cache. Cache trouble never reaches the user; the runtime log says what happened.
+ */
+async function openOptimized(
+  modelPath: string,
+  root: string,
+  options: SessionOptions,
+  sessionOptions: ort.InferenceSession.SessionOptions,
+): Promise<{ session: ort.InferenceSession; source: 'cache' | 'built' } | undefined> {
+  const name = basename(modelPath);
+  const graphOptions = { optimization: sessionOptions.graphOptimizationLevel, config: flatConfig(options) };
+  let identity: ReturnType<typeof optimizedModelKey>;
+  try {
+    identity = optimizedModelKey(modelPath, { onnxruntime: onnxruntimeVersion(), backend: 'cpu', graphOptions });
+  } catch (error) {
+    runtimeLog(`optimized-model cache: ${name} not cached (${firstLine(error)})`);
+    return undefined;
+  }
+  // Loaded as saved: its transformers already ran, running them again would only cost time.
+  const savedOptions: ort.InferenceSession.SessionOptions = { ...sessionOptions, graphOptimizationLevel: 'disabled' };
+  const cached = findOptimizedModel(root, identity, (reason) => runtimeLog(`optimized-model cache: the entry of ${name} was discarded (${reason}); rebuilding it`));
+  if (cached !== undefined) {
+    try {
+      return { session: await ort.InferenceSession.create(cached, savedOptions), source: 'cache' };
+    } catch (error) {
+      runtimeLog(`optimized-model cache: onnxruntime could not load the entry of ${name} (${firstLine(error)}); rebuilding it`);
+      discardOptimizedModel(root, identity);
+    }
+  }
+  let built: string;
+  try {
+    built = await buildOptimizedModel(root, identity, async (modelFile) => {
+      const writer = await ort.InferenceSession.create(modelPath, {
+        ...sessionOptions,
+        optimizedModelFilePath: modelFile,
+        // Not session.save_external_prepacked_constant_initializers: onnxruntime 1.30 then maps the packed
+        // MatMul weights from the file, but the steps of such a session were 8-10 % slower (CPU time, U-Net
+        // at 256², alternated with an uncached session; as slow as with prepacking off), and it writes the
+        // blobs misaligned after tensors of odd sizes (the first run then crashed). Packing at load costs
+        // ≈ 1 s per GB of MatMul weights instead. This session only writes the graph: packing its weights
+        // would cost that time and a packed copy of them in memory, for nothing.
+        extra: nestConfig({
+          ...flatConfig(options),
+          'session.optimized_model_external_initializers_file_name': OPTIMIZED_WEIGHTS_FILE,
+          'session.disable_prepacking': '1',
+        }),
+      });
+      await writer.release();
+    });
+  } catch (error) {
+    runtimeLog(`optimized-model cache: ${name} could not be cached (${firstLine(error)}); loading it without the cache`);
+    return undefined;
+  }
+  try {
+    return { session: await ort.InferenceSession.create(built, savedOptions), source: 'built' };
+  } catch (error) {
+    runtimeLog(`optimized-model cache: onnxruntime could not load the entry it wrote for ${name} (${firstLine(error)}); loading the model without the cache`);
+    discardOptimizedModel(root, identity);
+    return undefined;
+  }
+}
+
+function firstLine(error: unknown): string {
+  return ((error as Error).message ?? String(error)).split('\n')[0]!.slice(0, 300);
 }
 
 function flatConfig(options: SessionOptions): Record<string, string> {

@@ -38,6 +38,16 @@ export function GenerateScreen({ form, onForm, tracker, demo, onOpenGeneration }
   // The prompt starts empty: it is named beside Generate, not painted red.
   const invalid = problem && problem.field !== 'prompt' ? problem : undefined;
 
+  // While the prompt is written, the engine compiles the recipe and loads its models (when idle), so
+  // Generate starts at the first step. Keyed by the recipe alone; a recipe that cannot run is left to Generate.
+  const recipeProblem = formProblem({ ...form, prompt: 'x' }, models.data ? new Set(models.data.map((model) => model.id)) : undefined);
+  const readyRecipe = models.data && !(recipeProblem && ['models', 'aggregator'].includes(recipeProblem.field)) ? JSON.stringify(toRequest(form).recipe) : undefined;
+  useEffect(() => {
+    if (!readyRecipe) return;
+    const timer = setTimeout(() => void api.generation.prepare({ recipe: JSON.parse(readyRecipe) }).catch(() => undefined), 800);
+    return () => clearTimeout(timer);
+  }, [api, readyRecipe]);
+
   const generate = useCallback(async () => {
     if (problem) return toasts.show(problem.message);
     try {

@@ -21,6 +21,8 @@ export function ProgressPanel({ tracker, onCancel, onOpen }: { tracker: Generati
 
 function RunningJob({ job, tracker, onCancel }: { job: QueuedJob; tracker: GenerationTracker; onCancel: () => void }) {
   const progress = tracker.progress[job.id];
+  // While the job's models load, the bar counts models, not steps: a load of seconds is not a frozen step.
+  const loading = progress?.phase === 'load' ? progress.models : undefined;
   const step = progress?.step ?? 0;
   const total = progress?.total ?? job.request.steps;
   // Decoding sends no new preview: the last one stays up instead of an empty box.
@@ -38,11 +40,21 @@ function RunningJob({ job, tracker, onCancel }: { job: QueuedJob; tracker: Gener
           Cancel
         </Button>
       </div>
-      <ProgressBar label="Generation progress" value={step} max={total} />
+      {loading ? (
+        <ProgressBar label="Loading models" value={loading.done} max={loading.total} />
+      ) : (
+        <ProgressBar label="Generation progress" value={step} max={total} />
+      )}
       <p className="flex justify-between text-xs text-zinc-400 tabular-nums" aria-live="polite">
         <span>
-          {image}
-          {progress?.phase === 'decode' ? 'Decoding' : progress?.phase === 'encode' || !progress ? 'Preparing' : `Step ${stepInImage} of ${perImage}`}
+          {loading
+            ? `Loading ${loading.total} model${loading.total === 1 ? '' : 's'}… ${loading.done}/${loading.total}`
+            : (
+              <>
+                {image}
+                {progress?.phase === 'decode' ? 'Decoding' : progress?.phase === 'encode' || !progress ? 'Preparing' : `Step ${stepInImage} of ${perImage}`}
+              </>
+            )}
         </span>
         <span>
           {progress ? formatDuration(progress.elapsedMs) : ''}

@@ -212,3 +212,16 @@ test('an engine failure reaches the client in words without the paths of model f
   assert.doesNotMatch(outcome.error.message, /(^|[\s(])\/\w/);
   assert.ok(logged.some((line) => line.includes(graph)), logged.join('\n'));
 });
+
+test('prepare compiles a recipe and loads its models before Generate; a recipe that cannot run is simply not ready', async () => {
+  const spec = { method: 'feature-average' as const, members: [{ modelId: ids[0]! }, { modelId: ids[1]! }] };
+  assert.deepEqual(await services.generation.prepare({ recipe: { spec } }), { ready: true });
+  const phases: string[] = [];
+  const unsubscribe = services.generation.onDidProgress((event) => phases.push(event.phase));
+  const { jobId } = await services.generation.enqueue(request({ recipe: { spec }, steps: 2 }));
+  assert.ok('generations' in (await outcomeOf(jobId)));
+  unsubscribe();
+  assert.equal(phases[0], 'encode', 'nothing left to load');
+  assert.deepEqual(await services.generation.prepare({ recipe: { recipeId: 'rcp_missing' } }), { ready: false });
+  assert.deepEqual(await services.generation.prepare({ recipe: { spec: { method: 'afa', members: spec.members } } }), { ready: false }, 'AFA without aggregators');
+});

@@ -91,6 +91,7 @@ test('import → models → generate → the PNG’s settings reproduce the imag
     assert.equal(image?.seed, 1234);
     assert.equal(image?.out, join(out, 'a.png'));
     assert.ok(existsSync(image!.path), 'the image is in the studio history too');
+    assert.match(run.stderr, /Loading 3 models… 0\/3\n(.*\n)*Loading 3 models… 3\/3\n(.*\n)*Encoding the prompt/, 'the load is a phase of its own, before the prompt');
     assert.match(run.stderr, /Denoising 3\/3/);
   });
 

@@ -21,7 +21,7 @@ test('start and progress events forward to the API contract unchanged and surviv
   progress.event((payload) => received.push(payload));
   const job = engine.enqueue({ settings: { prompt: 'x', width: 64, height: 64, steps: 2, seed: 1 }, target: { kind: 'model', modelId: model.id } });
   assert.equal((await job.settled).status, 'done');
-  assert.equal(received.length, 1 + 4, 'start, encode, 2 steps, decode');
+  assert.equal(received.length, 1 + 4 + 4, 'start, load (0/3 … 3/3 models), encode, 2 steps, decode');
   assert.deepEqual(JSON.parse(JSON.stringify(received)), received);
   assert.deepEqual(received[0], { jobId: job.jobId });
 });

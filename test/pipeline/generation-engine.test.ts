@@ -54,8 +54,12 @@ test('a job saves the PNG, its thumbnail and a history row; the PNG’s settings
   assert.deepEqual(row.settings.recipe.members, [{ modelId: model.id, shortHash: model.shortHash, name: model.name }]);
   assert.equal(row.timings?.stepMs.length, 3);
   assert.deepEqual(
-    events.map((event) => `${event.phase} ${event.step}/${event.total}`),
-    ['encode 0/3', 'denoise 1/3', 'denoise 2/3', 'denoise 3/3', 'decode 3/3'],
+    events.map((event) => `${event.phase} ${event.step}/${event.total}${event.models ? ` models ${event.models.done}/${event.models.total}` : ''}`),
+    [
+      // The text encoder, the U-Net and the VAE decoder load first, as a phase of their own.
+      'load 0/3 models 0/3', 'load 0/3 models 1/3', 'load 0/3 models 2/3', 'load 0/3 models 3/3',
+      'encode 0/3', 'denoise 1/3', 'denoise 2/3', 'denoise 3/3', 'decode 3/3',
+    ],
   );
   assert.equal(events.at(-2)?.etaMs, 0);
   const image = decodePng(readFileSync(library.absolutePath(row.imagePath!)));
@@ -64,8 +68,10 @@ test('a job saves the PNG, its thumbnail and a history row; the PNG’s settings
 
   const recorded = readImageSettings(library.absolutePath(row.imagePath!));
   assert.equal(recorded?.source, 'afa-studio');
+  events.length = 0;
   const again = engine.enqueue({ settings: inputOfRecord(recorded!.settings!), target: targetOfSnapshot(recorded!.settings!.recipe) });
   const [copy] = done(await again.settled);
+  assert.equal(events[0]?.phase, 'encode', 'models already loaded: no load phase');
   assert.deepEqual(pixels(library, copy!.imagePath), image.data, 'bit-identical pixels from the PNG’s settings');
 });
 
@@ -216,4 +222,22 @@ test('a job the machine cannot hold is refused at enqueue, with the estimate and
   assert.deepEqual(engine.queue(), []);
   // Small enough: accepted and run.
   done(await engine.enqueue({ settings: small(), target }).settled);
+});
+
+test('prepare loads a target’s models while the engine is idle, so its job starts without a load phase; it never throws', async (t) => {
+  const { library, model } = await tinyStudio(t);
+  const engine = engineFor(t, library);
+  const target: GenerationTarget = { kind: 'model', modelId: model.id };
+  assert.equal(await engine.prepare({ kind: 'model', modelId: 'f'.repeat(64) }), false, 'an unknown model: not ready, no error');
+  assert.equal(await engine.prepare(target), true);
+  assert.equal(engine.runtime.sessions.keys().length, 3, 'text encoder, U-Net, VAE decoder');
+  const phases: string[] = [];
+  engine.onDidProgress((event) => phases.push(event.phase));
+  done(await engine.enqueue({ settings: small(), target }).settled);
+  assert.equal(phases[0], 'encode');
+
+  await engine.runtime.sessions.clear();
+  const job = engine.enqueue({ settings: small(), target });
+  assert.equal(await engine.prepare(target), false, 'a job waits: the inference thread is its');
+  done(await job.settled);
 });
