@@ -13,6 +13,7 @@ import { parseVaeConfig } from '../../app/models/vae-config.ts';
 import { buildLockStepGraph } from '../../app/ensemble/lock-step-graph.ts';
 import type { AggregatorSet } from '../../app/ensemble/aggregator-set.ts';
 import { demoAggregatorConfigs, writeDemoPack, type DemoPack, type DemoPackContents } from '../../app/demo/demo-pack.ts';
+import { DEMO_AGGREGATOR_SIZES, DEMO_SCHEDULER_CONFIG, DEMO_UNET_CONFIG } from '../../app/demo/family-config.ts';
 import type { JobControl } from '../../app/common/progress.ts';
 import type { Tensor } from '../../app/tensor/tensor.ts';
 
@@ -49,43 +50,10 @@ export const VAE_CONFIG = {
   scaling_factor: 0.18215,
 };
 
-export const UNET_CONFIG = {
-  _class_name: 'UNet2DConditionModel',
-  act_fn: 'silu',
-  attention_head_dim: 4,
-  block_out_channels: [32, 32, 64, 64],
-  center_input_sample: false,
-  cross_attention_dim: 64,
-  down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'],
-  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
-  downsample_padding: 1,
-  flip_sin_to_cos: true,
-  freq_shift: 0,
-  in_channels: 4,
-  out_channels: 4,
-  layers_per_block: 2,
-  mid_block_scale_factor: 1,
-  norm_eps: 1e-5,
-  norm_num_groups: 8,
-  sample_size: 8,
-  use_linear_projection: false,
-  upcast_attention: false,
-};
-
-export const SCHEDULER_CONFIG = {
-  _class_name: 'DDIMScheduler',
-  beta_start: 0.00085,
-  beta_end: 0.012,
-  beta_schedule: 'scaled_linear',
-  clip_sample: false,
-  num_train_timesteps: 1000,
-  prediction_type: 'epsilon',
-  set_alpha_to_one: false,
-  steps_offset: 1,
-  timestep_spacing: 'leading',
-};
-
-export const AGGREGATOR_SIZES = { hiddenSize: 32, numAttentionHeads: 4, numLayers: 2 };
+// The U-Net, the noise schedule and the aggregator sizes are the shipped family's own.
+export const UNET_CONFIG = DEMO_UNET_CONFIG;
+export const SCHEDULER_CONFIG = DEMO_SCHEDULER_CONFIG;
+export const AGGREGATOR_SIZES = DEMO_AGGREGATOR_SIZES;
 
 export const EXPERTS = [
   { id: 'warm-plain', name: 'Warm plain scenes', description: 'Plain backgrounds and warm colours.' },
