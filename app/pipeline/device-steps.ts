@@ -73,19 +73,14 @@ export function buildInputGraph(guided: boolean): Graph {
   return g;
 }
 
-const written = new Map<string, string>();
-
 /** The graph's file under `<tmpdir>/afa-studio-step-graphs/`, written (atomically) when missing. */
 export function stepGraphFile(graph: Graph, root = join(tmpdir(), 'afa-studio-step-graphs')): string {
   const bytes = encodeModel(graph, new Map());
   const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
   const file = join(root, `${graph.name}-${hash}.onnx`);
-  if (written.get(file) === undefined || !existsSync(file)) {
-    if (!existsSync(file)) {
-      mkdirSync(root, { recursive: true });
-      writeFileAtomic(file, bytes);
-    }
-    written.set(file, hash);
+  if (!existsSync(file)) {
+    mkdirSync(root, { recursive: true });
+    writeFileAtomic(file, bytes);
   }
   return file;
 }
