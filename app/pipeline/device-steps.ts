@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import { Graph, type Value } from '../onnx/graph.ts';
 import { encodeModel } from '../onnx/model-proto.ts';
-import { add, concat, gather, mul, split, sub } from '../onnx/ops.ts';
+import { add, concat, gather, mul, split, sub, unsqueeze } from '../onnx/ops.ts';
 
 export interface StepGraphShape {
   /** Classifier-free guidance: the model output has batch 2 and the next input is duplicated. */
@@ -70,6 +70,14 @@ export function buildInputGraph(guided: boolean): Graph {
   const sample = g.input('sample', 'float32', LATENT);
   const inputScale = g.input('input_scale', 'float32', []);
   g.output(modelInputOf(g, sample, inputScale, guided), 'model_input');
+  return g;
+}
+
+/** Stacks K prompt embeddings [B, 77, D] (inputs e0 … e{K−1}) into [K, B, 77, D] (output `stacked`): an ensemble's conditioning. */
+export function buildStackGraph(count: number): Graph {
+  const g = new Graph(`device_stack_${count}`);
+  const parts = Array.from({ length: count }, (_, k) => unsqueeze(g, g.input(`e${k}`, 'float32', ['batch', 77, 'dim']), [0]));
+  g.output(count === 1 ? parts[0]! : concat(g, parts, 0), 'stacked');
   return g;
 }
 

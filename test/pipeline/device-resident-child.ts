@@ -7,6 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importCheckpoint } from '../../app/checkpoints/import-checkpoint.ts';
+import { importAggregators } from '../../app/ensemble/import-aggregators.ts';
+import { resolveRecipe } from '../../app/ensemble/recipe-target.ts';
+import type { ResolvedTarget } from '../../app/pipeline/generation-target.ts';
+import { goldenAfaDir, goldenExpertFolders } from '../ensemble/golden-experts.ts';
 import { createModelRuntime, type ModelRuntime } from '../../app/pipeline/model-runtime.ts';
 import { resolveStoredModel } from '../../app/pipeline/stored-model-target.ts';
 import { generateImage, type ImageResult } from '../../app/pipeline/text-to-image.ts';
@@ -25,6 +29,8 @@ export const PREVIEW_EVERY = 2;
 
 export interface SamplerReport {
   readonly sampler: SchedulerName;
+  /** 'model': the tiny model alone; 'afa': the three tiny experts' AFA recipe (one compiled graph). */
+  readonly target: 'model' | 'afa';
   /** Largest per-channel difference of the 8-bit images, WebGPU (device loop) vs CPU. */
   readonly maxPixelDiff: number;
   /** The same for the WebGPU host loop (the old path) vs CPU. */
@@ -48,6 +54,8 @@ function maxDiff(a: Uint8Array, b: Uint8Array): number {
 async function main(): Promise<void> {
   // --host-loop: also the WebGPU host loop (latents back on the host every step), for the before/after count.
   const withHostLoop = process.argv.includes('--host-loop');
+  // --afa: the three golden experts' AFA recipe instead of the single model.
+  const afa = process.argv.includes('--afa');
   const samplers = process.argv.slice(2).filter((arg) => !arg.startsWith('--')) as SchedulerName[];
   const webgpu = (await probeBackends()).find((info) => info.backend === 'webgpu');
   if (!webgpu?.available) {
@@ -56,10 +64,20 @@ async function main(): Promise<void> {
   }
   const home = mkdtempSync(join(tmpdir(), 'afa-device-resident-'));
   try {
-    const { manifest } = await importCheckpoint(TINY_FOLDER, { home });
     const signal = new AbortController().signal;
+    let resolve: (runtime: ModelRuntime) => Promise<ResolvedTarget>;
+    if (afa) {
+      const experts = [];
+      for (const folder of goldenExpertFolders(home)) experts.push((await importCheckpoint(folder, { home })).manifest);
+      const aggregatorId = importAggregators(goldenAfaDir, experts, { home }).id;
+      const recipe = { name: 'AFA', method: 'afa', members: experts.map((expert) => ({ modelId: expert.id })), aggregatorId };
+      resolve = (runtime) => resolveRecipe({ recipe }, { home, runtime, signal });
+    } else {
+      const { manifest } = await importCheckpoint(TINY_FOLDER, { home });
+      resolve = (runtime) => resolveStoredModel(manifest.id, { home, runtime, signal });
+    }
     const make = async (runtime: ModelRuntime, sampler: SchedulerName, deviceResident: boolean) => {
-      const target = await resolveStoredModel(manifest.id, { home, runtime, signal });
+      const target = await resolve(runtime);
       const scheduler = createScheduler(sampler);
       scheduler.setTimesteps(STEPS);
       const start = performance.now();
@@ -81,6 +99,7 @@ async function main(): Promise<void> {
       if (gpu.backend !== 'webgpu') throw new Error('the WebGPU runtime fell back to the CPU');
       reports.push({
         sampler,
+        target: afa ? 'afa' : 'model',
         maxPixelDiff: maxDiff(device.result.rgb.rgb, reference.result.rgb.rgb),
         device: device.result.transfers!,
         ...(hostLoop ? { hostLoopMaxPixelDiff: maxDiff(hostLoop.result.rgb.rgb, reference.result.rgb.rgb), hostLoop: hostLoop.result.transfers! } : {}),

@@ -43,32 +43,44 @@ function runChild(args: readonly string[]): Promise<{ status: number | null; out
   });
 }
 
-test('WebGPU generation keeps the latents on the device: no large copy per step, the CPU image within tolerance', { timeout: DEADLINE_MS + 30_000 }, async (t) => {
-  const { status, output, timedOut } = await runChild(['ddim', 'euler-a']);
+function checkDeviceLoop(t: { diagnostic(message: string): void }, report: SamplerReport): void {
+  t.diagnostic(`${report.target} ${report.sampler}: max pixel diff ${report.maxPixelDiff}, copies per step ${JSON.stringify(report.device.perStep)}, total ${JSON.stringify(report.device.total)}, ${report.seconds.device.toFixed(1)} s`);
+  const { device } = report;
+  assert.equal(device.deviceResident, true, `${report.sampler} ran the host loop`);
+  assert.equal(device.perStep.length, STEPS);
+  for (const [index, step] of device.perStep.entries()) {
+    assert.deepEqual(step, { hostToDevice: 0, deviceToHost: 0 }, `${report.sampler} step ${index} made large copies`);
+  }
+  const previews = Math.ceil(STEPS / PREVIEW_EVERY);
+  assert.equal(device.previews, previews);
+  // Per image, besides the previews: up go the initial latents, the step noise (Euler ancestral) and
+  // the final latents into the VAE decoder; back come the final latents and the image.
+  const noise = report.sampler === 'euler-a' ? 1 : 0;
+  assert.deepEqual(device.total, { hostToDevice: 2 + noise, deviceToHost: previews + 2 });
+  assert.equal(report.leftOnDevice, 0, `${report.sampler} left device tensors behind`);
+  const pixelAtol = Math.max(providerTolerance('webgpu').pixelAtol, 3);
+  assert.ok(report.maxPixelDiff <= pixelAtol, `${report.sampler}: WebGPU image differs from the CPU's by ${report.maxPixelDiff} levels (allowed ${pixelAtol})`);
+}
+
+async function reportsOf(args: readonly string[]): Promise<SamplerReport[]> {
+  const { status, output, timedOut } = await runChild(args);
   const tail = output.split('\n').filter((line) => !line.includes('[W:onnxruntime')).slice(-30).join('\n');
   assert.ok(!timedOut, `the WebGPU child passed its ${DEADLINE_MS / 60000}-minute deadline:\n${tail}`);
   assert.notEqual(status, 2, `WebGPU could not start (no adapter?):\n${tail}`);
   assert.equal(status, 0, tail);
   const line = output.split('\n').find((text) => text.startsWith(MARKER));
   assert.ok(line, `the child printed no report:\n${tail}`);
-  const reports = JSON.parse(line.slice(MARKER.length)) as SamplerReport[];
+  return JSON.parse(line.slice(MARKER.length)) as SamplerReport[];
+}
+
+test('WebGPU generation keeps the latents on the device: no large copy per step, the CPU image within tolerance', { timeout: DEADLINE_MS + 30_000 }, async (t) => {
+  const reports = await reportsOf(['ddim', 'euler-a']);
   assert.deepEqual(reports.map((report) => report.sampler), ['ddim', 'euler-a']);
-  const pixelAtol = Math.max(providerTolerance('webgpu').pixelAtol, 3);
-  for (const report of reports) {
-    t.diagnostic(`${report.sampler}: max pixel diff ${report.maxPixelDiff}, copies per step ${JSON.stringify(report.device.perStep)}, total ${JSON.stringify(report.device.total)}, ${report.seconds.device.toFixed(1)} s`);
-    const { device } = report;
-    assert.equal(device.deviceResident, true, `${report.sampler} ran the host loop`);
-    assert.equal(device.perStep.length, STEPS);
-    for (const [index, step] of device.perStep.entries()) {
-      assert.deepEqual(step, { hostToDevice: 0, deviceToHost: 0 }, `${report.sampler} step ${index} made large copies`);
-    }
-    const previews = Math.ceil(STEPS / PREVIEW_EVERY);
-    assert.equal(device.previews, previews);
-    // Per image, besides the previews: up go the initial latents, the step noise (Euler ancestral) and
-    // the final latents into the VAE decoder; back come the final latents and the image.
-    const noise = report.sampler === 'euler-a' ? 1 : 0;
-    assert.deepEqual(device.total, { hostToDevice: 2 + noise, deviceToHost: previews + 2 });
-    assert.equal(report.leftOnDevice, 0, `${report.sampler} left device tensors behind`);
-    assert.ok(report.maxPixelDiff <= pixelAtol, `${report.sampler}: WebGPU image differs from the CPU's by ${report.maxPixelDiff} levels (allowed ${pixelAtol})`);
-  }
+  for (const report of reports) checkDeviceLoop(t, report);
+});
+
+test('the AFA ensemble on WebGPU keeps the latents on the device too', { timeout: DEADLINE_MS + 30_000 }, async (t) => {
+  const reports = await reportsOf(['ddim', '--afa']);
+  assert.deepEqual(reports.map((report) => [report.target, report.sampler]), [['afa', 'ddim']]);
+  checkDeviceLoop(t, reports[0]!);
 });
