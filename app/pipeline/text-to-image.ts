@@ -1,7 +1,9 @@
 // The loop every generation runs through, for one model or an ensemble (the Denoiser decides):
 // tokenize + encode prompts → initial latents from the seed → per step: scale input, ε prediction with
 // classifier-free guidance (batch 2: [uncond, cond]), sampler step → VAE decode → image.
-// Matches diffusers' StableDiffusionPipeline.__call__ (0.20) step for step.
+// Matches diffusers' StableDiffusionPipeline.__call__ (0.20) step for step. On a GPU provider that keeps
+// tensors on its device, generateOnDevice runs the same loop with the latents there (device-steps.ts);
+// the host loop below is the CPU's, unchanged.
 import { throwIfCancelled } from '../common/errors.ts';
 import type { DeviceTensor, TransferCount, TransferCounter } from '../runtime/device-tensor.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -133,7 +135,6 @@ export async function generateImage<C extends Conditioning>(
   const counter = options.transfers;
   const totalBefore = counter?.snapshot();
   const perStep: TransferCount[] = [];
-  const previewCopies = 0;
 
   options.onPhase?.('encode');
   const conditioning = await denoiser.encodePrompts(job.prompt, job.negativePrompt, guided);
@@ -185,7 +186,7 @@ export async function generateImage<C extends Conditioning>(
     image,
     rgb: await imageToRgbInSlices(image),
     timings: { encodeMs, stepMs, decodeMs, totalMs: performance.now() - started },
-    ...(counter && totalBefore ? { transfers: { deviceResident: false, perStep, previews: previewCopies, total: counter.since(totalBefore) } } : {}),
+    ...(counter && totalBefore ? { transfers: { deviceResident: false, perStep, previews: 0, total: counter.since(totalBefore) } } : {}),
   };
 }
 
