@@ -7,10 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importCheckpoint } from '../../app/checkpoints/import-checkpoint.ts';
-import { importAggregators } from '../../app/ensemble/import-aggregators.ts';
 import { resolveRecipe } from '../../app/ensemble/recipe-target.ts';
 import type { ResolvedTarget } from '../../app/pipeline/generation-target.ts';
-import { goldenAfaDir, goldenExpertFolders } from '../ensemble/golden-experts.ts';
+import { goldenExpertFolders } from '../ensemble/golden-experts.ts';
 import { createModelRuntime, type ModelRuntime } from '../../app/pipeline/model-runtime.ts';
 import { resolveStoredModel } from '../../app/pipeline/stored-model-target.ts';
 import { generateImage, type ImageResult } from '../../app/pipeline/text-to-image.ts';
@@ -29,8 +28,8 @@ export const PREVIEW_EVERY = 2;
 
 export interface SamplerReport {
   readonly sampler: SchedulerName;
-  /** 'model': the tiny model alone; 'afa': the three tiny experts' AFA recipe (one compiled graph). */
-  readonly target: 'model' | 'afa';
+  /** 'model': the tiny model alone; 'feature-average': the three tiny experts' lock-step recipe (one compiled graph). */
+  readonly target: 'model' | 'feature-average';
   /** Largest per-channel difference of the 8-bit images, WebGPU (device loop) vs CPU. */
   readonly maxPixelDiff: number;
   /** The same for the WebGPU host loop (the old path) vs CPU. */
@@ -54,8 +53,9 @@ function maxDiff(a: Uint8Array, b: Uint8Array): number {
 async function main(): Promise<void> {
   // --host-loop: also the WebGPU host loop (latents back on the host every step), for the before/after count.
   const withHostLoop = process.argv.includes('--host-loop');
-  // --afa: the three golden experts' AFA recipe instead of the single model.
-  const afa = process.argv.includes('--afa');
+  // --feature-average: the three golden experts' feature-average recipe instead of the single model. (An
+  // AFA recipe records each step's weight maps for the image's contribution stats, so it keeps the host loop.)
+  const ensemble = process.argv.includes('--feature-average');
   const samplers = process.argv.slice(2).filter((arg) => !arg.startsWith('--')) as SchedulerName[];
   const webgpu = (await probeBackends()).find((info) => info.backend === 'webgpu');
   if (!webgpu?.available) {
@@ -66,11 +66,10 @@ async function main(): Promise<void> {
   try {
     const signal = new AbortController().signal;
     let resolve: (runtime: ModelRuntime) => Promise<ResolvedTarget>;
-    if (afa) {
+    if (ensemble) {
       const experts = [];
       for (const folder of goldenExpertFolders(home)) experts.push((await importCheckpoint(folder, { home })).manifest);
-      const aggregatorId = importAggregators(goldenAfaDir, experts, { home }).id;
-      const recipe = { name: 'AFA', method: 'afa', members: experts.map((expert) => ({ modelId: expert.id })), aggregatorId };
+      const recipe = { name: 'Features', method: 'feature-average', members: experts.map((expert) => ({ modelId: expert.id })) };
       resolve = (runtime) => resolveRecipe({ recipe }, { home, runtime, signal });
     } else {
       const { manifest } = await importCheckpoint(TINY_FOLDER, { home });
@@ -99,7 +98,7 @@ async function main(): Promise<void> {
       if (gpu.backend !== 'webgpu') throw new Error('the WebGPU runtime fell back to the CPU');
       reports.push({
         sampler,
-        target: afa ? 'afa' : 'model',
+        target: ensemble ? 'feature-average' : 'model',
         maxPixelDiff: maxDiff(device.result.rgb.rgb, reference.result.rgb.rgb),
         device: device.result.transfers!,
         ...(hostLoop ? { hostLoopMaxPixelDiff: maxDiff(hostLoop.result.rgb.rgb, reference.result.rgb.rgb), hostLoop: hostLoop.result.transfers! } : {}),

@@ -80,8 +80,8 @@ test('WebGPU generation keeps the latents on the device: no large copy per step,
   for (const report of reports) checkDeviceLoop(t, report);
 });
 
-test('the AFA ensemble on WebGPU keeps the latents on the device too', { timeout: DEADLINE_MS + 30_000 }, async (t) => {
-  const reports = await reportsOf(['ddim', '--afa']);
-  assert.deepEqual(reports.map((report) => [report.target, report.sampler]), [['afa', 'ddim']]);
+test('a lock-step ensemble (feature average of three experts, one graph) on WebGPU keeps the latents on the device too', { timeout: DEADLINE_MS + 30_000 }, async (t) => {
+  const reports = await reportsOf(['ddim', '--feature-average']);
+  assert.deepEqual(reports.map((report) => [report.target, report.sampler]), [['feature-average', 'ddim']]);
   checkDeviceLoop(t, reports[0]!);
 });
