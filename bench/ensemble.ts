@@ -35,6 +35,7 @@ import { Graph } from '../app/onnx/graph.ts';
 import { saveModels } from '../app/onnx/serialize.ts';
 import { ModelSession, type SessionOptions } from '../app/runtime/onnx-runtime.ts';
 import { benchEnsembleSize, benchSessionOptions } from './bench-options.ts';
+import { measureStepCopies } from './step-copies.ts';
 import { sizeOf, type Tensor } from '../app/tensor/tensor.ts';
 
 const EXPERTS = 3;
@@ -152,6 +153,8 @@ interface Measurement {
   /** Expert k alone, timed alternately with the ensemble in this process. */
   readonly singles: Timed[];
   readonly singleSessionSeconds: number[];
+  /** Large host↔device copies per step of the ensemble graph (bench/step-copies.ts). */
+  readonly copies: BenchResult[];
   /**
    * Share of the machine's CPU capacity that other processes used while steps were timed: above a few
    * percent the times are inflated by someone else's work (the machine is shared), not this run's.
@@ -222,9 +225,10 @@ async function measure(s: Scale, dir: string, configuration: Configuration): Pro
     singles.push(timed);
     await single.session.release();
   }
+  const copies = await measureStepCopies(session, ensembleFeeds, ['sample', 'encoder_hidden_states'], configuration.name);
   await session.release();
   const foreignLoad = Number.isNaN(busy) ? undefined : Math.max(0, busy - own) / (wall * availableParallelism());
-  return { sessionSeconds, peakRssBytes: peak, ensemble, singles, singleSessionSeconds, foreignLoad };
+  return { sessionSeconds, peakRssBytes: peak, ensemble, singles, singleSessionSeconds, copies, foreignLoad };
 }
 
 /** Session creation and peak RSS of one expert alone. */
@@ -280,6 +284,7 @@ export async function benchEnsemble(): Promise<BenchResult[]> {
         { name: `${configuration.name}: step / sum of singles`, value: ratio, unit: 'ratio', target: `≤ ${target.toFixed(2)}`, pass: ratio <= target },
         { name: `${configuration.name}: CPU time / sum of singles`, value: median(m.ensemble.cpuSteps) / singleCpuSum, unit: 'ratio' },
         { name: `${configuration.name}: peak RSS`, value: m.peakRssBytes / 1e9, unit: 'GB' },
+        ...m.copies,
       );
       if (configuration.model === 'afa') {
         const budget = prepared.expertBytes * 1.15;

@@ -25,6 +25,7 @@ import { saveModels } from '../app/onnx/serialize.ts';
 import { ModelSession } from '../app/runtime/onnx-runtime.ts';
 import { sizeOf } from '../app/tensor/tensor.ts';
 import { benchSessionOptions } from './bench-options.ts';
+import { measureStepCopies } from './step-copies.ts';
 
 const BATCH = 2;
 const SIZES = [256, 512] as const;
@@ -130,6 +131,9 @@ async function measure(): Promise<BenchResult[]> {
         { name: `step ${size}²: layers / whole, CPU time (median)`, value: cpuRatio, unit: 'ratio' },
       );
     }
+    // What the pipeline's loops copy per step on the bench's provider (npm run bench -- --backend webgpu).
+    const { sample, timestep, encoderHiddenStates } = inputs(SIZES[0]);
+    results.push(...(await measureStepCopies(whole, { sample, timestep, encoder_hidden_states: encoderHiddenStates }, ['sample', 'encoder_hidden_states'], `U-Net ${SIZES[0]}²`)));
     await whole.release();
     await Promise.all([layers.timeEmbedding, ...layers.points].map((session) => session.release()));
     results.push(

@@ -2,7 +2,9 @@
 // with its own tokenizer and text encoder (a fine-tuned checkpoint keeps its own); the embeddings are
 // stacked [K, B, 77, D] and fed to the recipe's one compiled graph, which returns the fused ε.
 import { EngineError } from '../common/errors.ts';
-import type { Conditioning, Denoiser, StepContext } from '../pipeline/denoiser.ts';
+import type { Conditioning, Denoiser, DeviceConditioning, DeviceDenoising, StepContext } from '../pipeline/denoiser.ts';
+import { buildStackGraph, stepGraphFile } from '../pipeline/device-steps.ts';
+import type { DeviceTensor } from '../runtime/device-tensor.ts';
 import type { CachedModel, ModelRuntime } from '../pipeline/model-runtime.ts';
 import { unetTimestep } from '../models/unet-timestep.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -34,10 +36,12 @@ export function stackTensors(tensors: readonly Tensor<'float32'>[]): Tensor<'flo
 /** Runs a graph through the runtime's session cache, returning the named outputs. */
 export interface GraphRunner {
   run(feeds: Readonly<Record<string, Tensor>>, outputs: readonly string[]): Promise<Record<string, Tensor>>;
+  /** The graph's file and runtime, when it runs through a ModelRuntime (its device-resident side needs them). */
+  readonly cached?: { readonly modelPath: string; readonly runtime: ModelRuntime };
 }
 
 export function cachedGraphRunner(modelPath: string, runtime: ModelRuntime): GraphRunner {
-  return { run: (feeds, outputs) => runtime.run(modelPath, feeds, outputs) };
+  return { run: (feeds, outputs) => runtime.run(modelPath, feeds, outputs), cached: { modelPath, runtime } };
 }
 
 /** Per-step expert weight maps of an AFA graph compiled with `exposeWeights`: `weights_NN` [B, K, h, w]. */
@@ -78,5 +82,42 @@ export class EnsembleDenoiser implements Denoiser<EnsembleConditioning> {
     const prediction = outputs.noise_pred!;
     if (prediction.dtype !== 'float32') throw new EngineError(`The ensemble returned ${prediction.dtype}; expected float32.`);
     return prediction as Tensor<'float32'>;
+  }
+
+  /**
+   * On a device-resident provider: each expert's embeddings stay on the device and are stacked there
+   * (device-steps.ts), and the compiled graph (every lock-step point inside one session) reads the model
+   * input and the embeddings there and leaves ε there. Not when weight maps are fetched: they come back
+   * to the host every step, so the host loop serves as well.
+   */
+  onDevice(): DeviceDenoising<DeviceConditioning & { readonly embeddings: DeviceTensor }> | undefined {
+    const cached = this.graph.cached;
+    if (!cached?.runtime.deviceResident || this.weightMaps) return undefined;
+    const { runtime, modelPath } = cached;
+    return {
+      runtime,
+      encodePrompts: async (positive, negative, guided) => {
+        const prompts = guided ? [negative, positive] : [positive];
+        const parts: DeviceTensor[] = [];
+        try {
+          for (const encoder of this.encoders) {
+            const hidden = await runtime.runDevice(encoder.model.modelPath, { input_ids: encoder.tokenizer.encodeBatch(prompts) }, ['last_hidden_state'], ['last_hidden_state']);
+            parts.push(hidden.last_hidden_state as DeviceTensor);
+          }
+          const feeds = Object.fromEntries(parts.map((part, k) => [`e${k}`, part]));
+          const stacked = await runtime.runDevice(stepGraphFile(buildStackGraph(parts.length)), feeds, ['stacked'], ['stacked']);
+          const embeddings = stacked.stacked as DeviceTensor;
+          return { guided, embeddings, tensors: [embeddings] };
+        } finally {
+          await runtime.dispose(parts);
+        }
+      },
+      predictNoise: async (latents, timestep, conditioning) => {
+        const batch = latents.shape[0]!;
+        const feeds = { sample: latents, timestep: unetTimestep(timestep, batch), encoder_hidden_states: conditioning.embeddings };
+        const outputs = await runtime.runDevice(modelPath, feeds, ['noise_pred'], ['noise_pred']);
+        return outputs.noise_pred as DeviceTensor;
+      },
+    };
   }
 }

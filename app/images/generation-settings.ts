@@ -56,6 +56,20 @@ export interface GenerationTimings {
   readonly stepMs: readonly number[];
   /** Other phases in ms, e.g. { encodePrompt: 40, decode: 310 }. */
   readonly phases?: { readonly [phase: string]: number };
+  /** Large host↔device copies on a GPU provider (app/runtime/device-tensor.ts); absent on the CPU. */
+  readonly copies?: GenerationCopies;
+}
+
+export interface GenerationCopies {
+  /** True when the latents stayed on the device between steps (device-resident loop). */
+  readonly deviceResident: boolean;
+  /** Copies of each step's work, both directions, previews excluded (0 on the device-resident loop). */
+  readonly perStep: readonly number[];
+  /** Latent read-backs for previews. */
+  readonly previews: number;
+  /** Every copy of the image, by direction. */
+  readonly hostToDevice: number;
+  readonly deviceToHost: number;
 }
 
 function invalid(field: string, why: string): UserError {

@@ -1,6 +1,8 @@
 // The pieces the text-to-image loop needs from a model — or from an ensemble of models. The loop
 // (text-to-image.ts) never knows which: a single checkpoint and an AFA recipe both plug in here.
+import type { DeviceTensor } from '../runtime/device-tensor.ts';
 import type { Tensor } from '../tensor/tensor.ts';
+import type { ModelRuntime } from './model-runtime.ts';
 
 /** Prompt conditioning for one generation, opaque to the loop (per-expert embeddings for ensembles). */
 export interface Conditioning {
@@ -32,6 +34,28 @@ export interface Denoiser<C extends Conditioning = Conditioning> {
    * of two models); the loop then skips its own guidance.
    */
   readonly appliesGuidance?: boolean;
+  /**
+   * The denoiser's device-resident side, when its runtime's provider keeps tensors on the device
+   * (ModelRuntime.deviceResident); undefined otherwise, and the loop works on host tensors.
+   */
+  onDevice?(): DeviceDenoising | undefined;
+}
+
+/** Prompt conditioning held on the device for one image; the loop disposes `tensors` when it ends. */
+export interface DeviceConditioning {
+  readonly guided: boolean;
+  readonly tensors: readonly DeviceTensor[];
+}
+
+/**
+ * Denoising with device tensors: the same contract as Denoiser (batch order, scaled input), but the
+ * prompts' embeddings, the model input and the prediction stay on `runtime`'s device.
+ */
+export interface DeviceDenoising<D extends DeviceConditioning = DeviceConditioning> {
+  readonly runtime: ModelRuntime;
+  encodePrompts(positive: string, negative: string, guided: boolean): Promise<D>;
+  /** ε for the model input on the device; the prediction stays there (the caller disposes it). */
+  predictNoise(latents: DeviceTensor, timestep: number, conditioning: D, step: StepContext): Promise<DeviceTensor>;
 }
 
 export interface LatentDecoder {

@@ -13,7 +13,7 @@
 // can classify it); see the report in app/pipeline/README.md for how app/api forwards them.
 import { CancelledError, isCancelled, throwIfCancelled, UserError } from '../common/errors.ts';
 import { studioPaths } from '../common/paths.ts';
-import type { GenerationTimings } from '../images/generation-settings.ts';
+import type { GenerationCopies, GenerationTimings } from '../images/generation-settings.ts';
 import type { GenerationRow } from '../library/generations-table.ts';
 import type { Library } from '../library/library.ts';
 import type { SchedulerConfig } from '../schedulers/scheduler-config.ts';
@@ -27,7 +27,7 @@ import { Emitter, type Subscribe } from '../common/emitter.ts';
 import { createModelRuntime, type ModelRuntime } from './model-runtime.ts';
 import { previewDataUrl } from './preview-image.ts';
 import { resolveStoredModel } from './stored-model-target.ts';
-import { generateImage, type GenerationPhase, type ImageResult } from './text-to-image.ts';
+import { generateImage, type GenerationPhase, type ImageResult, type ImageTransfers } from './text-to-image.ts';
 
 export interface GenerationJobRequest {
   /** Validated here (validateGenerationInput); a missing seed is drawn at random and reported. */
@@ -395,6 +395,8 @@ export class GenerationEngine {
             {
               signal,
               previewEvery: this.#previewEvery,
+              // Copies are counted on GPU providers only: the CPU has none to count.
+              ...(this.runtime.backend === 'cpu' ? {} : { transfers: this.runtime.transfers }),
               onPhase: (phase) => {
                 const mean = meanStepMs();
                 if (phase === 'encode') emit('encode', 0, mean === null ? null : mean * (total + stepsAfter));
@@ -421,6 +423,7 @@ export class GenerationEngine {
           totalMs: performance.now() - imageStart,
           stepMs: result.timings.stepMs,
           phases: { encodePrompt: result.timings.encodeMs, decode: result.timings.decodeMs },
+          ...(result.transfers ? { copies: generationCopies(result.transfers) } : {}),
         };
         rows.push(
           await this.#library.recordGenerationInSlices({
@@ -450,4 +453,15 @@ export class GenerationEngine {
       console.error('could not record the failed generation:', recordError);
     }
   }
+}
+
+/** The loop's count of copies as the job's stats keep it. */
+function generationCopies(transfers: ImageTransfers): GenerationCopies {
+  return {
+    deviceResident: transfers.deviceResident,
+    perStep: transfers.perStep.map((step) => step.hostToDevice + step.deviceToHost),
+    previews: transfers.previews,
+    hostToDevice: transfers.total.hostToDevice,
+    deviceToHost: transfers.total.deviceToHost,
+  };
 }

@@ -8,7 +8,8 @@ import { EngineError } from '../common/errors.ts';
 import type { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { unetTimestep } from '../models/unet-timestep.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import type { Conditioning, Denoiser, LatentDecoder } from './denoiser.ts';
+import type { DeviceTensor } from '../runtime/device-tensor.ts';
+import type { Conditioning, Denoiser, DeviceConditioning, DeviceDenoising, LatentDecoder } from './denoiser.ts';
 import { CachedModel, type ModelRuntime } from './model-runtime.ts';
 
 export interface ModelConditioning extends Conditioning {
@@ -32,9 +33,11 @@ export class ModelDenoiser implements Denoiser<ModelConditioning> {
   readonly #tokenizer: ClipTokenizer;
   readonly #textEncoder: CachedModel;
   readonly #unet: CachedModel;
+  readonly #runtime: ModelRuntime;
 
   constructor(tokenizer: ClipTokenizer, graphs: ModelGraphs, runtime: ModelRuntime) {
     this.#tokenizer = tokenizer;
+    this.#runtime = runtime;
     this.#textEncoder = new CachedModel(graphs.textEncoder, runtime);
     this.#unet = new CachedModel(graphs.unet, runtime);
   }
@@ -60,6 +63,34 @@ export class ModelDenoiser implements Denoiser<ModelConditioning> {
       'noise_pred',
     );
     return asFloat32(prediction, 'The U-Net');
+  }
+
+  /**
+   * On a device-resident provider: the text encoder's embeddings stay on the device for the whole image
+   * (their only copy is none: the token ids go up, 154 integers), and each U-Net step reads the model
+   * input and the embeddings there and leaves its prediction there.
+   */
+  onDevice(): DeviceDenoising<DeviceConditioning & { readonly embeddings: DeviceTensor }> | undefined {
+    const runtime = this.#runtime;
+    if (!runtime.deviceResident) return undefined;
+    return {
+      runtime,
+      encodePrompts: async (positive, negative, guided) => {
+        const inputIds = this.#tokenizer.encodeBatch(guided ? [negative, positive] : [positive]);
+        const hidden = await runtime.runDevice(this.#textEncoder.modelPath, { input_ids: inputIds }, ['last_hidden_state'], ['last_hidden_state']);
+        const embeddings = hidden.last_hidden_state as DeviceTensor;
+        return { guided, embeddings, tensors: [embeddings] };
+      },
+      predictNoise: async (latents, timestep, conditioning) => {
+        const batch = latents.shape[0]!;
+        if (conditioning.embeddings.shape[0] !== batch) {
+          throw new EngineError(`The U-Net got ${batch} latent rows but ${conditioning.embeddings.shape[0]} prompt embeddings.`);
+        }
+        const feeds = { sample: latents, timestep: unetTimestep(timestep, batch), encoder_hidden_states: conditioning.embeddings };
+        const outputs = await runtime.runDevice(this.#unet.modelPath, feeds, ['noise_pred'], ['noise_pred']);
+        return outputs.noise_pred as DeviceTensor;
+      },
+    };
   }
 }
 

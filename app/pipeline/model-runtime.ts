@@ -4,7 +4,8 @@
 // the cache may release it between steps of another model's job.
 import { totalmem } from 'node:os';
 import { EngineError, throwIfCancelled } from '../common/errors.ts';
-import { ModelSession, type Backend, type SessionOptions, type SessionSource } from '../runtime/onnx-runtime.ts';
+import { DEVICE_RESIDENT_BACKENDS, TransferCounter, type DeviceTensor, type Feed } from '../runtime/device-tensor.ts';
+import { disposeDeviceTensors, downloadTensor, ModelSession, uploadTensor, type Backend, type SessionOptions, type SessionSource } from '../runtime/onnx-runtime.ts';
 import { runtimeLog } from '../runtime/runtime-log.ts';
 import { estimateSessionBytes, SessionCache } from '../runtime/session-cache.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -31,7 +32,31 @@ export interface ModelRuntime {
    * Returns where each loaded session came from (SessionSource), by path.
    */
   load(modelPaths: readonly string[], options?: { readonly signal?: AbortSignal; readonly onProgress?: (done: number, total: number) => void }): Promise<Map<string, SessionSource>>;
+  /**
+   * Large copies between the host and a GPU provider's device made by this runtime's runs, uploads and
+   * downloads (device-tensor.ts; none on the CPU). Jobs run one at a time: the difference of two
+   * snapshots is a job's (or a step's) count.
+   */
+  readonly transfers: TransferCounter;
+  /** True when sessions run on a provider whose outputs can stay on the device (DEVICE_RESIDENT_BACKENDS). */
+  readonly deviceResident: boolean;
+  /**
+   * Runs `modelPath` with feeds that may be device tensors and keeps the outputs named in `keep` on the
+   * device (the caller disposes them). No rerun on the CPU here: device feeds die with the provider.
+   * When the provider fails the runtime still moves to the CPU for good, and this throws
+   * ProviderFellBackError so the caller restarts its work from host tensors.
+   */
+  runDevice(modelPath: string, feeds: Readonly<Record<string, Feed>>, outputs: readonly string[], keep: readonly string[]): Promise<Record<string, Tensor | DeviceTensor>>;
+  /** Copies a host tensor to the device of the current provider (counted). */
+  upload(tensor: Tensor): Promise<DeviceTensor>;
+  /** Reads a device tensor back to the host (counted). */
+  download(tensor: DeviceTensor): Promise<Tensor>;
+  /** Frees device tensors (never throws for a provider that already failed). */
+  dispose(tensors: readonly DeviceTensor[]): Promise<void>;
 }
+
+/** A GPU provider failed during device-resident work; the runtime has moved to the CPU. */
+export class ProviderFellBackError extends EngineError {}
 
 export interface ModelRuntimeOptions {
   readonly sessionOptions?: SessionOptions;
@@ -65,13 +90,13 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
   };
 
   /** `work` on the current provider; when a GPU provider fails, the runtime moves to the CPU for good and `work` runs again there. */
-  const onProvider = async <R>(work: (on: Backend) => Promise<R>): Promise<R> => {
+  const onProvider = async <R>(work: (on: Backend) => Promise<R>, rerun = true): Promise<R> => {
     const on = backend;
     try {
       return await work(on);
     } catch (error) {
       // Only onnxruntime's own failures move the job; bad feeds (UserError) and cancellation stay errors.
-      if (on === 'cpu' || !(error instanceof EngineError)) throw error;
+      if (on === 'cpu' || !(error instanceof EngineError) || error instanceof ProviderFellBackError) throw error;
       if (backend === on) {
         backend = 'cpu';
         const reason = (error.message.split('\n')[0] ?? '').slice(0, 300);
@@ -81,13 +106,21 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
         // Free the failed provider's sessions (and their device memory) before loading CPU copies.
         for (const key of sessions.keys()) if (key.startsWith(`${on}:`)) await sessions.evict(key);
       }
+      if (!rerun) throw new ProviderFellBackError(`The ${on} provider failed during device-resident work: ${error.message}`, { cause: error });
       return onProvider(work);
     }
   };
+  const transfers = new TransferCounter();
   const create = (modelPath: string, on: Backend) => () => ModelSession.create(modelPath, { ...sessionOptions, backend: on });
 
   const run = (modelPath: string, feeds: Readonly<Record<string, Tensor>>, outputs: readonly string[]): Promise<Record<string, Tensor>> =>
-    onProvider((on) => sessions.use(`${on}:${modelPath}`, sizeOf(modelPath), create(modelPath, on), (session) => session.run(feeds, [...outputs])));
+    onProvider((on) => sessions.use(`${on}:${modelPath}`, sizeOf(modelPath), create(modelPath, on), (session) => session.run(feeds, [...outputs], transfers)));
+
+  const runDevice: ModelRuntime['runDevice'] = (modelPath, feeds, outputs, keep) =>
+    onProvider(
+      (on) => sessions.use(`${on}:${modelPath}`, sizeOf(modelPath), create(modelPath, on), (session) => session.runDevice(feeds, [...outputs], keep, transfers)),
+      false,
+    );
 
   const load: ModelRuntime['load'] = async (modelPaths, loadOptions = {}) => {
     const sources = new Map<string, SessionSource>();
@@ -120,6 +153,20 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
     },
     run,
     load,
+    transfers,
+    get deviceResident() {
+      return DEVICE_RESIDENT_BACKENDS.has(backend);
+    },
+    runDevice,
+    upload: (tensor) => onProvider((on) => uploadTensor(tensor, on, transfers), false),
+    download: (tensor) => onProvider((on) => downloadTensor(tensor, on, transfers), false),
+    dispose: async (tensors) => {
+      try {
+        await disposeDeviceTensors(tensors);
+      } catch (error) {
+        runtimeLog(`device tensors not freed: ${(error as Error).message}`);
+      }
+    },
   };
 }
 

@@ -12,6 +12,8 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { EngineError, UserError, type UserErrorCode } from '../common/errors.ts';
 import type { Tensor } from '../tensor/tensor.ts';
+import type { DeviceTensor, Feed } from './device-tensor.ts';
+import type { Backend } from './onnx-runtime.ts';
 import { runtimeLog } from './runtime-log.ts';
 
 /** What a session looks like from outside: its names, and where its graph came from. */
@@ -24,8 +26,12 @@ export interface SessionDescription {
 
 export type InferenceRequest =
   | { readonly op: 'create'; readonly modelPath: string; readonly options: unknown }
-  | { readonly op: 'run'; readonly session: number; readonly feeds: Readonly<Record<string, Tensor>>; readonly outputs: readonly string[] | undefined }
-  | { readonly op: 'release'; readonly session: number };
+  | { readonly op: 'run'; readonly session: number; readonly feeds: Readonly<Record<string, Feed>>; readonly outputs: readonly string[] | undefined; readonly keep: readonly string[] }
+  | { readonly op: 'release'; readonly session: number }
+  | { readonly op: 'upload'; readonly tensor: Tensor; readonly backend: Backend }
+  | { readonly op: 'download'; readonly handle: DeviceTensor; readonly backend: Backend }
+  | { readonly op: 'dispose'; readonly handles: readonly DeviceTensor[] }
+  | { readonly op: 'device-count' };
 
 export interface ErrorData {
   readonly name: string;

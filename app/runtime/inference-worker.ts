@@ -2,7 +2,7 @@
 // (app/runtime/onnx-runtime.ts, the only importer of onnxruntime-node) and runs them on this thread.
 import { parentPort } from 'node:worker_threads';
 import type { InferenceReply, InferenceRequest } from './inference-thread.ts';
-import { LocalSession, type SessionOptions } from './onnx-runtime.ts';
+import { deviceTensorCountLocal, disposeLocal, downloadLocal, LocalSession, uploadLocal, type SessionOptions } from './onnx-runtime.ts';
 import { forwardRuntimeLog } from './runtime-log.ts';
 
 const port = parentPort;
@@ -25,8 +25,17 @@ async function handle(request: InferenceRequest): Promise<unknown> {
     case 'run': {
       const session = sessions.get(request.session);
       if (!session) throw new Error('That session was released.');
-      return session.run(request.feeds, request.outputs);
+      return session.run(request.feeds, request.outputs, request.keep);
     }
+    case 'upload':
+      return uploadLocal(request.tensor, request.backend);
+    case 'download':
+      return downloadLocal(request.handle, request.backend);
+    case 'dispose':
+      disposeLocal(request.handles);
+      return undefined;
+    case 'device-count':
+      return deviceTensorCountLocal();
     case 'release': {
       const session = sessions.get(request.session);
       sessions.delete(request.session);

@@ -10,6 +10,10 @@ import * as ort from 'onnxruntime-node';
 import { EngineError, UserError } from '../common/errors.ts';
 import type { DType, Tensor } from '../tensor/tensor.ts';
 import { describeShape } from '../tensor/tensor.ts';
+import { Graph } from '../onnx/graph.ts';
+import { encodeModel } from '../onnx/model-proto.ts';
+import { identity } from '../onnx/ops.ts';
+import { DEVICE_RESIDENT_BACKENDS, isDeviceTensor, type DeviceTensor, type Feed, type TransferCounter } from './device-tensor.ts';
 import { inferenceThread, type SessionDescription } from './inference-thread.ts';
 import { withExplicitAttention } from './explicit-attention.ts';
 import { buildOptimizedModel, discardOptimizedModel, findOptimizedModel, optimizedModelKey, OPTIMIZED_WEIGHTS_FILE } from './optimized-models.ts';
@@ -189,11 +193,34 @@ export class ModelSession {
     return new ModelSession(modelPath, options.backend ?? 'cpu', described);
   }
 
-  /** Runs the model on the inference thread (LocalSession.run: feeds checked by name, requested outputs). */
-  async run(feeds: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
+  /**
+   * Runs the model on the inference thread (LocalSession.run: feeds checked by name, requested outputs).
+   * On a GPU provider, `counter` counts the large feeds as host → device copies and the outputs as
+   * device → host copies (device-tensor.ts).
+   */
+  async run(feeds: Readonly<Record<string, Tensor>>, outputNames?: readonly string[], counter?: TransferCounter): Promise<Record<string, Tensor>> {
+    return (await this.runDevice(feeds, outputNames, [], counter)) as Record<string, Tensor>;
+  }
+
+  /**
+   * Runs the model with feeds that may be device tensors (DEVICE_RESIDENT_BACKENDS; a device tensor is
+   * never copied) and keeps the outputs named in `keep` on the device, returned as DeviceTensors the
+   * caller disposes (disposeDeviceTensors); the other outputs come back to the host.
+   */
+  async runDevice(
+    feeds: Readonly<Record<string, Feed>>,
+    outputNames: readonly string[] | undefined,
+    keep: readonly string[],
+    counter?: TransferCounter,
+  ): Promise<Record<string, Tensor | DeviceTensor>> {
     const session = this.#session;
     if (session === undefined) throw new EngineError(`The session for ${this.modelPath} was released.`);
-    return (await inferenceThread.call({ op: 'run', session, feeds, outputs: outputNames })) as Record<string, Tensor>;
+    const outputs = (await inferenceThread.call({ op: 'run', session, feeds, outputs: outputNames, keep })) as Record<string, Tensor | DeviceTensor>;
+    if (counter && this.backend !== 'cpu') {
+      counter.add('hostToDevice', Object.values(feeds).filter((feed) => !isDeviceTensor(feed)));
+      counter.add('deviceToHost', Object.values(outputs).filter((output) => !isDeviceTensor(output)));
+    }
+    return outputs;
   }
 
   /** Frees the native session (weights, arenas). Safe to call twice. */
@@ -262,6 +289,9 @@ export class LocalSession {
       // instead (app/onnx/model-proto.ts), which is what the memory planner needs; fixing the input dims
       // in the model made no measurable difference to a U-Net step (0.78 vs 0.81 CPU s, 1 thread).
       extra: nestConfig(flatConfig(options)),
+      // Outputs stay on the device, so a step's latents can feed the next run without a round trip;
+      // run() reads back the outputs the caller wants on the host (hostTensor).
+      ...(DEVICE_RESIDENT_BACKENDS.has(backend) ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
     };
     try {
       const rewritten = (options.fusedAttention ?? !EXPLICIT_ATTENTION_BACKENDS.has(backend)) ? undefined : withExplicitAttention(readFileSync(modelPath));
@@ -286,7 +316,7 @@ export class LocalSession {
    * name. Returns the requested outputs (default: all), on the CPU. onnxruntime-node runs the model
    * synchronously on this thread (inside a setImmediate): the inference thread's reason to exist.
    */
-  async run(feeds: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
+  async run(feeds: Readonly<Record<string, Feed>>, outputNames?: readonly string[], keep: readonly string[] = []): Promise<Record<string, Tensor | DeviceTensor>> {
     const session = this.session;
     if (!session) throw new EngineError(`The session for ${this.modelPath} was released.`);
     this.checkFeeds(feeds);
@@ -296,19 +326,22 @@ export class LocalSession {
       throw new UserError('invalid-argument', `Unknown outputs ${unknown.map((n) => `'${n}'`).join(', ')} for ${this.modelPath}.`, `The model's outputs are: ${this.outputNames.join(', ')}.`);
     }
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(tensor, name);
+    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = isDeviceTensor(tensor) ? deviceTensors.get(tensor, name) : toOrtTensor(tensor, name);
     let results: ort.InferenceSession.ReturnType;
     try {
       results = await session.run(ortFeeds, [...wanted]);
     } catch (error) {
       throw new EngineError(`onnxruntime failed running ${this.modelPath}: ${(error as Error).message}`, { cause: error });
     }
-    const outputs: Record<string, Tensor> = {};
-    for (const name of wanted) outputs[name] = fromOrtTensor(results[name] as ort.Tensor, name);
+    const outputs: Record<string, Tensor | DeviceTensor> = {};
+    for (const name of wanted) {
+      const result = results[name] as ort.Tensor;
+      outputs[name] = keep.includes(name) ? deviceTensors.add(result, name) : await hostTensor(result, this.backend, name);
+    }
     return outputs;
   }
 
-  private checkFeeds(feeds: Readonly<Record<string, Tensor>>): void {
+  private checkFeeds(feeds: Readonly<Record<string, Feed>>): void {
     const problems: string[] = [];
     for (const input of this.inputs) {
       const feed = feeds[input.name];
@@ -434,6 +467,145 @@ function nestConfig(config: Readonly<Record<string, string>>): Record<string, un
     node[parts[parts.length - 1]] = value;
   }
   return root;
+}
+
+/**
+ * The inference thread's device tensors: onnxruntime tensors kept between runs (outputs a caller asked to
+ * keep, uploads), by id. Only the inference thread touches it; callers hold DeviceTensor handles.
+ */
+class DeviceTensorTable {
+  readonly #tensors = new Map<number, ort.Tensor>();
+  #next = 1;
+
+  add(tensor: ort.Tensor, name: string): DeviceTensor {
+    const dtype = APP_DTYPES.get(tensor.type);
+    if (!dtype) throw new EngineError(`Output '${name}' has type ${tensor.type}, which has no app dtype.`);
+    const id = this.#next++;
+    this.#tensors.set(id, tensor);
+    return { device: id, dtype, shape: [...tensor.dims] };
+  }
+
+  get(handle: DeviceTensor, name: string): ort.Tensor {
+    const tensor = this.#tensors.get(handle.device);
+    if (!tensor) throw new EngineError(`Feed '${name}' is a device tensor that was disposed (id ${handle.device}).`);
+    return tensor;
+  }
+
+  dispose(handles: readonly DeviceTensor[]): void {
+    for (const handle of handles) {
+      const tensor = this.#tensors.get(handle.device);
+      this.#tensors.delete(handle.device);
+      // A CPU tensor's dispose only drops its reference; a gpu-buffer one frees the buffer now.
+      tensor?.dispose();
+    }
+  }
+
+  get size(): number {
+    return this.#tensors.size;
+  }
+}
+
+const deviceTensors = new DeviceTensorTable();
+
+/**
+ * Identity sessions that move a tensor of one dtype and rank between the host and a provider's device:
+ * 'gpu-buffer' outputs upload a host feed, 'cpu' outputs read a device feed back. onnxruntime-node 1.30
+ * has no other way to read a gpu-buffer tensor in Node: Tensor.getData() on one aborts the process
+ * (a C++ exception thrown as a char pointer), so reads go through a session whose output is on the CPU.
+ */
+const transferSessions = new Map<string, Promise<ort.InferenceSession>>();
+
+function transferSession(backend: Backend, dtype: DType, rank: number, to: 'cpu' | 'gpu-buffer'): Promise<ort.InferenceSession> {
+  const key = `${backend}:${dtype}:${rank}:${to}`;
+  let session = transferSessions.get(key);
+  if (!session) {
+    const g = new Graph(`transfer_${dtype}_${rank}`);
+    g.output(identity(g, g.input('x', dtype, Array.from({ length: rank }, (_, axis) => `d${axis}`))), 'y');
+    session = ort.InferenceSession.create(encodeModel(g, new Map()), {
+      executionProviders: [backend],
+      graphOptimizationLevel: 'disabled',
+      preferredOutputLocation: to,
+      logSeverityLevel: ortLogSeverity(),
+    });
+    transferSessions.set(key, session);
+    session.catch(() => transferSessions.delete(key));
+  }
+  return session;
+}
+
+/** An output as an app Tensor in host memory: read back (and the device copy freed) when it is on a device. */
+async function hostTensor(result: ort.Tensor, backend: Backend, name: string): Promise<Tensor> {
+  if (result.location !== 'gpu-buffer') return fromOrtTensor(result, name);
+  try {
+    const dtype = APP_DTYPES.get(result.type);
+    if (!dtype) throw new EngineError(`Output '${name}' has type ${result.type}, which has no app dtype.`);
+    const reader = await transferSession(backend, dtype, result.dims.length, 'cpu');
+    const read = await reader.run({ x: result });
+    return fromOrtTensor(read.y as ort.Tensor, name);
+  } catch (error) {
+    if (error instanceof EngineError) throw error;
+    throw new EngineError(`onnxruntime could not read output '${name}' back from the ${backend} device: ${(error as Error).message}`, { cause: error });
+  } finally {
+    result.dispose();
+  }
+}
+
+/** Copies a host tensor to `backend`'s device (inference thread). */
+export async function uploadLocal(tensor: Tensor, backend: Backend): Promise<DeviceTensor> {
+  try {
+    const writer = await transferSession(backend, tensor.dtype, tensor.shape.length, DEVICE_RESIDENT_BACKENDS.has(backend) ? 'gpu-buffer' : 'cpu');
+    const written = await writer.run({ x: toOrtTensor(tensor) });
+    return deviceTensors.add(written.y as ort.Tensor, 'upload');
+  } catch (error) {
+    if (error instanceof EngineError || error instanceof UserError) throw error;
+    throw new EngineError(`onnxruntime could not copy a tensor to the ${backend} device: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Reads a device tensor back into host memory (inference thread); the device tensor stays. */
+export async function downloadLocal(handle: DeviceTensor, backend: Backend): Promise<Tensor> {
+  const tensor = deviceTensors.get(handle, 'download');
+  if (tensor.location !== 'gpu-buffer') return fromOrtTensor(tensor);
+  const reader = await transferSession(backend, handle.dtype, handle.shape.length, 'cpu');
+  try {
+    return fromOrtTensor((await reader.run({ x: tensor })).y as ort.Tensor);
+  } catch (error) {
+    throw new EngineError(`onnxruntime could not read a tensor back from the ${backend} device: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Frees device tensors (inference thread). */
+export function disposeLocal(handles: readonly DeviceTensor[]): void {
+  deviceTensors.dispose(handles);
+}
+
+/** Device tensors held by the inference thread now (tests check that a job leaves none behind). */
+export function deviceTensorCountLocal(): number {
+  return deviceTensors.size;
+}
+
+/** Copies `tensor` to `backend`'s device: a DeviceTensor to feed to runDevice, disposed by the caller. */
+export async function uploadTensor(tensor: Tensor, backend: Backend, counter?: TransferCounter): Promise<DeviceTensor> {
+  const handle = (await inferenceThread.call({ op: 'upload', tensor, backend })) as DeviceTensor;
+  if (backend !== 'cpu') counter?.add('hostToDevice', [tensor]);
+  return handle;
+}
+
+/** Reads a device tensor of `backend` into host memory. */
+export async function downloadTensor(handle: DeviceTensor, backend: Backend, counter?: TransferCounter): Promise<Tensor> {
+  const tensor = (await inferenceThread.call({ op: 'download', handle, backend })) as Tensor;
+  if (backend !== 'cpu') counter?.add('deviceToHost', [tensor]);
+  return tensor;
+}
+
+/** Frees device tensors; disposed handles must not be fed again. */
+export async function disposeDeviceTensors(handles: readonly DeviceTensor[]): Promise<void> {
+  if (handles.length > 0) await inferenceThread.call({ op: 'dispose', handles });
+}
+
+/** How many device tensors the inference thread holds (a finished job holds none). */
+export async function deviceTensorCount(): Promise<number> {
+  return (await inferenceThread.call({ op: 'device-count' })) as number;
 }
 
 /** Loads a model file into a session (ModelSession.create). */

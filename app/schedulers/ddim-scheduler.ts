@@ -11,7 +11,7 @@
 import { EngineError } from '../common/errors.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { alphasCumprodOf } from './beta-schedule.ts';
-import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
+import type { LinearStep, Scheduler, StepOptions, StepResult } from './scheduler.ts';
 import type { DdimConfig } from './scheduler-config.ts';
 import { checkSameShape, float32Like, findStepIndex, noiseForStep, requireTimesteps } from './step-inputs.ts';
 import { checkStepCount, leadingTimesteps, numpyLinspace, roundHalfEven, trailingTimesteps } from './timestep-spacing.ts';
@@ -99,6 +99,36 @@ export class DdimScheduler implements Scheduler {
       prev[i] = value;
     }
     return { prevSample: float32Like(sample, prev), predOriginalSample: float32Like(sample, predOriginal) };
+  }
+
+  /**
+   * ε-prediction without clipping: x_prev = √ᾱ_prev·(x − √(1−ᾱ_t)·ε)/√ᾱ_t + dir·ε + σ_t·z
+   * = (√ᾱ_prev/√ᾱ_t)·x + (dir − √ᾱ_prev·√(1−ᾱ_t)/√ᾱ_t)·ε + σ_t·z, from step()'s own float32 scalars.
+   */
+  linearStep(stepIndex: number): { readonly inputScale: number; readonly step: LinearStep } | undefined {
+    requireTimesteps(this.schedule, NAME);
+    if (this.config.predictionType !== 'epsilon' || this.config.clipSample) return undefined;
+    const timestep = this.schedule[stepIndex];
+    if (timestep === undefined) throw new EngineError(`${NAME}: step index ${stepIndex} is outside the ${this.schedule.length} steps.`);
+    const eta = f32(this.config.eta);
+    const prevTimestep = timestep - Math.floor(this.config.numTrainTimesteps / this.inferenceSteps);
+    const alphaProd = this.alphaAt(timestep);
+    const alphaProdPrev = prevTimestep >= 0 ? this.alphaAt(prevTimestep) : this.finalAlphaCumprod;
+    const betaProd = f32(1 - alphaProd);
+    const sqrtAlpha = f32(Math.sqrt(alphaProd));
+    const sqrtBeta = f32(Math.sqrt(betaProd));
+    const sqrtAlphaPrev = f32(Math.sqrt(alphaProdPrev));
+    const variance = f32(f32(f32(1 - alphaProdPrev) / betaProd) * f32(1 - f32(alphaProd / alphaProdPrev)));
+    const stdDev = f32(eta * f32(Math.sqrt(variance)));
+    const directionCoefficient = f32(Math.sqrt(f32(f32(1 - alphaProdPrev) - f32(stdDev * stdDev))));
+    return {
+      inputScale: 1,
+      step: {
+        sample: sqrtAlphaPrev / sqrtAlpha,
+        modelOutput: directionCoefficient - (sqrtAlphaPrev * sqrtBeta) / sqrtAlpha,
+        noise: eta > 0 ? stdDev : 0,
+      },
+    };
   }
 
   private alphaAt(timestep: number): number {

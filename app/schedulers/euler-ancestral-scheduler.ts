@@ -9,7 +9,7 @@
 // the Euler scheduler's (sigma-schedule.ts; no Karras option in this class in 0.20.2).
 import type { Tensor } from '../tensor/tensor.ts';
 import { alphasCumprodOf } from './beta-schedule.ts';
-import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
+import type { LinearStep, Scheduler, StepOptions, StepResult } from './scheduler.ts';
 import type { EulerAncestralConfig } from './scheduler-config.ts';
 import { discreteSigmaSchedule, trainingSigmas } from './sigma-schedule.ts';
 import { checkSameShape, float32Like, findStepIndex, noiseForStep } from './step-inputs.ts';
@@ -93,5 +93,17 @@ export class EulerAncestralScheduler implements Scheduler {
       prev[i] = noise === undefined ? deterministic : f32(deterministic + f32(noise[i]! * sigmaUp));
     }
     return { prevSample: float32Like(sample, prev), predOriginalSample: float32Like(sample, predOriginal) };
+  }
+  /** ε-prediction: x0 = x − σ·ε, d = ε, so x_next = x + dt·ε + σ_up·z (step()'s float32 scalars). */
+  linearStep(stepIndex: number): { readonly inputScale: number; readonly step: LinearStep } | undefined {
+    if (this.config.predictionType !== 'epsilon') return undefined;
+    const sigma = this.sigmaList[stepIndex]!;
+    const sigmaNext = this.sigmaList[stepIndex + 1]!;
+    const sigmaSquared = f32(sigma * sigma);
+    const nextSquared = f32(sigmaNext * sigmaNext);
+    const sigmaUp = f32(Math.sqrt(f32(f32(nextSquared * f32(sigmaSquared - nextSquared)) / sigmaSquared)));
+    const sigmaDown = f32(Math.sqrt(f32(nextSquared - f32(sigmaUp * sigmaUp))));
+    const divisor = f32(Math.sqrt(f32(sigmaSquared + 1)));
+    return { inputScale: 1 / divisor, step: { sample: 1, modelOutput: f32(sigmaDown - sigma), noise: sigmaUp } };
   }
 }

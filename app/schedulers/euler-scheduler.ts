@@ -6,7 +6,7 @@
 // σ_i are float32 (set by sigma-schedule.ts); every product is rounded to float32 as torch does.
 import type { Tensor } from '../tensor/tensor.ts';
 import { alphasCumprodOf } from './beta-schedule.ts';
-import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
+import type { LinearStep, Scheduler, StepOptions, StepResult } from './scheduler.ts';
 import type { EulerConfig } from './scheduler-config.ts';
 import { discreteSigmaSchedule, trainingSigmas } from './sigma-schedule.ts';
 import { checkSameShape, float32Like, findStepIndex } from './step-inputs.ts';
@@ -82,5 +82,15 @@ export class EulerScheduler implements Scheduler {
       prev[i] = f32(xi + f32(derivative * dt));
     }
     return { prevSample: float32Like(sample, prev), predOriginalSample: float32Like(sample, predOriginal) };
+  }
+  /**
+   * ε-prediction without churn (this class has none): x0 = x − σ·ε, d = ε, so x_next = x + dt·ε
+   * (step()'s float32 scalars).
+   */
+  linearStep(stepIndex: number): { readonly inputScale: number; readonly step: LinearStep } | undefined {
+    if (this.config.predictionType !== 'epsilon') return undefined;
+    const sigma = this.sigmaList[stepIndex]!;
+    const divisor = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
+    return { inputScale: 1 / divisor, step: { sample: 1, modelOutput: f32(this.sigmaList[stepIndex + 1]! - sigma), noise: 0 } };
   }
 }

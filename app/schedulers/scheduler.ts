@@ -26,6 +26,19 @@ export interface StepResult {
   readonly predOriginalSample?: Tensor<'float32'>;
 }
 
+/**
+ * One step written as x_prev = sample·x + modelOutput·ε + noise·z, with scalar coefficients (float32
+ * values from the same rounded scalars the step uses); z is the step's standard normal noise (stream
+ * stepIndex + 1 of the seed), needed only when `noise` ≠ 0. Device-resident loops run it as a small
+ * graph on the GPU (app/pipeline/device-steps.ts). The result equals step()'s up to float32 rounding:
+ * the coefficients fold the x0 form's divisions into two products.
+ */
+export interface LinearStep {
+  readonly sample: number;
+  readonly modelOutput: number;
+  readonly noise: number;
+}
+
 export interface Scheduler {
   /** Frozen plain JSON that recreates this sampler (schedulerFromConfig in registry.ts); store it in history. */
   readonly config: Readonly<SchedulerConfig>;
@@ -45,4 +58,10 @@ export interface Scheduler {
   scaleModelInput(sample: Tensor<'float32'>, timestep: number): Tensor<'float32'>;
   /** One denoising step from t with the model's prediction (ε, x0 or v as the config says). */
   step(modelOutput: Tensor<'float32'>, timestep: number, sample: Tensor<'float32'>, options?: StepOptions): StepResult;
+  /**
+   * The factor scaleModelInput multiplies the sample by at `timestep`, and step() at `stepIndex` as a
+   * LinearStep — for samplers whose step is one (first order, no history, no clipping); undefined
+   * otherwise, and the loop keeps the latents on the host.
+   */
+  linearStep?(stepIndex: number): { readonly inputScale: number; readonly step: LinearStep } | undefined;
 }
