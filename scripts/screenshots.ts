@@ -135,7 +135,7 @@ try {
   await shoot('generate');
 
   // Generate while running: progress, the step preview and the queue (many steps, so it is caught midway).
-  await page.getByLabel('Steps').fill('500');
+  await page.getByLabel('Steps', { exact: true }).fill('500');
   await prompt.fill(heldOut[1]!);
   await page.getByRole('button', { name: 'Generate', exact: true }).click();
   await prompt.fill(seen[2]!);
@@ -191,12 +191,12 @@ try {
   await page.getByLabel('Dataset folder').fill(dataset);
   await page.getByRole('button', { name: 'Preview' }).click();
   await page.getByLabel('Dataset preview').getByText('48 images').waitFor();
-  await page.getByLabel('Resolution').fill('64');
-  await page.getByLabel('Steps').fill('30');
-  await page.getByLabel('Batch').fill('4');
-  await page.getByLabel('Learning rate').fill('0.001');
-  await page.getByLabel('Seed').fill('12');
-  await page.getByLabel('Seed').blur();
+  await page.getByLabel('Resolution', { exact: true }).fill('64');
+  await page.getByLabel('Steps', { exact: true }).fill('30');
+  await page.getByLabel('Batch', { exact: true }).fill('4');
+  await page.getByLabel('Learning rate', { exact: true }).fill('0.001');
+  await page.getByLabel('Seed', { exact: true }).fill('12');
+  await page.getByLabel('Seed', { exact: true }).blur();
   const finished = new Promise<void>((resolveRun, reject) => {
     const off = services.training.onDidChange((event) => {
       if (event.status === 'done') (off(), resolveRun());
