@@ -92,18 +92,23 @@ function job(runDir: string, extra: Partial<AfaTrainingJobOptions> = {}): AfaTra
   };
 }
 
-/** Largest |a − b| over every parameter, and the largest |a| (the scale it is measured against). */
-function largestDifference(a: AfaTrainingResult, b: AfaTrainingResult): { difference: number; scale: number } {
+/** Largest |a − b| over every parameter, the largest |a| (the scale), and the share of values differing by more than `tight` × scale. */
+function compare(a: AfaTrainingResult, b: AfaTrainingResult, tight: number): { difference: number; scale: number; loose: number } {
   let difference = 0;
   let scale = 0;
+  for (const values of a.parameters.values()) for (const value of values) scale = Math.max(scale, Math.abs(value));
+  let count = 0;
+  let loose = 0;
   for (const [name, values] of a.parameters) {
     const other = b.parameters.get(name)!;
     for (let i = 0; i < values.length; i++) {
-      difference = Math.max(difference, Math.abs(values[i]! - other[i]!));
-      scale = Math.max(scale, Math.abs(values[i]!));
+      const d = Math.abs(values[i]! - other[i]!);
+      difference = Math.max(difference, d);
+      if (d > tight * scale) loose++;
+      count++;
     }
   }
-  return { difference, scale };
+  return { difference, scale, loose: loose / count };
 }
 
 test('a batch of 4 run as 2 × 2 (chosen from memory) and as 4 × 1 updates the parameters as one call of 4 does', async () => {
@@ -124,14 +129,18 @@ test('a batch of 4 run as 2 × 2 (chosen from memory) and as 4 × 1 updates the 
   assert.equal(singles.microBatch, 1);
 
   // Float32 summation order: a split batch sums its per-sample losses and gradients in another order
-  // (per micro-batch, then the accumulator's float32 mean), so gradients differ in their last bits,
-  // about 1e-7 of their size. Three AdamW steps of lr 1e-3 move every parameter by at most 3e-3 and by
-  // the ratio m̂/√v̂, which those bits change by the same relative amount; the parameters must agree to
-  // 1e-5 of the largest parameter (about 100 float32 ulps of it), and the losses to 1e-5 relative.
+  // (per micro-batch, then the accumulator's float32 mean), so losses and gradients differ in their last
+  // bits, about 1e-7 of their size: the losses must agree to 1e-5 relative. AdamW's update
+  // lr·m̂/(√v̂ + ε) (ε = 1e-8) is about lr·sign(g) for a gradient component at the noise level of the
+  // sum (one that cancels to ~1e-7 of the largest), so such components may move by up to 2·lr per step
+  // in one run and not the other: every parameter must agree to 2·lr·steps, and all but 1 % of them to
+  // 1e-5 of the largest parameter (about 100 float32 ulps of it). Other samples, noise or timesteps in a
+  // micro-batch would change the losses at once and most parameters by about lr.
   for (const [label, split] of [['2 × 2', halves], ['4 × 1', singles]] as const) {
-    const { difference, scale } = largestDifference(unsplit, split);
-    console.log(`${label}: largest parameter difference ${difference.toExponential(2)} (largest parameter ${scale.toFixed(3)})`);
-    assert.ok(difference <= 1e-5 * scale, `${label}: parameters differ by ${difference} (allowed ${1e-5 * scale})`);
     split.train.forEach((metric, i) => assert.ok(Math.abs(metric.loss - unsplit.train[i]!.loss) <= 1e-5 * unsplit.train[i]!.loss, `${label}: loss of step ${i + 1}: ${metric.loss} vs ${unsplit.train[i]!.loss}`));
+    const { difference, scale, loose } = compare(unsplit, split, 1e-5);
+    console.log(`${label}: largest parameter difference ${difference.toExponential(2)} (largest parameter ${scale.toFixed(3)}); ${(loose * 100).toFixed(3)} % differ by more than 1e-5 of it`);
+    assert.ok(difference <= 2 * settings.lr * settings.steps, `${label}: parameters differ by ${difference}`);
+    assert.ok(loose <= 0.01, `${label}: ${(loose * 100).toFixed(2)} % of the parameters differ by more than 1e-5 × ${scale}`);
   }
 });
