@@ -130,14 +130,19 @@ test('a batch of 4 run as 2 × 2 (chosen from memory) and as 4 × 1 updates the 
 
   // Float32 summation order: a split batch sums its per-sample losses and gradients in another order
   // (per micro-batch, then the accumulator's float32 mean), so losses and gradients differ in their last
-  // bits, about 1e-7 of their size: the losses must agree to 1e-5 relative. AdamW's update
+  // bits, about 1e-7 of their size: the first step's losses must agree to 1e-5 relative (later ones to
+  // 1e-4: they see the parameter differences that follow). AdamW's update
   // lr·m̂/(√v̂ + ε) (ε = 1e-8) is about lr·sign(g) for a gradient component at the noise level of the
   // sum (one that cancels to ~1e-7 of the largest), so such components may move by up to 2·lr per step
   // in one run and not the other: every parameter must agree to 2·lr·steps, and all but 1 % of them to
   // 1e-5 of the largest parameter (about 100 float32 ulps of it). Other samples, noise or timesteps in a
   // micro-batch would change the losses at once and most parameters by about lr.
   for (const [label, split] of [['2 × 2', halves], ['4 × 1', singles]] as const) {
-    split.train.forEach((metric, i) => assert.ok(Math.abs(metric.loss - unsplit.train[i]!.loss) <= 1e-5 * unsplit.train[i]!.loss, `${label}: loss of step ${i + 1}: ${metric.loss} vs ${unsplit.train[i]!.loss}`));
+    // Step 1 runs on equal parameters (summation order only); later steps inherit the parameter differences below.
+    split.train.forEach((metric, i) => {
+      const tolerance = (i === 0 ? 1e-5 : 1e-4) * unsplit.train[i]!.loss;
+      assert.ok(Math.abs(metric.loss - unsplit.train[i]!.loss) <= tolerance, `${label}: loss of step ${i + 1}: ${metric.loss} vs ${unsplit.train[i]!.loss}`);
+    });
     const { difference, scale, loose } = compare(unsplit, split, 1e-5);
     console.log(`${label}: largest parameter difference ${difference.toExponential(2)} (largest parameter ${scale.toFixed(3)}); ${(loose * 100).toFixed(3)} % differ by more than 1e-5 of it`);
     assert.ok(difference <= 2 * settings.lr * settings.steps, `${label}: parameters differ by ${difference}`);
