@@ -9,7 +9,8 @@
 //   - the sample images of a validation (validation-samples.ts, the default 2 prompts × 20 DDIM steps at
 //     64²): the first validation's (opening the sampling session) and the later ones', and their share
 //     of a run at the default validation interval (100 steps).
-// SD1.5 size is not run here (the issue asks for it too; it needs SD1.5-size checkpoints and tens of GB).
+// Then the same at SD1.5 size (bench/train-job-sd15.ts; minutes per step): AFA_BENCH_QUICK=1 skips it,
+// AFA_BENCH_SCALE=sd15 runs only it.
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchResult } from './bench-result.ts';
@@ -24,6 +25,13 @@ import { goldenAfaDir, goldenExpertFolders, scratchDir } from '../test/ensemble/
 import { writeGeneratedDataset } from '../test/datasets/generated-dataset.ts';
 
 export async function benchTrainJob(): Promise<BenchResult[]> {
+  const scale = process.env.AFA_BENCH_SCALE;
+  const tiny = scale === 'sd15' ? [] : await benchTinyTrainJob();
+  if (process.env.AFA_BENCH_QUICK === '1' || scale === 'tiny') return tiny;
+  return [...tiny, ...(await (await import('./train-job-sd15.ts')).benchTrainJobSd15())];
+}
+
+async function benchTinyTrainJob(): Promise<BenchResult[]> {
   const scratch = scratchDir('afa-bench-train-job-');
   try {
     const folders = goldenExpertFolders(scratch);

@@ -314,8 +314,14 @@ export interface GenerationProgress {
   /** Denoising steps done (1-based once the first step finished) and in total; 'decode' follows the last step. */
   readonly step: number;
   readonly total: number;
-  /** 'load': the job's models are loading (before the first image; `models` counts them), then per image 'encode', 'denoise', 'decode'. */
-  readonly phase: 'load' | 'encode' | 'denoise' | 'decode';
+  /**
+   * 'waiting': a training run is finishing its current step (`training` says which and where; it then
+   * pauses until the generation queue is empty); 'load': the job's models are loading (before the first
+   * image; `models` counts them), then per image 'encode', 'denoise', 'decode'.
+   */
+  readonly phase: 'waiting' | 'load' | 'encode' | 'denoise' | 'decode';
+  /** During 'waiting': the training run ahead of the job, and its step. */
+  readonly training?: { readonly runId: string; readonly name: string; readonly step: number; readonly totalSteps: number };
   /** During 'load': models loaded and to load ("Loading 3 models… 2/3"). */
   readonly models?: { readonly done: number; readonly total: number };
   readonly elapsedMs: number;
@@ -765,6 +771,8 @@ export interface TrainingRunInfo {
   /** The resolved settings (the official recipe's defaults where none were given). */
   readonly settings: Readonly<Record<string, number | string | readonly number[] | readonly string[] | null>>;
   readonly metrics: readonly TrainingMetricPoint[];
+  /** Images per training-graph call: the settings', or the one the run chose from free memory; null before it started. */
+  readonly microBatch: number | null;
   readonly aggregatorId: string | null;
   readonly error: string | null;
   readonly createdAt: number;
@@ -794,6 +802,20 @@ export type TrainingProgress =
       readonly lr: number;
       readonly secondsPerStep: number;
       readonly etaSeconds: number;
+      /** Images per training-graph call (the batch runs as batchSize / microBatch accumulated calls). */
+      readonly microBatch: number;
+    }
+  | {
+      /**
+       * The run stopped after `step` to let queued generations run (`yielded`, with how many are queued),
+       * or continues now that they are done; it computes exactly what it would have without the pause.
+       */
+      readonly runId: string;
+      readonly kind: 'turn';
+      readonly yielded: boolean;
+      readonly step: number;
+      readonly totalSteps: number;
+      readonly generations: number;
     }
   | {
       readonly runId: string;

@@ -6,6 +6,7 @@ import { recipeModelIds, resolveRecipe } from '../ensemble/recipe-target.ts';
 import type { Recipe as EnsembleRecipe } from '../ensemble/recipe.ts';
 import type { Library } from '../library/library.ts';
 import { GenerationEngine, type QueuedGeneration } from '../pipeline/generation-engine.ts';
+import type { EngineTurns } from '../pipeline/engine-turns.ts';
 import type { GenerationTarget } from '../pipeline/generation-target.ts';
 import { createModelRuntime } from '../pipeline/model-runtime.ts';
 import { resolveBackend } from '../runtime/provider-choice.ts';
@@ -31,6 +32,8 @@ export interface GenerationServiceConfig {
   readonly memoryBudgetBytes?: number;
   /** Where the 'auto' provider choice is remembered (app/runtime/provider-choice.ts). */
   readonly providerChoiceFile: string;
+  /** Turns shared with the training runs of the process (app/pipeline/engine-turns.ts). */
+  readonly turns?: EngineTurns;
 }
 
 interface JobExtras {
@@ -184,6 +187,7 @@ export class GenerationService implements GenerationApi {
         sessionOptions: { backend, optimizedModels: studioPaths(this.#config.library.home).optimizedModels, ...(settings.threads > 0 ? { intraOpThreads: settings.threads } : {}) },
       }),
       previewEvery: settings.previews ? 1 : 0,
+      ...(this.#config.turns ? { turns: this.#config.turns } : {}),
       // A job the machine cannot hold is refused at enqueue with the estimate (app/pipeline/memory-estimate.ts).
       ...(this.#config.memoryBudgetBytes ? { memoryBudgetBytes: this.#config.memoryBudgetBytes } : {}),
     });
@@ -211,6 +215,7 @@ export class GenerationService implements GenerationApi {
           etaMs: event.etaMs,
           image: { index: event.imageIndex + 1, count: event.imageCount },
           ...(event.models ? { models: event.models } : {}),
+          ...(event.training ? { training: event.training } : {}),
           ...(event.preview ? { preview: event.preview } : {}),
         }),
       ),

@@ -18,6 +18,7 @@ import { RecipesService } from './recipes-service.ts';
 import { SettingsService } from './settings-service.ts';
 import { SystemService } from './system-service.ts';
 import { TrainingService } from './training-service.ts';
+import { EngineTurns } from '../pipeline/engine-turns.ts';
 
 export interface StudioServicesConfig {
   /** The studio home (data directory). */
@@ -62,9 +63,11 @@ export function createStudioServices(config: StudioServicesConfig): StudioServic
   // rows whose image vanished are marked missing, images without a row are offered for import.
   const reconciled = library.reconcile();
   const history = new HistoryService({ library, reconciled });
-  const generation = new GenerationService({ library, history, settings: () => settings.current, providerChoiceFile: join(paths.home, 'provider-choice.json'), ...(config.memoryBudgetBytes ? { memoryBudgetBytes: config.memoryBudgetBytes } : {}) });
+  // Generations and training runs take turns on the engine (app/pipeline/engine-turns.ts).
+  const turns = new EngineTurns();
+  const generation = new GenerationService({ library, history, turns, settings: () => settings.current, providerChoiceFile: join(paths.home, 'provider-choice.json'), ...(config.memoryBudgetBytes ? { memoryBudgetBytes: config.memoryBudgetBytes } : {}) });
   const models = new ModelsService({ home: paths.home, library, inUse: (modelId) => generation.inUse(modelId) });
-  const training = new TrainingService({ home: paths.home, generationIdle: () => generation.whenIdle() });
+  const training = new TrainingService({ home: paths.home, turns, generationIdle: () => generation.whenIdle() });
   const recipes = new RecipesService(library);
   const aggregators = new AggregatorsService(library);
   const demo = new DemoService({

@@ -1,12 +1,15 @@
 // Training runs over the API (app/training/studio-training.ts): one run at a time on a job queue in the
 // engine process, progress as events, cancel = pause (a checkpoint is written, resume continues).
-// A run waits for the queued generations to finish before it starts; generations enqueued while it
-// trains are not held back yet (they share the CPU with it).
+// A run waits for the queued generations to finish before it starts; while it trains it takes turns with
+// the generation queue (app/pipeline/engine-turns.ts): a generation enqueued meanwhile runs after the
+// current step, the run pauses until the generation queue is empty ('turn' progress events) and goes on.
 import { UserError } from '../common/errors.ts';
 import { Emitter } from '../common/emitter.ts';
 import { checkDataset } from '../datasets/image-dataset.ts';
 import type { TrainingRunRow } from '../library/training-runs-table.ts';
 import { JobQueue } from '../pipeline/job-queue.ts';
+import type { EngineTurns } from '../pipeline/engine-turns.ts';
+import { readRunFile } from '../training/afa-training-job.ts';
 import {
   createTrainingRun,
   deleteTrainingRun,
@@ -16,6 +19,7 @@ import {
   readDatasetSource,
   runTraining,
   storedDataset,
+  trainingRunDir,
   trainingRunSamples,
   withStudioPaths,
   type DatasetSource,
@@ -28,6 +32,8 @@ export interface TrainingServiceConfig {
   readonly home: string;
   /** Resolves when no generation is queued or running. */
   readonly generationIdle?: () => Promise<void>;
+  /** The engine's turns, shared with the generation engine; without them runs do not yield to generations. */
+  readonly turns?: EngineTurns;
 }
 
 function info(home: string, row: TrainingRunRow): TrainingRunInfo {
@@ -46,6 +52,7 @@ function info(home: string, row: TrainingRunRow): TrainingRunInfo {
     samples: trainingRunSamples(home, row.id).map(samplesInfo),
     settings: config.settings ?? {},
     metrics: row.metrics,
+    microBatch: (config.settings?.microBatch as number | undefined) ?? readRunFile(trainingRunDir(home, row.id))?.microBatch ?? null,
     aggregatorId: row.aggregatorId,
     error: row.error,
     createdAt: row.createdAt,
@@ -148,8 +155,19 @@ export class TrainingService implements TrainingApi {
   async #run(runId: string, signal: AbortSignal): Promise<void> {
     await this.#config.generationIdle?.();
     this.#changed.fire({ runId, status: 'running' });
+    const turns = this.#config.turns;
+    const name = getTrainingRun(this.#config.home, runId).name;
     await runTraining(this.#config.home, runId, {
       signal,
+      ...(turns
+        ? {
+            turn: <T>(at: { readonly step: number; readonly totalSteps: number }, work: () => Promise<T>) =>
+              turns.trainingUnit({ runId, name, ...at }, signal, work, {
+                onYield: (generations) => this.#progress.fire({ runId, kind: 'turn', yielded: true, ...at, generations }),
+                onResume: () => this.#progress.fire({ runId, kind: 'turn', yielded: false, ...at, generations: 0 }),
+              }),
+          }
+        : {}),
       onEvent: (event) => {
         if (event.kind === 'prepare') this.#progress.fire({ runId, kind: 'prepare', phase: event.progress.phase, done: event.progress.done, total: event.progress.total, message: event.progress.message });
         else if (event.kind === 'step') this.#progress.fire({ runId, ...event });

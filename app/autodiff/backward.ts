@@ -52,6 +52,11 @@ export interface BackwardStats {
    * (static shapes only): what activation checkpointing saves.
    */
   readonly keptBytes: number;
+  /**
+   * Bytes of the forward activations of the largest recomputed segment (0 without recomputation): what a
+   * segment's backward holds on top of the kept values while it runs (static shapes only).
+   */
+  readonly workingBytes: number;
 }
 
 interface Producer {
@@ -145,7 +150,7 @@ export function appendBackward(g: Graph, loss: Value, wrt: readonly Value[], opt
     const value = g.value(name);
     if (value?.shape?.every((dim) => typeof dim === 'number')) keptBytes += byteLengthOf(value.dtype, value.shape as number[]);
   }
-  return { gradients: result, stats: { visited, recomputed: recompute.recomputedNodes, segments: recompute.segmentCount, keptBytes } };
+  return { gradients: result, stats: { visited, recomputed: recompute.recomputedNodes, segments: recompute.segmentCount, keptBytes, workingBytes: recompute.largestSegmentBytes() } };
 }
 
 /** `x` broadcast to the shape of `like` (static when known, else read at run time). */
@@ -193,6 +198,22 @@ class Recomputation {
   /** Whether a value depends on a data input (an activation), as opposed to weights and constants. */
   isDynamic(name: string): boolean {
     return this.dynamic.has(name);
+  }
+
+  /** The largest recomputed segment's dynamic forward values, bytes (static shapes only). */
+  largestSegmentBytes(): number {
+    let largest = 0;
+    for (let segment = 0; segment < this.ends.length; segment++) {
+      const start = segment === 0 ? 0 : this.ends[segment - 1]! + 1;
+      let bytes = 0;
+      for (let position = start; position <= this.ends[segment]!; position++) {
+        for (const output of this.nodes[position]!.outputs) {
+          if (this.dynamic.has(output.name) && output.shape?.every((dim) => typeof dim === 'number')) bytes += byteLengthOf(output.dtype, output.shape as number[]);
+        }
+      }
+      largest = Math.max(largest, bytes);
+    }
+    return largest;
   }
 
   /** The segment of a node position, or -1 for the tail (not recomputed). */

@@ -51,8 +51,13 @@ function progressUpdate(event: GenerationProgressEvent) {
     const { preview: _preview, ...plain } = event;
     return { label: `Loading ${total} model${total === 1 ? '' : 's'}…`, done, total, detail: '', event: { type: 'progress', ...plain } };
   }
+  if (event.phase === 'waiting' && event.training) {
+    const { name, step, totalSteps } = event.training;
+    const { preview: _preview, ...plain } = event;
+    return { label: `Waiting for training run '${name}' to pause (step ${step}/${totalSteps})…`, done: 0, total: event.total, detail: '', event: { type: 'progress', ...plain } };
+  }
   const image = event.imageCount > 1 ? ` (image ${event.imageIndex + 1}/${event.imageCount})` : '';
-  const label = { load: 'Loading models', encode: 'Encoding the prompt', denoise: 'Denoising', decode: 'Decoding' }[event.phase] + image;
+  const label = { waiting: 'Waiting for the engine', load: 'Loading models', encode: 'Encoding the prompt', denoise: 'Denoising', decode: 'Decoding' }[event.phase] + image;
   const perStep = event.step > 0 && event.phase === 'denoise' ? `${(event.elapsedMs / 1000 / (event.imageIndex * event.total + event.step)).toFixed(2)} s/step` : '';
   const left = event.etaMs === null ? '' : `${formatDuration(event.etaMs)} left`;
   const { preview: _preview, ...plain } = event;

@@ -77,7 +77,7 @@ export const trainCommand: CliCommand = {
     { name: 'steps', kind: 'integer', value: '<n>', description: 'Optimizer steps (default: --epochs passes)' },
     { name: 'epochs', kind: 'integer', value: '<n>', description: `Passes over the data (default ${TRAINING_DEFAULTS.epochs})` },
     { name: 'batch', kind: 'integer', value: '<n>', description: `Images per step (default ${TRAINING_DEFAULTS.batchSize})` },
-    { name: 'micro-batch', kind: 'integer', value: '<n>', description: 'Images per forward pass; gradients are accumulated (default: the batch)' },
+    { name: 'micro-batch', kind: 'integer', value: '<n>', description: 'Images per training-graph call; gradients are accumulated (default: the largest part of the batch that fits in free memory)' },
     { name: 'lr', kind: 'number', value: '<rate>', description: `Learning rate (default ${TRAINING_DEFAULTS.lr})` },
     { name: 'lr-schedule', kind: 'string', value: '<constant|warmup|linear|cosine>', description: 'Learning-rate schedule: warmup = linear warm-up then constant; linear and cosine decay to 0 after the warm-up (default constant)' },
     { name: 'warmup-steps', kind: 'integer', value: '<n>', description: 'Warm-up steps of the schedule (default 0)' },
@@ -167,7 +167,7 @@ export const trainCommand: CliCommand = {
           label: `Training (epoch ${event.epoch + 1})`,
           done: event.step,
           total: event.totalSteps,
-          detail: `loss ${event.loss.toFixed(4)} (smoothed ${event.smoothedLoss.toFixed(4)}), lr ${event.lr.toExponential(1)}, ${event.secondsPerStep.toFixed(2)} s/step, ${formatDuration(event.etaSeconds * 1000)} left`,
+          detail: `loss ${event.loss.toFixed(4)} (smoothed ${event.smoothedLoss.toFixed(4)}), lr ${event.lr.toExponential(1)}, ${event.secondsPerStep.toFixed(2)} s/step, ${formatDuration(event.etaSeconds * 1000)} left, micro-batch ${event.microBatch}`,
           event,
         });
       } else if (event.kind === 'validation' && !json) {

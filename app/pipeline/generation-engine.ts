@@ -23,6 +23,7 @@ import { imageSeed, validateGenerationInput, type GenerationInput, type Generati
 import { describeTarget, type GenerationTarget, type ResolvedTarget, type TargetKind, type TargetModels, type TargetResolver } from './generation-target.ts';
 import { checkGenerationMemory, memoryBudgetBytes } from './memory-estimate.ts';
 import { JobQueue, type JobInfo } from './job-queue.ts';
+import type { EngineTurns, TrainingTurn } from './engine-turns.ts';
 import { Emitter, type Subscribe } from '../common/emitter.ts';
 import { createModelRuntime, type ModelRuntime } from './model-runtime.ts';
 import { previewDataUrl } from './preview-image.ts';
@@ -59,10 +60,14 @@ export interface QueuedGeneration {
 export interface GenerationProgressEvent {
   readonly jobId: string;
   /**
-   * 'load' (step 0) while the job's models load, before its first image (`models` counts them); 'encode'
-   * (step 0) before the first step of each image, 'denoise' per step, 'decode' after the last.
+   * 'waiting' (step 0) while a training run finishes its current step before the job starts (`training`
+   * says where the run is); 'load' (step 0) while the job's models load, before its first image (`models`
+   * counts them); 'encode' (step 0) before the first step of each image, 'denoise' per step, 'decode'
+   * after the last.
    */
-  readonly phase: GenerationPhase;
+  readonly phase: GenerationPhase | 'waiting';
+  /** During 'waiting': the training run the job waits for (it pauses after its current unit of work). */
+  readonly training?: TrainingTurn;
   /** During 'load': models loaded so far and to load ("Loading 3 models… 2/3"). */
   readonly models?: { readonly done: number; readonly total: number };
   /** Steps of the current image done (0 … total) and in total. */
@@ -118,6 +123,8 @@ export interface GenerationEngineOptions {
   readonly onListenerError?: (error: unknown) => void;
   /** Memory a job may need, bytes (memory-estimate.ts); default memoryBudgetBytes(), 80% of the machine's. */
   readonly memoryBudgetBytes?: number;
+  /** Turns shared with a training run in the same process (engine-turns.ts): jobs wait for its current step. */
+  readonly turns?: EngineTurns;
 }
 
 interface RunningState {
@@ -137,6 +144,9 @@ export class GenerationEngine {
   readonly #settle = new Map<string, (outcome: JobOutcome) => void>();
   readonly #rows = new Map<string, GenerationRow[]>();
   readonly #running = new Map<string, RunningState>();
+  readonly #turns: EngineTurns | undefined;
+  /** Per job: tells the turns it ended (registered at enqueue). */
+  readonly #turnEnded = new Map<string, () => void>();
   /** Counts prepare() calls: a preparation stops when a newer one starts. */
   #preparing = 0;
 
@@ -162,6 +172,7 @@ export class GenerationEngine {
     }
     this.#previewEvery = previewEvery;
     this.#memoryBudgetBytes = options.memoryBudgetBytes ?? memoryBudgetBytes();
+    this.#turns = options.turns;
     const onError = options.onListenerError;
     this.#started = new Emitter(onError);
     this.#progress = new Emitter(onError);
@@ -209,7 +220,8 @@ export class GenerationEngine {
    */
   async prepare(target: GenerationTarget): Promise<boolean> {
     const turn = ++this.#preparing;
-    const stale = () => turn !== this.#preparing || this.#queue.list().length > 0;
+    // A training run that holds the engine (or is paused for jobs) keeps it: no models are loaded beside it.
+    const stale = () => turn !== this.#preparing || this.#queue.list().length > 0 || this.#turns?.trainingRun !== undefined;
     if (stale()) return false;
     const controller = new AbortController();
     let resolved: ResolvedTarget | undefined;
@@ -245,6 +257,7 @@ export class GenerationEngine {
     // The job starts in a later microtask, so its settle function is in place before anything can end it.
     const jobId = this.#queue.enqueue({ settings, target: request.target, label });
     this.#settle.set(jobId, settle);
+    if (this.#turns) this.#turnEnded.set(jobId, this.#turns.generationQueued());
     return { jobId, settings, settled };
   }
 
@@ -320,6 +333,8 @@ export class GenerationEngine {
   }
 
   #end(jobId: string, outcome: JobOutcome): void {
+    this.#turnEnded.get(jobId)?.();
+    this.#turnEnded.delete(jobId);
     this.#running.delete(jobId);
     this.#rows.delete(jobId);
     if (outcome.status === 'done') this.#finished.fire({ jobId, generations: outcome.generations });
@@ -344,6 +359,13 @@ export class GenerationEngine {
     this.#rows.set(jobId, rows);
     this.#started.fire({ jobId });
     throwIfCancelled(signal);
+    // A training step in progress ends first (the run then waits for the generation queue to empty).
+    await this.#turns?.generationTurn(signal, (training) =>
+      this.#progress.fire({
+        jobId, phase: 'waiting', step: 0, total: job.settings.steps, elapsedMs: performance.now() - jobStart, etaMs: null,
+        imageIndex: 0, imageCount: job.settings.batchCount, seed: imageSeed(job.settings, 0), training,
+      }),
+    );
     const resolved = await this.#resolve(job.target, signal);
     try {
       const { settings } = job;

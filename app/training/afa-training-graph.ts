@@ -15,7 +15,7 @@
 import type { Value } from '../onnx/graph.ts';
 import type { AggregatorSet } from '../ensemble/aggregator-set.ts';
 import { buildLockStepGraph, type Expert } from '../ensemble/lock-step-graph.ts';
-import { chooseRecompute, finishTrainingGraph, type Recompute, type RecomputeChoice, type TrainingGraph } from './training-graph.ts';
+import { chooseRecompute, finishTrainingGraph, planTrainingStep, type Recompute, type RecomputeChoice, type TrainingGraph, type TrainingStepPlan } from './training-graph.ts';
 
 /** Aggregator i's weight `<name>` in the graph: `aggregatorNN.<name>` (lock-step-graph's namespace). */
 export const AGGREGATOR_PARAMETER = /^aggregator(\d\d)\.(.+)$/;
@@ -35,6 +35,20 @@ export function buildAfaTrainingGraph(
   options: { readonly recompute?: RecomputeChoice; readonly memoryBudgetBytes?: number; readonly name?: string } = {},
 ): TrainingGraph {
   return chooseRecompute(options.recompute ?? 'none', (recompute) => buildWith(experts, aggregators, shape, recompute, options.name), options.memoryBudgetBytes);
+}
+
+/**
+ * The training graph for a step of `batchSize` samples at a given or automatically chosen micro-batch
+ * (planTrainingStep: activations per sample estimated on the batch-1 graph against free memory).
+ */
+export function planAfaTrainingStep(
+  experts: readonly Expert[],
+  aggregators: AggregatorSet,
+  shape: Omit<TrainingShape, 'batch'> & { readonly batchSize: number; readonly microBatch?: number },
+  options: { readonly recompute?: RecomputeChoice; readonly memoryBudgetBytes?: number; readonly name?: string } = {},
+): TrainingStepPlan {
+  const { batchSize, microBatch, ...size } = shape;
+  return planTrainingStep(options.recompute ?? 'none', batchSize, microBatch, (recompute, batch) => buildWith(experts, aggregators, { ...size, batch }, recompute, options.name), options.memoryBudgetBytes);
 }
 
 function buildWith(experts: readonly Expert[], aggregators: AggregatorSet, shape: TrainingShape, recompute: Recompute, name: string | undefined): TrainingGraph {

@@ -32,8 +32,8 @@ import { AdamW } from '../optimizer/adamw.ts';
 import { clipGlobalNorm, GradientAccumulator } from '../optimizer/gradients.ts';
 import { learningRateAt } from '../optimizer/learning-rate.ts';
 import { checkDataset, splitValidation, type ImageDataset } from '../datasets/image-dataset.ts';
-import { AGGREGATOR_PARAMETER, buildAfaTrainingGraph, officialParameterName } from './afa-training-graph.ts';
-import type { RecomputeChoice } from './training-graph.ts';
+import { AGGREGATOR_PARAMETER, officialParameterName, planAfaTrainingStep } from './afa-training-graph.ts';
+import type { RecomputeChoice, TrainingStepPlan } from './training-graph.ts';
 import { TrainingSession, type TrainingBatch } from './training-session.ts';
 import { RANDOM_PURPOSES, TrainingRandom } from './training-random.ts';
 import { cacheDataset, captionKey, type CachedDataset, type CachedExample } from './latent-cache.ts';
@@ -56,6 +56,8 @@ export type TrainingEvent =
       readonly lr: number;
       readonly secondsPerStep: number;
       readonly etaSeconds: number;
+      /** Images per training-graph call (the step's batch runs as batchSize / microBatch calls). */
+      readonly microBatch: number;
     }
   | {
       readonly kind: 'validation';
@@ -97,6 +99,17 @@ export interface AfaTrainingJobOptions {
    * run's time on small models. Its parameters are reset to the starting aggregators (or the checkpoint).
    */
   readonly trainingSession?: TrainingSession;
+  /**
+   * Memory the step's activations may take, bytes, when the run chooses its micro-batch (settings without
+   * `microBatch`); default: free memory now less the frozen weights, the parameters' state and 1 GiB.
+   */
+  readonly memoryBudgetBytes?: number;
+  /**
+   * Runs each unit of the run's work (one optimizer step; a validation's losses; its sample images) when
+   * it is the run's turn on the engine (the studio's EngineTurns: generations go first, the run yields at
+   * these boundaries). Rejects with a CancelledError when the run is paused while it waits. Default: at once.
+   */
+  readonly turn?: <T>(at: { readonly step: number; readonly totalSteps: number }, work: () => Promise<T>) => Promise<T>;
   /** Test hook passed to writeCheckpoint. */
   readonly beforeCheckpointCommit?: (temporaryDir: string) => void;
 }
@@ -111,6 +124,8 @@ export interface AfaTrainingResult {
   readonly cache: { readonly encodedImages: number; readonly encodedCaptions: number; readonly skipped: readonly { name: string; reason: string }[]; readonly upscaled: readonly string[] };
   readonly validationImages: number;
   readonly trainingImages: number;
+  /** Images per training-graph call (chosen from free memory unless the settings gave one). */
+  readonly microBatch: number;
   /**
    * Wall time of this call in seconds: `steps` inside the training step (forward + backward + AdamW),
    * `loop` the whole step loop (also batch assembly, random draws, checkpoints; validation excluded,
@@ -143,6 +158,8 @@ interface RunFile {
   readonly reference?: ReferenceLosses | null;
   /** What the run samples at each validation (fixed when it starts; absent in runs of older versions). */
   readonly samples?: SamplePlan | null;
+  /** The micro-batch chosen when the run started (absent when the settings fix it, and in older runs). */
+  readonly microBatch?: number;
 }
 
 export function readRunFile(runDir: string): RunFile | undefined {
@@ -202,17 +219,17 @@ function assembleBatch(
 }
 
 /** The validation micro-batches: every validation image at every fixed timestep, fixed noise; padded by wrapping. */
-function validationBatches(cached: CachedDataset, examples: readonly CachedExample[], settings: TrainingSettings, random: TrainingRandom, noiser: DdpmNoiser, scaling: number): TrainingBatch[] {
+function validationBatches(cached: CachedDataset, examples: readonly CachedExample[], settings: TrainingSettings, microBatch: number, random: TrainingRandom, noiser: DdpmNoiser, scaling: number): TrainingBatch[] {
   if (examples.length === 0) return [];
   const L = examples[0]!.latentShape.reduce((a, b) => a * b, 1);
   const pairs: { example: number; timestep: number }[] = [];
   examples.forEach((_, example) => settings.validationTimesteps.forEach((timestep) => pairs.push({ example, timestep })));
-  const count = Math.ceil(pairs.length / settings.microBatch) * settings.microBatch;
+  const count = Math.ceil(pairs.length / microBatch) * microBatch;
   const noise = random.normal(RANDOM_PURPOSES.validation, 1, pairs.length * L);
   const vae = random.normal(RANDOM_PURPOSES.validation, 2, pairs.length * L);
   const batches: TrainingBatch[] = [];
-  for (let start = 0; start < count; start += settings.microBatch) {
-    const rows = Array.from({ length: settings.microBatch }, (_, j) => {
+  for (let start = 0; start < count; start += microBatch) {
+    const rows = Array.from({ length: microBatch }, (_, j) => {
       const index = (start + j) % pairs.length;
       const pair = pairs[index]!;
       return { example: pair.example, dropped: false, timestep: pair.timestep, vaeEpsilon: vae.subarray(index * L, (index + 1) * L), noise: noise.subarray(index * L, (index + 1) * L) };
@@ -257,13 +274,35 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
   const noiser = new DdpmNoiser(options.noiseSchedule);
   const T = noiser.alphasCumprod.length;
   const scaling = options.encoders.scalingFactor;
-  const validationSet = validationBatches(cached, validation, settings, random, noiser, scaling);
+  const latentShape = train[0]!.latentShape;
+
+  // The micro-batch: the settings', the one this run chose when it started (a resume splits its batches
+  // the same way, so it stays bit-identical), the given session's, or chosen now from free memory.
+  let session = options.trainingSession;
+  let microBatch = settings.microBatch ?? existing?.microBatch ?? session?.batch;
+  if (session && microBatch !== session.batch) {
+    throw new UserError('mismatch', `The training session runs ${session.batch} images per call, the run ${microBatch}.`, 'Compile the session at the run\'s micro-batch.');
+  }
+  let plan: TrainingStepPlan | undefined;
+  if (!session) {
+    plan = planAfaTrainingStep(
+      options.experts,
+      options.aggregators,
+      { batchSize: settings.batchSize, microBatch, height: latentShape[1]!, width: latentShape[2]!, tokens: cached.captionShape[1]! },
+      { recompute: options.recompute ?? 'auto', memoryBudgetBytes: options.memoryBudgetBytes },
+    );
+    microBatch = plan.microBatch;
+  }
+  const micro = microBatch!;
+
+  const validationSet = validationBatches(cached, validation, settings, micro, random, noiser, scaling);
 
   let reference = existing?.reference ?? null;
   // The sample prompts and seeds are fixed once per run: a resume samples what the start sampled.
   const samplePlan = existing?.samples !== undefined ? existing.samples : planSamples(settings, validation.map((e) => e.item.caption), train.map((e) => e.item.caption));
-  let runFile: RunFile = { format: 'afa-studio-training-run', settings, experts: options.expertIdentities, dataset: options.dataset.root, reference, samples: samplePlan };
-  if (!existing || existing.samples === undefined) writeRunFile(runDir, runFile);
+  const chosen = settings.microBatch === undefined ? { microBatch: micro } : {};
+  let runFile: RunFile = { format: 'afa-studio-training-run', settings, experts: options.expertIdentities, dataset: options.dataset.root, reference, samples: samplePlan, ...chosen };
+  if (!existing || existing.samples === undefined || existing.microBatch !== runFile.microBatch) writeRunFile(runDir, runFile);
   if (reference === null && validationSet.length > 0 && !options.skipReference) {
     reference = await referenceLosses(options.experts, validationSet, join(runDir, 'scratch', 'reference'), { session: options.session, signal, onProgress: (progress) => emit({ kind: 'prepare', progress }) });
     runFile = { ...runFile, reference };
@@ -271,17 +310,14 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
   }
   const sampler = samplePlan && options.sampleDecoder && validationSet.length > 0 ? await createSampler(options, samplePlan, options.sampleDecoder, cached) : undefined;
 
-  const latentShape = train[0]!.latentShape;
   const scratch = join(runDir, 'scratch', 'graph');
-  let session = options.trainingSession;
   if (session) {
     resetParameters(session, options.aggregators);
   } else {
-    const built = buildAfaTrainingGraph(options.experts, options.aggregators, { batch: settings.microBatch, height: latentShape[1]!, width: latentShape[2]!, tokens: cached.captionShape[1]! }, { recompute: options.recompute ?? 'auto' });
     emit({ kind: 'prepare', progress: { phase: 'compile', done: 0, total: 1, message: 'Compiling the training graph' } });
     rmSync(scratch, { recursive: true, force: true });
     mkdirSync(scratch, { recursive: true });
-    session = await TrainingSession.create(built, { dir: scratch, session: options.session, signal });
+    session = await TrainingSession.create(plan!.graph, { dir: scratch, session: options.session, signal });
   }
   const owned = session !== options.trainingSession;
   try {
@@ -299,7 +335,7 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
     }
     const schedule = { kind: settings.schedule, baseLr: settings.lr, warmupSteps: settings.warmupSteps, totalSteps: total };
     const L = latentShape.reduce((a, b) => a * b, 1);
-    const microBatches = settings.batchSize / settings.microBatch;
+    const microBatches = settings.batchSize / micro;
     const accumulator = new GradientAccumulator();
     let checkpointSeconds = 0;
     const save = (): void => {
@@ -308,20 +344,39 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
       checkpointSeconds += (performance.now() - started) / 1000;
       emit({ kind: 'checkpoint', step: state.step, dir });
     };
+    // Time spent waiting for the run's turn (generations ran meanwhile): not the run's own time.
+    let waitedSeconds = 0;
+    const inTurn = <T>(work: () => Promise<T>): Promise<T> => {
+      if (!options.turn) return work();
+      const asked = performance.now();
+      return options.turn({ step: state.step, totalSteps: total }, () => {
+        waitedSeconds += (performance.now() - asked) / 1000;
+        return work();
+      });
+    };
+    const paused = (): CancelledError => {
+      save();
+      return new CancelledError(`Training paused at step ${state.step}; resume continues from there.`);
+    };
     let sampleSeconds = 0;
     // Validation is recorded only when its samples are done too: a pause while sampling drops both, and
     // the resumed run validates that step first (below), so no validation ends up without its samples.
     const validate = async (): Promise<void> => {
       // No validation split (a one-image dataset, or a share of 0): no validation, and no samples either.
       if (validationSet.length === 0) return;
-      let sum = 0;
-      for (const batch of validationSet) sum += (await session.computeGradients(batch)).loss;
-      const loss = sum / validationSet.length;
+      const loss = await inTurn(async () => {
+        let sum = 0;
+        for (const batch of validationSet) sum += (await session.computeGradients(batch)).loss;
+        return sum / validationSet.length;
+      });
       let samples: StepSamples | null = null;
       if (sampler) {
-        const started = performance.now();
-        samples = await sampler.sample(state.step, session.parameters, session.shapes, signal);
-        sampleSeconds += (performance.now() - started) / 1000;
+        samples = await inTurn(async () => {
+          const started = performance.now();
+          const drawn = await sampler.sample(state.step, session.parameters, session.shapes, signal);
+          sampleSeconds += (performance.now() - started) / 1000;
+          return drawn;
+        });
       }
       state = { ...state, validation: [...state.validation, { step: state.step, loss }] };
       emit({ kind: 'validation', step: state.step, loss, reference, samples });
@@ -329,36 +384,20 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
     let validationSeconds = 0;
     const timedValidate = async (): Promise<void> => {
       const start = performance.now();
+      const waitedBefore = waitedSeconds;
       try {
         await validate();
       } catch (error) {
-        // Paused while drawing samples: keep the steps trained since the last checkpoint.
-        if (isCancelled(error)) {
-          save();
-          throw new CancelledError(`Training paused at step ${state.step}; resume continues from there.`);
-        }
+        // Paused while drawing samples (or waiting for a turn): keep the steps trained since the last checkpoint.
+        if (isCancelled(error)) throw paused();
         throw error;
       } finally {
-        validationSeconds += (performance.now() - start) / 1000;
+        validationSeconds += (performance.now() - start) / 1000 - (waitedSeconds - waitedBefore);
       }
     };
-    const validationDue = (step: number): boolean => step === 0 || step === total || (settings.validationEvery > 0 && step % settings.validationEvery === 0);
-    // A fresh run validates its starting point; a resumed one the step it stopped at when that
-    // validation was interrupted (a pause while drawing its samples).
-    if (state.step < total && validationDue(state.step) && state.validation.at(-1)?.step !== state.step) await timedValidate();
-    const prepareSeconds = (performance.now() - began) / 1000 - validationSeconds;
-    const loopStarted = performance.now();
-    const validationBeforeLoop = validationSeconds;
     let stepSeconds = 0;
-    let timed = 0;
-    let timedSteps = 0;
-    while (state.step < total) {
-      if (signal?.aborted) {
-        save();
-        throw new CancelledError(`Training paused at step ${state.step}; resume continues from there.`);
-      }
-      const started = performance.now();
-      const s = state.step;
+    /** Step s: the batch's draws, its micro-batches' gradients averaged, clipping, AdamW; state moves to s + 1. */
+    const step = async (s: number): Promise<void> => {
       const epoch = Math.floor(s / stepsPerEpoch);
       const order = random.permutation(RANDOM_PURPOSES.dataOrder, epoch, train.length);
       const position = (s % stepsPerEpoch) * settings.batchSize;
@@ -372,8 +411,8 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
       let single: Map<string, Float32Array> | undefined;
       let loss = 0;
       for (let m = 0; m < microBatches; m++) {
-        const rows = Array.from({ length: settings.microBatch }, (_, j) => {
-          const b = m * settings.microBatch + j;
+        const rows = Array.from({ length: micro }, (_, j) => {
+          const b = m * micro + j;
           return { example: order[(position + b) % train.length]!, dropped: dropped[b]!, timestep: timesteps[b]!, vaeEpsilon: vaeEpsilon.subarray(b * L, (b + 1) * L), noise: noise.subarray(b * L, (b + 1) * L) };
         });
         const batch = assembleBatch(train, cached.captions, cached.captionShape, noiser, scaling, rows);
@@ -393,14 +432,41 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
       stepSeconds += (performance.now() - updateStarted) / 1000;
       const smoothedLoss = state.smoothedLoss === null ? loss : SMOOTHING * state.smoothedLoss + (1 - SMOOTHING) * loss;
       state = { ...state, step: s + 1, smoothedLoss, train: [...state.train, { step: s + 1, loss, smoothedLoss, lr }] };
+    };
+    const validationDue = (step: number): boolean => step === 0 || step === total || (settings.validationEvery > 0 && step % settings.validationEvery === 0);
+    // A fresh run validates its starting point; a resumed one the step it stopped at when that
+    // validation was interrupted (a pause while drawing its samples).
+    if (state.step < total && validationDue(state.step) && state.validation.at(-1)?.step !== state.step) await timedValidate();
+    const prepareSeconds = (performance.now() - began) / 1000 - validationSeconds;
+    const loopStarted = performance.now();
+    const validationBeforeLoop = validationSeconds;
+    const waitedBeforeLoop = waitedSeconds;
+    let timed = 0;
+    let timedSteps = 0;
+    while (state.step < total) {
+      if (signal?.aborted) throw paused();
+      const s = state.step;
+      let started = 0;
+      let epoch = 0;
+      try {
+        // One optimizer step is one turn: a generation waiting for the engine goes first, between steps.
+        epoch = await inTurn(async () => {
+          started = performance.now();
+          await step(s);
+          return Math.floor(s / stepsPerEpoch);
+        });
+      } catch (error) {
+        if (isCancelled(error)) throw paused();
+        throw error;
+      }
       timed += (performance.now() - started) / 1000;
       timedSteps++;
       const secondsPerStep = timed / timedSteps;
-      emit({ kind: 'step', step: state.step, totalSteps: total, epoch, loss, smoothedLoss, lr, secondsPerStep, etaSeconds: secondsPerStep * (total - state.step) });
+      emit({ kind: 'step', step: state.step, totalSteps: total, epoch, loss: state.train.at(-1)!.loss, smoothedLoss: state.smoothedLoss!, lr: state.train.at(-1)!.lr, secondsPerStep, etaSeconds: secondsPerStep * (total - state.step), microBatch: micro });
       if (validationDue(state.step)) await timedValidate();
       if (state.step % settings.checkpointEvery === 0 || state.step === total) save();
     }
-    const loopSeconds = (performance.now() - loopStarted) / 1000 - (validationSeconds - validationBeforeLoop);
+    const loopSeconds = (performance.now() - loopStarted) / 1000 - (validationSeconds - validationBeforeLoop) - (waitedSeconds - waitedBeforeLoop);
     const aggregatorsDir = writeAggregatorSet(runDir, options.aggregators, options.expertIdentities, session.parameters, session.shapes);
     return {
       steps: state.step,
@@ -412,6 +478,7 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
       cache: { encodedImages: cached.encoded.images, encodedCaptions: cached.encoded.captions, skipped: cached.skipped, upscaled: cached.upscaled },
       validationImages: validation.length,
       trainingImages: train.length,
+      microBatch: micro,
       timing: { prepare: prepareSeconds, steps: stepSeconds, loop: loopSeconds, checkpoints: checkpointSeconds, validation: validationSeconds, samples: sampleSeconds, stepsRun: timedSteps, imagesPerStep: settings.batchSize },
     };
   } finally {

@@ -24,7 +24,7 @@ import { scanImageDataset, type ImageDataset } from '../datasets/image-dataset.t
 import { describeHistorySelection, historyDataset, resolveHistorySelection, type HistorySelection } from '../datasets/history-dataset.ts';
 import { createModelRuntime } from '../pipeline/model-runtime.ts';
 import { VaeLatentDecoder } from '../pipeline/model-denoiser.ts';
-import { runAfaTrainingJob, type AfaTrainingResult, type TrainingEvent } from './afa-training-job.ts';
+import { runAfaTrainingJob, type AfaTrainingJobOptions, type AfaTrainingResult, type TrainingEvent } from './afa-training-job.ts';
 import { listCheckpoints } from './training-checkpoint.ts';
 import { listSamples, type StepSamples } from './validation-samples.ts';
 import { newAggregatorSet } from './new-aggregator-set.ts';
@@ -132,6 +132,8 @@ export interface RunTrainingOptions {
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: TrainingEvent) => void;
   readonly session?: SessionOptions;
+  /** When each unit of the run's work may run (AfaTrainingJobOptions.turn: the engine's turns with generations). */
+  readonly turn?: AfaTrainingJobOptions['turn'];
 }
 
 /** Runs (or resumes) run `runId` to its end; the row follows its status, metrics and result. */
@@ -187,6 +189,7 @@ export async function runTraining(home: string, runId: string, options: RunTrain
         settings: config.settings,
         session: options.session,
         signal: options.signal,
+        ...(options.turn ? { turn: options.turn } : {}),
         onEvent: (event) => {
           if (event.kind === 'step' && event.step > logged) pending.push({ step: event.step, loss: event.loss, smoothedLoss: event.smoothedLoss, lr: event.lr });
           if (event.kind === 'validation' && event.step >= logged) {

@@ -47,6 +47,66 @@ export function chooseRecompute(
   return keeping.stats.keptBytes <= budget ? keeping : build('points');
 }
 
+/**
+ * What one training step at this graph's batch is estimated to hold in activations, bytes: the kept
+ * forward values plus the largest recomputed segment's, doubled for what the estimate does not see
+ * (the backward's own intermediates and gradients of activation size, onnxruntime's arena rounding).
+ * The factor comes from the SD1.5 training bench (3 experts, 256², batch 1): peak RSS less the weights
+ * and the parameter state was about twice the kept activations.
+ */
+export function stepActivationBytes(stats: BackwardStats): number {
+  return ACTIVATION_SAFETY * (stats.keptBytes + stats.workingBytes);
+}
+
+const ACTIVATION_SAFETY = 2;
+
+/** Host memory per trainable parameter outside the session: value, gradient, AdamW's two moments, the accumulated sum. */
+export const PARAMETER_STATE_BYTES = 5 * 4;
+
+/** The largest divisor of `batchSize` whose activations fit `budgetBytes` (`perSampleBytes` each); at least 1. */
+export function chooseMicroBatch(batchSize: number, perSampleBytes: number, budgetBytes: number): number {
+  for (let micro = batchSize; micro > 1; micro--) if (batchSize % micro === 0 && micro * perSampleBytes <= budgetBytes) return micro;
+  return 1;
+}
+
+export interface TrainingStepPlan {
+  readonly graph: TrainingGraph;
+  /** Samples per graph call (the batch is split into batch / microBatch calls whose gradients are averaged). */
+  readonly microBatch: number;
+  /** Only when the micro-batch was chosen here: the estimate per sample and the budget it had to fit. */
+  readonly estimate?: { readonly perSampleBytes: number; readonly budgetBytes: number };
+}
+
+/**
+ * The training graph of a step of `batchSize` samples and the micro-batch it runs at. A given
+ * `microBatch` is kept (recomputation chosen by chooseRecompute). Otherwise the graph is built at batch
+ * 1 to estimate the activations per sample (stepActivationBytes): the whole batch in one call when it
+ * fits the budget (keeping activations, or under 'auto' recomputing per point when only that fits), else
+ * the largest micro-batch that fits (recomputing per point under 'auto': the smallest activations).
+ * The budget defaults to defaultActivationBudget less the parameters' host state.
+ */
+export function planTrainingStep(
+  choice: RecomputeChoice,
+  batchSize: number,
+  microBatch: number | undefined,
+  build: (recompute: Recompute, batch: number) => TrainingGraph,
+  budgetBytes?: number,
+): TrainingStepPlan {
+  if (microBatch !== undefined) return { graph: chooseRecompute(choice, (recompute) => build(recompute, microBatch), budgetBytes), microBatch };
+  const candidates: readonly Recompute[] = choice === 'auto' ? ['none', 'points'] : [choice];
+  let estimate: { perSampleBytes: number; budgetBytes: number } | undefined;
+  let recompute: Recompute = candidates[0]!;
+  for (recompute of candidates) {
+    const probe = build(recompute, 1);
+    const parameterBytes = probe.parameters.reduce((sum, parameter) => sum + byteLengthOf('float32', parameter.source.shape), 0);
+    const budget = budgetBytes ?? defaultActivationBudget(frozenWeightBytes(probe.graph)) - (PARAMETER_STATE_BYTES / 4) * parameterBytes;
+    estimate = { perSampleBytes: stepActivationBytes(probe.stats), budgetBytes: budget };
+    if (batchSize * estimate.perSampleBytes <= budget) return { graph: batchSize === 1 ? probe : build(recompute, batchSize), microBatch: batchSize, estimate };
+  }
+  const micro = chooseMicroBatch(batchSize, estimate!.perSampleBytes, estimate!.budgetBytes);
+  return { graph: build(recompute, micro), microBatch: micro, estimate };
+}
+
 /** Bytes of the initializers read from weights files (the frozen model weights). */
 export function frozenWeightBytes(g: Graph): number {
   return g.initializers.reduce((sum, initializer) => (initializer.kind === 'weight' ? sum + byteLengthOf(initializer.value.dtype, initializer.source.shape) : sum), 0);

@@ -43,6 +43,8 @@ export class TrainingSession {
     readonly parameters: Map<string, Float32Array>,
     readonly shapes: ReadonlyMap<string, readonly number[]>,
     readonly recompute: Recompute,
+    /** Samples per call: the batch dimension of the graph's `sample` input (undefined for graphs without one). */
+    readonly batch: number | undefined,
   ) {}
 
   /** Saves the graph into `dir` (weights referenced in place where they already are in files) and opens it. */
@@ -60,7 +62,9 @@ export class TrainingSession {
     const name = built.graph.name;
     const saved = saveModel(built.graph, { dir: options.dir, modelFile: `${name}.onnx`, weightsFile: `${name}.weights`, signal: options.signal, onProgress: options.onProgress });
     const session = await ModelSession.create(saved.modelPath, { ...TRAINING_SESSION_DEFAULTS, ...options.session });
-    return new TrainingSession(session, parameters, shapes, built.recompute);
+    const sample = built.graph.inputs.find((input) => input.name === TRAINING_INPUTS.sample);
+    const batch = typeof sample?.shape?.[0] === 'number' ? sample.shape[0] : undefined;
+    return new TrainingSession(session, parameters, shapes, built.recompute, batch);
   }
 
   /** Forward and backward of one batch at the current parameters. */

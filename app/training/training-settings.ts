@@ -15,8 +15,12 @@ export interface TrainingSettings {
   readonly epochs: number;
   /** Images per optimizer step. */
   readonly batchSize: number;
-  /** Images per training-graph call; batchSize / microBatch calls are accumulated per step. */
-  readonly microBatch: number;
+  /**
+   * Images per training-graph call; batchSize / microBatch calls are accumulated per step. Absent: chosen
+   * when the run starts from the activations per sample and the free memory (planTrainingStep), and kept
+   * in run.json so a resumed run splits its batches the same way.
+   */
+  readonly microBatch?: number;
   readonly lr: number;
   readonly weightDecay: number;
   readonly schedule: ScheduleKind;
@@ -60,7 +64,6 @@ export const TRAINING_DEFAULTS: TrainingSettings = Object.freeze({
   resolution: 256,
   epochs: 10,
   batchSize: 8,
-  microBatch: 8,
   lr: 1e-4,
   weightDecay: 0.01,
   schedule: 'constant',
@@ -93,15 +96,15 @@ function positiveInteger(value: number, what: string): void {
 
 export function resolveTrainingSettings(overrides: Partial<TrainingSettings> = {}): TrainingSettings {
   const merged = { ...TRAINING_DEFAULTS, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) } as TrainingSettings;
-  const settings: TrainingSettings = { ...merged, microBatch: overrides.microBatch ?? Math.min(merged.microBatch, merged.batchSize) };
+  const settings: TrainingSettings = merged;
   checkResolution(settings.resolution);
   positiveInteger(settings.batchSize, 'The batch size');
-  positiveInteger(settings.microBatch, 'The micro-batch');
+  if (settings.microBatch !== undefined) positiveInteger(settings.microBatch, 'The micro-batch');
   positiveInteger(settings.epochs, 'The epoch count');
   if (settings.steps !== undefined) positiveInteger(settings.steps, 'The step count');
   positiveInteger(settings.checkpointEvery, 'The checkpoint interval');
   positiveInteger(settings.keepCheckpoints, 'The number of checkpoints kept');
-  if (settings.batchSize % settings.microBatch !== 0) {
+  if (settings.microBatch !== undefined && settings.batchSize % settings.microBatch !== 0) {
     throw new UserError('invalid-argument', `The batch of ${settings.batchSize} cannot be split into micro-batches of ${settings.microBatch}.`, 'Pick a micro-batch that divides the batch.');
   }
   if (!(settings.lr > 0)) throw new UserError('invalid-argument', `The learning rate must be positive, got ${settings.lr}.`);

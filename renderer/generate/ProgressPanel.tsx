@@ -23,6 +23,8 @@ function RunningJob({ job, tracker, onCancel }: { job: QueuedJob; tracker: Gener
   const progress = tracker.progress[job.id];
   // While the job's models load, the bar counts models, not steps: a load of seconds is not a frozen step.
   const loading = progress?.phase === 'load' ? progress.models : undefined;
+  // A training run finishes its current step first, then pauses until the generation queue is empty.
+  const training = progress?.phase === 'waiting' ? progress.training : undefined;
   const step = progress?.step ?? 0;
   const total = progress?.total ?? job.request.steps;
   // Decoding sends no new preview: the last one stays up instead of an empty box.
@@ -40,14 +42,18 @@ function RunningJob({ job, tracker, onCancel }: { job: QueuedJob; tracker: Gener
           Cancel
         </Button>
       </div>
-      {loading ? (
+      {training ? (
+        <ProgressBar label="Training run step" value={training.step} max={training.totalSteps} />
+      ) : loading ? (
         <ProgressBar label="Loading models" value={loading.done} max={loading.total} />
       ) : (
         <ProgressBar label="Generation progress" value={step} max={total} />
       )}
       <p className="flex justify-between text-xs text-zinc-400 tabular-nums" aria-live="polite">
         <span>
-          {loading
+          {training
+            ? `Waiting for training run '${training.name}' to pause (at step ${training.step} of ${training.totalSteps})…`
+            : loading
             ? `Loading ${loading.total} model${loading.total === 1 ? '' : 's'}… ${loading.done}/${loading.total}`
             : (
               <>

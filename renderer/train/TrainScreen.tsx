@@ -71,12 +71,18 @@ export function TrainScreen() {
       api.training.onDidProgress((event) => {
         if (event.kind === 'step') {
           setLive((all) => ({ ...all, [event.runId]: [...(all[event.runId] ?? []), { step: event.step, loss: event.loss, smoothedLoss: event.smoothedLoss, lr: event.lr }] }));
-          setStatus(`Step ${event.step}/${event.totalSteps} · loss ${event.smoothedLoss.toFixed(4)} · ${event.secondsPerStep.toFixed(2)} s/step · ${Math.round(event.etaSeconds)} s left`);
+          setStatus(`Step ${event.step}/${event.totalSteps} · loss ${event.smoothedLoss.toFixed(4)} · ${event.secondsPerStep.toFixed(2)} s/step · ${Math.round(event.etaSeconds)} s left · micro-batch ${event.microBatch}`);
         } else if (event.kind === 'validation') {
           const reference = event.members ? Object.fromEntries([...event.members.map((loss, k) => [`member${k + 1}ValidationLoss`, loss]), ['uniformValidationLoss', event.uniformAverage ?? 0]]) : {};
           setLive((all) => ({ ...all, [event.runId]: [...(all[event.runId] ?? []), { step: event.step, validationLoss: event.loss, ...reference }] }));
           const samples = event.samples;
           if (samples) setLiveSamples((all) => ({ ...all, [event.runId]: [...(all[event.runId] ?? []).filter((s) => s.step !== samples.step), samples] }));
+        } else if (event.kind === 'turn') {
+          setStatus(
+            event.yielded
+              ? `Paused at step ${event.step}/${event.totalSteps} while ${event.generations} generation${event.generations === 1 ? '' : 's'} run${event.generations === 1 ? 's' : ''}; training continues by itself`
+              : `Generations done; continuing at step ${event.step}/${event.totalSteps}`,
+          );
         } else {
           setStatus(event.message ?? `${event.phase} ${event.done}/${event.total}`);
         }
@@ -113,7 +119,6 @@ export function TrainScreen() {
           resolution: settings.resolution,
           steps: settings.steps,
           batchSize: settings.batchSize,
-          microBatch: settings.batchSize,
           lr: settings.lr,
           schedule: settings.schedule,
           warmupSteps: settings.warmupSteps,
@@ -280,7 +285,10 @@ export function TrainScreen() {
                 </button>
               ) : null}
             </div>
-            <p className="text-xs text-zinc-500">{describeDataset(run)}</p>
+            <p className="text-xs text-zinc-500">
+              {describeDataset(run)}
+              {run.microBatch !== null ? ` · micro-batch ${run.microBatch}` : ''}
+            </p>
             <p aria-live="polite" className="text-xs text-zinc-400">
               {run.status === 'running' ? status : run.error ?? (run.aggregatorId ? `Aggregators ${run.aggregatorId}` : '')}
             </p>

@@ -1,0 +1,119 @@
+// Generations and a training run share the engine (app/pipeline/engine-turns.ts), over the real services
+// with two golden tiny experts: a generation enqueued while a run trains never computes during a training
+// step — told by the order of the events both send: the run yields (a 'turn' event) before the
+// generation's first computing event, no step ends between that event and the generation's end, and the
+// run resumes after it — and the interrupted run ends bit-identical to the same run left alone.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GenerationRequest, TrainingRunInfo } from '../../app/api/contract.ts';
+import { createStudioServices, type StudioServices } from '../../app/api/services.ts';
+import { trainingRunDir } from '../../app/training/studio-training.ts';
+import { scratchDir } from '../ensemble/golden-experts.ts';
+import { writeGeneratedDataset } from '../datasets/generated-dataset.ts';
+import { tinyExpertFolder } from './tiny-experts.ts';
+
+let home: string;
+let services: StudioServices;
+let data: string;
+const modelIds: string[] = [];
+const settings = { resolution: 64, steps: 3, batchSize: 2, lr: 1e-3, seed: 11, validationShare: 0, checkpointEvery: 3, sampleCount: 0 };
+
+before(async () => {
+  home = scratchDir('afa-api-turns-');
+  services = createStudioServices({ home });
+  for (const n of [1, 2] as const) {
+    const finished = new Promise<string>((resolve, reject) => {
+      services.models.onDidImportFinish((event) => resolve(event.model.id));
+      services.models.onDidImportFail((event) => reject(new Error(event.error.message)));
+    });
+    await services.models.import({ source: { kind: 'path', path: tinyExpertFolder(home, n) }, name: `tiny${n}` });
+    modelIds.push(await finished);
+  }
+  data = await writeGeneratedDataset(join(home, 'data'), 8);
+});
+
+after(async () => {
+  await services.dispose();
+  rmSync(home, { recursive: true, force: true });
+});
+
+function request(): GenerationRequest {
+  return { prompt: 'a red square', negativePrompt: '', recipe: { spec: { method: 'single', members: [{ modelId: modelIds[0]! }] } }, sampler: 'ddim', steps: 3, guidance: 7.5, seed: 5, width: 64, height: 64, batchCount: 1 };
+}
+
+/** Resolves with the run's info once it has ended. */
+function ended(runId: string): Promise<TrainingRunInfo> {
+  return new Promise((resolve) => {
+    const off = services.training.onDidChange((change) => {
+      if (change.runId !== runId || !['done', 'failed', 'cancelled'].includes(change.status)) return;
+      off();
+      void services.training.get({ id: runId }).then(resolve);
+    });
+  });
+}
+
+function result(runId: string): Buffer {
+  return readFileSync(join(trainingRunDir(home, runId), 'aggregators', 'aggregators.safetensors'));
+}
+
+test('a generation enqueued during a training run runs between its steps, and the run ends as if left alone', async () => {
+  // The engine exists before the runs (its provider chosen), so an enqueue during a run registers at once.
+  await new Promise<void>((resolve, reject) => {
+    services.generation.onDidFinish(() => resolve());
+    services.generation.onDidFail((event) => reject(new Error(event.error.message)));
+    void services.generation.enqueue(request());
+  });
+
+  const alone = await services.training.start({ memberModelIds: modelIds, dataPath: data, settings, name: 'alone' });
+  const aloneInfo = await ended(alone.id);
+  assert.equal(aloneInfo.status, 'done', aloneInfo.error ?? '');
+  assert.equal(aloneInfo.microBatch, 2, 'the tiny run fits in one call per step');
+
+  // The same run again; at its first step a generation is enqueued. Every event of both goes on one timeline.
+  const timeline: string[] = [];
+  let generationJob: string | undefined;
+  let waitingFor: { name: string; step: number } | undefined;
+  let runId = '';
+  const offs = [
+    services.training.onDidProgress((event) => {
+      if (event.runId !== runId) return;
+      if (event.kind === 'step') {
+        timeline.push(`step ${event.step}`);
+        if (event.step === 1) void services.generation.enqueue(request()).then(({ jobId }) => (generationJob = jobId));
+      }
+      if (event.kind === 'turn') timeline.push(event.yielded ? `yield at ${event.step} for ${event.generations}` : `resume at ${event.step}`);
+    }),
+    services.generation.onDidProgress((event) => {
+      if (event.phase === 'waiting') {
+        waitingFor = event.training ? { name: event.training.name, step: event.training.step } : undefined;
+        timeline.push('generation waits');
+      } else timeline.push(`generation ${event.phase}`);
+    }),
+    services.generation.onDidFinish(() => timeline.push('generation done')),
+    services.generation.onDidFail((event) => timeline.push(`generation failed: ${event.error.message}`)),
+  ];
+  const interrupted = await services.training.start({ memberModelIds: modelIds, dataPath: data, settings, name: 'interrupted' });
+  runId = interrupted.id;
+  const interruptedInfo = await ended(interrupted.id);
+  for (const off of offs) off();
+  console.log(timeline.filter((entry, i) => entry !== timeline[i - 1]).join(' → '));
+  assert.equal(interruptedInfo.status, 'done', interruptedInfo.error ?? '');
+  assert.ok(generationJob, 'the generation was enqueued');
+
+  const computing = timeline.findIndex((entry) => /^generation (load|encode|denoise|decode)$/.test(entry));
+  const finished = timeline.indexOf('generation done');
+  const yielded = timeline.findIndex((entry) => entry.startsWith('yield at'));
+  const resumed = timeline.findIndex((entry) => entry.startsWith('resume at'));
+  assert.ok(computing >= 0 && finished > computing, 'the generation computed and finished');
+  assert.ok(yielded >= 0 && yielded < computing, 'the run yielded before the generation computed');
+  assert.ok(!timeline.slice(computing, finished).some((entry) => entry.startsWith('step')), 'no training step ended while the generation computed');
+  assert.ok(resumed > finished, 'the run resumed after the generation');
+  assert.ok(timeline.slice(resumed).some((entry) => entry.startsWith('step')), 'and trained on');
+  // The generation waited only when it arrived during a step; then it named the run and its step.
+  if (timeline.includes('generation waits')) assert.deepEqual(waitingFor, { name: 'interrupted', step: 1 });
+
+  assert.deepEqual(interruptedInfo.metrics.map((m) => m.loss), aloneInfo.metrics.map((m) => m.loss));
+  assert.ok(result(interrupted.id).equals(result(alone.id)), 'the interrupted run\'s aggregators are bit-identical');
+});
