@@ -55,10 +55,8 @@ export class DdimScheduler implements Scheduler {
     return sample;
   }
 
-  step(modelOutput: Tensor<'float32'>, timestep: number, sample: Tensor<'float32'>, options?: StepOptions): StepResult {
-    requireTimesteps(this.schedule, NAME);
-    checkSameShape(modelOutput, sample, NAME);
-    const { clipSample, clipSampleRange, predictionType } = this.config;
+  /** The float32 scalars of the step from `timestep`, shared by step() and linearStep() so both round alike. */
+  #coefficients(timestep: number) {
     const eta = f32(this.config.eta);
     const prevTimestep = timestep - Math.floor(this.config.numTrainTimesteps / this.inferenceSteps);
     const alphaProd = this.alphaAt(timestep);
@@ -70,6 +68,14 @@ export class DdimScheduler implements Scheduler {
     const variance = f32(f32(f32(1 - alphaProdPrev) / betaProd) * f32(1 - f32(alphaProd / alphaProdPrev)));
     const stdDev = f32(eta * f32(Math.sqrt(variance)));
     const directionCoefficient = f32(Math.sqrt(f32(f32(1 - alphaProdPrev) - f32(stdDev * stdDev))));
+    return { eta, sqrtAlpha, sqrtBeta, sqrtAlphaPrev, stdDev, directionCoefficient };
+  }
+
+  step(modelOutput: Tensor<'float32'>, timestep: number, sample: Tensor<'float32'>, options?: StepOptions): StepResult {
+    requireTimesteps(this.schedule, NAME);
+    checkSameShape(modelOutput, sample, NAME);
+    const { clipSample, clipSampleRange, predictionType } = this.config;
+    const { eta, sqrtAlpha, sqrtBeta, sqrtAlphaPrev, stdDev, directionCoefficient } = this.#coefficients(timestep);
     const noise = eta > 0 ? noiseForStep(sample, findStepIndex(this.schedule, timestep, NAME, options), NAME, options) : undefined;
 
     const x = sample.data;
@@ -110,17 +116,7 @@ export class DdimScheduler implements Scheduler {
     if (this.config.predictionType !== 'epsilon' || this.config.clipSample) return undefined;
     const timestep = this.schedule[stepIndex];
     if (timestep === undefined) throw new EngineError(`${NAME}: step index ${stepIndex} is outside the ${this.schedule.length} steps.`);
-    const eta = f32(this.config.eta);
-    const prevTimestep = timestep - Math.floor(this.config.numTrainTimesteps / this.inferenceSteps);
-    const alphaProd = this.alphaAt(timestep);
-    const alphaProdPrev = prevTimestep >= 0 ? this.alphaAt(prevTimestep) : this.finalAlphaCumprod;
-    const betaProd = f32(1 - alphaProd);
-    const sqrtAlpha = f32(Math.sqrt(alphaProd));
-    const sqrtBeta = f32(Math.sqrt(betaProd));
-    const sqrtAlphaPrev = f32(Math.sqrt(alphaProdPrev));
-    const variance = f32(f32(f32(1 - alphaProdPrev) / betaProd) * f32(1 - f32(alphaProd / alphaProdPrev)));
-    const stdDev = f32(eta * f32(Math.sqrt(variance)));
-    const directionCoefficient = f32(Math.sqrt(f32(f32(1 - alphaProdPrev) - f32(stdDev * stdDev))));
+    const { eta, sqrtAlpha, sqrtBeta, sqrtAlphaPrev, stdDev, directionCoefficient } = this.#coefficients(timestep);
     return {
       inputScale: 1,
       step: {
