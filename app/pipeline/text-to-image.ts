@@ -174,6 +174,21 @@ export async function generateImage<C extends Conditioning>(
       });
     }
   }
+  return decodeResult(decoder, latents, job, options, { started, encodeMs, stepMs }, counter && totalBefore ? () => ({ deviceResident: false, perStep, previews: 0, total: counter.since(totalBefore) }) : undefined);
+}
+
+/**
+ * Both loops' end: the final latents decoded and the image's record. `transfers` is read after the decode,
+ * so the image's copy count includes the decoder's.
+ */
+async function decodeResult(
+  decoder: LatentDecoder,
+  latents: Tensor<'float32'>,
+  job: ImageJob,
+  options: ImageJobOptions,
+  times: { readonly started: number; readonly encodeMs: number; readonly stepMs: readonly number[] },
+  transfers?: () => ImageTransfers,
+): Promise<ImageResult> {
   await yieldToEventLoop();
   throwIfCancelled(options.signal);
   options.onPhase?.('decode');
@@ -185,8 +200,8 @@ export async function generateImage<C extends Conditioning>(
     latents,
     image,
     rgb: await imageToRgbInSlices(image),
-    timings: { encodeMs, stepMs, decodeMs, totalMs: performance.now() - started },
-    ...(counter && totalBefore ? { transfers: { deviceResident: false, perStep, previews: 0, total: counter.since(totalBefore) } } : {}),
+    timings: { encodeMs: times.encodeMs, stepMs: times.stepMs, decodeMs, totalMs: performance.now() - times.started },
+    ...(transfers ? { transfers: transfers() } : {}),
   };
 }
 
@@ -303,20 +318,7 @@ async function generateOnDevice(
     }
     const final = (await runtime.download(latents)) as Tensor<'float32'>;
     await release(...held);
-    await yieldToEventLoop();
-    throwIfCancelled(options.signal);
-    options.onPhase?.('decode');
-    const decodeStart = performance.now();
-    const image = await decoder.decode(final);
-    const decodeMs = performance.now() - decodeStart;
-    return {
-      seed: job.seed,
-      latents: final,
-      image,
-      rgb: await imageToRgbInSlices(image),
-      timings: { encodeMs, stepMs, decodeMs, totalMs: performance.now() - started },
-      transfers: { deviceResident: true, perStep, previews, total: counter.since(totalBefore) },
-    };
+    return await decodeResult(decoder, final, job, options, { started, encodeMs, stepMs }, () => ({ deviceResident: true, perStep, previews, total: counter.since(totalBefore) }));
   } finally {
     if (held.size > 0) await runtime.dispose([...held]);
   }
