@@ -31,7 +31,7 @@ import { DEMO_DOMAINS, captionOf, domainSceneAt, sceneAt, type DemoDomainName, t
 import { sceneBatch } from './scene-dataset.ts';
 
 /** Purposes of the random streams within a stage; each stage has its own generator (`stageRandom`). */
-const STREAMS = Object.freeze({ crop: 0, vaeNoise: 1, latent: 2, noise: 3, timesteps: 4, dropout: 5 });
+const STREAMS = Object.freeze({ crop: 0, vaeNoise: 1, latent: 2, noise: 3, timesteps: 4, dropout: 5, noiseOffset: 6 });
 
 /** Stage k's generator: seed·64 + k, so stages never share a stream. */
 function stageRandom(seed: number, stage: number): TrainingRandom {
@@ -69,6 +69,20 @@ function settingsOf(stage: StageRecipe, recipe: FamilyRecipe): StageSettings {
     checkpointEvery: recipe.checkpointEvery,
     logEvery: recipe.logEvery,
   };
+}
+
+/**
+ * Offset noise (see DiffusionStageRecipe): adds `offset · draws[b·C + c]` to every element of channel c of
+ * example b of the NCHW `noise`, in place. `draws` holds one standard normal per (example, channel).
+ */
+export function addNoiseOffset(noise: Tensor<'float32'>, offset: number, draws: Float32Array): void {
+  const [batch, channels] = noise.shape as [number, number];
+  const plane = noise.data.length / (batch * channels);
+  if (draws.length !== batch * channels) throw new RangeError(`addNoiseOffset: ${draws.length} draws for ${batch}×${channels} channels`);
+  for (let i = 0; i < draws.length; i++) {
+    const shift = Math.fround(offset * draws[i]!);
+    for (let k = i * plane; k < (i + 1) * plane; k++) noise.data[k] = Math.fround(noise.data[k]! + shift);
+  }
 }
 
 /** Initial weights of a model trained from scratch: PyTorch's default init bounds, from the seed. */
@@ -162,7 +176,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
   const latentLength = unetConfig.in_channels * latentSize * latentSize;
 
   /** Noisy latents, timesteps and ε of step `step` of a stage, from the stage's own generator. */
-  const diffusionBatch = async (scenes: readonly Scene[], step: number, random: TrainingRandom) => {
+  const diffusionBatch = async (scenes: readonly Scene[], step: number, random: TrainingRandom, noiseOffset: number) => {
     const batch = scenes.length;
     const out = await encoder.session('vae_encoder').run({ image: scenePixels(scenes) });
     const mean = out.mean!.data as Float32Array;
@@ -171,6 +185,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
     const x0 = new Float32Array(mean.length);
     for (let i = 0; i < x0.length; i++) x0[i] = Math.fround(Math.fround(mean[i]! + std[i]! * epsilon[i]!) * scalingFactor);
     const noise: Tensor<'float32'> = { dtype: 'float32', shape: [batch, unetConfig.in_channels, latentSize, latentSize], data: random.normal(STREAMS.noise, step, batch * latentLength) };
+    if (noiseOffset > 0) addNoiseOffset(noise, noiseOffset, random.normal(STREAMS.noiseOffset, step, batch * unetConfig.in_channels));
     const timesteps = random.integers(STREAMS.timesteps, step, batch, 1000);
     const sample = noiser.addNoise({ dtype: 'float32', shape: noise.shape, data: x0 }, noise, timesteps);
     return { sample, noise, timesteps: { dtype: 'float32' as const, shape: [batch], data: Float32Array.from(timesteps) } };
@@ -198,7 +213,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
         build: () => buildTextUnetTrainingGraph({ weights: initial, config: textConfig }, { weights: initial, config: unetConfig }, { batch: base.batch, height: latentSize, width: latentSize }),
         feedsAt: async (step) => {
           const scenes = Array.from({ length: base.batch }, (_, b) => trainScene(20_000_000 + step * base.batch + b));
-          const { sample, noise, timesteps } = await diffusionBatch(scenes, step, baseRandom);
+          const { sample, noise, timesteps } = await diffusionBatch(scenes, step, baseRandom, base.noiseOffset);
           return {
             [INPUT_IDS]: tokenIds(captionsFor(scenes, step, baseRandom, base.captionDropout)),
             [TRAINING_INPUTS.sample]: sample,
@@ -230,7 +245,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
             build: () => buildUnetTrainingGraph(new MemoryWeights(baseUnet), unetConfig, { batch: stage.batch, height: latentSize, width: latentSize, tokens: textConfig.max_position_embeddings }),
             feedsAt: async (step) => {
               const scenes = Array.from({ length: stage.batch }, (_, b) => domainSceneAt(domain.name, recipe.seed, step * stage.batch + b));
-              const { sample, noise, timesteps } = await diffusionBatch(scenes, step, expertRandom);
+              const { sample, noise, timesteps } = await diffusionBatch(scenes, step, expertRandom, stage.noiseOffset);
               const context = await text.session('text_encoder').run({ input_ids: tokenIds(captionsFor(scenes, step, expertRandom, stage.captionDropout)) });
               return {
                 [TRAINING_INPUTS.context]: context.last_hidden_state!,
