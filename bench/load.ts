@@ -43,6 +43,7 @@ import { saveModels } from '../app/onnx/serialize.ts';
 import { GenerationEngine } from '../app/pipeline/generation-engine.ts';
 import { createModelRuntime, CachedModel } from '../app/pipeline/model-runtime.ts';
 import { ModelDenoiser, VaeLatentDecoder } from '../app/pipeline/model-denoiser.ts';
+import { engineMemoryEnvironment } from '../app/runtime/engine-memory.ts';
 import { ModelSession, type SessionOptions } from '../app/runtime/onnx-runtime.ts';
 import { sizeOf } from '../app/tensor/tensor.ts';
 import { ClipTokenizer } from '../app/tokenizer/clip-tokenizer.ts';
@@ -253,7 +254,8 @@ const MARKER = 'BENCH-LOAD ';
 function child<T>(args: readonly string[], env: NodeJS.ProcessEnv = {}): { value: T; stderr: string } {
   const result = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], {
     encoding: 'utf8',
-    env: { ...process.env, ...env },
+    // As the studio starts its engine process (glibc's huge-page tunable on Linux).
+    env: engineMemoryEnvironment({ ...process.env, ...env }),
     maxBuffer: 256 * 1024 * 1024,
   });
   const line = result.stdout.split('\n').find((text) => text.startsWith(MARKER));

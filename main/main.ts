@@ -8,6 +8,7 @@ import { app, BrowserWindow, utilityProcess } from 'electron';
 import { defaultStudioHome } from '../app/common/paths.ts';
 import { storedDataDirectory } from '../app/api/settings-service.ts';
 import { demoPackDirectory } from '../app/demo/demo-pack-location.ts';
+import { engineMemoryEnvironment } from '../app/runtime/engine-memory.ts';
 import { EngineHost } from '../app/server/engine-host.ts';
 import type { EngineChild, FromEngine } from '../app/server/engine-messages.ts';
 import { engineEnvironment } from './engine-environment.ts';
@@ -50,7 +51,7 @@ app.whenReady().then(() => {
   });
   if (environment.warning) console.warn(environment.warning);
   const engine = new EngineHost({
-    spawn: () => spawnEngine(environment.env),
+    spawn: () => spawnEngine(engineMemoryEnvironment(environment.env)),
     // The demo pack ships with the app (demo/pack, unpacked from app.asar); set up on a new home.
     config: { home, settingsFile, version: app.getVersion(), demoPack: demoPackDirectory(process.env) },
     onCrash: (reason, restarting) => console.error(`${reason}${restarting ? ' Restarting it.' : ''}`),

@@ -7,6 +7,7 @@
 import { fork } from 'node:child_process';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { engineMemoryEnvironment } from '../runtime/engine-memory.ts';
 import type { EngineChild, FromEngine } from './engine-messages.ts';
 
 const entry = fileURLToPath(new URL('./engine-node-process.ts', import.meta.url));
@@ -17,14 +18,14 @@ export function engineExecArgv(entryFile: string = entry): string[] {
 }
 
 export interface ForkEngineOptions {
-  /** The engine's environment; default this process's. */
+  /** The engine's environment; default this process's. glibc's huge-page tunable is added on Linux (engine-memory.ts). */
   readonly env?: NodeJS.ProcessEnv;
 }
 
 export function forkEngine(options: ForkEngineOptions = {}): EngineChild {
   const child = fork(entry, [], {
     execArgv: engineExecArgv(),
-    env: options.env ?? process.env,
+    env: engineMemoryEnvironment(options.env ?? process.env),
     serialization: 'advanced',
     // The engine's log lines (internal errors) go where the server's go; it never reads the terminal.
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
