@@ -14,7 +14,9 @@
 // Each configuration runs in its own child process (peak RSS is per process): session creation, one
 // warm-up step, then timed steps; the children run one after another in one bench run, and the other
 // processes' share of the CPU while they ran is reported (a contended machine inflates absolute times).
-// `node --import tsx bench/train.ts` runs it standalone; AFA_BENCH_QUICK=1 measures only the tiny scale.
+// `node --import tsx bench/train.ts` runs it standalone; AFA_BENCH_QUICK=1 measures only the tiny scale;
+// AFA_BENCH_TRAIN_PROFILE=1 adds where each step's time goes per op type (bench/op-profile.ts), and
+// AFA_BENCH_TRAIN_{SCALES,EXPERTS,MODES,RUNS} narrow the run (below).
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
