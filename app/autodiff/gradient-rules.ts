@@ -28,7 +28,7 @@
 //   LayerNormalization / InstanceNormalization (normalised over the axes A, x̂ = (x − μ)/σ):
 //              dx = (1/σ)·(g − mean_A(g) − x̂·mean_A(g·x̂)),  g = dy·γ;   dγ = Σ dy·x̂;   dβ = Σ dy
 //   MultiHeadAttention (com.microsoft; q, k, v [B, L, C], h heads, scale s): P = softmax(s·q·kᵀ) is
-//              recomputed per head; dv = Pᵀ·do, dP = do·vᵀ, dS = P·(dP − Σ dP·P), dq = dS·(s·k), dk = dSᵀ·(s·q)
+//              recomputed per head; dv = Pᵀ·do, dP = do·vᵀ, dS = P·(dP − Σ do·o) (Σ dP·P = Σ do·o per row), dq = dS·(s·k), dk = dSᵀ·(s·q)
 //   Reshape / Squeeze / Unsqueeze: dx = reshape(dy, shape of x)      Transpose: inverse permutation
 //   Concat     dx_i = Split(dy)      Split  dx = Concat(dy_i, zeros where an output has no gradient)
 //   Slice      dx = Pad(dy) (unit steps)               Expand  dx = unbroadcast(dy)
@@ -391,8 +391,10 @@ function multiHeadAttentionRule(ctx: GradientContext): (Value | undefined)[] {
   let dk: Value | undefined;
   if (ctx.needs(0) || ctx.needs(1)) {
     const dProbabilities = matMul(g, dOutHeads, transpose(g, vh, [0, 1, 3, 2]));
-    // ∂L/∂(scores before the scale) / scale.
-    const dScores = mul(g, probabilities, sub(g, dProbabilities, reduceSum(g, mul(g, dProbabilities, probabilities), [-1], true)));
+    // ∂L/∂(scores before the scale) / scale. Σ_j dP_ij·P_ij = Σ_j P_ij·(do_i·v_j) = do_i·o_i (o: the
+    // attention's output per head), a sum over [B, h, L, d] instead of a product and a sum over the scores.
+    const rowSums = reduceSum(g, mul(g, dOutHeads, split(ctx.output(0))), [-1], true);
+    const dScores = mul(g, probabilities, sub(g, dProbabilities, rowSums));
     if (ctx.needs(0)) dq = merge(matMul(g, dScores, split(mul(g, k, scale))));
     if (ctx.needs(1)) dk = merge(matMul(g, transpose(g, dScores, [0, 1, 3, 2]), scaledQ));
   }
