@@ -14,7 +14,9 @@
 // Each configuration runs in its own child process (peak RSS is per process): session creation, one
 // warm-up step, then timed steps; the children run one after another in one bench run, and the other
 // processes' share of the CPU while they ran is reported (a contended machine inflates absolute times).
-// `node --import tsx bench/train.ts` runs it standalone; AFA_BENCH_QUICK=1 measures only the tiny scale.
+// `node --import tsx bench/train.ts` runs it standalone; AFA_BENCH_QUICK=1 measures only the tiny scale;
+// AFA_BENCH_TRAIN_PROFILE=1 adds where each step's time goes per op type (bench/op-profile.ts), and
+// AFA_BENCH_TRAIN_{SCALES,EXPERTS,MODES,RUNS} narrow the run (below).
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +25,7 @@ import type { BenchResult } from './bench-result.ts';
 import { syntheticAggregators, syntheticExpert } from './synthetic-ensemble.ts';
 import { machineBusySeconds, peakRssBytes, runChild } from './process-stats.ts';
 import { median, randomTensor } from './bench-math.ts';
+import { formatOpProfile, readOpProfile, type OpProfile } from './op-profile.ts';
 import { SD15_AGGREGATOR_DEFAULTS } from '../app/ensemble/aggregator-config.ts';
 import type { AggregatorSet } from '../app/ensemble/aggregator-set.ts';
 import { buildLockStepGraph, type Expert } from '../app/ensemble/lock-step-graph.ts';
@@ -36,7 +39,12 @@ import { TRAINING_INPUTS, type Recompute, type TrainingGraph } from '../app/trai
 import { AdamW } from '../app/optimizer/adamw.ts';
 import { TRAINING_SESSION_DEFAULTS } from '../app/training/training-session.ts';
 
-const EXPERTS = 3;
+// AFA_BENCH_TRAIN_EXPERTS=2 measures a smaller ensemble (less memory, e.g. to profile on a busy machine).
+const EXPERTS = Number(process.env.AFA_BENCH_TRAIN_EXPERTS ?? 3);
+// AFA_BENCH_TRAIN_PROFILE=1 profiles every step with onnxruntime and reports the time per op type.
+const PROFILE = process.env.AFA_BENCH_TRAIN_PROFILE === '1';
+// AFA_BENCH_TRAIN_RUNS=n overrides the timed steps per configuration.
+const RUNS = process.env.AFA_BENCH_TRAIN_RUNS === undefined ? undefined : Number(process.env.AFA_BENCH_TRAIN_RUNS);
 const BATCH = 1;
 const TOKENS = 77;
 
@@ -60,7 +68,8 @@ const SCALES: Readonly<Record<string, Scale>> = {
 };
 
 type Mode = 'forward' | Recompute;
-const MODES: readonly Mode[] = ['forward', 'none', 'points'];
+// AFA_BENCH_TRAIN_MODES=forward,none (comma-separated) measures only those (the forward always comes first: the ratios need it).
+const MODES: readonly Mode[] = (process.env.AFA_BENCH_TRAIN_MODES?.split(',') as Mode[] | undefined) ?? ['forward', 'none', 'points'];
 
 function experts(s: Scale): Expert[] {
   return Array.from({ length: EXPERTS }, (_, k) => syntheticExpert(s.config, k));
@@ -115,13 +124,18 @@ interface Measurement {
   readonly peakRssBytes: number;
   readonly steps: number[];
   readonly optimizerSeconds: number[];
+  /** This process's CPU seconds (user + system) per timed step. */
+  readonly cpuSeconds: number;
   readonly foreignLoad?: number;
+  readonly profile?: OpProfile;
 }
 
 async function measure(s: Scale, dir: string, mode: Mode): Promise<Measurement> {
   const start = performance.now();
   // The forward as inference runs it; training steps with the training sessions' options.
-  const session = await ModelSession.create(join(dir, `${mode === 'forward' ? 'forward' : `train_${mode}`}.onnx`), mode === 'forward' ? {} : TRAINING_SESSION_DEFAULTS);
+  const profile = PROFILE ? join(dir, `profile-${mode}`) : undefined;
+  const options = { ...(mode === 'forward' ? {} : TRAINING_SESSION_DEFAULTS), ...(profile ? { profile } : {}) };
+  const session = await ModelSession.create(join(dir, `${mode === 'forward' ? 'forward' : `train_${mode}`}.onnx`), options);
   const sessionSeconds = (performance.now() - start) / 1000;
   const feeds: Record<string, Tensor> = {
     [TRAINING_INPUTS.sample]: randomTensor([BATCH, 4, s.latent, s.latent], 1),
@@ -153,7 +167,8 @@ async function measure(s: Scale, dir: string, mode: Mode): Promise<Measurement> 
   const steps: number[] = [];
   const optimizerSeconds: number[] = [];
   const [busyBefore, ownBefore, wallBefore] = [machineBusySeconds(), process.cpuUsage(), performance.now()];
-  for (let run = 0; run < s.runs; run++) {
+  const runs = RUNS ?? s.runs;
+  for (let run = 0; run < runs; run++) {
     const begin = performance.now();
     optimizerSeconds.push(await step());
     steps.push((performance.now() - begin) / 1000);
@@ -163,7 +178,8 @@ async function measure(s: Scale, dir: string, mode: Mode): Promise<Measurement> 
   const busy = (machineBusySeconds() ?? NaN) - (busyBefore ?? NaN);
   await session.release();
   const foreignLoad = Number.isNaN(busy) ? undefined : Math.max(0, busy - (used.user + used.system) / 1e6) / (wall * availableParallelism());
-  return { sessionSeconds, peakRssBytes: peak, steps, optimizerSeconds, foreignLoad };
+  const cpuSeconds = (used.user + used.system) / 1e6 / runs;
+  return { sessionSeconds, peakRssBytes: peak, steps, optimizerSeconds, cpuSeconds, foreignLoad, ...(profile ? { profile: readOpProfile(profile, 1) } : {}) };
 }
 
 const MARKER = 'BENCH-TRAIN ';
@@ -207,6 +223,7 @@ async function benchScale(key: string): Promise<BenchResult[]> {
       results.push(
         { name: label(`${name}: session creation`), value: m.sessionSeconds, unit: 's' },
         { name: label(`${name}: step (median of ${m.steps.length})`), value: step, unit: 's' },
+        { name: label(`${name}: CPU time per step (this process)`), value: m.cpuSeconds, unit: 's' },
         { name: label(`${name}: peak RSS`), value: m.peakRssBytes / 1e9, unit: 'GB' },
         { name: label(`${name}: peak RSS / experts' weights`), value: m.peakRssBytes / prepared.expertBytes, unit: 'ratio', ...(mode === 'points' && key === 'sd15' ? { target: '≤ 1.5', pass: m.peakRssBytes <= 1.5 * prepared.expertBytes } : {}) },
       );
@@ -216,6 +233,11 @@ async function benchScale(key: string): Promise<BenchResult[]> {
           { name: label(`${name} / forward step`), value: step / forward, unit: 'ratio', target: `≤ ${target.toFixed(1)}`, pass: step / forward <= target },
           { name: label(`${name}: AdamW share of the step`), value: median(m.optimizerSeconds) / step, unit: 'ratio' },
         );
+      }
+      if (m.profile) {
+        const top = m.profile.byOp.slice(0, 10).map((op) => `${op.op} ${op.ms.toFixed(0)}`).join(', ');
+        results.push({ name: label(`${name}: kernel time per step (top ops, ms)`), value: m.profile.kernelMs / 1000, unit: `s (${top})` });
+        process.stderr.write(`  ${key} ${mode} profile:\n${formatOpProfile(m.profile).map((line) => `    ${line}\n`).join('')}`);
       }
       if (m.foreignLoad !== undefined) results.push({ name: label(`${name}: other processes' CPU share`), value: m.foreignLoad, unit: 'ratio', target: '< 0.05 (else contended)', pass: m.foreignLoad < 0.05 });
     }

@@ -121,6 +121,7 @@ export function appendBackward(g: Graph, loss: Value, wrt: readonly Value[], opt
         input: (index) => view(node.inputs[index]!),
         output: (index) => view(node.outputs[index]!),
         constant: (value) => (value ? constants.get(value.name) : undefined),
+        producer: (value) => (value ? producers.get(value.name)?.node : undefined),
       };
       const inputGradients = g.scope(node.name.replaceAll('/', '.'), () => rule(context));
       node.inputs.forEach((input, index) => {

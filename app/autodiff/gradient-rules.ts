@@ -15,6 +15,7 @@
 //   Sqrt       dx = dy·0.5/y         Exp       dx = dy·y            Log   dx = dy/x
 //   Sin        dx = dy·cos x         Cos       dx = −dy·sin x       Tanh  dx = dy·(1 − y²)
 //   Sigmoid    dx = dy·y·(1 − y)     Relu      dx = dy·[x > 0]      Clip  dx = dy·[lo ≤ x ≤ hi]
+//   SiLU       y = x·s, s = Sigmoid(x) (a Mul of a Sigmoid's input and output), one rule: dx = dy·(s + y·(1 − s))
 //   Erf        dx = dy·2/√π·exp(−x²)
 //   Gelu       dx = dy·(Φ(x) + x·φ(x)),  Φ(x) = ½(1 + erf(x/√2)),  φ(x) = exp(−x²/2)/√(2π)   (exact GELU)
 //   Softmax    dx = y·(dy − Σ_axis dy·y)
@@ -27,7 +28,7 @@
 //   LayerNormalization / InstanceNormalization (normalised over the axes A, x̂ = (x − μ)/σ):
 //              dx = (1/σ)·(g − mean_A(g) − x̂·mean_A(g·x̂)),  g = dy·γ;   dγ = Σ dy·x̂;   dβ = Σ dy
 //   MultiHeadAttention (com.microsoft; q, k, v [B, L, C], h heads, scale s): P = softmax(s·q·kᵀ) is
-//              recomputed per head; dv = Pᵀ·do, dP = do·vᵀ, dS = s·P·(dP − Σ dP·P), dq = dS·k, dk = dSᵀ·q
+//              recomputed per head; dv = Pᵀ·do, dP = do·vᵀ, dS = P·(dP − Σ do·o) (Σ dP·P = Σ do·o per row), dq = dS·(s·k), dk = dSᵀ·(s·q)
 //   Reshape / Squeeze / Unsqueeze: dx = reshape(dy, shape of x)      Transpose: inverse permutation
 //   Concat     dx_i = Split(dy)      Split  dx = Concat(dy_i, zeros where an output has no gradient)
 //   Slice      dx = Pad(dy) (unit steps)               Expand  dx = unbroadcast(dy)
@@ -60,6 +61,7 @@ import {
   pow,
   reduceMean,
   reduceSum,
+  reduceSumSquare,
   reshape,
   scatterNDAdd,
   shape as shapeOf,
@@ -88,6 +90,8 @@ export interface GradientContext {
   output(index: number): Value;
   /** The data of a constant initializer (axes, shapes, scales), or undefined for any other value. */
   constant(value: Value | undefined): Tensor | undefined;
+  /** The forward node that produces a value, or undefined for inputs and initializers. */
+  producer(value: Value | undefined): Node | undefined;
 }
 
 export type GradientRule = (context: GradientContext) => readonly (Value | undefined)[];
@@ -216,19 +220,32 @@ function elementwise(ctx: GradientContext, gradA: (dy: Value) => Value, gradB: (
   return [ctx.needs(0) ? unbroadcast(g, gradA(dy), ctx.input(0)) : undefined, ctx.needs(1) ? unbroadcast(g, gradB(dy), ctx.input(1)) : undefined];
 }
 
-/** The axes a normalisation op averages over, and its ε. */
+/** Whether a constant initializer holds only ones (GroupNorm's unit InstanceNormalization scale). */
+function isConstantOnes(ctx: GradientContext, value: Value | undefined): boolean {
+  const tensor = value ? ctx.constant(value) : undefined;
+  if (!tensor || tensor.dtype !== 'float32') return false;
+  return (tensor.data as Float32Array).every((v) => v === 1);
+}
+
+/**
+ * The axes a normalisation op averages over, and its ε. With c = x − μ and r = 1/σ (σ = √(var + ε),
+ * the biased variance, as the forward kernels compute them), x̂ = c·r and the textbook
+ * dx = r·(g − mean(g) − x̂·mean(g·x̂)) is evaluated as dx = g·r − c·(mean(g·c)·r³) − mean(g)·r: the
+ * per-row factors are small tensors, so the full-size passes are c, g·c and the four of the last line
+ * (x̂ itself is never materialised; a constant unit scale, GroupNorm's, is not multiplied in).
+ */
 function normalisationGradients(ctx: GradientContext, axes: readonly number[], epsilon: number, parameterShape: 'trailing' | 'channel'): (Value | undefined)[] {
   const { g } = ctx;
   const dy = only(ctx);
   const x = ctx.input(0);
   const scale = ctx.input(1);
   const rank = requireShape(ctx, x, 'normalisation').length;
-  // Recompute the statistics: μ, σ = √(var + ε) with the biased variance, as the forward kernels do.
-  const mean = reduceMean(g, x, axes, true);
-  const centered = sub(g, x, mean);
-  const variance = reduceMean(g, mul(g, centered, centered), axes, true);
+  const xs = numericShape(x);
+  const count = xs ? axes.reduce((product, axis) => product * xs[axis]!, 1) : undefined;
+  // Recompute the statistics.
+  const centered = sub(g, x, reduceMean(g, x, axes, true));
+  const variance = count === undefined ? reduceMean(g, mul(g, centered, centered), axes, true) : mul(g, reduceSumSquare(g, centered, axes, true), 1 / count);
   const inverse = div(g, 1, sqrt(g, add(g, variance, epsilon)));
-  const normalized = mul(g, centered, inverse);
   // Per-channel parameters [C] broadcast as [C, 1, …] (InstanceNormalization); LayerNormalization's
   // scale already has the trailing shape.
   const broadcastable = (p: Value) => (parameterShape === 'channel' ? unsqueeze(g, p, Array.from({ length: rank - 2 }, (_, i) => i + 1)) : p);
@@ -236,11 +253,11 @@ function normalisationGradients(ctx: GradientContext, axes: readonly number[], e
   const sumToParameter = (v: Value, p: Value) => reshapeLike(g, reduceSum(g, v, parameterAxes, false), p);
   let dx: Value | undefined;
   if (ctx.needs(0)) {
-    const gx = mul(g, dy, broadcastable(scale));
-    const term = add(g, reduceMean(g, gx, axes, true), mul(g, normalized, reduceMean(g, mul(g, gx, normalized), axes, true)));
-    dx = mul(g, sub(g, gx, term), inverse);
+    const gx = isConstantOnes(ctx, ctx.node.inputs[1]) ? dy : mul(g, dy, broadcastable(scale));
+    const projection = mul(g, reduceMean(g, mul(g, gx, centered), axes, true), mul(g, inverse, mul(g, inverse, inverse)));
+    dx = sub(g, sub(g, mul(g, gx, inverse), mul(g, centered, projection)), mul(g, reduceMean(g, gx, axes, true), inverse));
   }
-  const dScale = ctx.needs(1) ? sumToParameter(mul(g, dy, normalized), scale) : undefined;
+  const dScale = ctx.needs(1) ? sumToParameter(mul(g, dy, mul(g, centered, inverse)), scale) : undefined;
   const bias = ctx.node.inputs[2];
   const dBias = bias && ctx.needs(2) ? sumToParameter(dy, ctx.input(2)) : undefined;
   return [dx, dScale, dBias];
@@ -363,19 +380,23 @@ function multiHeadAttentionRule(ctx: GradientContext): (Value | undefined)[] {
   const scale = floatAttribute(node, 'scale', 1 / Math.sqrt(width));
   const split = (x: Value) => transpose(g, reshape(g, x, [0, 0, heads, width]), [0, 2, 1, 3]); // [B, h, L, d]
   const merge = (x: Value) => reshape(g, transpose(g, x, [0, 2, 1, 3]), [0, 0, channels]);
-  const qh = split(q);
+  // The scale multiplies q and k ([B, L, C]), never the scores ([B, h, Lq, Lk]: the large tensors).
+  const scaledQ = split(mul(g, q, scale));
   const kh = split(k);
   const vh = split(v);
-  const probabilities = softmax(g, mul(g, matMul(g, qh, transpose(g, kh, [0, 1, 3, 2])), scale), -1); // [B, h, Lq, Lk]
+  const probabilities = softmax(g, matMul(g, scaledQ, transpose(g, kh, [0, 1, 3, 2])), -1); // [B, h, Lq, Lk]
   const dOutHeads = split(dOut);
   const dv = ctx.needs(2) ? merge(matMul(g, transpose(g, probabilities, [0, 1, 3, 2]), dOutHeads)) : undefined;
   let dq: Value | undefined;
   let dk: Value | undefined;
   if (ctx.needs(0) || ctx.needs(1)) {
     const dProbabilities = matMul(g, dOutHeads, transpose(g, vh, [0, 1, 3, 2]));
-    const dScores = mul(g, mul(g, probabilities, sub(g, dProbabilities, reduceSum(g, mul(g, dProbabilities, probabilities), [-1], true))), scale);
-    if (ctx.needs(0)) dq = merge(matMul(g, dScores, kh));
-    if (ctx.needs(1)) dk = merge(matMul(g, transpose(g, dScores, [0, 1, 3, 2]), qh));
+    // ∂L/∂(scores before the scale) / scale. Σ_j dP_ij·P_ij = Σ_j P_ij·(do_i·v_j) = do_i·o_i (o: the
+    // attention's output per head), a sum over [B, h, L, d] instead of a product and a sum over the scores.
+    const rowSums = reduceSum(g, mul(g, dOutHeads, split(ctx.output(0))), [-1], true);
+    const dScores = mul(g, probabilities, sub(g, dProbabilities, rowSums));
+    if (ctx.needs(0)) dq = merge(matMul(g, dScores, split(mul(g, k, scale))));
+    if (ctx.needs(1)) dk = merge(matMul(g, transpose(g, dScores, [0, 1, 3, 2]), scaledQ));
   }
   return [dq, dk, dv];
 }
@@ -402,6 +423,29 @@ function reduceRule(mean: boolean): GradientRule {
   };
 }
 
+/**
+ * y = x·s with s = Sigmoid(x) (SiLU, as app/onnx/layers.ts builds it) as one rule: the Mul and Sigmoid
+ * rules apart cost six full-size passes (dy·s, dy·x, 1 − s, s·(1 − s), the product, the sum); together
+ * dx = dy·(s + y·(1 − s)) = dy·(s + y − y·s) costs four, and s gets no gradient from this Mul (its
+ * Sigmoid node is then skipped unless s has other consumers). Undefined when the node is another Mul.
+ */
+function siluRule(ctx: GradientContext): (Value | undefined)[] | undefined {
+  const { g, node } = ctx;
+  const [a, b] = node.inputs;
+  if (!a || !b || a.name === b.name || !a.shape || !b.shape || a.shape.length !== b.shape.length || a.shape.some((dim, i) => dim !== b.shape![i])) return undefined;
+  const sigmoidOf = (s: Value, x: Value) => {
+    const producer = ctx.producer(s);
+    return producer?.op === 'Sigmoid' && !producer.domain && producer.inputs[0]?.name === x.name;
+  };
+  const at = sigmoidOf(b, a) ? 0 : sigmoidOf(a, b) ? 1 : -1;
+  if (at < 0) return undefined;
+  if (!ctx.needs(at)) return [undefined, undefined];
+  const s = ctx.input(1 - at);
+  const y = ctx.output(0);
+  const dx = mul(g, only(ctx), add(g, s, sub(g, y, mul(g, y, s))));
+  return at === 0 ? [dx, undefined] : [undefined, dx];
+}
+
 const ERF_SLOPE = 2 / Math.sqrt(Math.PI);
 const INV_SQRT_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -410,7 +454,7 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 export const GRADIENT_RULES: Readonly<Record<string, GradientRule>> = {
   Add: (ctx) => elementwise(ctx, (dy) => dy, (dy) => dy),
   Sub: (ctx) => elementwise(ctx, (dy) => dy, (dy) => neg(ctx.g, dy)),
-  Mul: (ctx) => elementwise(ctx, (dy) => mul(ctx.g, dy, ctx.input(1)), (dy) => mul(ctx.g, dy, ctx.input(0))),
+  Mul: (ctx) => siluRule(ctx) ?? elementwise(ctx, (dy) => mul(ctx.g, dy, ctx.input(1)), (dy) => mul(ctx.g, dy, ctx.input(0))),
   Div: (ctx) => elementwise(ctx, (dy) => div(ctx.g, dy, ctx.input(1)), (dy) => neg(ctx.g, div(ctx.g, mul(ctx.g, dy, ctx.output(0)), ctx.input(1)))),
   Pow: (ctx) =>
     elementwise(

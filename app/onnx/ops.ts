@@ -154,6 +154,12 @@ export function reduceSum(g: Graph, x: Value, axes: readonly number[], keepdims 
   return reduce(g, 'ReduceSum', x, axes, keepdims);
 }
 
+/** Σ x² over `axes` (opset 18: axes is an input). */
+export function reduceSumSquare(g: Graph, x: Value, axes: readonly number[], keepdims = true): Value {
+  requireFloat(g, 'ReduceSumSquare', [x]);
+  return reduce(g, 'ReduceSumSquare', x, axes, keepdims);
+}
+
 export function matMul(g: Graph, a: Value, b: Value): Value {
   const inputs = [a, b];
   requireFloat(g, 'MatMul', inputs);

@@ -116,6 +116,11 @@ export interface SessionOptions {
    * instead of copied (only the MatMul weights are packed into memory, as at every load).
    */
   readonly optimizedModels?: string;
+  /**
+   * Path prefix of onnxruntime's profile (a Chrome trace JSON, `<prefix>_<date>.json`, every node's
+   * kernel time per run), written when the session is released; default none (bench/op-profile.ts reads it).
+   */
+  readonly profile?: string;
 }
 
 /** Where a session's graph came from: the model as given, the optimized-model cache, or a cache entry built now. */
@@ -289,6 +294,7 @@ export class LocalSession {
       // instead (app/onnx/model-proto.ts), which is what the memory planner needs; fixing the input dims
       // in the model made no measurable difference to a U-Net step (0.78 vs 0.81 CPU s, 1 thread).
       extra: nestConfig(flatConfig(options)),
+      ...(options.profile === undefined ? {} : { enableProfiling: true, profileFilePrefix: options.profile }),
       // Outputs stay on the device, so a step's latents can feed the next run without a round trip;
       // run() reads back the outputs the caller wants on the host (hostTensor).
       ...(DEVICE_RESIDENT_BACKENDS.has(backend) ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),

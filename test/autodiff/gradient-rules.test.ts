@@ -47,7 +47,9 @@ rule('Log', 'positive', (g, v) => log(g, v.x!), [x([3, 5], { positive: true })])
 rule('Sin', 'plain', (g, v) => sin(g, v.x!), [x([3, 5])]);
 rule('Cos', 'plain', (g, v) => cos(g, v.x!), [x([3, 5])]);
 rule('Tanh', 'plain', (g, v) => tanh(g, v.x!), [x([3, 5])]);
-rule('Sigmoid', 'plain (SiLU = x·sigmoid x)', (g, v) => mul(g, v.x!, sigmoid(g, v.x!)), [x([2, 7])]);
+rule('Sigmoid', 'plain', (g, v) => sigmoid(g, v.x!), [x([2, 7])]);
+rule('Mul', 'SiLU = x·sigmoid x (one rule)', (g, v) => mul(g, v.x!, sigmoid(g, v.x!)), [x([2, 7])]);
+rule('Mul', 'SiLU with the sigmoid also used elsewhere, operands swapped', (g, v) => { const s = sigmoid(g, v.x!); return add(g, mul(g, s, v.x!), mul(g, s, v.w!)); }, [x([2, 7]), w([2, 7])]);
 rule('Relu', 'plain', (g, v) => relu(g, v.x!), [x([4, 5])]);
 rule('Clip', 'both bounds', (g, v) => g.node({ op: 'Clip', inputs: [v.x!, g.scalar(-0.5, 'float64'), g.scalar(0.7, 'float64')], outputs: [{ dtype: 'float64', shape: v.x!.shape }] })[0]!, [x([4, 5])]);
 rule('Erf', 'float32 kernel', (g, v) => erf(g, v.x!), [x([3, 5])], F32);
