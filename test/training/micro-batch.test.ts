@@ -5,18 +5,15 @@
 // one call of 4), with the chosen micro-batch in the step events, the result and run.json.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDiffusersComponent } from '../../app/models/diffusers-folder.ts';
-import { parseUnetConfig } from '../../app/models/unet-config.ts';
 import { loadAggregatorSet } from '../../app/ensemble/aggregator-set.ts';
 import { AGGREGATOR_NORM_GROUPS } from '../../app/ensemble/aggregator-config.ts';
 import type { Expert } from '../../app/ensemble/lock-step-graph.ts';
 import type { Tensor } from '../../app/tensor/tensor.ts';
-import { noiseScheduleFromDiffusersConfig } from '../../app/schedulers/diffusers-config.ts';
 import { planAfaTrainingStep } from '../../app/training/afa-training-graph.ts';
 import { chooseMicroBatch, stepActivationBytes } from '../../app/training/training-graph.ts';
-import { TrainingSession, type TrainingBatch } from '../../app/training/training-session.ts';
+import type { TrainingBatch, TrainingSession } from '../../app/training/training-session.ts';
 import { TrainingRandom } from '../../app/training/training-random.ts';
 import { GradientAccumulator } from '../../app/optimizer/gradients.ts';
 import { openFolderEncoders, type TrainingEncoders } from '../../app/training/training-encoders.ts';
@@ -24,6 +21,7 @@ import { readRunFile, runAfaTrainingJob, type AfaTrainingJobOptions, type AfaTra
 import { resolveTrainingSettings } from '../../app/training/training-settings.ts';
 import { scanImageDataset, type ImageDataset } from '../../app/datasets/image-dataset.ts';
 import { goldenAfaDir, goldenExpertFolders, scratchDir } from '../ensemble/golden-experts.ts';
+import { GOLDEN_TRAINING_SHAPE, goldenRunOptions, goldenTrainingSession, goldenUnets } from './golden-training.ts';
 import { writeGeneratedDataset } from '../datasets/generated-dataset.ts';
 
 const scratch = scratchDir('afa-micro-batch-');
@@ -32,15 +30,12 @@ let experts: Expert[];
 let dataset: ImageDataset;
 /** Training steps at a fixed micro-batch, compiled once: the gradient test and the runs at that micro-batch share them. */
 const sessions = new Map<number, TrainingSession>();
-const shape = { height: 8, width: 8, tokens: 77 };
+const shape = GOLDEN_TRAINING_SHAPE;
 const settings = { resolution: 64, steps: 3, batchSize: 4, lr: 1e-3, seed: 3, validationShare: 0, validationEvery: 0, checkpointEvery: 3, sampleCount: 0 };
 
 before(async () => {
   const folders = goldenExpertFolders(scratch);
-  experts = ['unet', 'additional_unet_0', 'additional_unet_1'].map((folder) => {
-    const { config, weights } = openDiffusersComponent(join(goldenAfaDir, folder), parseUnetConfig);
-    return { config, weights };
-  });
+  experts = goldenUnets();
   encoders = await openFolderEncoders(folders, join(scratch, 'encoders'), { intraOpThreads: 2 });
   dataset = scanImageDataset(await writeGeneratedDataset(join(scratch, 'data'), 8));
 });
@@ -85,29 +80,14 @@ test('planning keeps the batch whole when it fits and splits it when only part o
 async function sessionAt(microBatch: number): Promise<TrainingSession> {
   let session = sessions.get(microBatch);
   if (!session) {
-    const plan = planAfaTrainingStep(experts, loadAggregatorSet(goldenAfaDir), { ...shape, batchSize: settings.batchSize, microBatch }, { recompute: 'none' });
-    session = await TrainingSession.create(plan.graph, { dir: join(scratch, `graph-${microBatch}`), session: { intraOpThreads: 2 } });
+    session = await goldenTrainingSession(experts, microBatch, join(scratch, `graph-${microBatch}`), { intraOpThreads: 2 });
     sessions.set(microBatch, session);
   }
   return session;
 }
 
 function job(runDir: string, extra: Partial<AfaTrainingJobOptions> = {}): AfaTrainingJobOptions {
-  return {
-    runDir: join(scratch, runDir),
-    cacheDir: join(scratch, 'cache'),
-    experts,
-    expertIdentities: ['a', 'b', 'c'].map((c) => ({ sha256: c.repeat(64) })),
-    aggregators: loadAggregatorSet(goldenAfaDir),
-    encoders,
-    noiseSchedule: noiseScheduleFromDiffusersConfig(JSON.parse(readFileSync(join(goldenAfaDir, 'scheduler', 'scheduler_config.json'), 'utf8'))),
-    dataset,
-    settings,
-    recompute: 'none',
-    skipReference: true,
-    session: { intraOpThreads: 2 },
-    ...extra,
-  };
+  return { ...goldenRunOptions({ scratch, experts, encoders, dataset, settings, session: { intraOpThreads: 2 } }, runDir), recompute: 'none', skipReference: true, ...extra };
 }
 
 /**
