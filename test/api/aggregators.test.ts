@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../app/common/errors.ts';
 import { createStudioServices, type StudioServices } from '../../app/api/services.ts';
-import { goldenAfa, tinyExpertFolder } from './tiny-experts.ts';
+import { goldenAfa, importTinyExperts } from './tiny-experts.ts';
 
 let home: string;
 let services: StudioServices;
@@ -15,11 +15,7 @@ const ids: string[] = [];
 before(async () => {
   home = mkdtempSync(join(tmpdir(), 'afa-aggregators-'));
   services = createStudioServices({ home });
-  for (const n of [1, 2, 3] as const) {
-    const finished = new Promise<string>((resolve) => services.models.onDidImportFinish((event) => resolve(event.model.id)));
-    await services.models.import({ source: { kind: 'path', path: tinyExpertFolder(home, n) }, name: `tiny${n}` });
-    ids.push(await finished);
-  }
+  ids.push(...(await importTinyExperts(services, home, [1, 2, 3])));
 });
 
 after(async () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ApiError } from '../../app/api/api-error.ts';
 import type { CompareSet, GenerationFinished, GenerationProgress, GenerationRequest, JobFailed } from '../../app/api/contract.ts';
 import { createStudioServices, type StudioServices } from '../../app/api/services.ts';
-import { tinyExpertFolder } from './tiny-experts.ts';
+import { importTinyExperts } from './tiny-experts.ts';
 
 let home: string;
 let services: StudioServices;
@@ -45,14 +45,7 @@ function request(change: Partial<GenerationRequest> = {}): GenerationRequest {
 before(async () => {
   home = mkdtempSync(join(tmpdir(), 'afa-generation-'));
   services = createStudioServices({ home });
-  for (const n of [1, 2] as const) {
-    const finished = new Promise<string>((resolve, reject) => {
-      services.models.onDidImportFinish((event) => resolve(event.model.id));
-      services.models.onDidImportFail((event) => reject(new Error(event.error.message)));
-    });
-    await services.models.import({ source: { kind: 'path', path: tinyExpertFolder(home, n) }, name: `tiny${n}` });
-    ids.push(await finished);
-  }
+  ids.push(...(await importTinyExperts(services, home, [1, 2])));
 });
 
 after(async () => {

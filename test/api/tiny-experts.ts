@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { StudioServices } from '../../app/api/services.ts';
 
 export const golden = fileURLToPath(new URL('../../../shared/golden/', import.meta.url));
 export const goldenAfa = join(golden, 'models', 'afa');
@@ -29,4 +30,26 @@ export function tinyExpertFolder(scratch: string, n: 1 | 2 | 3): string {
   ];
   for (const [name, source] of parts) symlinkSync(join(goldenAfa, source), join(dir, name));
   return dir;
+}
+
+/**
+ * Imports tiny experts `experts` (named `tiny<n>`, folders below `scratch`) one after another through the
+ * models service; resolves with their model ids in that order, rejects with the message of a failed import.
+ */
+export async function importTinyExperts(services: Pick<StudioServices, 'models'>, scratch: string, experts: readonly (1 | 2 | 3)[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const n of experts) {
+    const unsubscribe: (() => void)[] = [];
+    const finished = new Promise<string>((resolve, reject) => {
+      unsubscribe.push(services.models.onDidImportFinish((event) => resolve(event.model.id)));
+      unsubscribe.push(services.models.onDidImportFail((event) => reject(new Error(event.error.message))));
+    });
+    try {
+      await services.models.import({ source: { kind: 'path', path: tinyExpertFolder(scratch, n) }, name: `tiny${n}` });
+      ids.push(await finished);
+    } finally {
+      for (const off of unsubscribe) off();
+    }
+  }
+  return ids;
 }

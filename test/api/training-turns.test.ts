@@ -12,7 +12,7 @@ import { createStudioServices, type StudioServices } from '../../app/api/service
 import { trainingRunDir } from '../../app/training/studio-training.ts';
 import { scratchDir } from '../ensemble/golden-experts.ts';
 import { writeGeneratedDataset } from '../datasets/generated-dataset.ts';
-import { tinyExpertFolder } from './tiny-experts.ts';
+import { importTinyExperts } from './tiny-experts.ts';
 
 let home: string;
 let services: StudioServices;
@@ -23,14 +23,7 @@ const settings = { resolution: 64, steps: 3, batchSize: 2, lr: 1e-3, seed: 11, v
 before(async () => {
   home = scratchDir('afa-api-turns-');
   services = createStudioServices({ home });
-  for (const n of [1, 2] as const) {
-    const finished = new Promise<string>((resolve, reject) => {
-      services.models.onDidImportFinish((event) => resolve(event.model.id));
-      services.models.onDidImportFail((event) => reject(new Error(event.error.message)));
-    });
-    await services.models.import({ source: { kind: 'path', path: tinyExpertFolder(home, n) }, name: `tiny${n}` });
-    modelIds.push(await finished);
-  }
+  modelIds.push(...(await importTinyExperts(services, home, [1, 2])));
   data = await writeGeneratedDataset(join(home, 'data'), 8);
 });
 

@@ -15,7 +15,7 @@ import type { GenerationSettings } from '../../app/images/generation-settings.ts
 import { Library } from '../../app/library/library.ts';
 import { scratchDir } from '../ensemble/golden-experts.ts';
 import { captionOf, generatedPixels, writeGeneratedDataset } from '../datasets/generated-dataset.ts';
-import { tinyExpertFolder } from './tiny-experts.ts';
+import { importTinyExperts } from './tiny-experts.ts';
 
 let home: string;
 let services: StudioServices;
@@ -24,14 +24,7 @@ const modelIds: string[] = [];
 before(async () => {
   home = scratchDir('afa-api-training-');
   services = createStudioServices({ home });
-  for (const n of [1, 2] as const) {
-    const finished = new Promise<string>((resolve, reject) => {
-      services.models.onDidImportFinish((event) => resolve(event.model.id));
-      services.models.onDidImportFail((event) => reject(new Error(event.error.message)));
-    });
-    await services.models.import({ source: { kind: 'path', path: tinyExpertFolder(home, n) }, name: `tiny${n}` });
-    modelIds.push(await finished);
-  }
+  modelIds.push(...(await importTinyExperts(services, home, [1, 2])));
 });
 
 after(async () => {

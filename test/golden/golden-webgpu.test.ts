@@ -6,50 +6,26 @@
 // that cannot start fails this test with the runner's own message instead of hanging it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { outputTail, runAdapterChild, SOFTWARE_ADAPTER_DEADLINE_MS as DEADLINE_MS } from './adapter-child.ts';
 import type { GoldenReport } from './golden-runner.ts';
 import { GPU_CI_CASES as WEBGPU_CI_CASES } from './gpu-cases.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const goldenDir = join(repoRoot, '..', 'shared', 'golden');
 
-
-/**
- * SwiftShader compiles every WebGPU kernel with LLVM and runs it on the CPU: the subset took 9 min on 2
- * cores shared with other work (load ≈ 11), most of it the pipeline (10 steps + VAE decode at 128²) and
- * the 3-expert AFA forward. The deadline bounds a slower machine; a provider that cannot start fails at once.
- */
-const DEADLINE_MS = 20 * 60 * 1000;
-
-function runGoldenChild(args: readonly string[]): Promise<{ status: number | null; output: string; timedOut: boolean }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test', 'golden', 'run-golden.ts'), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, DEADLINE_MS);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      done({ status, output, timedOut });
-    });
-  });
-}
-
 test('golden subset on WebGPU within the provider tolerance', { timeout: DEADLINE_MS + 30_000 }, async (t) => {
   const scratch = mkdtempSync(join(tmpdir(), 'afa-golden-webgpu-'));
   try {
     const json = join(scratch, 'report.json');
     const args = [goldenDir, '--backend', 'webgpu', '--json', json, ...WEBGPU_CI_CASES.flatMap((id) => ['--case', id])];
-    const { status, output, timedOut } = await runGoldenChild(args);
-    const tail = output.split('\n').filter((line) => !line.includes('[W:onnxruntime')).slice(-40).join('\n');
+    // The runner finds the adapter itself (a GPU's, else it reruns itself on SwiftShader's): its environment is this one.
+    const run = await runAdapterChild(join(repoRoot, 'test', 'golden', 'run-golden.ts'), args, { env: process.env, deadlineMs: DEADLINE_MS });
+    const { status, timedOut } = run;
+    const tail = outputTail(run, 40);
     assert.ok(!timedOut, `the WebGPU golden run passed its ${DEADLINE_MS / 60000}-minute deadline:\n${tail}`);
     assert.notEqual(status, 2, `the WebGPU golden run could not start (no adapter?):\n${tail}`);
     let report: GoldenReport;

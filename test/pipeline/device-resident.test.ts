@@ -2,47 +2,24 @@
 // classifier-free guidance makes no large host↔device copy in any step — only the previews read the
 // latents back — and its image matches the CPU's within the WebGPU pixel rule of
 // test/golden/provider-tolerance.ts. DDIM (deterministic) and Euler ancestral (every step's noise
-// uploaded once per image). As in golden-webgpu.test.ts the work runs in a child with SwiftShader's
-// software adapter where the machine has no GPU (the Vulkan loader's library path is read at process
-// start), under a deadline, so a provider that cannot start fails with its message instead of hanging.
+// uploaded once per image). As in golden-webgpu.test.ts the work runs in a child (test/golden/adapter-child.ts)
+// with SwiftShader's software adapter where the machine has no GPU (the Vulkan loader's library path is
+// read at process start), under a deadline, so a provider that cannot start fails with its message instead
+// of hanging.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { markedReport, outputTail, runAdapterChild, SOFTWARE_ADAPTER_DEADLINE_MS } from '../golden/adapter-child.ts';
 import { softwareAdapterEnv } from '../golden/software-adapter.ts';
 import { providerTolerance } from '../golden/provider-tolerance.ts';
 import { MARKER, PREVIEW_EVERY, STEPS, type SamplerReport } from './device-resident-child.ts';
-import { repoRoot } from './tiny-model.ts';
 
 /**
  * SwiftShader compiles every WebGPU kernel with LLVM on first use and runs it on the CPU: one image of the
  * tiny model (128², 4 steps, CFG) took 110–180 s on the 2-core machine under other work (load 5–9); the
- * CPU references take seconds. The deadline is golden-webgpu.test.ts's, for a slower machine; a provider
+ * CPU references take seconds. The deadline is the golden WebGPU run's, for a slower machine; a provider
  * that cannot start fails at once (exit 2).
  */
-const DEADLINE_MS = 20 * 60 * 1000;
-
-function runChild(args: readonly string[]): Promise<{ status: number | null; output: string; timedOut: boolean }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test', 'pipeline', 'device-resident-child.ts'), ...args], {
-      cwd: repoRoot,
-      env: softwareAdapterEnv() ?? process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, DEADLINE_MS);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      done({ status, output, timedOut });
-    });
-  });
-}
+const DEADLINE_MS = SOFTWARE_ADAPTER_DEADLINE_MS;
 
 function checkDeviceLoop(t: { diagnostic(message: string): void }, report: SamplerReport): void {
   t.diagnostic(`${report.target} ${report.sampler}: max pixel diff ${report.maxPixelDiff}, copies per step ${JSON.stringify(report.device.perStep)}, total ${JSON.stringify(report.device.total)}, ${report.seconds.device.toFixed(1)} s`);
@@ -64,14 +41,14 @@ function checkDeviceLoop(t: { diagnostic(message: string): void }, report: Sampl
 }
 
 async function reportsOf(args: readonly string[]): Promise<SamplerReport[]> {
-  const { status, output, timedOut } = await runChild(args);
-  const tail = output.split('\n').filter((line) => !line.includes('[W:onnxruntime')).slice(-30).join('\n');
-  assert.ok(!timedOut, `the WebGPU child passed its ${DEADLINE_MS / 60000}-minute deadline:\n${tail}`);
-  assert.notEqual(status, 2, `WebGPU could not start (no adapter?):\n${tail}`);
-  assert.equal(status, 0, tail);
-  const line = output.split('\n').find((text) => text.startsWith(MARKER));
-  assert.ok(line, `the child printed no report:\n${tail}`);
-  return JSON.parse(line.slice(MARKER.length)) as SamplerReport[];
+  const run = await runAdapterChild(new URL('./device-resident-child.ts', import.meta.url), args, { env: softwareAdapterEnv() ?? process.env, deadlineMs: DEADLINE_MS });
+  const tail = outputTail(run, 30);
+  assert.ok(!run.timedOut, `the WebGPU child passed its ${DEADLINE_MS / 60000}-minute deadline:\n${tail}`);
+  assert.notEqual(run.status, 2, `WebGPU could not start (no adapter?):\n${tail}`);
+  assert.equal(run.status, 0, tail);
+  const reports = markedReport<SamplerReport[]>(run, MARKER);
+  assert.ok(reports, `the child printed no report:\n${tail}`);
+  return reports;
 }
 
 test('WebGPU generation keeps the latents on the device: no large copy per step, the CPU image within tolerance', { timeout: DEADLINE_MS + 30_000 }, async (t) => {

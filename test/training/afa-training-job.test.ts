@@ -8,21 +8,17 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { join } from 'node:path';
-import { openDiffusersComponent } from '../../app/models/diffusers-folder.ts';
-import { parseUnetConfig } from '../../app/models/unet-config.ts';
 import { loadAggregatorSet } from '../../app/ensemble/aggregator-set.ts';
 import type { Expert } from '../../app/ensemble/lock-step-graph.ts';
-import { noiseScheduleFromDiffusersConfig } from '../../app/schedulers/diffusers-config.ts';
-import type { NoiseScheduleConfig } from '../../app/schedulers/scheduler-config.ts';
-import { buildAfaTrainingGraph } from '../../app/training/afa-training-graph.ts';
-import { TrainingSession } from '../../app/training/training-session.ts';
+import type { TrainingSession } from '../../app/training/training-session.ts';
 import { openFolderEncoders, type TrainingEncoders } from '../../app/training/training-encoders.ts';
 import { runAfaTrainingJob, TrainingDivergedError, type AfaTrainingJobOptions, type AfaTrainingResult } from '../../app/training/afa-training-job.ts';
 import { listCheckpoints } from '../../app/training/training-checkpoint.ts';
 import { cacheDataset } from '../../app/training/latent-cache.ts';
 import { scanImageDataset, type ImageDataset } from '../../app/datasets/image-dataset.ts';
 import { isCancelled } from '../../app/common/errors.ts';
-import { goldenAfaDir, goldenExpertFolders, scratchDir } from '../ensemble/golden-experts.ts';
+import { goldenExpertFolders, scratchDir } from '../ensemble/golden-experts.ts';
+import { GOLDEN_IDENTITIES as identities, goldenRunOptions, goldenTrainingSession, goldenUnets } from './golden-training.ts';
 import { writeGeneratedDataset } from '../datasets/generated-dataset.ts';
 
 const scratch = scratchDir('afa-train-job-');
@@ -30,21 +26,14 @@ let encoders: TrainingEncoders;
 let session: TrainingSession;
 let experts: Expert[];
 let dataset: ImageDataset;
-let noiseSchedule: NoiseScheduleConfig;
-const identities = [{ sha256: 'a'.repeat(64), name: 'expert1' }, { sha256: 'b'.repeat(64), name: 'expert2' }, { sha256: 'c'.repeat(64), name: 'expert3' }];
 const settings = { resolution: 64, steps: 30, batchSize: 2, microBatch: 2, lr: 1e-3, seed: 7, validationShare: 0.25, validationEvery: 0, checkpointEvery: 5, keepCheckpoints: 2, validationTimesteps: [100, 400, 700] };
 
 before(async () => {
   const folders = goldenExpertFolders(scratch);
-  experts = ['unet', 'additional_unet_0', 'additional_unet_1'].map((folder) => {
-    const { config, weights } = openDiffusersComponent(join(goldenAfaDir, folder), parseUnetConfig);
-    return { config, weights };
-  });
+  experts = goldenUnets();
   encoders = await openFolderEncoders(folders, join(scratch, 'encoders'), { intraOpThreads: 2 });
   dataset = scanImageDataset(await writeGeneratedDataset(join(scratch, 'data'), 16));
-  noiseSchedule = noiseScheduleFromDiffusersConfig(JSON.parse(readFileSync(join(goldenAfaDir, 'scheduler', 'scheduler_config.json'), 'utf8')));
-  const built = buildAfaTrainingGraph(experts, loadAggregatorSet(goldenAfaDir), { batch: 2, height: 8, width: 8, tokens: 77 }, { recompute: 'none' });
-  session = await TrainingSession.create(built, { dir: join(scratch, 'graph'), session: { intraOpThreads: 2 } });
+  session = await goldenTrainingSession(experts, 2, join(scratch, 'graph'), { intraOpThreads: 2 });
 });
 
 after(async () => {
@@ -54,20 +43,7 @@ after(async () => {
 });
 
 function job(runDir: string, extra: Partial<AfaTrainingJobOptions> = {}): AfaTrainingJobOptions {
-  return {
-    runDir: join(scratch, runDir),
-    cacheDir: join(scratch, 'cache'),
-    experts,
-    expertIdentities: identities,
-    aggregators: loadAggregatorSet(goldenAfaDir),
-    encoders,
-    noiseSchedule,
-    dataset,
-    settings,
-    trainingSession: session,
-    session: { intraOpThreads: 2 },
-    ...extra,
-  };
+  return { ...goldenRunOptions({ scratch, experts, encoders, dataset, settings, session: { intraOpThreads: 2 } }, runDir), trainingSession: session, ...extra };
 }
 
 let uninterrupted: AfaTrainingResult;

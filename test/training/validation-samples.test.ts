@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDiffusersComponent } from '../../app/models/diffusers-folder.ts';
-import { parseUnetConfig } from '../../app/models/unet-config.ts';
 import { parseClipTextConfig } from '../../app/models/clip-text-config.ts';
 import { saveComponent } from '../../app/models/compile-component.ts';
 import { loadAggregatorSet, type AggregatorSet } from '../../app/ensemble/aggregator-set.ts';
@@ -21,17 +20,16 @@ import { createSampler } from '../../app/pipeline/create-sampler.ts';
 import { generateImage } from '../../app/pipeline/text-to-image.ts';
 import type { LatentDecoder } from '../../app/pipeline/denoiser.ts';
 import { decodePng, readPngText } from '../../app/images/png.ts';
-import { noiseScheduleFromDiffusersConfig } from '../../app/schedulers/diffusers-config.ts';
 import type { NoiseScheduleConfig } from '../../app/schedulers/scheduler-config.ts';
 import { ClipTokenizer } from '../../app/tokenizer/clip-tokenizer.ts';
-import { buildAfaTrainingGraph } from '../../app/training/afa-training-graph.ts';
-import { TrainingSession } from '../../app/training/training-session.ts';
+import type { TrainingSession } from '../../app/training/training-session.ts';
 import { openFolderEncoders, openFolderSampleDecoder, type TrainingEncoders } from '../../app/training/training-encoders.ts';
 import { runAfaTrainingJob, type AfaTrainingJobOptions, type AfaTrainingResult, type TrainingEvent } from '../../app/training/afa-training-job.ts';
 import { listSamples, samplesDir } from '../../app/training/validation-samples.ts';
 import { scanImageDataset, type ImageDataset } from '../../app/datasets/image-dataset.ts';
 import { isCancelled } from '../../app/common/errors.ts';
-import { goldenAfaDir, goldenExpertFolders, scratchDir } from '../ensemble/golden-experts.ts';
+import { goldenExpertFolders, scratchDir } from '../ensemble/golden-experts.ts';
+import { goldenNoiseSchedule, goldenRunOptions, goldenTrainingSession, goldenUnets } from './golden-training.ts';
 import { writeGeneratedDataset } from '../datasets/generated-dataset.ts';
 
 const scratch = scratchDir('afa-train-samples-');
@@ -43,7 +41,6 @@ let trainingSession: TrainingSession;
 let experts: Expert[];
 let dataset: ImageDataset;
 let noiseSchedule: NoiseScheduleConfig;
-const identities = [{ sha256: 'a'.repeat(64), name: 'expert1' }, { sha256: 'b'.repeat(64), name: 'expert2' }, { sha256: 'c'.repeat(64), name: 'expert3' }];
 const SAMPLE_STEPS = 6;
 const settings = {
   resolution: 64,
@@ -65,13 +62,12 @@ const settings = {
 before(async () => {
   const started = performance.now();
   folders = goldenExpertFolders(scratch);
-  experts = ['unet', 'additional_unet_0', 'additional_unet_1'].map((folder) => openDiffusersComponent(join(goldenAfaDir, folder), parseUnetConfig));
+  experts = goldenUnets();
   encoders = await openFolderEncoders(folders, join(scratch, 'encoders'), session);
   decoder = openFolderSampleDecoder(folders[0]!, join(scratch, 'decoder'), session);
   dataset = scanImageDataset(await writeGeneratedDataset(join(scratch, 'data'), 8));
-  noiseSchedule = noiseScheduleFromDiffusersConfig(JSON.parse(readFileSync(join(goldenAfaDir, 'scheduler', 'scheduler_config.json'), 'utf8')));
-  const built = buildAfaTrainingGraph(experts, loadAggregatorSet(goldenAfaDir), { batch: 2, height: 8, width: 8, tokens: 77 }, { recompute: 'none' });
-  trainingSession = await TrainingSession.create(built, { dir: join(scratch, 'graph'), session });
+  noiseSchedule = goldenNoiseSchedule();
+  trainingSession = await goldenTrainingSession(experts, 2, join(scratch, 'graph'), session);
   console.log(`preparation (encoders, decoder, dataset, training graph): ${((performance.now() - started) / 1000).toFixed(1)} s`);
 });
 
@@ -83,22 +79,7 @@ after(async () => {
 });
 
 function job(runDir: string, extra: Partial<AfaTrainingJobOptions> = {}): AfaTrainingJobOptions {
-  return {
-    runDir: join(scratch, runDir),
-    cacheDir: join(scratch, 'cache'),
-    experts,
-    expertIdentities: identities,
-    aggregators: loadAggregatorSet(goldenAfaDir),
-    encoders,
-    noiseSchedule,
-    dataset,
-    settings,
-    trainingSession,
-    session,
-    skipReference: true,
-    sampleDecoder: decoder,
-    ...extra,
-  };
+  return { ...goldenRunOptions({ scratch, experts, encoders, dataset, settings, session }, runDir), trainingSession, skipReference: true, sampleDecoder: decoder, ...extra };
 }
 
 /** Every file under a run's samples folder, by relative name. */

@@ -8,24 +8,16 @@
 // test allows 1e-3 (of each gradient's largest entry, plus 1e-3 of the module's largest gradient).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { markedReport, outputTail, runAdapterChild } from '../golden/adapter-child.ts';
+import { softwareAdapterEnv, SWIFTSHADER_ICD_FILES } from '../golden/software-adapter.ts';
 import { RESULT_MARKER, type ProviderComparison } from './training-on-provider.ts';
 
-const ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-
-test('training graphs on WebGPU (software adapter) match the CPU’s gradients', { timeout: 600_000 }, (t) => {
-  assert.ok(existsSync(ICD), `No Vulkan driver for a WebGPU adapter: ${ICD} is missing. Install Debian's chromium package (apt-get install chromium), as .ci/run does.`);
-  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./training-on-provider.ts', import.meta.url)), 'webgpu'], {
-    encoding: 'utf8',
-    env: { ...process.env, VK_ICD_FILENAMES: ICD, LD_LIBRARY_PATH: ['/usr/lib/chromium', process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') },
-    timeout: 540_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const line = child.stdout.split('\n').find((text) => text.startsWith(RESULT_MARKER));
-  assert.ok(line, `the WebGPU training run failed (status ${child.status}, signal ${child.signal}):\n${child.stderr.slice(-3000)}`);
-  const results = JSON.parse(line.slice(RESULT_MARKER.length)) as ProviderComparison[];
+test('training graphs on WebGPU (software adapter) match the CPU’s gradients', { timeout: 600_000 }, async (t) => {
+  const env = softwareAdapterEnv();
+  assert.ok(env, `No Vulkan driver for a WebGPU adapter: ${SWIFTSHADER_ICD_FILES.join(', ')} is missing. Install Debian's chromium package (apt-get install chromium), as .ci/run does.`);
+  const run = await runAdapterChild(new URL('./training-on-provider.ts', import.meta.url), ['webgpu'], { env, deadlineMs: 540_000 });
+  const results = markedReport<ProviderComparison[]>(run, RESULT_MARKER);
+  assert.ok(results, `the WebGPU training run failed (status ${run.status}, signal ${run.signal}${run.timedOut ? ', past its deadline' : ''}):\n${outputTail(run, 40)}`);
   for (const result of results) {
     t.diagnostic(`${result.name}: loss ${result.lossProvider} vs ${result.lossCpu}, worst gradient difference ${result.worstRelative.toExponential(2)} (${result.worstParameter})`);
     assert.ok(Math.abs(result.lossProvider - result.lossCpu) <= 1e-5 * Math.abs(result.lossCpu), `${result.name}: loss ${result.lossProvider} vs ${result.lossCpu}`);
