@@ -68,8 +68,20 @@ const SCALES: Readonly<Record<string, Scale>> = {
 };
 
 type Mode = 'forward' | Recompute;
-// AFA_BENCH_TRAIN_MODES=forward,none (comma-separated) measures only those (the forward always comes first: the ratios need it).
-const MODES: readonly Mode[] = (process.env.AFA_BENCH_TRAIN_MODES?.split(',') as Mode[] | undefined) ?? ['forward', 'none', 'points'];
+const ALL_MODES: readonly Mode[] = ['forward', 'none', 'points'];
+
+/** A comma-separated list from environment variable `name`, each item one of `allowed`; `defaults` when unset. */
+function listFromEnv<T extends string>(name: string, allowed: readonly T[], defaults: readonly T[]): readonly T[] {
+  const given = process.env[name];
+  if (given === undefined) return defaults;
+  const items = given.split(',');
+  const unknown = items.filter((item) => !(allowed as readonly string[]).includes(item));
+  if (unknown.length > 0) throw new Error(`${name}: unknown ${unknown.join(', ')}; choose from ${allowed.join(', ')}.`);
+  return items as T[];
+}
+
+// AFA_BENCH_TRAIN_MODES=forward,none (comma-separated) measures only those; the ratios need 'forward'.
+const MODES = listFromEnv('AFA_BENCH_TRAIN_MODES', ALL_MODES, ALL_MODES);
 
 function experts(s: Scale): Expert[] {
   return Array.from({ length: EXPERTS }, (_, k) => syntheticExpert(s.config, k));
@@ -249,7 +261,7 @@ async function benchScale(key: string): Promise<BenchResult[]> {
 
 export async function benchTrain(): Promise<BenchResult[]> {
   // AFA_BENCH_TRAIN_SCALES=sd15 (comma-separated) measures only the named scales.
-  const keys = process.env.AFA_BENCH_TRAIN_SCALES?.split(',') ?? (process.env.AFA_BENCH_QUICK === '1' ? ['tiny'] : ['tiny', 'sd15']);
+  const keys = listFromEnv('AFA_BENCH_TRAIN_SCALES', Object.keys(SCALES), process.env.AFA_BENCH_QUICK === '1' ? ['tiny'] : ['tiny', 'sd15']);
   const results: BenchResult[] = [];
   for (const key of keys) results.push(...(await benchScale(key)));
   return results;
