@@ -37,16 +37,17 @@ export function ImportPanel() {
     setEntries((list) => list.map((entry) => (match(entry) ? { ...entry, ...change } : entry)));
 
   // Job events can arrive before the import call has answered with the job id (the WebSocket is faster
-  // than the HTTP reply); they wait here until the entry knows its job.
+  // than the HTTP reply); they wait here until the entry knows its job. Which jobs have an entry is kept
+  // in a ref, changed synchronously: a state updater runs only at the next render, after the reply may
+  // already have looked for the early events (a fast failure then stayed "Starting…" forever).
   const early = useRef(new Map<string, Partial<ImportEntry>>());
+  const entered = useRef(new Set<string>());
   const applyToJob = (jobId: string, change: Partial<ImportEntry>) => {
-    setEntries((list) => {
-      if (!list.some((entry) => entry.jobId === jobId)) {
-        early.current.set(jobId, { ...early.current.get(jobId), ...change });
-        return list;
-      }
-      return list.map((entry) => (entry.jobId === jobId && entry.stage !== 'failed' && entry.stage !== 'done' ? { ...entry, ...change } : entry));
-    });
+    if (!entered.current.has(jobId)) {
+      early.current.set(jobId, { ...early.current.get(jobId), ...change });
+      return;
+    }
+    setEntries((list) => list.map((entry) => (entry.jobId === jobId && entry.stage !== 'failed' && entry.stage !== 'done' ? { ...entry, ...change } : entry)));
   };
 
   useEffect(() => {
@@ -81,6 +82,7 @@ export function ImportPanel() {
       });
       const arrived = early.current.get(jobId);
       early.current.delete(jobId);
+      entered.current.add(jobId);
       patch(mine, { jobId, stage: 'import', progress: undefined, ...arrived });
       if (arrived?.stage === 'done') setTimeout(() => setEntries((list) => list.filter((entry) => entry.jobId !== jobId)), 1500);
     } catch (error) {

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { WebSocketRoute } from 'playwright-core';
 import { golden, openStudio, type StudioSession } from './studio-session.ts';
 
 let studio: StudioSession;
@@ -51,7 +52,29 @@ test('settings default to the automatic provider, offer only the available ones 
 
 test('a bad import shows the importer’s error next to the file', async () => {
   const { page } = studio;
+  // A fast failure: its event comes over the WebSocket just before the import call's reply (both held
+  // back here until they are there, as on a busy machine). The entry must still learn that it failed.
+  let hold: ((message: string) => void) | undefined;
+  const failEvent = new Promise<string>((resolve) => (hold = resolve));
+  let pageSocket: WebSocketRoute | undefined;
+  await page.routeWebSocket('**/events', (socket) => {
+    pageSocket = socket;
+    const server = socket.connectToServer();
+    server.onMessage((message) => {
+      if (hold && String(message).includes('models.onDidImportFail')) {
+        hold(String(message));
+        hold = undefined;
+      } else socket.send(message);
+    });
+    socket.onMessage((message) => server.send(message));
+  });
+  await page.route('**/api/models.import', async (route) => {
+    const response = await route.fetch();
+    pageSocket?.send(await failEvent);
+    await route.fulfill({ response });
+  });
   await page.goto(`${studio.server.origin}/#/models`);
+  await page.reload();
   const bogus = join(studio.home, 'holiday-photo.safetensors');
   writeFileSync(bogus, 'not a checkpoint at all');
   await page.getByLabel('Checkpoint file').setInputFiles(bogus);
@@ -63,6 +86,7 @@ test('a bad import shows the importer’s error next to the file', async () => {
   assert.match(await alert.innerText(), /holiday-photo\.safetensors/);
   await page.getByRole('button', { name: 'Dismiss' }).first().click();
   await alert.waitFor({ state: 'detached' });
+  await page.unrouteAll();
 });
 
 test('importing the golden checkpoints lists them with hashes and sizes', async () => {
