@@ -15,10 +15,14 @@ export function useLoader<T>(load: () => Promise<T>, deps: readonly unknown[], s
   const generation = useRef(0);
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const run = useCallback(load, deps);
+  // reload always loads with the latest deps: a reload kept by a callback from an earlier render (e.g.
+  // after an API call that answered late) must not bring back the results of an earlier search.
+  const latest = useRef(run);
+  latest.current = run;
   const reload = useCallback(() => {
     const mine = ++generation.current;
     setState((previous) => ({ ...previous, loading: true }));
-    run().then(
+    latest.current().then(
       (data) => {
         if (mine === generation.current) setState({ data, error: undefined, loading: false });
       },
@@ -26,7 +30,7 @@ export function useLoader<T>(load: () => Promise<T>, deps: readonly unknown[], s
         if (mine === generation.current) setState((previous) => ({ data: previous.data, error, loading: false }));
       },
     );
-  }, [run]);
+  }, []);
   useEffect(() => {
     reload();
     if (!subscribe) return undefined;
@@ -35,6 +39,6 @@ export function useLoader<T>(load: () => Promise<T>, deps: readonly unknown[], s
       for (const unsubscribe of Array.isArray(subscriptions) ? subscriptions : [subscriptions]) unsubscribe();
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [reload]);
+  }, [run]);
   return { ...state, reload };
 }

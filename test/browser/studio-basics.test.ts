@@ -153,10 +153,20 @@ test('the prompt gallery saves, finds and inserts prompts', async () => {
   await page.getByText('Prompt saved to the gallery.').waitFor();
   await prompt.fill('');
   await page.getByLabel('Search prompts').fill('lighth');
+  // Inserting counts a use and reloads the list; that call answers late here (as on a busy machine),
+  // after the next search: the list must show that search's results, not the earlier one's.
+  await page.route('**/api/prompts.use', async (route) => {
+    const response = await route.fetch();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await route.fulfill({ response });
+  });
   await page.getByRole('button', { name: 'Insert prompt: a lighthouse on a cliff at dusk' }).click();
   assert.equal(await prompt.inputValue(), 'a lighthouse on a cliff at dusk');
   await page.getByLabel('Search prompts').fill('nothing like it');
   await page.getByText('No saved prompts match.').waitFor();
+  await page.waitForTimeout(700);
+  assert.equal(await page.getByText('No saved prompts match.').isVisible(), true);
+  await page.unrouteAll();
   await page.getByLabel('Search prompts').fill('#evening');
   await page.getByRole('button', { name: 'Show prompts tagged sea' }).click();
   assert.equal(await page.getByLabel('Search prompts').inputValue(), '#sea');
