@@ -321,7 +321,14 @@ export interface GenerationProgress {
    */
   readonly phase: 'waiting' | 'load' | 'encode' | 'denoise' | 'decode';
   /** During 'waiting': the training run ahead of the job, and its step. */
-  readonly training?: { readonly runId: string; readonly name: string; readonly step: number; readonly totalSteps: number };
+  readonly training?: {
+    readonly runId: string;
+    readonly name: string;
+    readonly step: number;
+    readonly totalSteps: number;
+    /** Set while the run prepares (e.g. 'Compiling the training graph'); step and total are then 0. */
+    readonly preparing?: string;
+  };
   /** During 'load': models loaded and to load ("Loading 3 models… 2/3"). */
   readonly models?: { readonly done: number; readonly total: number };
   readonly elapsedMs: number;
@@ -809,12 +816,14 @@ export type TrainingProgress =
       /**
        * The run stopped after `step` to let queued generations run (`yielded`, with how many are queued),
        * or continues now that they are done; it computes exactly what it would have without the pause.
+       * While the run prepares, `preparing` says what it does and step and total are 0.
        */
       readonly runId: string;
       readonly kind: 'turn';
       readonly yielded: boolean;
       readonly step: number;
       readonly totalSteps: number;
+      readonly preparing?: string;
       readonly generations: number;
     }
   | {

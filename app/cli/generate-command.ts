@@ -52,9 +52,10 @@ function progressUpdate(event: GenerationProgressEvent) {
     return { label: `Loading ${total} model${total === 1 ? '' : 's'}…`, done, total, detail: '', event: { type: 'progress', ...plain } };
   }
   if (event.phase === 'waiting' && event.training) {
-    const { name, step, totalSteps } = event.training;
+    const { name, step, totalSteps, preparing } = event.training;
     const { preview: _preview, ...plain } = event;
-    return { label: `Waiting for training run '${name}' to pause (step ${step}/${totalSteps})…`, done: 0, total: event.total, detail: '', event: { type: 'progress', ...plain } };
+    const where = preparing ? preparing.toLowerCase() : `step ${step}/${totalSteps}`;
+    return { label: `Waiting for training run '${name}' to pause (${where})…`, done: 0, total: event.total, detail: '', event: { type: 'progress', ...plain } };
   }
   const image = event.imageCount > 1 ? ` (image ${event.imageIndex + 1}/${event.imageCount})` : '';
   const label = { waiting: 'Waiting for the engine', load: 'Loading models', encode: 'Encoding the prompt', denoise: 'Denoising', decode: 'Decoding' }[event.phase] + image;

@@ -1,9 +1,11 @@
 // One engine, two queues: the generation queue (GenerationEngine) and the training queue
 // (app/api/training-service.ts) take turns on the engine process's CPU/GPU and memory, so a generation
-// never runs alongside a training step. Generations go first: a training run works in units (one
-// optimizer step, a validation's losses, its sample images) and starts a unit only while no generation
-// is queued or running; a generation enqueued during a unit waits for that unit to end (its progress
-// says so, with the run's step), runs, and the run resumes by itself once the generation queue is empty.
+// never runs alongside a training step or the run's preparation. Generations go first: a training run
+// works in units (one optimizer step, a validation's losses, its sample images; while it prepares:
+// loading its encoders, one image or caption through them, one member's validation, the compile) and
+// starts a unit only while no generation is queued or running; a generation enqueued during a unit
+// waits for that unit to end (its progress says so, with the run's step), runs, and the run resumes by
+// itself once the generation queue is empty.
 // Pausing between steps changes nothing the run computes (its random draws are keyed by step and its
 // state stays in memory), so an interrupted run ends bit-identical to an uninterrupted one.
 //
@@ -19,6 +21,11 @@ export interface TrainingTurn {
   /** Optimizer steps done (the unit that runs or waits is step + 1's, or a validation at step). */
   readonly step: number;
   readonly totalSteps: number;
+  /**
+   * Set while the run prepares (loading its encoders, encoding its dataset, validating the members alone,
+   * compiling its training graph): what it does, in words. Step and total are then 0.
+   */
+  readonly preparing?: string;
 }
 
 export interface TrainingTurnEvents {

@@ -105,14 +105,25 @@ export interface AfaTrainingJobOptions {
    */
   readonly memoryBudgetBytes?: number;
   /**
-   * Runs each unit of the run's work (one optimizer step; a validation's losses; its sample images) when
-   * it is the run's turn on the engine (the studio's EngineTurns: generations go first, the run yields at
-   * these boundaries). Rejects with a CancelledError when the run is paused while it waits. Default: at once.
+   * Runs each unit of the run's work (one optimizer step; a validation's losses; its sample images; while
+   * it prepares: one image or caption through the encoders, one member's validation, the sampler's
+   * models, the compile, with `preparing` saying which) when it is the run's turn on the engine (the
+   * studio's EngineTurns: generations go first, the run yields at these boundaries). Rejects with a
+   * CancelledError when the run is paused while it waits. Default: at once.
    */
-  readonly turn?: <T>(at: { readonly step: number; readonly totalSteps: number }, work: () => Promise<T>) => Promise<T>;
+  readonly turn?: TrainingTurnRunner;
   /** Test hook passed to writeCheckpoint. */
   readonly beforeCheckpointCommit?: (temporaryDir: string) => void;
 }
+
+/** Where the run is when it asks for a turn: its step, or what it prepares (step and total 0). */
+export interface TrainingTurnPosition {
+  readonly step: number;
+  readonly totalSteps: number;
+  readonly preparing?: string;
+}
+
+export type TrainingTurnRunner = <T>(at: TrainingTurnPosition, work: () => Promise<T>) => Promise<T>;
 
 export interface AfaTrainingResult {
   readonly steps: number;
@@ -253,6 +264,9 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
   checkDataset(options.dataset);
   const random = new TrainingRandom(settings.seed);
 
+  // Preparation works in turns too: a generation enqueued meanwhile goes between its units.
+  const preparing = <T>(what: string, work: () => Promise<T>): Promise<T> => (options.turn ? options.turn({ step: 0, totalSteps: 0, preparing: what }, work) : work());
+
   // The dataset through the encoders (cached on disk), then the seeded split.
   const cropRandom = new TrainingRandom(settings.seed);
   const cached = await cacheDataset(options.dataset.items, options.encoders, {
@@ -267,6 +281,7 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
     maxFailedShare: settings.maxFailedShare,
     signal,
     onProgress: (progress) => emit({ kind: 'prepare', progress }),
+    unit: (work) => preparing('Encoding the dataset', work),
   });
   const { train, validation } = splitValidation(cached.examples, settings.validationShare, (n) => random.permutation(RANDOM_PURPOSES.validation, 0, n));
   if (train.length === 0) throw new UserError('invalid-argument', 'No image is left for training after the validation split.', 'Add images or lower the validation share.');
@@ -304,11 +319,11 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
   let runFile: RunFile = { format: 'afa-studio-training-run', settings, experts: options.expertIdentities, dataset: options.dataset.root, reference, samples: samplePlan, ...chosen };
   if (!existing || existing.samples === undefined || existing.microBatch !== runFile.microBatch) writeRunFile(runDir, runFile);
   if (reference === null && validationSet.length > 0 && !options.skipReference) {
-    reference = await referenceLosses(options.experts, validationSet, join(runDir, 'scratch', 'reference'), { session: options.session, signal, onProgress: (progress) => emit({ kind: 'prepare', progress }) });
+    reference = await referenceLosses(options.experts, validationSet, join(runDir, 'scratch', 'reference'), { session: options.session, signal, onProgress: (progress) => emit({ kind: 'prepare', progress }), unit: (work) => preparing('Validating the members alone', work) });
     runFile = { ...runFile, reference };
     writeRunFile(runDir, runFile);
   }
-  const sampler = samplePlan && options.sampleDecoder && validationSet.length > 0 ? await createSampler(options, samplePlan, options.sampleDecoder, cached) : undefined;
+  const sampler = samplePlan && options.sampleDecoder && validationSet.length > 0 ? await preparing('Preparing the sample images', () => createSampler(options, samplePlan, options.sampleDecoder!, cached)) : undefined;
 
   const scratch = join(runDir, 'scratch', 'graph');
   if (session) {
@@ -317,7 +332,7 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
     emit({ kind: 'prepare', progress: { phase: 'compile', done: 0, total: 1, message: 'Compiling the training graph' } });
     rmSync(scratch, { recursive: true, force: true });
     mkdirSync(scratch, { recursive: true });
-    session = await TrainingSession.create(plan!.graph, { dir: scratch, session: options.session, signal });
+    session = await preparing('Compiling the training graph', () => TrainingSession.create(plan!.graph, { dir: scratch, session: options.session, signal }));
   }
   const owned = session !== options.trainingSession;
   try {

@@ -49,6 +49,8 @@ export interface CacheOptions extends JobControl {
   readonly small?: 'upscale' | 'skip';
   /** The run refuses when more than this share of the images is corrupt or unreadable (default 0.1). */
   readonly maxFailedShare?: number;
+  /** Runs each encoding (one image, one caption) when it may (a training run's turns); default at once. */
+  readonly unit?: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 function sha256(...parts: (string | Uint8Array)[]): string {
@@ -87,6 +89,7 @@ export async function cacheDataset(items: readonly DatasetItem[], encoders: Trai
   const upscaled: string[] = [];
   let encodedImages = 0;
   let encodedCaptions = 0;
+  const unit = options.unit ?? (<T>(work: () => Promise<T>) => work());
 
   const caption = async (text: string): Promise<string> => {
     const key = captionKey(text);
@@ -94,7 +97,7 @@ export async function cacheDataset(items: readonly DatasetItem[], encoders: Trai
     const path = join(captionDir, `${key}.safetensors`);
     let embedding = existsSync(path) ? readTensors(path, ['embedding'])?.[0] : undefined;
     if (!embedding) {
-      embedding = await encoders.encodeCaption(text);
+      embedding = await unit(() => encoders.encodeCaption(text));
       writeSafetensors(path, [['embedding', { dtype: 'float32', shape: encoders.captionShape, data: embedding }]]);
       encodedCaptions++;
     }
@@ -127,7 +130,7 @@ export async function cacheDataset(items: readonly DatasetItem[], encoders: Trai
     } else {
       try {
         const image = await loadTrainingImage(bytes, { resolution: options.resolution, crop: options.crop, cropPosition: position, small: options.small });
-        const distribution = await encoders.encodeImage(image.pixels);
+        const distribution = await unit(() => encoders.encodeImage(image.pixels));
         cached = [distribution.mean, distribution.std];
         latentShape = distribution.shape;
         if (image.upscaled) upscaled.push(item.name);

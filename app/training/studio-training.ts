@@ -157,7 +157,7 @@ export async function runTraining(home: string, runId: string, options: RunTrain
     // The samples' VAE decoder: the first member's, as the studio's AFA recipes decode.
     const runtime = createModelRuntime({ sessionOptions: options.session });
     const sampleDecoder = new VaeLatentDecoder(storedModelFiles(home, manifests[0]!).vaeDecoder, runtime);
-    const encoders = await openStoredEncoders(
+    const loadEncoders = () => openStoredEncoders(
       manifests.map((manifest) => {
         const files = storedModelFiles(home, manifest);
         return {
@@ -174,7 +174,9 @@ export async function runTraining(home: string, runId: string, options: RunTrain
     library.trainingRuns.setStatus(runId, 'running');
     let logged = row.metrics.length > 0 ? row.metrics[row.metrics.length - 1]!.step : 0;
     const pending: TrainingMetric[] = [];
+    let encoders: Awaited<ReturnType<typeof loadEncoders>> | undefined;
     try {
+      encoders = await (options.turn ? options.turn({ step: 0, totalSteps: 0, preparing: 'Loading the encoders' }, loadEncoders) : loadEncoders());
       const prediction = manifests[0]!.prediction === 'v_prediction' ? 'v_prediction' : 'epsilon';
       const result = await runAfaTrainingJob({
         runDir,
@@ -221,7 +223,7 @@ export async function runTraining(home: string, runId: string, options: RunTrain
       else library.trainingRuns.setStatus(runId, 'failed', { error: error instanceof Error ? error.message : String(error) });
       throw error;
     } finally {
-      await encoders.release();
+      await encoders?.release();
       await runtime.sessions.clear();
     }
   } finally {

@@ -33,7 +33,17 @@ function mse(prediction: Float32Array, target: Float32Array): number {
   return sum / prediction.length;
 }
 
-export async function referenceLosses(experts: readonly Expert[], batches: readonly TrainingBatch[], scratch: string, options: { readonly session?: SessionOptions } & JobControl = {}): Promise<ReferenceLosses> {
+/**
+ * The validation ε-MSE of each member alone and of their uniform feature average. `unit` runs each of
+ * them (its graph loaded, every batch, released) when it may: a training run's turns on the engine.
+ */
+export async function referenceLosses(
+  experts: readonly Expert[],
+  batches: readonly TrainingBatch[],
+  scratch: string,
+  options: { readonly session?: SessionOptions; readonly unit?: <T>(work: () => Promise<T>) => Promise<T> } & JobControl = {},
+): Promise<ReferenceLosses> {
+  const unit = options.unit ?? (<T>(work: () => Promise<T>) => work());
   const K = experts.length;
   const fusions: (readonly number[] | undefined)[] = [...Array.from({ length: K }, (_, k) => Array.from({ length: K }, (_, j) => (j === k ? 1 : 0))), undefined];
   const losses: number[] = [];
@@ -42,21 +52,24 @@ export async function referenceLosses(experts: readonly Expert[], batches: reado
     throwIfCancelled(options.signal);
     options.onProgress?.({ phase: 'reference', done: index, total: fusions.length, unit: 'items', message: index < K ? `Validating member ${index + 1} alone` : 'Validating the uniform average' });
     const name = `reference_${index}`;
-    const graph = buildLockStepGraph(experts, weights ? { kind: 'mean', weights } : { kind: 'mean' }, { name });
-    const saved = saveModel(graph, { dir: scratch, modelFile: `${name}.onnx`, weightsFile: `${name}.weights` });
-    const session = await ModelSession.create(saved.modelPath, options.session);
-    try {
-      let sum = 0;
-      for (const batch of batches) {
-        const { noise_pred } = await session.run({ sample: batch.sample, timestep: batch.timestep, encoder_hidden_states: batch.context }, ['noise_pred']);
-        sum += mse(noise_pred!.data as Float32Array, batch.target.data);
+    const loss = await unit(async () => {
+      const graph = buildLockStepGraph(experts, weights ? { kind: 'mean', weights } : { kind: 'mean' }, { name });
+      const saved = saveModel(graph, { dir: scratch, modelFile: `${name}.onnx`, weightsFile: `${name}.weights` });
+      const session = await ModelSession.create(saved.modelPath, options.session);
+      try {
+        let sum = 0;
+        for (const batch of batches) {
+          const { noise_pred } = await session.run({ sample: batch.sample, timestep: batch.timestep, encoder_hidden_states: batch.context }, ['noise_pred']);
+          sum += mse(noise_pred!.data as Float32Array, batch.target.data);
+        }
+        return sum / batches.length;
+      } finally {
+        await session.release();
+        rmSync(join(scratch, `${name}.onnx`), { force: true });
+        rmSync(join(scratch, `${name}.weights`), { force: true });
       }
-      losses.push(sum / batches.length);
-    } finally {
-      await session.release();
-      rmSync(join(scratch, `${name}.onnx`), { force: true });
-      rmSync(join(scratch, `${name}.weights`), { force: true });
-    }
+    });
+    losses.push(loss);
   }
   return { members: losses.slice(0, K), uniformAverage: losses[K]! };
 }

@@ -43,7 +43,7 @@ function RunningJob({ job, tracker, onCancel }: { job: QueuedJob; tracker: Gener
         </Button>
       </div>
       {training ? (
-        <ProgressBar label="Training run step" value={training.step} max={training.totalSteps} />
+        <ProgressBar label="Training run step" value={training.step} max={Math.max(training.totalSteps, 1)} />
       ) : loading ? (
         <ProgressBar label="Loading models" value={loading.done} max={loading.total} />
       ) : (
@@ -52,7 +52,9 @@ function RunningJob({ job, tracker, onCancel }: { job: QueuedJob; tracker: Gener
       <p className="flex justify-between text-xs text-zinc-400 tabular-nums" aria-live="polite">
         <span>
           {training
-            ? `Waiting for training run '${training.name}' to pause (at step ${training.step} of ${training.totalSteps})…`
+            ? training.preparing
+              ? `Waiting for training run '${training.name}' to pause (${training.preparing.toLowerCase()})…`
+              : `Waiting for training run '${training.name}' to pause (at step ${training.step} of ${training.totalSteps})…`
             : loading
             ? `Loading ${loading.total} model${loading.total === 1 ? '' : 's'}… ${loading.done}/${loading.total}`
             : (

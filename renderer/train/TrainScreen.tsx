@@ -78,8 +78,13 @@ export function TrainScreen() {
           const samples = event.samples;
           if (samples) setLiveSamples((all) => ({ ...all, [event.runId]: [...(all[event.runId] ?? []).filter((s) => s.step !== samples.step), samples] }));
         } else if (event.kind === 'turn') {
+          const generations = `${event.generations} generation${event.generations === 1 ? '' : 's'} run${event.generations === 1 ? 's' : ''}`;
           setStatus(
-            event.yielded
+            event.preparing
+              ? event.yielded
+                ? `Paused while preparing (${event.preparing.toLowerCase()}) while ${generations}; training continues by itself`
+                : `Generations done; preparing again (${event.preparing.toLowerCase()})`
+              : event.yielded
               ? `Paused at step ${event.step}/${event.totalSteps} while ${event.generations} generation${event.generations === 1 ? '' : 's'} run${event.generations === 1 ? 's' : ''}; training continues by itself`
               : `Generations done; continuing at step ${event.step}/${event.totalSteps}`,
           );

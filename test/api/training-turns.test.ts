@@ -2,7 +2,8 @@
 // with two golden tiny experts: a generation enqueued while a run trains never computes during a training
 // step — told by the order of the events both send: the run yields (a 'turn' event) before the
 // generation's first computing event, no step ends between that event and the generation's end, and the
-// run resumes after it — and the interrupted run ends bit-identical to the same run left alone.
+// run resumes after it — and the interrupted run ends bit-identical to the same run left alone. The same
+// while the run prepares (its encoders, its dataset, the compile): preparation works in turns too.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
@@ -15,6 +16,8 @@ import { writeGeneratedDataset } from '../datasets/generated-dataset.ts';
 import { importTinyExperts } from './tiny-experts.ts';
 
 let home: string;
+/** The run left alone, which the interrupted ones must end bit-identical to. */
+let aloneRun: TrainingRunInfo | undefined;
 let services: StudioServices;
 let data: string;
 const modelIds: string[] = [];
@@ -61,6 +64,7 @@ test('a generation enqueued during a training run runs between its steps, and th
 
   const alone = await services.training.start({ memberModelIds: modelIds, dataPath: data, settings, name: 'alone' });
   const aloneInfo = await ended(alone.id);
+  aloneRun = aloneInfo;
   assert.equal(aloneInfo.status, 'done', aloneInfo.error ?? '');
   assert.equal(aloneInfo.microBatch, 2, 'the tiny run fits in one call per step');
 
@@ -109,4 +113,60 @@ test('a generation enqueued during a training run runs between its steps, and th
 
   assert.deepEqual(interruptedInfo.metrics.map((m) => m.loss), aloneInfo.metrics.map((m) => m.loss));
   assert.ok(result(interrupted.id).equals(result(alone.id)), 'the interrupted run\'s aggregators are bit-identical');
+});
+
+test('a generation enqueued while a run prepares goes between its preparation\'s units, and the run ends as if left alone', async () => {
+  if (!aloneRun) {
+    const alone = await services.training.start({ memberModelIds: modelIds, dataPath: data, settings, name: 'alone' });
+    aloneRun = await ended(alone.id);
+  }
+  const timeline: string[] = [];
+  let runId = '';
+  let enqueued = false;
+  let waitingFor: string | undefined;
+  const offs = [
+    services.training.onDidProgress((event) => {
+      if (event.runId !== runId) return;
+      if (event.kind === 'prepare') {
+        timeline.push(`prepare ${event.phase}`);
+        // The first sign of the run's preparation (its encoders are loaded; the dataset is next).
+        if (!enqueued) {
+          enqueued = true;
+          void services.generation.enqueue(request());
+        }
+      }
+      if (event.kind === 'step') timeline.push(`step ${event.step}`);
+      if (event.kind === 'turn') timeline.push(event.yielded ? `yield while ${event.preparing ?? `step ${event.step}`}` : `resume ${event.preparing ?? `at ${event.step}`}`);
+    }),
+    services.generation.onDidProgress((event) => {
+      if (event.phase === 'waiting') {
+        waitingFor = event.training?.preparing;
+        timeline.push('generation waits');
+      } else timeline.push(`generation ${event.phase}`);
+    }),
+    services.generation.onDidFinish(() => timeline.push('generation done')),
+    services.generation.onDidFail((event) => timeline.push(`generation failed: ${event.error.message}`)),
+  ];
+  const run = await services.training.start({ memberModelIds: modelIds, dataPath: data, settings, name: 'interrupted while preparing' });
+  runId = run.id;
+  const info = await ended(run.id);
+  for (const off of offs) off();
+  console.log(timeline.filter((entry, i) => entry !== timeline[i - 1]).join(' → '));
+  assert.equal(info.status, 'done', info.error ?? '');
+
+  const computing = timeline.findIndex((entry) => /^generation (load|encode|denoise|decode)$/.test(entry));
+  const finished = timeline.indexOf('generation done');
+  const yielded = timeline.findIndex((entry) => entry.startsWith('yield while'));
+  const resumed = timeline.findIndex((entry) => entry.startsWith('resume'));
+  const firstStep = timeline.findIndex((entry) => entry.startsWith('step'));
+  assert.ok(computing >= 0 && finished > computing, 'the generation computed and finished');
+  // Between its units (reading its cached dataset) the run does not hold the engine: the generation may
+  // start then. Its next unit waits for the generation to end.
+  assert.ok(yielded >= 0 && yielded < finished, 'the run yielded to the generation');
+  assert.match(timeline[yielded]!, /^yield while (Encoding the dataset|Compiling the training graph)$/, 'it yielded while preparing, and said what it prepares');
+  assert.ok(finished < firstStep, 'the generation ended before the run\'s first step');
+  assert.ok(resumed > finished, 'the run went on after the generation');
+  if (timeline.includes('generation waits')) assert.match(waitingFor ?? '', /^(Encoding the dataset|Compiling the training graph)$/);
+  assert.deepEqual(info.metrics.map((m) => m.loss), aloneRun.metrics.map((m) => m.loss));
+  assert.ok(result(run.id).equals(result(aloneRun.id)), 'its aggregators are bit-identical to the run left alone');
 });
