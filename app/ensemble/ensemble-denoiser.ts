@@ -47,15 +47,26 @@ export function cachedGraphRunner(modelPath: string, runtime: ModelRuntime): Gra
 /** Per-step expert weight maps of an AFA graph compiled with `exposeWeights`: `weights_NN` [B, K, h, w]. */
 export type WeightMapListener = (step: StepContext, maps: Readonly<Record<string, Tensor<'float32'>>>) => void;
 
+/** Which weight maps to fetch, at which steps (default every step), and who hears them. */
+export interface WeightMaps {
+  readonly outputs: readonly string[];
+  readonly listener: WeightMapListener;
+  /**
+   * The steps whose maps the listener needs (the studio records at most 10 per image). Only those steps
+   * copy the maps out — on a GPU the other steps stay on the device.
+   */
+  readonly wants?: (step: StepContext) => boolean;
+}
+
 export class EnsembleDenoiser implements Denoiser<EnsembleConditioning> {
   /**
-   * `weightMaps` names the graph's weight-map outputs to fetch each step (opt-in: fetching nothing costs
-   * nothing, as onnxruntime still computes the maps but never copies them out).
+   * `weightMaps` names the graph's weight-map outputs to fetch at the steps it wants (opt-in: fetching
+   * nothing costs nothing, as onnxruntime still computes the maps but never copies them out).
    */
   constructor(
     private readonly encoders: readonly ExpertTextEncoder[],
     private readonly graph: GraphRunner,
-    private readonly weightMaps: { readonly outputs: readonly string[]; readonly listener: WeightMapListener } | undefined = undefined,
+    private readonly weightMaps: WeightMaps | undefined = undefined,
   ) {}
 
   async encodePrompts(positive: string, negative: string, guided: boolean): Promise<EnsembleConditioning> {
@@ -71,28 +82,37 @@ export class EnsembleDenoiser implements Denoiser<EnsembleConditioning> {
 
   async predictNoise(latents: Tensor<'float32'>, timestep: number, conditioning: EnsembleConditioning, step: StepContext): Promise<Tensor<'float32'>> {
     const batch = latents.shape[0]!;
-    const maps = this.weightMaps?.outputs ?? [];
+    const maps = this.#mapsAt(step);
     const outputs = await this.graph.run(
       { sample: latents, timestep: unetTimestep(timestep, batch), encoder_hidden_states: conditioning.embeddings },
       ['noise_pred', ...maps],
     );
-    if (this.weightMaps) {
-      this.weightMaps.listener(step, Object.fromEntries(maps.map((name) => [name, outputs[name] as Tensor<'float32'>])));
-    }
+    this.#hear(step, maps, outputs);
     const prediction = outputs.noise_pred!;
     if (prediction.dtype !== 'float32') throw new EngineError(`The ensemble returned ${prediction.dtype}; expected float32.`);
     return prediction as Tensor<'float32'>;
   }
 
+  /** The weight-map outputs to fetch at `step`: none when no listener wants that step's. */
+  #mapsAt(step: StepContext): readonly string[] {
+    if (!this.weightMaps) return [];
+    return (this.weightMaps.wants?.(step) ?? true) ? this.weightMaps.outputs : [];
+  }
+
+  #hear(step: StepContext, maps: readonly string[], outputs: Readonly<Record<string, Tensor | DeviceTensor>>): void {
+    if (maps.length === 0) return;
+    this.weightMaps!.listener(step, Object.fromEntries(maps.map((name) => [name, outputs[name] as Tensor<'float32'>])));
+  }
+
   /**
    * On a device-resident provider: each expert's embeddings stay on the device and are stacked there
    * (device-steps.ts), and the compiled graph (every lock-step point inside one session) reads the model
-   * input and the embeddings there and leaves ε there. Not when weight maps are fetched: they come back
-   * to the host every step, so the host loop serves as well.
+   * input and the embeddings there and leaves ε there. Weight maps come back to the host only at the
+   * steps their listener wants (as previews do).
    */
   onDevice(): DeviceDenoising<DeviceConditioning & { readonly embeddings: DeviceTensor }> | undefined {
     const cached = this.graph.cached;
-    if (!cached?.runtime.deviceResident || this.weightMaps) return undefined;
+    if (!cached?.runtime.deviceResident) return undefined;
     const { runtime, modelPath } = cached;
     return {
       runtime,
@@ -112,10 +132,12 @@ export class EnsembleDenoiser implements Denoiser<EnsembleConditioning> {
           await runtime.dispose(parts);
         }
       },
-      predictNoise: async (latents, timestep, conditioning) => {
+      predictNoise: async (latents, timestep, conditioning, step) => {
         const batch = latents.shape[0]!;
         const feeds = { sample: latents, timestep: unetTimestep(timestep, batch), encoder_hidden_states: conditioning.embeddings };
-        const outputs = await runtime.runDevice(modelPath, feeds, ['noise_pred'], ['noise_pred']);
+        const maps = this.#mapsAt(step);
+        const outputs = await runtime.runDevice(modelPath, feeds, ['noise_pred', ...maps], ['noise_pred']);
+        this.#hear(step, maps, outputs);
         return outputs.noise_pred as DeviceTensor;
       },
     };

@@ -25,8 +25,8 @@ import { requireStoredModel, resolveStoredModel, tokenizerForModel } from '../pi
 import { SafetensorsFile } from '../tensor/safetensors.ts';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { checkAggregatorsMatch, loadAggregatorSet, STUDIO_AGGREGATOR_MANIFEST, type AggregatorSet } from './aggregator-set.ts';
-import { ContributionRecorder } from './contribution-recorder.ts';
-import { cachedGraphRunner, EnsembleDenoiser } from './ensemble-denoiser.ts';
+import { ContributionRecorder, recordedSteps } from './contribution-recorder.ts';
+import { cachedGraphRunner, EnsembleDenoiser, type WeightMaps } from './ensemble-denoiser.ts';
 import { pointName } from './lock-step-graph.ts';
 import { buildLockStepGraph, buildOutputAverageGraph, type Expert } from './lock-step-graph.ts';
 import { magicFusionPhase, magicFusionStep, type MagicFusionSettings } from './magic-fusion.ts';
@@ -270,10 +270,15 @@ export async function resolveRecipe(target: { readonly recipe: unknown; readonly
   const graph = compiledRecipeGraph(context.home, recipe, manifests, context.signal);
   const textEncoders = manifests.map((manifest) => storedModelFiles(context.home, manifest).textEncoder);
   const recorder = recipe.method === 'afa' ? new ContributionRecorder(manifests.map((m) => ({ modelId: m.id, name: m.name }))) : undefined;
-  const weightMaps = recorder && {
+  // The maps of the recorded steps only (at most MAX_RECORDED_STEPS per image): on a GPU the others stay there.
+  let lastRecorded = Infinity;
+  const weightMaps: WeightMaps | undefined = recorder && {
     outputs: fullResolutionPoints(parseUnetConfig(manifests[0]!.configs.unet)).map((index) => `weights_${pointName(index)}`),
+    wants: (step: StepContext) => recordedSteps(step.total).has(step.index),
     listener: (step: StepContext, maps: Readonly<Record<string, Tensor<'float32'>>>) => {
-      if (step.index === 0) recorder.reset();
+      // A step at or before the last one recorded: the next image of the batch.
+      if (step.index <= lastRecorded) recorder.reset();
+      lastRecorded = step.index;
       recorder.record(step.index, step.total, Object.values(maps));
     },
   };

@@ -9,6 +9,7 @@ import { UserError } from '../../app/common/errors.ts';
 import { studioPaths } from '../../app/common/paths.ts';
 import { importCheckpoint, type ImportedModel } from '../../app/checkpoints/import-checkpoint.ts';
 import { importAggregators } from '../../app/ensemble/import-aggregators.ts';
+import { recordedSteps } from '../../app/ensemble/contribution-recorder.ts';
 import { resolveRecipe } from '../../app/ensemble/recipe-target.ts';
 import { MBW_BLOCKS } from '../../app/ensemble/recipe.ts';
 import { createSampler } from '../../app/pipeline/create-sampler.ts';
@@ -95,6 +96,29 @@ describe('recipe targets', () => {
     }
     const { target: plain } = await generate({ name: 'Features maps', method: 'feature-average', members: members(3) });
     assert.equal(plain.imageExtras?.(), undefined);
+  });
+
+  it('fetches the weight maps only at the recorded steps, and each image of a batch gets its own', async () => {
+    const target = await resolveRecipe({ recipe: { name: 'AFA maps', method: 'afa', members: members(3), aggregatorId } }, { home, runtime, signal: new AbortController().signal });
+    // Count the graph calls that ask for more than ε (a wrapper around the denoiser's graph runner).
+    const denoiser = target.denoiser as unknown as { graph: { run: (feeds: unknown, outputs: readonly string[]) => Promise<unknown> } };
+    const run = denoiser.graph.run;
+    const fetched: number[] = [];
+    let call = 0;
+    denoiser.graph = { ...denoiser.graph, run: (feeds, outputs) => (outputs.length > 1 && fetched.push(call), call++, run(feeds, outputs)) };
+    const maps: string[] = [];
+    for (const seed of [42, 43]) {
+      call = 0;
+      const scheduler = createSampler({ sampler: 'ddim', steps: 12, eta: 0 });
+      await generateImage(target.denoiser, target.decoder, { prompt: 'a lighthouse', negativePrompt: '', width: 64, height: 64, guidance: 7.5, seed, scheduler });
+      const map = JSON.parse(String(target.imageExtras?.()?.contributions)) as { steps: { step: number; dominant: string }[] };
+      // 12 steps record 10 of them (recordedSteps): only those steps copy the maps out.
+      assert.deepEqual(map.steps.map((s) => s.step), [...recordedSteps(12)].sort((a, b) => a - b));
+      maps.push(JSON.stringify(map.steps));
+    }
+    const recorded = [...recordedSteps(12)].sort((a, b) => a - b);
+    assert.deepEqual(fetched, [...recorded, ...recorded]);
+    assert.notEqual(maps[0], maps[1], 'the second image recorded its own maps, not the first one\'s');
   });
 
   it('compiles a lock-step recipe once and links the experts\' weights instead of copying them', async () => {

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { importCheckpoint } from '../../app/checkpoints/import-checkpoint.ts';
 import { resolveRecipe } from '../../app/ensemble/recipe-target.ts';
 import type { ResolvedTarget } from '../../app/pipeline/generation-target.ts';
-import { goldenExpertFolders } from '../ensemble/golden-experts.ts';
+import { importAggregators } from '../../app/ensemble/import-aggregators.ts';
+import { goldenAfaDir, goldenExpertFolders } from '../ensemble/golden-experts.ts';
 import { createModelRuntime, type ModelRuntime } from '../../app/pipeline/model-runtime.ts';
 import { resolveStoredModel } from '../../app/pipeline/stored-model-target.ts';
 import { generateImage, type ImageResult } from '../../app/pipeline/text-to-image.ts';
@@ -28,8 +29,12 @@ export const PREVIEW_EVERY = 2;
 
 export interface SamplerReport {
   readonly sampler: SchedulerName;
-  /** 'model': the tiny model alone; 'feature-average': the three tiny experts' lock-step recipe (one compiled graph). */
-  readonly target: 'model' | 'feature-average';
+  /** 'model': the tiny model alone; 'afa': the three golden experts' AFA recipe (one compiled lock-step graph). */
+  readonly target: 'model' | 'afa';
+  /** AFA: the largest difference of the members' shares in the contribution maps, WebGPU vs CPU. */
+  readonly maxShareDiff?: number;
+  /** AFA: the steps the contribution maps recorded. */
+  readonly recordedSteps?: readonly number[];
   /** Largest per-channel difference of the 8-bit images, WebGPU (device loop) vs CPU. */
   readonly maxPixelDiff: number;
   /** The same for the WebGPU host loop (the old path) vs CPU. */
@@ -53,9 +58,9 @@ function maxDiff(a: Uint8Array, b: Uint8Array): number {
 async function main(): Promise<void> {
   // --host-loop: also the WebGPU host loop (latents back on the host every step), for the before/after count.
   const withHostLoop = process.argv.includes('--host-loop');
-  // --feature-average: the three golden experts' feature-average recipe instead of the single model. (An
-  // AFA recipe records each step's weight maps for the image's contribution stats, so it keeps the host loop.)
-  const ensemble = process.argv.includes('--feature-average');
+  // --afa: the three golden experts' AFA recipe (with the golden aggregators) instead of the single model;
+  // its contribution maps come back at the recorded steps only.
+  const ensemble = process.argv.includes('--afa');
   const samplers = process.argv.slice(2).filter((arg) => !arg.startsWith('--')) as SchedulerName[];
   const webgpu = (await probeBackends()).find((info) => info.backend === 'webgpu');
   if (!webgpu?.available) {
@@ -69,7 +74,8 @@ async function main(): Promise<void> {
     if (ensemble) {
       const experts = [];
       for (const folder of goldenExpertFolders(home)) experts.push((await importCheckpoint(folder, { home })).manifest);
-      const recipe = { name: 'Features', method: 'feature-average', members: experts.map((expert) => ({ modelId: expert.id })) };
+      const aggregatorId = importAggregators(goldenAfaDir, experts, { home }).id;
+      const recipe = { name: 'AFA', method: 'afa', members: experts.map((expert) => ({ modelId: expert.id })), aggregatorId };
       resolve = (runtime) => resolveRecipe({ recipe }, { home, runtime, signal });
     } else {
       const { manifest } = await importCheckpoint(TINY_FOLDER, { home });
@@ -86,7 +92,9 @@ async function main(): Promise<void> {
         { prompt: 'a red circle on a blue background', negativePrompt: 'blurry', width: SIZE, height: SIZE, guidance: 7.5, seed: 1234, scheduler },
         { previewEvery: PREVIEW_EVERY, onProgress: () => {}, deviceResident, transfers: runtime.transfers },
       );
-      return { result, seconds: (performance.now() - start) / 1000 };
+      const extras = target.imageExtras?.()?.contributions;
+      const contributions = typeof extras === 'string' ? (JSON.parse(extras) as { steps: { step: number; shares: number[] }[] }) : undefined;
+      return { result, seconds: (performance.now() - start) / 1000, contributions };
     };
     const cpu = createModelRuntime({ sessionOptions: { backend: 'cpu', intraOpThreads: 1 } });
     const gpu = createModelRuntime({ sessionOptions: { backend: 'webgpu', intraOpThreads: 1 }, onFallback: (message) => process.stderr.write(`${message}\n`) });
@@ -98,8 +106,14 @@ async function main(): Promise<void> {
       if (gpu.backend !== 'webgpu') throw new Error('the WebGPU runtime fell back to the CPU');
       reports.push({
         sampler,
-        target: ensemble ? 'feature-average' : 'model',
+        target: ensemble ? 'afa' : 'model',
         maxPixelDiff: maxDiff(device.result.rgb.rgb, reference.result.rgb.rgb),
+        ...(device.contributions && reference.contributions
+          ? {
+              recordedSteps: device.contributions.steps.map((s) => s.step),
+              maxShareDiff: Math.max(...device.contributions.steps.flatMap((s, i) => s.shares.map((share, k) => Math.abs(share - (reference.contributions!.steps[i]?.shares[k] ?? Infinity))))),
+            }
+          : {}),
         device: device.result.transfers!,
         ...(hostLoop ? { hostLoopMaxPixelDiff: maxDiff(hostLoop.result.rgb.rgb, reference.result.rgb.rgb), hostLoop: hostLoop.result.transfers! } : {}),
         leftOnDevice: await deviceTensorCount(),
