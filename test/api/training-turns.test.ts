@@ -115,7 +115,7 @@ test('a generation enqueued during a training run runs between its steps, and th
   assert.ok(result(interrupted.id).equals(result(alone.id)), 'the interrupted run\'s aggregators are bit-identical');
 });
 
-test('a generation enqueued while a run prepares goes between its preparation\'s units, and the run ends as if left alone', async () => {
+test('a generation enqueued while a run compiles waits for the compile, then goes before the first step; the run ends as if left alone', async () => {
   if (!aloneRun) {
     const alone = await services.training.start({ memberModelIds: modelIds, dataPath: data, settings, name: 'alone' });
     aloneRun = await ended(alone.id);
@@ -129,14 +129,14 @@ test('a generation enqueued while a run prepares goes between its preparation\'s
       if (event.runId !== runId) return;
       if (event.kind === 'prepare') {
         timeline.push(`prepare ${event.phase}`);
-        // The first sign of the run's preparation (its encoders are loaded; the dataset is next).
-        if (!enqueued) {
+        // Said just before the compile asks for its turn: the generation arrives while the compile runs.
+        if (event.phase === 'compile' && !enqueued) {
           enqueued = true;
           void services.generation.enqueue(request());
         }
       }
       if (event.kind === 'step') timeline.push(`step ${event.step}`);
-      if (event.kind === 'turn') timeline.push(event.yielded ? `yield while ${event.preparing ?? `step ${event.step}`}` : `resume ${event.preparing ?? `at ${event.step}`}`);
+      if (event.kind === 'turn') timeline.push(event.yielded ? `yield at ${event.step}` : `resume at ${event.step}`);
     }),
     services.generation.onDidProgress((event) => {
       if (event.phase === 'waiting') {
@@ -147,26 +147,24 @@ test('a generation enqueued while a run prepares goes between its preparation\'s
     services.generation.onDidFinish(() => timeline.push('generation done')),
     services.generation.onDidFail((event) => timeline.push(`generation failed: ${event.error.message}`)),
   ];
-  const run = await services.training.start({ memberModelIds: modelIds, dataPath: data, settings, name: 'interrupted while preparing' });
+  const run = await services.training.start({ memberModelIds: modelIds, dataPath: data, settings, name: 'interrupted while compiling' });
   runId = run.id;
   const info = await ended(run.id);
   for (const off of offs) off();
   console.log(timeline.filter((entry, i) => entry !== timeline[i - 1]).join(' → '));
   assert.equal(info.status, 'done', info.error ?? '');
 
+  const waited = timeline.indexOf('generation waits');
   const computing = timeline.findIndex((entry) => /^generation (load|encode|denoise|decode)$/.test(entry));
   const finished = timeline.indexOf('generation done');
-  const yielded = timeline.findIndex((entry) => entry.startsWith('yield while'));
-  const resumed = timeline.findIndex((entry) => entry.startsWith('resume'));
-  const firstStep = timeline.findIndex((entry) => entry.startsWith('step'));
-  assert.ok(computing >= 0 && finished > computing, 'the generation computed and finished');
-  // Between its units (reading its cached dataset) the run does not hold the engine: the generation may
-  // start then. Its next unit waits for the generation to end.
-  assert.ok(yielded >= 0 && yielded < finished, 'the run yielded to the generation');
-  assert.match(timeline[yielded]!, /^yield while (Encoding the dataset|Compiling the training graph)$/, 'it yielded while preparing, and said what it prepares');
-  assert.ok(finished < firstStep, 'the generation ended before the run\'s first step');
+  const yielded = timeline.indexOf('yield at 0');
+  const resumed = timeline.indexOf('resume at 0');
+  const firstStep = timeline.indexOf('step 1');
+  assert.ok(waited >= 0 && waited < computing, 'the generation waited before it computed');
+  assert.equal(waitingFor, 'Compiling the training graph', 'and said what the run was doing');
+  assert.ok(yielded >= 0 && yielded < computing, 'the compile done, the run yielded before its first step');
+  assert.ok(computing >= 0 && finished > computing && finished < firstStep, 'the generation computed and ended before the first step');
   assert.ok(resumed > finished, 'the run went on after the generation');
-  if (timeline.includes('generation waits')) assert.match(waitingFor ?? '', /^(Encoding the dataset|Compiling the training graph)$/);
   assert.deepEqual(info.metrics.map((m) => m.loss), aloneRun.metrics.map((m) => m.loss));
   assert.ok(result(run.id).equals(result(aloneRun.id)), 'its aggregators are bit-identical to the run left alone');
 });
