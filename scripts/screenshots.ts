@@ -214,6 +214,26 @@ try {
   await page.getByRole('region', { name: 'Training runs' }).getByText('done', { exact: true }).waitFor();
   await page.getByRole('img', { name: 'Loss chart' }).waitFor();
   await shoot('train');
+
+  // Training and generating at once: a longer run is paused while a generation runs (the engine takes
+  // turns), and says so on the Train screen; it goes on by itself once the generation is done.
+  const longer = await services.training.start({
+    memberModelIds: experts,
+    dataPath: dataset,
+    name: 'Demo experts, a longer run',
+    settings: { resolution: 64, steps: 400, batchSize: 4, microBatch: 4, lr: 1e-3, seed: 13, validationShare: 0.17, validationEvery: 100, checkpointEvery: 100, aggregatorSize: { hiddenSize: 32, numAttentionHeads: 4, numLayers: 2 } },
+  });
+  await new Promise<void>((resolveStep) => {
+    const off = services.training.onDidProgress((event) => {
+      if (event.runId === longer.id && event.kind === 'step' && event.step >= 3) (off(), resolveStep());
+    });
+  });
+  await services.generation.enqueue({ ...settings, steps: 500, prompt: seen[3]!, recipe: { recipeId: demo.id }, seed: 7 });
+  await page.getByText(/^Paused at step \d+\/400 while 1 generation runs/).waitFor({ timeout: 120_000 });
+  await page.getByRole('region', { name: 'Training runs' }).getByText('Demo experts, a longer run').first().click();
+  await shoot('train-paused');
+  for (const job of await services.generation.queue()) await services.generation.cancel({ jobId: job.id });
+  await services.training.cancel({ id: longer.id });
 } finally {
   await studio.close();
 }
