@@ -17,3 +17,12 @@ export interface JobControl {
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: Progress) => void;
 }
+
+/**
+ * Runs one unit of a job's work when it may (a training run's turns on the engine: it waits while
+ * generations run, and rejects with a CancelledError when the job is paused meanwhile).
+ */
+export type WorkUnit = <T>(work: () => Promise<T>) => Promise<T>;
+
+/** The WorkUnit of a job that owns its process: every unit runs at once. */
+export const atOnce: WorkUnit = (work) => work();

@@ -17,12 +17,13 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CancelledError, isCancelled, UserError } from '../common/errors.ts';
-import type { Progress } from '../common/progress.ts';
+import { atOnce, type Progress, type WorkUnit } from '../common/progress.ts';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import type { AggregatorSet, ExpertIdentity, StudioAggregatorManifest } from '../ensemble/aggregator-set.ts';
 import { STUDIO_AGGREGATOR_MANIFEST, STUDIO_AGGREGATOR_WEIGHTS } from '../ensemble/aggregator-set.ts';
 import type { Expert } from '../ensemble/lock-step-graph.ts';
 import type { LatentDecoder } from '../pipeline/denoiser.ts';
+import type { TrainingTurn } from '../pipeline/engine-turns.ts';
 import { writeSafetensors } from '../tensor/safetensors.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { SessionOptions } from '../runtime/onnx-runtime.ts';
@@ -116,14 +117,15 @@ export interface AfaTrainingJobOptions {
   readonly beforeCheckpointCommit?: (temporaryDir: string) => void;
 }
 
-/** Where the run is when it asks for a turn: its step, or what it prepares (step and total 0). */
-export interface TrainingTurnPosition {
-  readonly step: number;
-  readonly totalSteps: number;
-  readonly preparing?: string;
-}
+/** Where the run is when it asks for a turn (EngineTurns adds which run): its step, or what it prepares. */
+export type TrainingTurnPosition = Omit<TrainingTurn, 'runId' | 'name'>;
 
 export type TrainingTurnRunner = <T>(at: TrainingTurnPosition, work: () => Promise<T>) => Promise<T>;
+
+/** The unit of a run's preparation step `what` (step and total 0): in the run's turns, else at once. */
+export function preparationUnit(turn: TrainingTurnRunner | undefined, what: string): WorkUnit {
+  return turn ? (work) => turn({ step: 0, totalSteps: 0, preparing: what }, work) : atOnce;
+}
 
 export interface AfaTrainingResult {
   readonly steps: number;
@@ -265,7 +267,7 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
   const random = new TrainingRandom(settings.seed);
 
   // Preparation works in turns too: a generation enqueued meanwhile goes between its units.
-  const preparing = <T>(what: string, work: () => Promise<T>): Promise<T> => (options.turn ? options.turn({ step: 0, totalSteps: 0, preparing: what }, work) : work());
+  const preparing = (what: string): WorkUnit => preparationUnit(options.turn, what);
 
   // The dataset through the encoders (cached on disk), then the seeded split.
   const cropRandom = new TrainingRandom(settings.seed);
@@ -281,7 +283,7 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
     maxFailedShare: settings.maxFailedShare,
     signal,
     onProgress: (progress) => emit({ kind: 'prepare', progress }),
-    unit: (work) => preparing('Encoding the dataset', work),
+    unit: preparing('Encoding the dataset'),
   });
   const { train, validation } = splitValidation(cached.examples, settings.validationShare, (n) => random.permutation(RANDOM_PURPOSES.validation, 0, n));
   if (train.length === 0) throw new UserError('invalid-argument', 'No image is left for training after the validation split.', 'Add images or lower the validation share.');
@@ -319,11 +321,11 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
   let runFile: RunFile = { format: 'afa-studio-training-run', settings, experts: options.expertIdentities, dataset: options.dataset.root, reference, samples: samplePlan, ...chosen };
   if (!existing || existing.samples === undefined || existing.microBatch !== runFile.microBatch) writeRunFile(runDir, runFile);
   if (reference === null && validationSet.length > 0 && !options.skipReference) {
-    reference = await referenceLosses(options.experts, validationSet, join(runDir, 'scratch', 'reference'), { session: options.session, signal, onProgress: (progress) => emit({ kind: 'prepare', progress }), unit: (work) => preparing('Validating the members alone', work) });
+    reference = await referenceLosses(options.experts, validationSet, join(runDir, 'scratch', 'reference'), { session: options.session, signal, onProgress: (progress) => emit({ kind: 'prepare', progress }), unit: preparing('Validating the members alone') });
     runFile = { ...runFile, reference };
     writeRunFile(runDir, runFile);
   }
-  const sampler = samplePlan && options.sampleDecoder && validationSet.length > 0 ? await preparing('Preparing the sample images', () => createSampler(options, samplePlan, options.sampleDecoder!, cached)) : undefined;
+  const sampler = samplePlan && options.sampleDecoder && validationSet.length > 0 ? await preparing('Preparing the sample images')(() => createSampler(options, samplePlan, options.sampleDecoder!, cached)) : undefined;
 
   const scratch = join(runDir, 'scratch', 'graph');
   if (session) {
@@ -332,7 +334,7 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
     emit({ kind: 'prepare', progress: { phase: 'compile', done: 0, total: 1, message: 'Compiling the training graph' } });
     rmSync(scratch, { recursive: true, force: true });
     mkdirSync(scratch, { recursive: true });
-    session = await preparing('Compiling the training graph', () => TrainingSession.create(plan!.graph, { dir: scratch, session: options.session, signal }));
+    session = await preparing('Compiling the training graph')(() => TrainingSession.create(plan!.graph, { dir: scratch, session: options.session, signal }));
   }
   const owned = session !== options.trainingSession;
   try {

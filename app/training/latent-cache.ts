@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { throwIfCancelled, UserError } from '../common/errors.ts';
-import type { JobControl } from '../common/progress.ts';
+import { atOnce, type JobControl, type WorkUnit } from '../common/progress.ts';
 import { SafetensorsFile, writeSafetensors } from '../tensor/safetensors.ts';
 import { ImageTooSmallError, loadTrainingImage, type CropMode } from '../datasets/load-training-image.ts';
 import type { DatasetItem } from '../datasets/image-dataset.ts';
@@ -50,7 +50,7 @@ export interface CacheOptions extends JobControl {
   /** The run refuses when more than this share of the images is corrupt or unreadable (default 0.1). */
   readonly maxFailedShare?: number;
   /** Runs each encoding (one image, one caption) when it may (a training run's turns); default at once. */
-  readonly unit?: <T>(work: () => Promise<T>) => Promise<T>;
+  readonly unit?: WorkUnit;
 }
 
 function sha256(...parts: (string | Uint8Array)[]): string {
@@ -89,7 +89,7 @@ export async function cacheDataset(items: readonly DatasetItem[], encoders: Trai
   const upscaled: string[] = [];
   let encodedImages = 0;
   let encodedCaptions = 0;
-  const unit = options.unit ?? (<T>(work: () => Promise<T>) => work());
+  const unit = options.unit ?? atOnce;
 
   const caption = async (text: string): Promise<string> => {
     const key = captionKey(text);

@@ -24,7 +24,7 @@ import { scanImageDataset, type ImageDataset } from '../datasets/image-dataset.t
 import { describeHistorySelection, historyDataset, resolveHistorySelection, type HistorySelection } from '../datasets/history-dataset.ts';
 import { createModelRuntime } from '../pipeline/model-runtime.ts';
 import { VaeLatentDecoder } from '../pipeline/model-denoiser.ts';
-import { runAfaTrainingJob, type AfaTrainingJobOptions, type AfaTrainingResult, type TrainingEvent } from './afa-training-job.ts';
+import { preparationUnit, runAfaTrainingJob, type AfaTrainingJobOptions, type AfaTrainingResult, type TrainingEvent } from './afa-training-job.ts';
 import { listCheckpoints } from './training-checkpoint.ts';
 import { listSamples, type StepSamples } from './validation-samples.ts';
 import { newAggregatorSet } from './new-aggregator-set.ts';
@@ -176,7 +176,7 @@ export async function runTraining(home: string, runId: string, options: RunTrain
     const pending: TrainingMetric[] = [];
     let encoders: Awaited<ReturnType<typeof loadEncoders>> | undefined;
     try {
-      encoders = await (options.turn ? options.turn({ step: 0, totalSteps: 0, preparing: 'Loading the encoders' }, loadEncoders) : loadEncoders());
+      encoders = await preparationUnit(options.turn, 'Loading the encoders')(loadEncoders);
       const prediction = manifests[0]!.prediction === 'v_prediction' ? 'v_prediction' : 'epsilon';
       const result = await runAfaTrainingJob({
         runDir,

@@ -11,7 +11,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { throwIfCancelled } from '../common/errors.ts';
-import type { JobControl } from '../common/progress.ts';
+import { atOnce, type JobControl, type WorkUnit } from '../common/progress.ts';
 import { buildLockStepGraph, type Expert } from '../ensemble/lock-step-graph.ts';
 import { saveModel } from '../onnx/serialize.ts';
 import { ModelSession, type SessionOptions } from '../runtime/onnx-runtime.ts';
@@ -41,9 +41,9 @@ export async function referenceLosses(
   experts: readonly Expert[],
   batches: readonly TrainingBatch[],
   scratch: string,
-  options: { readonly session?: SessionOptions; readonly unit?: <T>(work: () => Promise<T>) => Promise<T> } & JobControl = {},
+  options: { readonly session?: SessionOptions; readonly unit?: WorkUnit } & JobControl = {},
 ): Promise<ReferenceLosses> {
-  const unit = options.unit ?? (<T>(work: () => Promise<T>) => work());
+  const unit = options.unit ?? atOnce;
   const K = experts.length;
   const fusions: (readonly number[] | undefined)[] = [...Array.from({ length: K }, (_, k) => Array.from({ length: K }, (_, j) => (j === k ? 1 : 0))), undefined];
   const losses: number[] = [];

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { GenerationRequest, TrainingRunInfo } from '../../app/api/contract.ts';
+import type { GenerationProgress, GenerationRequest, TrainingRunInfo, Unsubscribe } from '../../app/api/contract.ts';
 import { createStudioServices, type StudioServices } from '../../app/api/services.ts';
 import { trainingRunDir } from '../../app/training/studio-training.ts';
 import { scratchDir } from '../ensemble/golden-experts.ts';
@@ -50,6 +50,23 @@ function ended(runId: string): Promise<TrainingRunInfo> {
   });
 }
 
+/**
+ * Puts every generation event on `timeline` ('generation waits', 'generation <phase>', '… done',
+ * '… failed: <message>'); `onWait` hears the training run a waiting generation names. The unsubscribers.
+ */
+function recordGenerations(timeline: string[], onWait: (training: GenerationProgress['training']) => void): Unsubscribe[] {
+  return [
+    services.generation.onDidProgress((event) => {
+      if (event.phase === 'waiting') {
+        onWait(event.training);
+        timeline.push('generation waits');
+      } else timeline.push(`generation ${event.phase}`);
+    }),
+    services.generation.onDidFinish(() => timeline.push('generation done')),
+    services.generation.onDidFail((event) => timeline.push(`generation failed: ${event.error.message}`)),
+  ];
+}
+
 function result(runId: string): Buffer {
   return readFileSync(join(trainingRunDir(home, runId), 'aggregators', 'aggregators.safetensors'));
 }
@@ -82,14 +99,7 @@ test('a generation enqueued during a training run runs between its steps, and th
       }
       if (event.kind === 'turn') timeline.push(event.yielded ? `yield at ${event.step} for ${event.generations}` : `resume at ${event.step}`);
     }),
-    services.generation.onDidProgress((event) => {
-      if (event.phase === 'waiting') {
-        waitingFor = event.training ? { name: event.training.name, step: event.training.step } : undefined;
-        timeline.push('generation waits');
-      } else timeline.push(`generation ${event.phase}`);
-    }),
-    services.generation.onDidFinish(() => timeline.push('generation done')),
-    services.generation.onDidFail((event) => timeline.push(`generation failed: ${event.error.message}`)),
+    ...recordGenerations(timeline, (training) => (waitingFor = training ? { name: training.name, step: training.step } : undefined)),
   ];
   const interrupted = await services.training.start({ memberModelIds: modelIds, dataPath: data, settings, name: 'interrupted' });
   runId = interrupted.id;
@@ -138,14 +148,7 @@ test('a generation enqueued while a run compiles waits for the compile, then goe
       if (event.kind === 'step') timeline.push(`step ${event.step}`);
       if (event.kind === 'turn') timeline.push(event.yielded ? `yield at ${event.step}` : `resume at ${event.step}`);
     }),
-    services.generation.onDidProgress((event) => {
-      if (event.phase === 'waiting') {
-        waitingFor = event.training?.preparing;
-        timeline.push('generation waits');
-      } else timeline.push(`generation ${event.phase}`);
-    }),
-    services.generation.onDidFinish(() => timeline.push('generation done')),
-    services.generation.onDidFail((event) => timeline.push(`generation failed: ${event.error.message}`)),
+    ...recordGenerations(timeline, (training) => (waitingFor = training?.preparing)),
   ];
   const run = await services.training.start({ memberModelIds: modelIds, dataPath: data, settings, name: 'interrupted while compiling' });
   runId = run.id;
