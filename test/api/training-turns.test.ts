@@ -15,6 +15,9 @@ import { scratchDir } from '../ensemble/golden-experts.ts';
 import { writeGeneratedDataset } from '../datasets/generated-dataset.ts';
 import { importTinyExperts } from './tiny-experts.ts';
 
+/** A run or a generation that never ends (a turn nobody gives back) fails the test instead of hanging it. */
+const DEADLINE_MS = 10 * 60_000;
+
 let home: string;
 /** The run left alone, which the interrupted ones must end bit-identical to. */
 let aloneRun: TrainingRunInfo | undefined;
@@ -71,7 +74,7 @@ function result(runId: string): Buffer {
   return readFileSync(join(trainingRunDir(home, runId), 'aggregators', 'aggregators.safetensors'));
 }
 
-test('a generation enqueued during a training run runs between its steps, and the run ends as if left alone', async () => {
+test('a generation enqueued during a training run runs between its steps, and the run ends as if left alone', { timeout: DEADLINE_MS }, async () => {
   // The engine exists before the runs (its provider chosen), so an enqueue during a run registers at once.
   await new Promise<void>((resolve, reject) => {
     services.generation.onDidFinish(() => resolve());
@@ -125,7 +128,7 @@ test('a generation enqueued during a training run runs between its steps, and th
   assert.ok(result(interrupted.id).equals(result(alone.id)), 'the interrupted run\'s aggregators are bit-identical');
 });
 
-test('a generation enqueued while a run compiles waits for the compile, then goes before the first step; the run ends as if left alone', async () => {
+test('a generation enqueued while a run compiles waits for the compile, then goes before the first step; the run ends as if left alone', { timeout: DEADLINE_MS }, async () => {
   if (!aloneRun) {
     const alone = await services.training.start({ memberModelIds: modelIds, dataPath: data, settings, name: 'alone' });
     aloneRun = await ended(alone.id);
