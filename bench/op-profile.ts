@@ -3,7 +3,7 @@
 // a training graph a node belongs to (forward, backward, recomputed forward: app/autodiff/backward.ts
 // names backward nodes `backward/…` and recomputed copies `…/recompute<i>/…`). Runs before
 // `skipRuns` (warm-up) are left out; times are per run.
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export interface OpTime {
@@ -47,6 +47,9 @@ export function readOpProfile(prefix: string, skipRuns: number, remove = true): 
   if (files.length === 0) throw new Error(`No onnxruntime profile ${prefix}_*.json was written.`);
   const file = join(dir, files[files.length - 1]!);
   const events = JSON.parse(readFileSync(file, 'utf8')) as TraceEvent[];
+  // AFA_BENCH_KEEP_PROFILES=<folder> keeps a copy of each raw profile there (per-node times, for a closer look).
+  const keep = process.env.AFA_BENCH_KEEP_PROFILES;
+  if (keep) cpSync(file, join(keep, `${stem}.json`));
   if (remove) for (const name of files) rmSync(join(dir, name), { force: true });
   return summarise(events, skipRuns);
 }

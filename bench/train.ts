@@ -138,6 +138,10 @@ interface Measurement {
   readonly optimizerSeconds: number[];
   /** This process's CPU seconds (user + system) per timed step. */
   readonly cpuSeconds: number;
+  /** Of which in the kernel (mostly page faults on fresh memory). */
+  readonly systemSeconds: number;
+  /** Minor page faults per timed step. */
+  readonly pageFaults: number;
   readonly foreignLoad?: number;
   readonly profile?: OpProfile;
 }
@@ -179,6 +183,7 @@ async function measure(s: Scale, dir: string, mode: Mode): Promise<Measurement> 
   const steps: number[] = [];
   const optimizerSeconds: number[] = [];
   const [busyBefore, ownBefore, wallBefore] = [machineBusySeconds(), process.cpuUsage(), performance.now()];
+  const faultsBefore = process.resourceUsage().minorPageFault;
   const runs = RUNS ?? s.runs;
   for (let run = 0; run < runs; run++) {
     const begin = performance.now();
@@ -191,7 +196,9 @@ async function measure(s: Scale, dir: string, mode: Mode): Promise<Measurement> 
   await session.release();
   const foreignLoad = Number.isNaN(busy) ? undefined : Math.max(0, busy - (used.user + used.system) / 1e6) / (wall * availableParallelism());
   const cpuSeconds = (used.user + used.system) / 1e6 / runs;
-  return { sessionSeconds, peakRssBytes: peak, steps, optimizerSeconds, cpuSeconds, foreignLoad, ...(profile ? { profile: readOpProfile(profile, 1) } : {}) };
+  const systemSeconds = used.system / 1e6 / runs;
+  const pageFaults = (process.resourceUsage().minorPageFault - faultsBefore) / runs;
+  return { sessionSeconds, peakRssBytes: peak, steps, optimizerSeconds, cpuSeconds, systemSeconds, pageFaults, foreignLoad, ...(profile ? { profile: readOpProfile(profile, 1) } : {}) };
 }
 
 const MARKER = 'BENCH-TRAIN ';
@@ -236,6 +243,8 @@ async function benchScale(key: string): Promise<BenchResult[]> {
         { name: label(`${name}: session creation`), value: m.sessionSeconds, unit: 's' },
         { name: label(`${name}: step (median of ${m.steps.length})`), value: step, unit: 's' },
         { name: label(`${name}: CPU time per step (this process)`), value: m.cpuSeconds, unit: 's' },
+        { name: label(`${name}: of which system time`), value: m.systemSeconds, unit: 's' },
+        { name: label(`${name}: minor page faults per step`), value: m.pageFaults, unit: 'faults' },
         { name: label(`${name}: peak RSS`), value: m.peakRssBytes / 1e9, unit: 'GB' },
         { name: label(`${name}: peak RSS / experts' weights`), value: m.peakRssBytes / prepared.expertBytes, unit: 'ratio', ...(mode === 'points' && key === 'sd15' ? { target: '≤ 1.5', pass: m.peakRssBytes <= 1.5 * prepared.expertBytes } : {}) },
       );

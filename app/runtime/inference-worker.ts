@@ -45,9 +45,42 @@ async function handle(request: InferenceRequest): Promise<unknown> {
   }
 }
 
+/**
+ * The buffers a run's outputs own outright, to move to the main thread instead of copying them: fresh
+ * output tensors that nothing here keeps (a training step's gradients are as large as the trainable
+ * parameters; a copy of them cost a pass over fresh memory, page faults included, at every step).
+ * Views into a shared pool (onnxruntime-node hands out small outputs as slices) stay copies.
+ */
+function ownedBuffers(request: InferenceRequest, value: unknown): ArrayBuffer[] {
+  if (request.op !== 'run' && request.op !== 'download') return [];
+  const tensors = request.op === 'download' ? [value] : Object.values(value as Record<string, unknown>);
+  const buffers = new Set<ArrayBuffer>();
+  for (const tensor of tensors) {
+    const data = (tensor as { data?: unknown } | undefined)?.data;
+    if (!ArrayBuffer.isView(data) || !(data.buffer instanceof ArrayBuffer)) continue;
+    if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.byteLength >= MOVE_BYTES) buffers.add(data.buffer);
+  }
+  return [...buffers];
+}
+
+/** Outputs smaller than this are copied (a copy is cheaper than the bookkeeping). */
+const MOVE_BYTES = 64 * 1024;
+
+function reply(message: InferenceRequest & { id: number }, value: unknown): void {
+  const answer = { id: message.id, ok: true, value } satisfies InferenceReply;
+  const buffers = ownedBuffers(message, value);
+  if (buffers.length === 0) return port!.postMessage(answer);
+  try {
+    port!.postMessage(answer, buffers);
+  } catch {
+    // A buffer that cannot be detached (memory onnxruntime-node owns): copy them all instead.
+    port!.postMessage(answer);
+  }
+}
+
 port.on('message', (message: InferenceRequest & { id: number }) => {
   handle(message).then(
-    (value) => port.postMessage({ id: message.id, ok: true, value } satisfies InferenceReply),
+    (value) => reply(message, value),
     (error: unknown) => {
       const failure = error instanceof Error ? error : new Error(String(error));
       const extra = failure as { code?: unknown; hint?: unknown };

@@ -101,6 +101,14 @@ export interface SessionOptions {
    * (bench/ensemble.ts, 256²): peak RSS 11.23 GB unpacked vs 11.20 GB packed, steps 4.70 s vs 4.38 s.
    */
   readonly prepackWeights?: boolean;
+  /**
+   * Plan every intermediate of a run into one block (onnxruntime's memory pattern); default true. That
+   * block is allocated for each run and freed after it, so a graph whose intermediates are large and
+   * long-lived (a training step keeps its forward activations for the backward: ~1.5 GB for 3 SD1.5
+   * experts at 256²) touches that much fresh memory at every step; without the pattern the CPU arena
+   * serves each tensor and keeps its chunks between runs. Measured by `npm run bench -- train`.
+   */
+  readonly memoryPattern?: boolean;
   /** ORT session config entries (onnxruntime_session_options_config_keys.h), e.g. { 'session.set_denormal_as_zero': '1' }. */
   readonly config?: Readonly<Record<string, string>>;
   /**
@@ -285,7 +293,7 @@ export class LocalSession {
       executionMode: (options.interOpThreads ?? 1) > 1 ? 'parallel' : 'sequential',
       graphOptimizationLevel: options.optimization ?? 'all',
       enableCpuMemArena: true,
-      enableMemPattern: true,
+      enableMemPattern: options.memoryPattern ?? true,
       // Warnings such as "Some nodes were not assigned to the preferred execution providers" (shape ops
       // run on the CPU by design) would reach the user's terminal at every GPU session: see runtime-log.ts.
       logSeverityLevel: ortLogSeverity(),

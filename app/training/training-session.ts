@@ -32,9 +32,10 @@ export interface StepResult {
  * and ConvTranspose the same filter, MatMul and FusedMatMul the same folded linear weight). onnxruntime's
  * weight prepacking and its NCHWc layout pass ('all') each make a private copy per kernel, so forward and
  * backward would hold two or three copies of every frozen weight: 3 SD1.5 experts (10.3 GB) did not fit
- * in 24 GB. Without them, one copy serves both directions.
+ * in 24 GB. Without them, one copy serves both directions. No memory pattern: a step's kept activations
+ * would be fresh memory at every step (SessionOptions.memoryPattern).
  */
-export const TRAINING_SESSION_DEFAULTS: SessionOptions = Object.freeze({ optimization: 'extended', prepackWeights: false });
+export const TRAINING_SESSION_DEFAULTS: SessionOptions = Object.freeze({ optimization: 'extended', prepackWeights: false, memoryPattern: false });
 
 export class TrainingSession {
   private constructor(
