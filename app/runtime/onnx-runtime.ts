@@ -261,6 +261,13 @@ export class LocalSession {
   readonly source: SessionSource;
   private readonly inputs: readonly InputSpec[];
   private session: ort.InferenceSession | undefined;
+  /**
+   * Feeds that arrive in shared memory (a SharedArrayBuffer reaches this thread without a copy: a
+   * training step's parameters, sent at every step), copied into a buffer per input kept for the
+   * session's life: onnxruntime-node takes no shared memory, and a fresh copy per run would cost the
+   * same pass plus the page faults of new memory.
+   */
+  private readonly staging = new Map<string, Tensor['data']>();
 
   private constructor(modelPath: string, backend: Backend, session: ort.InferenceSession, source: SessionSource) {
     this.modelPath = modelPath;
@@ -340,7 +347,7 @@ export class LocalSession {
       throw new UserError('invalid-argument', `Unknown outputs ${unknown.map((n) => `'${n}'`).join(', ')} for ${this.modelPath}.`, `The model's outputs are: ${this.outputNames.join(', ')}.`);
     }
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = isDeviceTensor(tensor) ? deviceTensors.get(tensor, name) : toOrtTensor(tensor, name);
+    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = isDeviceTensor(tensor) ? deviceTensors.get(tensor, name) : toOrtTensor(this.staged(name, tensor), name);
     let results: ort.InferenceSession.ReturnType;
     try {
       results = await session.run(ortFeeds, [...wanted]);
@@ -387,11 +394,24 @@ export class LocalSession {
   async release(): Promise<void> {
     const session = this.session;
     this.session = undefined;
+    this.staging.clear();
     await session?.release();
   }
 
   get released(): boolean {
     return this.session === undefined;
+  }
+
+  /** `tensor` itself, or a copy in this input's staging buffer when its data is in shared memory. */
+  private staged(name: string, tensor: Tensor): Tensor {
+    if (!(tensor.data.buffer instanceof SharedArrayBuffer)) return tensor;
+    let buffer = this.staging.get(name);
+    if (!buffer || buffer.constructor !== tensor.data.constructor || buffer.length !== tensor.data.length) {
+      buffer = new (tensor.data.constructor as new (length: number) => Tensor['data'])(tensor.data.length);
+      this.staging.set(name, buffer);
+    }
+    (buffer as Float32Array).set(tensor.data as Float32Array);
+    return { ...tensor, data: buffer } as Tensor;
   }
 }
 

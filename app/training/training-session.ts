@@ -37,6 +37,19 @@ export interface StepResult {
  */
 export const TRAINING_SESSION_DEFAULTS: SessionOptions = Object.freeze({ optimization: 'extended', prepackWeights: false, memoryPattern: false });
 
+/**
+ * A copy of a parameter's values in shared memory. Every step feeds all the trainable parameters to the
+ * inference thread (45 M floats for 25 SD1.5 aggregators); a SharedArrayBuffer goes there without the
+ * structured clone's two copies into fresh memory (~0.5 s per step for 2 SD1.5 experts, bench train),
+ * and the session copies it once into a buffer it keeps (LocalSession). The optimizer updates it in
+ * place between steps, never during one.
+ */
+export function sharedParameter(values: Float32Array): Float32Array {
+  const shared = new Float32Array(new SharedArrayBuffer(values.byteLength));
+  shared.set(values);
+  return shared;
+}
+
 export class TrainingSession {
   private constructor(
     readonly session: ModelSession,
@@ -57,7 +70,7 @@ export class TrainingSession {
       if (tensor.dtype !== 'float32') {
         throw new UserError('unsupported', `Trainable weight '${parameter.value.name}' is stored as ${tensor.dtype}; training keeps float32 weights.`, 'Convert the weights to float32 before training.');
       }
-      parameters.set(parameter.value.name, Float32Array.from(tensor.data as Float32Array));
+      parameters.set(parameter.value.name, sharedParameter(tensor.data as Float32Array));
       shapes.set(parameter.value.name, parameter.source.shape);
     }
     const name = built.graph.name;
