@@ -150,6 +150,41 @@ describe('ModelSession.run', () => {
     assert.equal((results[0].data as Float32Array)[0], 11);
   });
 
+  it('feeds in shared memory reach the inference thread and each run sees their current values', async () => {
+    const session = await ModelSession.create(modelPath, { intraOpThreads: 1, memoryPattern: false });
+    try {
+      const latents = new Float32Array(new SharedArrayBuffer(256 * 4)).fill(2);
+      // Not float32(): it copies into an ordinary array.
+      const feeds = { latents: { dtype: 'float32' as const, shape: [1, 4, 8, 8], data: latents }, timestep: int64([1], [5]), context: float32([1, 77, 16], new Float32Array(77 * 16).fill(1)) };
+      const plain = await session.run({ ...feeds, latents: float32([1, 4, 8, 8], new Float32Array(256).fill(2)) });
+      assert.deepEqual(await session.run(feeds), plain);
+      // Changed in place between runs (as the optimizer changes parameters): the next run reads the new values.
+      latents.fill(3);
+      const changed = await session.run(feeds);
+      assert.equal((changed.sum.data as Float32Array)[0], 16);
+      assert.equal((changed.total.data as Float32Array)[0], 768);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('large outputs come back whole from the inference thread, a fresh buffer per run', async () => {
+    const session = await ModelSession.create(modelPath, { intraOpThreads: 1 });
+    try {
+      // 80 × 4 × 8 × 8 floats = 80 KB: moved rather than copied.
+      const batch = 80;
+      const feeds = (value: number) => ({ latents: float32([batch, 4, 8, 8], new Float32Array(batch * 256).fill(value)), timestep: int64([1], [2]), context: float32([batch, 77, 16], new Float32Array(batch * 77 * 16)) });
+      const first = (await session.run(feeds(1))).sum;
+      const second = (await session.run(feeds(2))).sum;
+      assert.equal(first.data.length, batch * 256);
+      assert.ok((first.data as Float32Array).every((v) => v === 2));
+      assert.ok((second.data as Float32Array).every((v) => v === 4));
+      assert.notEqual(first.data.buffer, second.data.buffer);
+    } finally {
+      await session.release();
+    }
+  });
+
   it('refuses to run after release, and releasing twice is harmless', async () => {
     const session = await createSession(modelPath, { intraOpThreads: 1, optimization: 'basic', config: { 'session.disable_prepacking': '1' } });
     await session.release();
