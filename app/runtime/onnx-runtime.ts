@@ -15,6 +15,7 @@ import { encodeModel } from '../onnx/model-proto.ts';
 import { identity } from '../onnx/ops.ts';
 import { DEVICE_RESIDENT_BACKENDS, isDeviceTensor, type DeviceTensor, type Feed, type TransferCounter } from './device-tensor.ts';
 import { inferenceThread, type SessionDescription } from './inference-thread.ts';
+import { INSTALL_VULKAN_LOADER, MISSING_VULKAN_LOADER, vulkanLoaderFound } from './vulkan-loader.ts';
 import { withExplicitAttention } from './explicit-attention.ts';
 import { buildOptimizedModel, discardOptimizedModel, findOptimizedModel, optimizedModelKey, OPTIMIZED_WEIGHTS_FILE } from './optimized-models.ts';
 import { ortLogSeverity, runtimeLog } from './runtime-log.ts';
@@ -291,6 +292,11 @@ export class LocalSession {
         `The '${backend}' execution provider is not available: ${info?.reason ?? 'unknown provider.'}`,
         `Available here: ${available.join(', ')}.`,
       );
+    }
+    // Asked for by name (Settings, --backend) on Linux without the loader: say so before Dawn prints it.
+    // An EngineError, as onnxruntime's own failure would be, so a job still falls back to the CPU.
+    if (backend === 'webgpu' && !vulkanLoaderFound()) {
+      throw new EngineError(`The 'webgpu' execution provider has no usable device: ${MISSING_VULKAN_LOADER}. ${INSTALL_VULKAN_LOADER}`);
     }
     if (!existsSync(modelPath)) throw new UserError('not-found', `Model file ${modelPath} does not exist.`);
     const sessionOptions: ort.InferenceSession.SessionOptions = {
