@@ -2,15 +2,11 @@
 // compiled with; a provider can still find no device (WebGPU without a GPU adapter, CUDA without a
 // driver). The probe opens a one-node model on each listed provider once per process and reports the
 // failure as the reason, so Settings never offers a provider that would fail at the first generation.
-// WebGPU on Linux without a Vulkan loader is reported without opening a session (vulkan-loader.ts).
+// WebGPU on Linux without a Vulkan loader fails without a session being opened (trySessionOn).
 import { Graph } from '../onnx/graph.ts';
 import { encodeModel } from '../onnx/model-proto.ts';
 import { identity } from '../onnx/ops.ts';
 import { listBackends, trySessionOn, type BackendInfo } from './onnx-runtime.ts';
-import { INSTALL_VULKAN_LOADER, MISSING_VULKAN_LOADER, vulkanLoaderFound } from './vulkan-loader.ts';
-
-/** WebGPU's reason when Linux has no Vulkan loader: found without opening a session (vulkan-loader.ts). */
-export const NO_VULKAN_REASON = `No usable device: ${MISSING_VULKAN_LOADER}. ${INSTALL_VULKAN_LOADER}`;
 
 let probed: Promise<BackendInfo[]> | undefined;
 
@@ -27,10 +23,6 @@ export function probeBackends(): Promise<BackendInfo[]> {
     for (const info of listBackends()) {
       if (!info.available || info.backend === 'cpu') {
         results.push(info);
-        continue;
-      }
-      if (info.backend === 'webgpu' && !vulkanLoaderFound()) {
-        results.push({ backend: info.backend, available: false, reason: NO_VULKAN_REASON });
         continue;
       }
       const failure = await trySessionOn(info.backend, model);

@@ -15,7 +15,7 @@ import { encodeModel } from '../onnx/model-proto.ts';
 import { identity } from '../onnx/ops.ts';
 import { DEVICE_RESIDENT_BACKENDS, isDeviceTensor, type DeviceTensor, type Feed, type TransferCounter } from './device-tensor.ts';
 import { inferenceThread, type SessionDescription } from './inference-thread.ts';
-import { INSTALL_VULKAN_LOADER, MISSING_VULKAN_LOADER, vulkanLoaderFound } from './vulkan-loader.ts';
+import { NO_VULKAN_LOADER, vulkanLoaderFound } from './vulkan-loader.ts';
 import { withExplicitAttention } from './explicit-attention.ts';
 import { buildOptimizedModel, discardOptimizedModel, findOptimizedModel, optimizedModelKey, OPTIMIZED_WEIGHTS_FILE } from './optimized-models.ts';
 import { ortLogSeverity, runtimeLog } from './runtime-log.ts';
@@ -68,11 +68,22 @@ export function listBackends(): BackendInfo[] {
 }
 
 /**
+ * Why `backend` can have no device here, known without opening a session, or undefined. Opening one
+ * would tell too, but WebGPU on Linux without a Vulkan loader first makes Dawn print to the process's
+ * stderr, which the engine log cannot catch (vulkan-loader.ts).
+ */
+function missingDevice(backend: Backend): string | undefined {
+  return backend === 'webgpu' && !vulkanLoaderFound() ? NO_VULKAN_LOADER : undefined;
+}
+
+/**
  * Tries to open `modelBytes` (a tiny model) on `backend` and run nothing: the message of the failure, or
  * undefined when the provider works on this machine. Providers that are compiled in may still find no
  * device (WebGPU without a GPU adapter, CUDA without a driver); only trying tells.
  */
 export async function trySessionOn(backend: Backend, modelBytes: Uint8Array): Promise<string | undefined> {
+  const missing = missingDevice(backend);
+  if (missing !== undefined) return missing;
   try {
     const session = await ort.InferenceSession.create(modelBytes, { executionProviders: [backend], graphOptimizationLevel: 'disabled', logSeverityLevel: ortLogSeverity() });
     await session.release();
@@ -293,11 +304,9 @@ export class LocalSession {
         `Available here: ${available.join(', ')}.`,
       );
     }
-    // Asked for by name (Settings, --backend) on Linux without the loader: say so before Dawn prints it.
     // An EngineError, as onnxruntime's own failure would be, so a job still falls back to the CPU.
-    if (backend === 'webgpu' && !vulkanLoaderFound()) {
-      throw new EngineError(`The 'webgpu' execution provider has no usable device: ${MISSING_VULKAN_LOADER}. ${INSTALL_VULKAN_LOADER}`);
-    }
+    const missing = missingDevice(backend);
+    if (missing !== undefined) throw new EngineError(`The '${backend}' execution provider has no usable device: ${missing}`);
     if (!existsSync(modelPath)) throw new UserError('not-found', `Model file ${modelPath} does not exist.`);
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [backend],

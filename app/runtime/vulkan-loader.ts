@@ -12,9 +12,8 @@ import { join } from 'node:path';
 
 export const VULKAN_LOADER = 'libvulkan.so.1';
 
-/** What is missing and what to install, for errors and the probe's reason. */
-export const MISSING_VULKAN_LOADER = `the Vulkan loader (${VULKAN_LOADER}) is not installed`;
-export const INSTALL_VULKAN_LOADER = "Install your distribution's Vulkan loader (Debian and Ubuntu: libvulkan1) and your GPU's Vulkan driver.";
+/** What is missing and what to install: the probe's reason and a WebGPU session's error end with it. */
+export const NO_VULKAN_LOADER = `the Vulkan loader (${VULKAN_LOADER}) is not installed. Install your distribution's Vulkan loader (Debian and Ubuntu: libvulkan1) and your GPU's Vulkan driver.`;
 
 export interface LoaderSearch {
   readonly env?: NodeJS.ProcessEnv;
@@ -33,8 +32,19 @@ function systemDirs(arch: string): string[] {
   return [...(triplet ? [`/lib/${triplet}`, `/usr/lib/${triplet}`] : []), '/lib64', '/usr/lib64', '/lib', '/usr/lib'];
 }
 
-/** True where WebGPU has a Vulkan loader to open: always off Linux (Dawn uses D3D12 or Metal there). */
-export function vulkanLoaderFound(search: LoaderSearch = {}): boolean {
+/** This process's answer: the dynamic loader reads LD_LIBRARY_PATH once, at start, so it cannot change. */
+let foundHere: boolean | undefined;
+
+/**
+ * True where WebGPU has a Vulkan loader to open: always off Linux (Dawn uses D3D12 or Metal there).
+ * Without `search`, this process's answer, looked up once.
+ */
+export function vulkanLoaderFound(search?: LoaderSearch): boolean {
+  if (search === undefined) return (foundHere ??= searchLoader({}));
+  return searchLoader(search);
+}
+
+function searchLoader(search: LoaderSearch): boolean {
   const platform = search.platform ?? process.platform;
   if (platform !== 'linux') return true;
   const env = search.env ?? process.env;

@@ -3,9 +3,9 @@ import { platform } from 'node:os';
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { NO_VULKAN_REASON, probeBackends } from '../../app/runtime/backend-probe.ts';
+import { probeBackends } from '../../app/runtime/backend-probe.ts';
 import { listBackends, type BackendInfo } from '../../app/runtime/onnx-runtime.ts';
-import { vulkanLoaderFound } from '../../app/runtime/vulkan-loader.ts';
+import { NO_VULKAN_LOADER, vulkanLoaderFound } from '../../app/runtime/vulkan-loader.ts';
 
 test('the probe keeps what the build lacks, opens a model on every listed provider, and says why one fails', async () => {
   const probed = await probeBackends();
@@ -32,7 +32,7 @@ test('on Linux without a Vulkan loader, WebGPU says what to install, in the prob
   const { probed, sessionError } = JSON.parse(child.stdout) as { probed: BackendInfo[]; sessionError?: string };
   const webgpu = probed.find((info) => info.backend === 'webgpu');
   if (webgpu) {
-    assert.deepEqual(webgpu, { backend: 'webgpu', available: false, reason: NO_VULKAN_REASON });
+    assert.deepEqual(webgpu, { backend: 'webgpu', available: false, reason: `No usable device: ${NO_VULKAN_LOADER}` });
     // Asked for by name: an engine error (a job falls back to the CPU) that says what to install.
     assert.match(sessionError ?? '', /^EngineError: The 'webgpu' execution provider has no usable device: the Vulkan loader \(libvulkan\.so\.1\) is not installed\. Install .*libvulkan1/);
   }
