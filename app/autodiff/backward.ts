@@ -17,11 +17,22 @@
 // entries are therefore tied to the gradient arriving at that segment (entry + 0·dy[0], one scalar),
 // which both orders the recomputation after the later segments' backward and makes it a distinct
 // computation.
+//
+// Filter copies (a speed–memory trade, BackwardOptions.filterCopyBytes): the input gradient of a
+// stride-1 convolution is itself a convolution of dY with the filter transposed (input ↔ output
+// channels) and flipped in space. onnxruntime's CPU ConvTranspose runs 1.3–2.1× slower than its Conv of
+// the same size (a GEMM into a k²-times larger column buffer, then a single-threaded col2im), so for
+// frozen filters the backward convolves with a channel-swapped copy instead, a Transpose of the weight
+// that onnxruntime computes once at load (constant folding); the spatial flip moves to the activations
+// (dX = flip(Conv(flip(dY), Wᵀ)), two cheap Slices), because a flipped weight would be a second folded
+// intermediate the size of the filter, held until folding ends (measured: +1 filter at peak). Each copy
+// costs the filter's bytes, so the budget goes to the convolutions with the most work per filter byte
+// (the most output positions) first.
 import { UserError } from '../common/errors.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { Graph, Node, Value } from '../onnx/graph.ts';
 import { byteLengthOf, describeNode } from '../onnx/graph.ts';
-import { add, expand, mul, reshape, shape as shapeOf, slice } from '../onnx/ops.ts';
+import { add, expand, mul, reshape, shape as shapeOf, slice, transpose } from '../onnx/ops.ts';
 import { GRADIENT_RULES, isDifferentiable, ruleKey, type GradientContext } from './gradient-rules.ts';
 
 export interface BackwardOptions {
@@ -32,6 +43,11 @@ export interface BackwardOptions {
   readonly checkpoints?: readonly Value[];
   /** ∂L/∂loss; default 1 (of the loss's shape). */
   readonly seed?: Value;
+  /**
+   * Bytes the backward pass may spend on channel-swapped copies of frozen convolution filters (see above);
+   * default 0: every input gradient of a convolution is a ConvTranspose of the filter as stored.
+   */
+  readonly filterCopyBytes?: number;
 }
 
 export interface BackwardResult {
@@ -57,6 +73,9 @@ export interface BackwardStats {
    * segment's backward holds on top of the kept values while it runs (static shapes only).
    */
   readonly workingBytes: number;
+  /** Bytes of the filter copies the backward reads (BackwardOptions.filterCopyBytes), and how many convolutions use them. */
+  readonly filterCopyBytes: number;
+  readonly convolutionsOnCopies: number;
 }
 
 interface Producer {
@@ -88,6 +107,19 @@ export function appendBackward(g: Graph, loss: Value, wrt: readonly Value[], opt
     value !== undefined && isDifferentiable(value) && dependsOnWrt.has(value.name) && reachesLoss.has(value.name);
 
   const recompute = new Recomputation(g, nodes, producers, options.checkpoints ?? []);
+  const copied = chooseFilterCopies(nodes, options.filterCopyBytes ?? 0, (value) => onPath(value), (value) => !dependsOnWrt.has(value.name) && !recompute.isDynamic(value.name));
+  const swappedValues = new Map<string, Value>();
+  const swappedFilter = (node: Node): Value | undefined => {
+    if (!copied.nodes.has(node.name)) return undefined;
+    const filter = node.inputs[1]!;
+    let value = swappedValues.get(filter.name);
+    if (!value) {
+      const rank = filter.shape!.length;
+      value = g.scope(`filter_copy.${filter.name.replaceAll('/', '.')}`, () => transpose(g, filter, Array.from({ length: rank }, (_, i) => (i === 0 ? 1 : i === 1 ? 0 : i))));
+      swappedValues.set(filter.name, value);
+    }
+    return value;
+  };
   const gradients = new Map<string, Value>();
   const accumulate = (value: Value, gradient: Value) => {
     const existing = gradients.get(value.name);
@@ -122,6 +154,7 @@ export function appendBackward(g: Graph, loss: Value, wrt: readonly Value[], opt
         output: (index) => view(node.outputs[index]!),
         constant: (value) => (value ? constants.get(value.name) : undefined),
         producer: (value) => (value ? producers.get(value.name)?.node : undefined),
+        swappedFilter: () => swappedFilter(node),
       };
       const inputGradients = g.scope(node.name.replaceAll('/', '.'), () => rule(context));
       node.inputs.forEach((input, index) => {
@@ -151,7 +184,62 @@ export function appendBackward(g: Graph, loss: Value, wrt: readonly Value[], opt
     const value = g.value(name);
     if (value?.shape?.every((dim) => typeof dim === 'number')) keptBytes += byteLengthOf(value.dtype, value.shape as number[]);
   }
-  return { gradients: result, stats: { visited, recomputed: recompute.recomputedNodes, segments: recompute.segmentCount, keptBytes, workingBytes: recompute.largestSegmentBytes() } };
+  return { gradients: result, stats: { visited, recomputed: recompute.recomputedNodes, segments: recompute.segmentCount, keptBytes, workingBytes: recompute.largestSegmentBytes(), filterCopyBytes: copied.bytes, convolutionsOnCopies: copied.nodes.size } };
+}
+
+/**
+ * The convolutions whose input gradient reads a filter copy: stride 1, no dilation, one group, a
+ * spatial kernel (1×1 ones use MatMul), a frozen filter of static shape, an input on the gradient path.
+ * Ranked by output positions (work per filter byte), then by name; a filter shared by several
+ * convolutions is paid once.
+ */
+function chooseFilterCopies(
+  nodes: readonly Node[],
+  budgetBytes: number,
+  onPath: (value: Value | undefined) => boolean,
+  frozen: (value: Value) => boolean,
+): { readonly nodes: ReadonlySet<string>; readonly bytes: number } {
+  const chosen = new Set<string>();
+  if (!(budgetBytes > 0)) return { nodes: chosen, bytes: 0 };
+  const candidates: { node: Node; positions: number; filter: Value; bytes: number }[] = [];
+  for (const node of nodes) {
+    if (node.op !== 'Conv' || (node.domain ?? '') !== '') continue;
+    const [x, filter] = node.inputs;
+    const output = node.outputs[0]!;
+    if (!x || !filter || !onPath(x) || !frozen(filter)) continue;
+    const fs = staticShape(filter);
+    const ys = staticShape(output);
+    if (!fs || !ys || fs.length < 3) continue;
+    const spatial = fs.length - 2;
+    const ints = (name: string, fallback: number): readonly number[] => {
+      const attr = node.attrs[name];
+      return attr && attr.type === 'ints' ? attr.value : new Array<number>(name === 'pads' ? 2 * spatial : spatial).fill(fallback);
+    };
+    const group = node.attrs.group;
+    const autoPad = node.attrs.auto_pad;
+    if ((group && group.type === 'int' && group.value !== 1) || (autoPad && autoPad.type === 'string' && autoPad.value !== 'NOTSET')) continue;
+    if (ints('strides', 1).some((s) => s !== 1) || ints('dilations', 1).some((d) => d !== 1)) continue;
+    const kernel = fs.slice(2);
+    if (kernel.every((k) => k === 1)) continue;
+    const pads = ints('pads', 0);
+    if (pads.some((p, i) => p > kernel[i % spatial]! - 1)) continue;
+    candidates.push({ node, positions: ys.slice(2).reduce((a, b) => a * b, 1), filter, bytes: byteLengthOf(filter.dtype, fs) });
+  }
+  candidates.sort((a, b) => b.positions - a.positions || (a.node.name < b.node.name ? -1 : a.node.name > b.node.name ? 1 : 0));
+  const paid = new Set<string>();
+  let bytes = 0;
+  for (const candidate of candidates) {
+    const cost = paid.has(candidate.filter.name) ? 0 : candidate.bytes;
+    if (bytes + cost > budgetBytes) continue;
+    bytes += cost;
+    paid.add(candidate.filter.name);
+    chosen.add(candidate.node.name);
+  }
+  return { nodes: chosen, bytes };
+}
+
+function staticShape(value: Value): number[] | undefined {
+  return value.shape?.every((dim) => typeof dim === 'number') ? (value.shape as number[]) : undefined;
 }
 
 /** `x` broadcast to the shape of `like` (static when known, else read at run time). */

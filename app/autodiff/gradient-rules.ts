@@ -22,7 +22,10 @@
 //   ReduceSum  dx = expand(dy)       ReduceMean dx = expand(dy)/n   (n = elements reduced)
 //   MatMul     dx = unbroadcast(dy·wᵀ)                 dw = unbroadcast(xᵀ·dy)   (batched over leading axes)
 //   Gemm       y = α·A'·B' + β·C: the MatMul rule on A', B' (transposed back), dC = unbroadcast(β·dy)
-//   Conv       dx = ConvTranspose(dy, w) (same strides, pads, dilations; output_padding restores x's size)
+//   Conv       dx = ConvTranspose(dy, w) (same strides, pads, dilations; output_padding restores x's size),
+//              or for a frozen stride-1 filter the backward chose: dx = Conv(dy, w'), w' = w with input and
+//              output channels swapped and flipped in space, pads k − 1 − p, computed as
+//              reverse(Conv(reverse(dy), wᵀ)) with each axis's pads swapped (backward.ts, filter copies)
 //              dw = Conv(xᵀ, dyᵀ) with strides ↔ dilations swapped, cropped to the kernel (N ↔ C swapped:
 //              the batch becomes the reduction axis); 1×1 convolutions use MatMul for both.   db = Σ dy
 //   LayerNormalization / InstanceNormalization (normalised over the axes A, x̂ = (x − μ)/σ):
@@ -92,6 +95,11 @@ export interface GradientContext {
   constant(value: Value | undefined): Tensor | undefined;
   /** The forward node that produces a value, or undefined for inputs and initializers. */
   producer(value: Value | undefined): Node | undefined;
+  /**
+   * For a Conv the backward options chose (BackwardOptions.filterCopyBytes): its frozen filter with
+   * input and output channels swapped (a copy folded at load); otherwise undefined.
+   */
+  swappedFilter(): Value | undefined;
 }
 
 export type GradientRule = (context: GradientContext) => readonly (Value | undefined)[];
@@ -315,7 +323,18 @@ function convRule(ctx: GradientContext): (Value | undefined)[] {
       if (outputPadding.some((p, axis) => p < 0 || p >= Math.max(strides[axis]!, dilations[axis]!))) {
         unsupported(ctx, `Conv gradient: cannot restore the input size with output_padding [${outputPadding.join(', ')}].`);
       }
-      dx = convTranspose(g, dy, w, { strides, pads, dilations, outputPadding });
+      const swapped = ctx.swappedFilter();
+      if (swapped) {
+        // Stride 1: dx = Conv(dy, w') with w' the swapped filter reversed in space, pads k − 1 − p; the
+        // reversal moved onto the data (reverse dy, convolve, reverse back), which swaps each axis's pads.
+        const axes = Array.from({ length: spatial }, (_, i) => i + 2);
+        const reverse = (value: Value) => slice(g, value, axes.map(() => -1), axes.map(() => -Number.MAX_SAFE_INTEGER), axes, axes.map(() => -1));
+        const kernel = (i: number) => ws[(i % spatial) + 2]! - 1;
+        const flippedPads = pads.map((_, i) => kernel(i) - pads[i < spatial ? i + spatial : i - spatial]!);
+        dx = reverse(conv(g, reverse(dy), swapped, undefined, { pads: flippedPads }));
+      } else {
+        dx = convTranspose(g, dy, w, { strides, pads, dilations, outputPadding });
+      }
     }
   }
   const dw = ctx.needs(1) ? convWeightGradient(ctx, x, w, dy, strides, pads, dilations) : undefined;

@@ -15,7 +15,7 @@
 import type { Value } from '../onnx/graph.ts';
 import type { AggregatorSet } from '../ensemble/aggregator-set.ts';
 import { buildLockStepGraph, type Expert } from '../ensemble/lock-step-graph.ts';
-import { chooseRecompute, finishTrainingGraph, planTrainingStep, type Recompute, type RecomputeChoice, type TrainingGraph, type TrainingStepPlan } from './training-graph.ts';
+import { chooseRecompute, finishTrainingGraph, planTrainingStep, type FinishOptions, type Recompute, type RecomputeChoice, type TrainingGraph, type TrainingStepPlan } from './training-graph.ts';
 
 /** Aggregator i's weight `<name>` in the graph: `aggregatorNN.<name>` (lock-step-graph's namespace). */
 export const AGGREGATOR_PARAMETER = /^aggregator(\d\d)\.(.+)$/;
@@ -32,9 +32,9 @@ export function buildAfaTrainingGraph(
   experts: readonly Expert[],
   aggregators: AggregatorSet,
   shape: TrainingShape,
-  options: { readonly recompute?: RecomputeChoice; readonly memoryBudgetBytes?: number; readonly name?: string } = {},
+  options: AfaTrainingGraphOptions = {},
 ): TrainingGraph {
-  return chooseRecompute(options.recompute ?? 'none', (recompute) => buildWith(experts, aggregators, shape, recompute, options.name), options.memoryBudgetBytes);
+  return chooseRecompute(options.recompute ?? 'none', (recompute) => buildWith(experts, aggregators, shape, recompute, options), options.memoryBudgetBytes);
 }
 
 /**
@@ -45,13 +45,20 @@ export function planAfaTrainingStep(
   experts: readonly Expert[],
   aggregators: AggregatorSet,
   shape: Omit<TrainingShape, 'batch'> & { readonly batchSize: number; readonly microBatch?: number },
-  options: { readonly recompute?: RecomputeChoice; readonly memoryBudgetBytes?: number; readonly name?: string } = {},
+  options: AfaTrainingGraphOptions = {},
 ): TrainingStepPlan {
   const { batchSize, microBatch, ...size } = shape;
-  return planTrainingStep(options.recompute ?? 'none', batchSize, microBatch, (recompute, batch) => buildWith(experts, aggregators, { ...size, batch }, recompute, options.name), options.memoryBudgetBytes);
+  return planTrainingStep(options.recompute ?? 'none', batchSize, microBatch, (recompute, batch) => buildWith(experts, aggregators, { ...size, batch }, recompute, options), options.memoryBudgetBytes);
 }
 
-function buildWith(experts: readonly Expert[], aggregators: AggregatorSet, shape: TrainingShape, recompute: Recompute, name: string | undefined): TrainingGraph {
+export interface AfaTrainingGraphOptions extends FinishOptions {
+  readonly recompute?: RecomputeChoice;
+  readonly memoryBudgetBytes?: number;
+  readonly name?: string;
+}
+
+function buildWith(experts: readonly Expert[], aggregators: AggregatorSet, shape: TrainingShape, recompute: Recompute, options: AfaTrainingGraphOptions): TrainingGraph {
+  const name = options.name;
   const points: Value[] = [];
   const g = buildLockStepGraph(
     experts,
@@ -64,7 +71,7 @@ function buildWith(experts: readonly Expert[], aggregators: AggregatorSet, shape
     },
   );
   // The last point's output is the loss's input: recomputing its segment would gain nothing.
-  return finishTrainingGraph(g, points[points.length - 1]!, points.slice(0, -1), recompute);
+  return finishTrainingGraph(g, points[points.length - 1]!, points.slice(0, -1), recompute, options);
 }
 
 /** `aggregator07.res_block.conv1.weight` → `aggregators.7.res_block.conv1.weight` (the official Model.named_parameters()). */

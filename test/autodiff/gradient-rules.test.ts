@@ -3,7 +3,8 @@
 // broadcasting and the attribute variants the SD1.x, CLIP, VAE and aggregator graphs use.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Graph, Value } from '../../app/onnx/graph.ts';
+import { Graph as GraphClass, type Graph, type Value } from '../../app/onnx/graph.ts';
+import { appendBackward } from '../../app/autodiff/backward.ts';
 import {
   add, cast, concat, conv, cos, div, erf, exp, expand, gather, gelu, gemm, instanceNormalization, layerNorm, log, matMul, mul, neg,
   pow, reduceMean, reduceSum, relu, reshape, resizeNearest, sigmoid, sin, slice, softmax, split, sqrt, squeeze, sub, tanh, transpose,
@@ -70,6 +71,17 @@ rule('Conv', '3×3, stride 2, pad 1 (Downsample2D), odd input', (g, v) => conv(g
 rule('Conv', '1×1 with bias (proj_in, conv_in of aggregators)', (g, v) => conv(g, v.x!, v.w!, v.b!), [x([2, 6, 3, 5]), w([4, 6, 1, 1]), b([4])], F32);
 rule('Conv', '1×1 without bias (conv_out of aggregators)', (g, v) => conv(g, v.x!, v.w!), [x([2, 5, 3, 3]), w([3, 5, 1, 1])], F32);
 rule('Conv', '3×3 stride 2 without padding (VAE encoder downsample after Pad)', (g, v) => conv(g, v.x!, v.w!, v.b!, { strides: 2 }), [x([1, 2, 8, 7]), w([3, 2, 3, 3]), b([3])], F32);
+// Frozen filters the backward copies (BackwardOptions.filterCopyBytes): dx as a Conv of dy with the
+// transposed, spatially reversed filter instead of a ConvTranspose; uneven kernels and pads check the
+// flip's axes and the padding k − 1 − p.
+const frozenFilter = (g: Graph, shape: number[], seed: number): Value => {
+  let state = seed;
+  const data = Float32Array.from({ length: shape.reduce((a, c) => a * c, 1) }, () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5);
+  return g.constant(tensor('float32', shape, data));
+};
+const COPIED: CheckOptions = { ...F32, backward: () => ({ filterCopyBytes: Number.POSITIVE_INFINITY }) };
+rule('Conv', '3×3, pad 1, frozen filter: dx as a Conv on its copy', (g, v) => conv(g, v.x!, frozenFilter(g, [4, 3, 3, 3], 7), v.b!, { pads: 1 }), [x([2, 3, 7, 5]), b([4])], COPIED);
+rule('Conv', '3×2 kernel, pads [0, 1, 2, 0], frozen filter: dx as a Conv on its copy', (g, v) => conv(g, v.x!, frozenFilter(g, [2, 3, 3, 2], 11), undefined, { pads: [0, 1, 2, 0] }), [x([1, 3, 6, 5])], COPIED);
 rule('LayerNormalization', 'last axis, scale and bias', (g, v) => layerNorm(g, v.x!, v.w!, v.b!, { epsilon: 1e-5 }), [x([2, 3, 6]), w([6]), b([6])]);
 rule('InstanceNormalization', 'scale and bias per channel', (g, v) => instanceNormalization(g, v.x!, v.w!, v.b!, 1e-5), [x([2, 3, 4, 5]), w([3]), b([3])], F32);
 rule('InstanceNormalization', 'GroupNorm as built (groups of channels, per-channel affine)', (g, v) => groupNorm(g, v.x!, 2, v.w!, v.b!, 1e-6), [x([2, 4, 3, 5]), w([4]), b([4])], F32);
@@ -94,4 +106,23 @@ rule('Gather', 'embedding lookup with a repeated id', (g, v) => gather(g, v.x!, 
 test('every op of the table has a finite-difference test', () => {
   const missing = Object.keys(GRADIENT_RULES).filter((op) => !tested.has(op) && op !== 'Flatten');
   assert.deepEqual(missing, [], `rules without a test: ${missing.join(', ')}`);
+});
+
+test('filter copies: the budget goes to the convolutions with the most output positions; a shared filter is paid once', () => {
+  const g = new GraphClass('flip_budget');
+  const input = g.input('x', 'float32', [1, 4, 16, 16]);
+  const wide = frozenFilter(g, [4, 4, 3, 3], 3); // 576 bytes, used at 16×16 and again at 16×16
+  const narrow = frozenFilter(g, [4, 4, 3, 3], 5); // used at 8×8 (after a stride-2 conv)
+  const a = conv(g, input, wide, undefined, { pads: 1 });
+  const c = conv(g, a, wide, undefined, { pads: 1 });
+  const down = conv(g, c, frozenFilter(g, [4, 4, 3, 3], 9), undefined, { pads: 1, strides: 2 });
+  const d = conv(g, down, narrow, undefined, { pads: 1 });
+  const loss = reduceSum(g, d, [0, 1, 2, 3], false);
+  const { stats } = appendBackward(g, loss, [input], { filterCopyBytes: 4 * 4 * 9 * 4 });
+  // The 16×16 pair shares one copy; the 8×8 one has no room left; the stride-2 one never qualifies.
+  assert.equal(stats.convolutionsOnCopies, 2);
+  assert.equal(stats.filterCopyBytes, 576);
+  const backwardOps = g.nodes.filter((node) => node.name.startsWith('backward/')).map((node) => node.op);
+  assert.equal(backwardOps.filter((op) => op === 'ConvTranspose').length, 2, 'the 8×8 and the stride-2 convolutions keep ConvTranspose');
+  assert.equal(g.nodes.filter((node) => node.op === 'Transpose' && node.name.includes('filter_copy')).length, 1, 'one copy of the shared filter');
 });
