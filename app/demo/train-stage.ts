@@ -118,7 +118,7 @@ export async function runStage(options: {
       }
       if (settings.maxGradientNorm !== undefined) clipGlobalNorm(gradients, settings.maxGradientNorm);
       const lr = learningRateAt(schedule, step);
-      optimizer.update(session.parameters, gradients, lr);
+      await optimizer.updateInParallel(session.parameters, gradients, lr);
       step++;
       block.push(loss);
       if (block.length === settings.logEvery || step === settings.steps) {

@@ -15,6 +15,7 @@ import type { Tensor } from '../tensor/tensor.ts';
 import type { DeviceTensor, Feed } from './device-tensor.ts';
 import type { Backend } from './onnx-runtime.ts';
 import { runtimeLog } from './runtime-log.ts';
+import type { AdamWScalars, AdamWSlice } from '../optimizer/adamw-kernel.ts';
 
 /** What a session looks like from outside: its names, and where its graph came from. */
 export interface SessionDescription {
@@ -31,7 +32,9 @@ export type InferenceRequest =
   | { readonly op: 'upload'; readonly tensor: Tensor; readonly backend: Backend }
   | { readonly op: 'download'; readonly handle: DeviceTensor; readonly backend: Backend }
   | { readonly op: 'dispose'; readonly handles: readonly DeviceTensor[] }
-  | { readonly op: 'device-count' };
+  | { readonly op: 'device-count' }
+  // Part of an optimizer update over shared memory (AdamW.updateInParallel).
+  | { readonly op: 'adamw'; readonly slices: readonly AdamWSlice[]; readonly scalars: AdamWScalars };
 
 export interface ErrorData {
   readonly name: string;

@@ -4,6 +4,7 @@ import { parentPort } from 'node:worker_threads';
 import type { InferenceReply, InferenceRequest } from './inference-thread.ts';
 import { deviceTensorCountLocal, disposeLocal, downloadLocal, LocalSession, uploadLocal, type SessionOptions } from './onnx-runtime.ts';
 import { forwardRuntimeLog } from './runtime-log.ts';
+import { adamwSlice } from '../optimizer/adamw-kernel.ts';
 
 const port = parentPort;
 if (!port) throw new Error('inference-worker.ts runs as a worker thread (app/runtime/inference-thread.ts starts it).');
@@ -36,6 +37,9 @@ async function handle(request: InferenceRequest): Promise<unknown> {
       return undefined;
     case 'device-count':
       return deviceTensorCountLocal();
+    case 'adamw':
+      for (const slice of request.slices) adamwSlice(slice, request.scalars);
+      return undefined;
     case 'release': {
       const session = sessions.get(request.session);
       sessions.delete(request.session);

@@ -445,7 +445,7 @@ export async function runAfaTrainingJob(options: AfaTrainingJobOptions): Promise
       const norm = settings.maxGradNorm > 0 ? clipGlobalNorm(gradients, settings.maxGradNorm) : 0;
       if (!Number.isFinite(loss) || !Number.isFinite(norm)) throw new TrainingDivergedError(s + 1, lr, loss);
       const updateStarted = performance.now();
-      optimizer.update(session.parameters, gradients, lr);
+      await optimizer.updateInParallel(session.parameters, gradients, lr);
       stepSeconds += (performance.now() - updateStarted) / 1000;
       const smoothedLoss = state.smoothedLoss === null ? loss : SMOOTHING * state.smoothedLoss + (1 - SMOOTHING) * loss;
       state = { ...state, step: s + 1, smoothedLoss, train: [...state.train, { step: s + 1, loss, smoothedLoss, lr }] };

@@ -89,3 +89,50 @@ test('learning-rate schedules: constant, warm-up, linear and cosine decay', () =
   assert.ok(Math.abs(learningRateAt({ ...base, kind: 'linear' }, 35) - 7.5e-5) < 1e-12);
   assert.throws(() => learningRateAt({ kind: 'cosine', baseLr: 1, warmupSteps: 0 }, 3), /total step count/);
 });
+
+test('AdamW spread over two threads gives the one-thread result bit for bit, across a saved and loaded state', async () => {
+  const shapes: Record<string, number> = { big: 700_001, other: 600_003, local: 50_000 };
+  const make = () =>
+    new Map(Object.entries(shapes).map(([name, length], k) => {
+      const values = sequence(40 + k, length);
+      // 'local' stays outside shared memory (it never leaves this thread); the others are shared as TrainingSession keeps them.
+      if (name === 'local') return [name, values] as const;
+      const sharedValues = new Float32Array(new SharedArrayBuffer(values.byteLength));
+      sharedValues.set(values);
+      return [name, sharedValues] as const;
+    }));
+  const gradientsAt = (t: number) => new Map(Object.entries(shapes).map(([name, length], k) => [name, sequence(1000 * t + k, length)] as const));
+  const serial = make();
+  const serialOptimizer = new AdamW({ weightDecay: 0.01 });
+  for (let t = 1; t <= 5; t++) serialOptimizer.update(serial, gradientsAt(t), 1e-3 * t);
+
+  const dir = mkdtempSync(join(tmpdir(), 'afa-adamw-'));
+  try {
+    const parallel = make();
+    let optimizer = new AdamW({ weightDecay: 0.01 });
+    let elsewhere = 0;
+    for (let t = 1; t <= 5; t++) {
+      elsewhere += await optimizer.updateInParallel(parallel, gradientsAt(t), 1e-3 * t);
+      if (t === 3) {
+        // A checkpoint in the middle: the loaded moments are shared memory again.
+        const path = join(dir, 'optimizer.safetensors');
+        saveOptimizerState(path, optimizer.state(), new Map(Object.entries(shapes).map(([name, length]) => [name, [length]])));
+        optimizer = new AdamW({ weightDecay: 0.01 });
+        optimizer.load(loadOptimizerState(path));
+      }
+    }
+    // About half of the shared elements went to the inference thread at every step.
+    const sharedElements = shapes.big! + shapes.other!;
+    assert.ok(elsewhere > 5 * 0.45 * sharedElements && elsewhere < 5 * 0.6 * sharedElements, `elements updated elsewhere: ${elsewhere}`);
+    for (const name of Object.keys(shapes)) {
+      assert.ok(Buffer.from(parallel.get(name)!.buffer).equals(Buffer.from(serial.get(name)!.buffer)), `${name} differs`);
+    }
+    const [a, b] = [optimizer.state(), serialOptimizer.state()];
+    for (const name of Object.keys(shapes)) {
+      assert.ok(Buffer.from(a.exp_avg.get(name)!.buffer).equals(Buffer.from(b.exp_avg.get(name)!.buffer)), `exp_avg of ${name} differs`);
+      assert.ok(Buffer.from(a.exp_avg_sq.get(name)!.buffer).equals(Buffer.from(b.exp_avg_sq.get(name)!.buffer)), `exp_avg_sq of ${name} differs`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
