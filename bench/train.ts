@@ -111,6 +111,7 @@ interface Prepared {
   readonly aggregatorParameters: number;
   readonly nodes: Readonly<Record<Mode, number>>;
   readonly recomputedNodes: number;
+  readonly segments: { readonly recomputed: number; readonly kept: number };
   readonly keptBytes: Readonly<Record<Recompute, number>>;
   readonly filterCopies: { readonly bytes: number; readonly convolutions: number };
   readonly saveSeconds: number;
@@ -135,6 +136,7 @@ function prepare(s: Scale, dir: string): Prepared {
     aggregatorParameters: none.parameters.reduce((n, parameter) => n + sizeOf(parameter.source.shape), 0),
     nodes: { forward: forward.nodes.length, none: none.graph.nodes.length, points: points.graph.nodes.length, convtranspose: convTranspose.graph.nodes.length },
     recomputedNodes: points.stats.recomputed,
+    segments: { recomputed: points.stats.segments, kept: points.stats.keptSegments },
     keptBytes: { none: none.stats.keptBytes, points: points.stats.keptBytes },
     filterCopies: { bytes: none.stats.filterCopyBytes, convolutions: none.stats.convolutionsOnCopies },
     saveSeconds: (performance.now() - start) / 1000,
@@ -229,7 +231,7 @@ async function benchScale(key: string): Promise<BenchResult[]> {
       { name: label("experts' weights"), value: prepared.expertBytes / 1e9, unit: 'GB' },
       { name: label('weights file'), value: statSync(join(dir, 'train.weights')).size / 1e9, unit: 'GB' },
       { name: label('aggregator parameters'), value: prepared.aggregatorParameters, unit: 'parameters' },
-      { name: label('nodes forward / train / train+recompute'), value: prepared.nodes.points, unit: `nodes (${prepared.nodes.forward} / ${prepared.nodes.none} / ${prepared.nodes.points}; ${prepared.recomputedNodes} recomputed)` },
+      { name: label('nodes forward / train / train+recompute'), value: prepared.nodes.points, unit: `nodes (${prepared.nodes.forward} / ${prepared.nodes.none} / ${prepared.nodes.points}; ${prepared.recomputedNodes} recomputed in ${prepared.segments.recomputed} segments, ${prepared.segments.kept} segments kept)` },
     ];
     results.push(
       { name: label('activations kept for the backward, without / with recomputation'), value: prepared.keptBytes.none / 1e9, unit: `GB (${(prepared.keptBytes.points / 1e9).toFixed(3)} GB with)` },

@@ -14,6 +14,7 @@ import { loadAggregatorSet } from '../../app/ensemble/aggregator-set.ts';
 import type { Expert } from '../../app/ensemble/lock-step-graph.ts';
 import { buildAfaTrainingGraph } from '../../app/training/afa-training-graph.ts';
 import { buildUnetTrainingGraph } from '../../app/training/unet-training-graph.ts';
+import type { TrainingGraph } from '../../app/training/training-graph.ts';
 import { TrainingSession, type TrainingBatch } from '../../app/training/training-session.ts';
 import { AdamW } from '../../app/optimizer/adamw.ts';
 import type { Tensor } from '../../app/tensor/tensor.ts';
@@ -68,19 +69,29 @@ test('AFA: recomputing activations per aggregation point gives the gradients of 
       return first;
     },
   );
-  const built = buildAfaTrainingGraph(experts(), loadAggregatorSet(goldenAfaDir), shape, { recompute: 'points' });
-  assert.equal(built.stats.segments, 24, 'one recomputed segment per aggregation point but the last');
-  assert.ok(built.stats.recomputed > 1000, `recomputed ${built.stats.recomputed} nodes`);
-  const recomputed = await withSession(() => built, (session) => session.computeGradients(batch));
-  assert.equal(recomputed.loss, kept.loss);
-  let worst = 0;
-  for (const [name, gradient] of kept.gradients) {
-    const other = recomputed.gradients.get(name)!;
-    const largest = gradient.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    for (let i = 0; i < gradient.length; i++) worst = Math.max(worst, Math.abs(gradient[i]! - other[i]!) / Math.max(largest, 1e-30));
-  }
-  // The same kernels on the same values: equal up to onnxruntime fusing the copies differently (measured 0).
-  assert.ok(worst <= 1e-6, `recomputed gradients differ by ${worst} of the largest gradient`);
+  const compare = async (built: TrainingGraph, label: string) => {
+    const recomputed = await withSession(() => built, (session) => session.computeGradients(batch));
+    assert.equal(recomputed.loss, kept.loss, label);
+    let worst = 0;
+    for (const [name, gradient] of kept.gradients) {
+      const other = recomputed.gradients.get(name)!;
+      const largest = gradient.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      for (let i = 0; i < gradient.length; i++) worst = Math.max(worst, Math.abs(gradient[i]! - other[i]!) / Math.max(largest, 1e-30));
+    }
+    // The same kernels on the same values: equal up to onnxruntime fusing the copies differently (measured 0).
+    assert.ok(worst <= 1e-6, `${label}: recomputed gradients differ by ${worst} of the largest gradient`);
+  };
+  const every = buildAfaTrainingGraph(experts(), loadAggregatorSet(goldenAfaDir), shape, { recompute: 'points', recomputeKeepShare: 0 });
+  assert.equal(every.stats.segments, 24, 'one recomputed segment per aggregation point but the last');
+  assert.equal(every.stats.keptSegments, 0);
+  assert.ok(every.stats.recomputed > 1000, `recomputed ${every.stats.recomputed} nodes`);
+  await compare(every, 'every segment recomputed');
+  // The default keeps the segments with the most arithmetic per byte (the low-resolution points).
+  const some = buildAfaTrainingGraph(experts(), loadAggregatorSet(goldenAfaDir), shape, { recompute: 'points' });
+  assert.ok(some.stats.keptSegments > 0 && some.stats.segments > 0, `${some.stats.keptSegments} kept, ${some.stats.segments} recomputed`);
+  assert.equal(some.stats.segments + some.stats.keptSegments, 24);
+  assert.ok(some.stats.recomputed < every.stats.recomputed && some.stats.keptBytes > every.stats.keptBytes);
+  await compare(some, 'low-resolution segments kept');
 });
 
 test('a tiny U-Net trained from scratch on a fixed set of examples lowers its loss by more than 10×', async () => {
