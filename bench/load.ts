@@ -10,8 +10,10 @@
 // each phase's share (from onnxruntime's verbose log, whose timestamps are parsed; logging slows the
 // load, so the shares come from separate runs and the times from quiet ones). Then steps of the cached
 // session against the uncached one, in one process (the cached graph must not be slower): alternated for
-// the U-Net, one after the other for AFA (both AFA sessions would not fit in memory at once); CPU time
-// per step is the figure to trust on a busy machine. Last, the time from `enqueue` to the first step's
+// the U-Net, one after the other for AFA (both AFA sessions would not fit in memory at once), and
+// alternated again for an AFA graph of two experts (both fit: the fair comparison of AFA's graph, since
+// one after the other mixes in the machine's drift); CPU time per step is the figure to trust on a busy
+// machine. Last, the time from `enqueue` to the first step's
 // progress event through GenerationEngine (text encoder, U-Net or AFA graph, VAE decoder; cache built),
 // showing the 'load' phase.
 //
@@ -85,6 +87,13 @@ const MODELS = [
 ] as const;
 type MeasuredModel = (typeof MODELS)[number];
 
+/** The AFA graph of two experts, only for steps of its cached and uncached sessions, alternated. */
+const AFA_PAIR = { name: 'AFA (2 experts)', file: 'afa2.onnx', experts: 2 } as const;
+
+function expertsOf(file: string): number {
+  return file === AFA_PAIR.file ? AFA_PAIR.experts : MODELS.find((entry) => entry.file === file)!.experts;
+}
+
 function singleGraph(expert: Expert): Graph {
   const g = new Graph('unet');
   const { noisePred } = g.weightNamespace(expertNamespace(0), () => addUnet(g, expert.weights, expert.config));
@@ -103,6 +112,10 @@ function prepare(s: Scale, dir: string): Prepared {
   const graphs = [
     { graph: singleGraph(experts[0]!), modelFile: 'unet.onnx' },
     { graph: buildLockStepGraph(experts, { kind: 'aggregators', aggregators: syntheticAggregators(s.unet, s.aggregator, EXPERTS) }, { name: 'afa' }), modelFile: 'afa.onnx' },
+    {
+      graph: buildLockStepGraph(experts.slice(0, AFA_PAIR.experts), { kind: 'aggregators', aggregators: syntheticAggregators(s.unet, s.aggregator, AFA_PAIR.experts) }, { name: 'afa2' }),
+      modelFile: AFA_PAIR.file,
+    },
     { graph: componentGraphs({ kind: 'text-encoder', config: s.textEncoder, weights: new SyntheticWeights() }).get('text_encoder')!, modelFile: 'text_encoder.onnx' },
     { graph: componentGraphs({ kind: 'vae-decoder', config: s.vae, weights: new SyntheticWeights() }).get('vae_decoder')!, modelFile: 'vae_decoder.onnx' },
   ];
@@ -374,6 +387,14 @@ export async function benchLoad(): Promise<BenchResult[]> {
         { name: `${model.name}: generate → models loaded`, value: generate.loadSeconds, unit: 's' },
       );
     }
+    process.stderr.write(`  ${AFA_PAIR.name}: steps of the uncached and the cached session, alternated\n`);
+    const pair = child<{ before: LoadMeasurement; uncached: Timed; cached: Timed }>(['--compare', dir, AFA_PAIR.file, cache, String(s.steps), '1']).value;
+    const pairCpu = median(pair.cached.cpu) / median(pair.uncached.cpu);
+    const listed = (values: readonly number[]) => values.map((t) => t.toFixed(2)).join(', ');
+    results.push(
+      { name: `${AFA_PAIR.name}: step CPU time, uncached / cached session`, value: median(pair.uncached.cpu), unit: `s (${listed(pair.uncached.cpu)} / ${listed(pair.cached.cpu)})` },
+      { name: `${AFA_PAIR.name}: step cached / uncached, CPU time`, value: pairCpu, unit: 'ratio (alternated)', target: '≤ 1.05', pass: pairCpu <= 1.05 },
+    );
     return results;
   } finally {
     if (!process.env.AFA_BENCH_DIR) rmSync(dir, { recursive: true, force: true });
@@ -391,8 +412,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log(MARKER + JSON.stringify(await loadOnce(join(dir, file), { optimizedModels: cache })));
   } else if (at('--compare') > 0) {
     const [dir, file, cache, steps, alternate] = [arg('--compare', 1), arg('--compare', 2), arg('--compare', 3), Number(arg('--compare', 4)), arg('--compare', 5) === '1'];
-    const model = MODELS.find((entry) => entry.file === file)!;
-    console.log(MARKER + JSON.stringify(await compareSteps(scale(), join(dir, file), model.experts, cache, steps, alternate)));
+    console.log(MARKER + JSON.stringify(await compareSteps(scale(), join(dir, file), expertsOf(file), cache, steps, alternate)));
   } else if (at('--generate') > 0) {
     console.log(MARKER + JSON.stringify(await measureGenerate(scale(), arg('--generate', 1), MODELS[Number(arg('--generate', 2))]!, arg('--generate', 3))));
   } else {
