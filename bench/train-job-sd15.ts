@@ -11,7 +11,7 @@
 // run of 1 step and the measured run of 3 steps with a checkpoint after every step; the share at the
 // default interval (a checkpoint every 100 steps) is derived from the measured parts. No validation
 // split (its forward passes and sample images are validation time, not the loop's).
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchResult } from './bench-result.ts';
 import { syntheticAggregators, syntheticExpert } from './synthetic-ensemble.ts';
@@ -29,7 +29,8 @@ import type { TrainingEncoders } from '../app/training/training-encoders.ts';
 import { planAfaTrainingStep } from '../app/training/afa-training-graph.ts';
 import { TrainingSession } from '../app/training/training-session.ts';
 import { runAfaTrainingJob } from '../app/training/afa-training-job.ts';
-import type { Tensor } from '../app/tensor/tensor.ts';
+import { sizeOf, type Tensor } from '../app/tensor/tensor.ts';
+import { frozenWeightBytes, PARAMETER_STATE_BYTES } from '../app/training/training-graph.ts';
 import { scratchDir } from '../test/ensemble/golden-experts.ts';
 import { writeGeneratedDataset } from '../test/datasets/generated-dataset.ts';
 
@@ -131,6 +132,24 @@ export async function benchTrainJobSd15(): Promise<BenchResult[]> {
         { name: 'SD1.5: one checkpoint (45 M parameters + AdamW state)', value: perCheckpoint, unit: 's' },
         { name: 'SD1.5: share outside the training step at the default interval (100 steps)', value: atDefault * 100, unit: '%', target: '≤ 5', pass: atDefault <= 0.05 },
         { name: 'SD1.5: peak RSS of the bench process', value: peakRssBytes() / GiB, unit: 'GiB' },
+        ...(plan.estimate
+          ? (() => {
+              // What the step's activations really took, against planTrainingStep's estimate: the peak less
+              // what the plan counts apart (the experts' weights, filter copies, the parameters' host state)
+              // and the encoders this bench keeps loaded (their weights files); Node's own memory remains.
+              const parameters = plan.graph.parameters.reduce((n, parameter) => n + sizeOf(parameter.source.shape), 0);
+              const encoderBytes = readdirSync(join(scratch, 'encoders'), { recursive: true, withFileTypes: true })
+                .filter((entry) => entry.isFile() && entry.name.endsWith('.weights'))
+                .reduce((sum, entry) => sum + statSync(join(entry.parentPath, entry.name)).size, 0);
+              const apart = frozenWeightBytes(plan.graph.graph) + plan.graph.stats.filterCopyBytes + PARAMETER_STATE_BYTES * parameters + encoderBytes;
+              const activations = peakRssBytes() - apart;
+              const estimated = plan.microBatch * plan.estimate.perSampleBytes;
+              return [
+                { name: 'SD1.5: peak RSS less weights, filter copies, parameter state and encoders', value: activations / GiB, unit: `GiB (estimated ${(estimated / GiB).toFixed(2)} GiB for the micro-batch)` },
+                { name: 'SD1.5: that ÷ the estimate', value: activations / estimated, unit: 'ratio (≤ 1: the plan was not low)' },
+              ];
+            })()
+          : []),
         ...(busy === undefined ? [] : [{ name: 'SD1.5: other processes\' share of the CPU during the measured run', value: Math.max(0, (busy - own) / busy) * 100, unit: '%' }]),
         { name: 'SD1.5: measured run wall time', value: wall, unit: 's' },
       ];
