@@ -33,11 +33,11 @@ import { SyntheticWeights } from '../app/models/synthetic-weights.ts';
 import { SD15_UNET_CONFIG, type UnetConfig } from '../app/models/unet-config.ts';
 import { saveModels } from '../app/onnx/serialize.ts';
 import { ModelSession } from '../app/runtime/onnx-runtime.ts';
-import { sizeOf, type Tensor } from '../app/tensor/tensor.ts';
+import { sharedFloat32, sizeOf, type Tensor } from '../app/tensor/tensor.ts';
 import { buildAfaTrainingGraph } from '../app/training/afa-training-graph.ts';
 import { TRAINING_INPUTS, type Recompute, type TrainingGraph } from '../app/training/training-graph.ts';
 import { AdamW } from '../app/optimizer/adamw.ts';
-import { sharedParameter, TRAINING_SESSION_DEFAULTS } from '../app/training/training-session.ts';
+import { TRAINING_SESSION_DEFAULTS } from '../app/training/training-session.ts';
 
 // AFA_BENCH_TRAIN_EXPERTS=2 measures a smaller ensemble (less memory, e.g. to profile on a busy machine).
 const EXPERTS = Number(process.env.AFA_BENCH_TRAIN_EXPERTS ?? 3);
@@ -176,7 +176,7 @@ async function measure(s: Scale, dir: string, mode: Mode): Promise<Measurement> 
     feeds[TRAINING_INPUTS.target] = randomTensor([BATCH, 4, s.latent, s.latent], 3);
     for (const parameter of trainingGraph(s, mode).parameters) {
       // In shared memory, as TrainingSession keeps them.
-      const values = sharedParameter(parameter.source.read().data as Float32Array);
+      const values = sharedFloat32(parameter.source.read().data as Float32Array);
       parameters.set(parameter.value.name, values);
       feeds[parameter.value.name] = { dtype: 'float32', shape: parameter.source.shape, data: values };
     }

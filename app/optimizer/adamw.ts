@@ -19,6 +19,7 @@
 // so the result is bit-identical to update().
 import { UserError } from '../common/errors.ts';
 import { inferenceThread } from '../runtime/inference-thread.ts';
+import { inSharedMemory, sharedFloat32 } from '../tensor/tensor.ts';
 import { adamwSlice, type AdamWScalars, type AdamWSlice } from './adamw-kernel.ts';
 
 export interface AdamWConfig {
@@ -43,14 +44,6 @@ const f = Math.fround;
 
 /** Below this many elements an update stays on one thread (a message round trip costs more). */
 const PARALLEL_MIN_ELEMENTS = 1 << 20;
-
-function shared(array: Float32Array): boolean {
-  return typeof SharedArrayBuffer !== 'undefined' && array.buffer instanceof SharedArrayBuffer;
-}
-
-function sharedZeros(length: number): Float32Array {
-  return new Float32Array(new SharedArrayBuffer(length * 4));
-}
 
 export class AdamW {
   readonly config: AdamWConfig;
@@ -89,7 +82,9 @@ export class AdamW {
    */
   async updateInParallel(parameters: ReadonlyMap<string, Float32Array>, gradients: ReadonlyMap<string, Float32Array>, lr = this.config.lr): Promise<number> {
     const { slices, scalars } = this.prepare(parameters, gradients, lr);
-    const movable = slices.filter((slice) => shared(slice.p));
+    const ours: AdamWSlice[] = [];
+    const movable: AdamWSlice[] = [];
+    for (const slice of slices) (inSharedMemory(slice.p) ? movable : ours).push(slice);
     const total = movable.reduce((sum, slice) => sum + slice.to, 0);
     if (total < PARALLEL_MIN_ELEMENTS) {
       for (const slice of slices) adamwSlice(slice, scalars);
@@ -99,7 +94,6 @@ export class AdamW {
     // the middle split by range); this thread also copies that share's gradients, so it keeps less.
     let quota = Math.floor(total * 0.52);
     const theirs: AdamWSlice[] = [];
-    const ours: AdamWSlice[] = slices.filter((slice) => !shared(slice.p));
     for (const slice of movable) {
       const take = Math.min(quota, slice.to);
       quota -= take;
@@ -117,11 +111,11 @@ export class AdamW {
 
   /** Shared-memory gradients for elements [0, count) of a slice (the gradient itself when already shared). */
   private staged(slice: AdamWSlice, count: number): Float32Array {
-    if (shared(slice.g)) return slice.g;
+    if (inSharedMemory(slice.g)) return slice.g;
     const key = slice.p;
     let staging = this.staging.get(key);
     if (!staging || staging.length !== slice.g.length) {
-      staging = sharedZeros(slice.g.length);
+      staging = sharedFloat32(slice.g.length);
       this.staging.set(key, staging);
     }
     staging.set(slice.g.subarray(0, count));
@@ -163,22 +157,16 @@ export class AdamW {
     this.stepCount = state.step;
     this.firstMoments.clear();
     this.secondMoments.clear();
-    for (const [name, values] of state.exp_avg) this.firstMoments.set(name, sharedCopy(values));
-    for (const [name, values] of state.exp_avg_sq) this.secondMoments.set(name, sharedCopy(values));
+    for (const [name, values] of state.exp_avg) this.firstMoments.set(name, sharedFloat32(values));
+    for (const [name, values] of state.exp_avg_sq) this.secondMoments.set(name, sharedFloat32(values));
   }
 
   private moment(moments: Map<string, Float32Array>, name: string, length: number): Float32Array {
     let values = moments.get(name);
     if (!values) {
-      values = sharedZeros(length);
+      values = sharedFloat32(length);
       moments.set(name, values);
     }
     return values;
   }
-}
-
-function sharedCopy(values: Float32Array): Float32Array {
-  const copy = sharedZeros(values.length);
-  copy.set(values);
-  return copy;
 }

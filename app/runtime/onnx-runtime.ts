@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { EngineError, UserError } from '../common/errors.ts';
 import type { DType, Tensor } from '../tensor/tensor.ts';
-import { describeShape } from '../tensor/tensor.ts';
+import { describeShape, inSharedMemory } from '../tensor/tensor.ts';
 import { Graph } from '../onnx/graph.ts';
 import { encodeModel } from '../onnx/model-proto.ts';
 import { identity } from '../onnx/ops.ts';
@@ -419,7 +419,7 @@ export class LocalSession {
 
   /** `tensor` itself, or a copy in this input's staging buffer when its data is in shared memory. */
   private staged(name: string, tensor: Tensor): Tensor {
-    if (!(tensor.data.buffer instanceof SharedArrayBuffer)) return tensor;
+    if (!inSharedMemory(tensor.data)) return tensor;
     let buffer = this.staging.get(name);
     if (!buffer || buffer.constructor !== tensor.data.constructor || buffer.length !== tensor.data.length) {
       buffer = new (tensor.data.constructor as new (length: number) => Tensor['data'])(tensor.data.length);

@@ -48,6 +48,22 @@ export function tensor<D extends DType>(dtype: D, shape: readonly number[], data
   return { dtype, shape: [...shape], data };
 }
 
+/** Whether a typed array lives in memory shared between threads (a SharedArrayBuffer). */
+export function inSharedMemory(array: ArrayBufferView): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && array.buffer instanceof SharedArrayBuffer;
+}
+
+/**
+ * A Float32Array in shared memory: a copy of `values`, or zeros of that length. It reaches a worker
+ * thread without a copy (a structured clone shares it), and both threads see each other's writes.
+ */
+export function sharedFloat32(values: Float32Array | number): Float32Array {
+  const length = typeof values === 'number' ? values : values.length;
+  const shared = new Float32Array(new SharedArrayBuffer(length * Float32Array.BYTES_PER_ELEMENT));
+  if (typeof values !== 'number') shared.set(values);
+  return shared;
+}
+
 export function float32(shape: readonly number[], data?: Float32Array | readonly number[]): Tensor<'float32'> {
   const array = data === undefined ? new Float32Array(sizeOf(shape)) : Float32Array.from(data);
   return tensor('float32', shape, array);

@@ -3,7 +3,7 @@
 // parameters, fed to it at every step and updated in place by the optimizer.
 import { UserError } from '../common/errors.ts';
 import type { JobControl } from '../common/progress.ts';
-import type { Tensor } from '../tensor/tensor.ts';
+import { sharedFloat32, type Tensor } from '../tensor/tensor.ts';
 import { saveModel } from '../onnx/serialize.ts';
 import { ModelSession, type SessionOptions } from '../runtime/onnx-runtime.ts';
 import { gradientOutputName, LOSS_OUTPUT, PREDICTION_OUTPUT, TRAINING_INPUTS, type Recompute, type TrainingGraph } from './training-graph.ts';
@@ -37,19 +37,6 @@ export interface StepResult {
  */
 export const TRAINING_SESSION_DEFAULTS: SessionOptions = Object.freeze({ optimization: 'extended', prepackWeights: false, memoryPattern: false });
 
-/**
- * A copy of a parameter's values in shared memory. Every step feeds all the trainable parameters to the
- * inference thread (45 M floats for 25 SD1.5 aggregators); a SharedArrayBuffer goes there without the
- * structured clone's two copies into fresh memory (~0.5 s per step for 2 SD1.5 experts, bench train),
- * and the session copies it once into a buffer it keeps (LocalSession). The optimizer updates it in
- * place between steps, never during one.
- */
-export function sharedParameter(values: Float32Array): Float32Array {
-  const shared = new Float32Array(new SharedArrayBuffer(values.byteLength));
-  shared.set(values);
-  return shared;
-}
-
 export class TrainingSession {
   private constructor(
     readonly session: ModelSession,
@@ -70,7 +57,12 @@ export class TrainingSession {
       if (tensor.dtype !== 'float32') {
         throw new UserError('unsupported', `Trainable weight '${parameter.value.name}' is stored as ${tensor.dtype}; training keeps float32 weights.`, 'Convert the weights to float32 before training.');
       }
-      parameters.set(parameter.value.name, sharedParameter(tensor.data as Float32Array));
+      // In shared memory: every step feeds all the trainable parameters to the inference thread (45 M
+      // floats for 25 SD1.5 aggregators), and a SharedArrayBuffer goes there without the structured
+      // clone's two copies into fresh memory (~0.5 s per step for 2 SD1.5 experts, bench train); the
+      // session copies it once into a buffer it keeps (LocalSession). The optimizer updates it in place
+      // between steps, never during one, half of it from the inference thread (AdamW.updateInParallel).
+      parameters.set(parameter.value.name, sharedFloat32(tensor.data as Float32Array));
       shapes.set(parameter.value.name, parameter.source.shape);
     }
     const name = built.graph.name;
