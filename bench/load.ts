@@ -135,6 +135,11 @@ function prepare(s: Scale, dir: string): Prepared {
   };
 }
 
+/** Seconds (or other measures) of each step, as a list in a row's unit. */
+function listed(values: readonly number[]): string {
+  return values.map((t) => t.toFixed(2)).join(', ');
+}
+
 /** Drops `files` from the page cache (GNU dd's nocache flag: posix_fadvise DONTNEED over the whole file). */
 function dropPageCache(files: readonly string[]): void {
   for (const file of files) spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
@@ -373,7 +378,6 @@ export async function benchLoad(): Promise<BenchResult[]> {
           ...(label === 'before' ? {} : { target: '≤ 1.1', pass: ratio <= 1.1 }),
         });
       }
-      const listed = (values: readonly number[]) => values.map((t) => t.toFixed(2)).join(', ');
       results.push(
         { name: `${model.name}: step, uncached session (median)`, value: median(compared.uncached.wall), unit: `s (${listed(compared.uncached.wall)}; CPU ${listed(compared.uncached.cpu)}; major faults ${compared.uncached.majorFaults.join(', ')})` },
         { name: `${model.name}: step, cached session (median)`, value: median(compared.cached.wall), unit: `s (${listed(compared.cached.wall)}; CPU ${listed(compared.cached.cpu)}; major faults ${compared.cached.majorFaults.join(', ')})` },
@@ -390,7 +394,6 @@ export async function benchLoad(): Promise<BenchResult[]> {
     process.stderr.write(`  ${AFA_PAIR.name}: steps of the uncached and the cached session, alternated\n`);
     const pair = child<{ before: LoadMeasurement; uncached: Timed; cached: Timed }>(['--compare', dir, AFA_PAIR.file, cache, String(s.steps), '1']).value;
     const pairCpu = median(pair.cached.cpu) / median(pair.uncached.cpu);
-    const listed = (values: readonly number[]) => values.map((t) => t.toFixed(2)).join(', ');
     results.push(
       { name: `${AFA_PAIR.name}: step CPU time, uncached / cached session`, value: median(pair.uncached.cpu), unit: `s (${listed(pair.uncached.cpu)} / ${listed(pair.cached.cpu)})` },
       { name: `${AFA_PAIR.name}: step cached / uncached, CPU time`, value: pairCpu, unit: 'ratio (alternated)', target: '≤ 1.05', pass: pairCpu <= 1.05 },

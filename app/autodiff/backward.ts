@@ -37,7 +37,7 @@ import type { Tensor } from '../tensor/tensor.ts';
 import type { Graph, Node, Value } from '../onnx/graph.ts';
 import { byteLengthOf, describeNode } from '../onnx/graph.ts';
 import { add, expand, mul, reshape, shape as shapeOf, slice, transpose } from '../onnx/ops.ts';
-import { GRADIENT_RULES, isDifferentiable, ruleKey, type GradientContext } from './gradient-rules.ts';
+import { convInputGradientAsConv, GRADIENT_RULES, isDifferentiable, numericShape, ruleKey, type GradientContext } from './gradient-rules.ts';
 
 export interface BackwardOptions {
   /**
@@ -118,7 +118,7 @@ export function appendBackward(g: Graph, loss: Value, wrt: readonly Value[], opt
     value !== undefined && isDifferentiable(value) && dependsOnWrt.has(value.name) && reachesLoss.has(value.name);
 
   const recompute = new Recomputation(g, nodes, producers, options.checkpoints ?? [], options.keepShare ?? 0);
-  const copied = chooseFilterCopies(nodes, options.filterCopyBytes ?? 0, (value) => onPath(value), (value) => !dependsOnWrt.has(value.name) && !recompute.isDynamic(value.name));
+  const copied = chooseFilterCopies(nodes, options.filterCopyBytes ?? 0, onPath, (value) => !dependsOnWrt.has(value.name) && !recompute.isDynamic(value.name));
   const swappedValues = new Map<string, Value>();
   const swappedFilter = (node: Node): Value | undefined => {
     if (!copied.nodes.has(node.name)) return undefined;
@@ -199,10 +199,9 @@ export function appendBackward(g: Graph, loss: Value, wrt: readonly Value[], opt
 }
 
 /**
- * The convolutions whose input gradient reads a filter copy: stride 1, no dilation, one group, a
- * spatial kernel (1×1 ones use MatMul), a frozen filter of static shape, an input on the gradient path.
- * Ranked by output positions (work per filter byte), then by name; a filter shared by several
- * convolutions is paid once.
+ * The convolutions whose input gradient reads a filter copy: those the rule can take that way
+ * (convInputGradientAsConv) with a frozen filter and an input on the gradient path. Ranked by output
+ * positions (work per filter byte), then by name; a filter shared by several convolutions is paid once.
  */
 function chooseFilterCopies(
   nodes: readonly Node[],
@@ -214,27 +213,11 @@ function chooseFilterCopies(
   if (!(budgetBytes > 0)) return { nodes: chosen, bytes: 0 };
   const candidates: { node: Node; positions: number; filter: Value; bytes: number }[] = [];
   for (const node of nodes) {
-    if (node.op !== 'Conv' || (node.domain ?? '') !== '') continue;
+    if (!convInputGradientAsConv(node)) continue;
     const [x, filter] = node.inputs;
-    const output = node.outputs[0]!;
     if (!x || !filter || !onPath(x) || !frozen(filter)) continue;
-    const fs = staticShape(filter);
-    const ys = staticShape(output);
-    if (!fs || !ys || fs.length < 3) continue;
-    const spatial = fs.length - 2;
-    const ints = (name: string, fallback: number): readonly number[] => {
-      const attr = node.attrs[name];
-      return attr && attr.type === 'ints' ? attr.value : new Array<number>(name === 'pads' ? 2 * spatial : spatial).fill(fallback);
-    };
-    const group = node.attrs.group;
-    const autoPad = node.attrs.auto_pad;
-    if ((group && group.type === 'int' && group.value !== 1) || (autoPad && autoPad.type === 'string' && autoPad.value !== 'NOTSET')) continue;
-    if (ints('strides', 1).some((s) => s !== 1) || ints('dilations', 1).some((d) => d !== 1)) continue;
-    const kernel = fs.slice(2);
-    if (kernel.every((k) => k === 1)) continue;
-    const pads = ints('pads', 0);
-    if (pads.some((p, i) => p > kernel[i % spatial]! - 1)) continue;
-    candidates.push({ node, positions: ys.slice(2).reduce((a, b) => a * b, 1), filter, bytes: byteLengthOf(filter.dtype, fs) });
+    const positions = numericShape(node.outputs[0]!)!.slice(2).reduce((a, b) => a * b, 1);
+    candidates.push({ node, positions, filter, bytes: byteLengthOf(filter.dtype, numericShape(filter)!) });
   }
   candidates.sort((a, b) => b.positions - a.positions || (a.node.name < b.node.name ? -1 : a.node.name > b.node.name ? 1 : 0));
   const paid = new Set<string>();
@@ -249,13 +232,9 @@ function chooseFilterCopies(
   return { nodes: chosen, bytes };
 }
 
-function staticShape(value: Value): number[] | undefined {
-  return value.shape?.every((dim) => typeof dim === 'number') ? (value.shape as number[]) : undefined;
-}
-
 /** Multiply-adds ×2 of a node, roughly: what recomputing it costs (see Recomputation.segmentsToKeep). */
 function arithmetic(node: Node): number {
-  const dims = (value: Value | undefined) => (value?.shape?.every((dim) => typeof dim === 'number') ? (value.shape as number[]) : undefined);
+  const dims = (value: Value | undefined) => (value ? numericShape(value) : undefined);
   const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
   const out = dims(node.outputs[0]);
   if (!out) return 0;
@@ -283,9 +262,10 @@ function broadcastLike(g: Graph, x: Value, like: Value): Value {
  */
 class Recomputation {
   recomputedNodes = 0;
-  readonly segmentCount: number;
-  /** End position (inclusive) of each recomputed segment, ascending; the tail after the last is not recomputed. */
+  /** End position (inclusive) of each segment, ascending; the tail after the last is not recomputed. */
   private readonly ends: number[];
+  /** Segments kept instead of recomputed (BackwardOptions.keepShare), by index into `ends`. */
+  private readonly kept: ReadonlySet<number>;
   private readonly copies = new Map<number, Map<string, Value>>();
   /** Values that change from step to step (depend on a data input); constants are never recomputed. */
   private readonly dynamic = new Set<string>();
@@ -309,17 +289,18 @@ class Recomputation {
     for (const node of nodes) {
       if (node.inputs.some((input) => input && this.dynamic.has(input.name))) for (const output of node.outputs) this.dynamic.add(output.name);
     }
-    const sorted = [...new Set(ends)].sort((a, b) => a - b);
-    const kept = this.segmentsToKeep(sorted, keepShare);
-    this.keptSegments = kept.size;
-    this.ends = sorted;
-    this.kept = kept;
-    this.segmentCount = sorted.length - kept.size;
+    this.ends = [...new Set(ends)].sort((a, b) => a - b);
+    this.kept = this.segmentsToKeep(this.ends, keepShare);
   }
 
-  /** Segments kept instead of recomputed (BackwardOptions.keepShare). */
-  readonly keptSegments: number;
-  private readonly kept: ReadonlySet<number>;
+  /** Segments recomputed, and segments kept instead. */
+  get segmentCount(): number {
+    return this.ends.length - this.kept.size;
+  }
+
+  get keptSegments(): number {
+    return this.kept.size;
+  }
 
   /**
    * The segments with the most arithmetic per byte of activations, up to `share` of all segments' bytes.
@@ -354,7 +335,8 @@ class Recomputation {
   private dynamicBytes(node: Node): number {
     let bytes = 0;
     for (const output of node.outputs) {
-      if (this.dynamic.has(output.name) && output.shape?.every((dim) => typeof dim === 'number')) bytes += byteLengthOf(output.dtype, output.shape as number[]);
+      const shape = numericShape(output);
+      if (this.dynamic.has(output.name) && shape) bytes += byteLengthOf(output.dtype, shape);
     }
     return bytes;
   }

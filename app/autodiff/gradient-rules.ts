@@ -129,7 +129,8 @@ function floatAttribute(node: Node, name: string, fallback: number): number {
   return attr && attr.type === 'float' ? attr.value : fallback;
 }
 
-function numericShape(value: Value): number[] | undefined {
+/** The shape of a value when every dimension is a known number. */
+export function numericShape(value: Value): number[] | undefined {
   return value.shape && value.shape.every((dim) => typeof dim === 'number') ? (value.shape as number[]) : undefined;
 }
 
@@ -290,6 +291,28 @@ function convWeightGradient(ctx: GradientContext, x: Value, w: Value, dy: Value,
   const result = conv(g, transpose(g, x, swap), transpose(g, dy, swap), undefined, { strides: dilations, dilations: strides, pads });
   const cropped = result.shape && result.shape.slice(2).every((dim, i) => dim === kernel[i]) ? result : slice(g, result, new Array<number>(spatial).fill(0), kernel, Array.from({ length: spatial }, (_, i) => i + 2));
   return transpose(g, cropped, swap);
+}
+
+/**
+ * Whether the input gradient of this Conv can be a Conv with its filter swapped and reversed (the rule's
+ * swappedFilter branch): one group, explicit pads of at most k − 1, stride and dilation 1, a spatial
+ * kernel (1×1 ones use MatMul), static shapes. Whether its filter is frozen is the backward's question.
+ */
+export function convInputGradientAsConv(node: Node): boolean {
+  const ws = node.inputs[1] && numericShape(node.inputs[1]);
+  if (node.op !== 'Conv' || node.domain !== '' || !ws || ws.length < 3 || !numericShape(node.outputs[0]!)) return false;
+  const kernel = ws.slice(2);
+  const spatial = kernel.length;
+  const ones = (name: string) => (intsAttribute(node, name) ?? []).every((v) => v === 1);
+  const pads = intsAttribute(node, 'pads') ?? new Array<number>(2 * spatial).fill(0);
+  return (
+    intAttribute(node, 'group', 1) === 1 &&
+    stringAttribute(node, 'auto_pad', 'NOTSET') === 'NOTSET' &&
+    ones('strides') &&
+    ones('dilations') &&
+    !kernel.every((k) => k === 1) &&
+    pads.every((p, i) => p <= kernel[i % spatial]! - 1)
+  );
 }
 
 function convRule(ctx: GradientContext): (Value | undefined)[] {
