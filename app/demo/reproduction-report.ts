@@ -237,7 +237,24 @@ export function writeReport(outDir: string, input: ReportInput): string {
       return est.mean === bestAttribute[a] ? `**${pctInterval(est)}**` : pctInterval(est);
     })]));
   }
-  out('', 'Bold: the highest of the column.', '');
+  const roundTripRow = (judged: Readonly<Record<Attribute, readonly number[]>>) => row(['*VAE round trip (the ceiling)*', ...ATTRIBUTES.map((a) => `*${pctInterval(boot(judged[a] as number[]))}*`)]);
+  out(roundTripRow(result.vaeRoundTrip.heldOut));
+  out(
+    '',
+    'Bold: the highest of the column. *VAE round trip*: the scenes themselves encoded by the VAE and decoded again (no denoiser); every method draws through this decoder, so this is as well as any of them can do.',
+    '',
+  );
+  out(`On ${result.seenScenes.length} captions of the training split instead (new scenes, but shape–colour and shape–background combinations the models were trained on; \`sceneAt(${result.seed}, i, 'train')\`, the same seeds), ${result.mainSteps} steps:`, '');
+  out(...tableHead(['Method', ...ATTRIBUTES.map((a) => (a === 'all' ? '**all**' : a))]));
+  const bestSeen = Object.fromEntries(ATTRIBUTES.map((a) => [a, Math.max(...methods.map((m) => meanOf(result.seenAccuracy[m.key]![a] as number[])))]));
+  for (const m of methods) {
+    const judged = result.seenAccuracy[m.key]!;
+    out(row([m.label, ...ATTRIBUTES.map((a) => {
+      const est = boot(judged[a] as number[]);
+      return est.mean === bestSeen[a] ? `**${pctInterval(est)}**` : pctInterval(est);
+    })]));
+  }
+  out(roundTripRow(result.vaeRoundTrip.seen), '');
 
   // Steps sweep.
   out('## Accuracy against the number of sampler steps (the paper\'s Fig. 4)', '');
@@ -435,6 +452,12 @@ export function discussion(result: ReproductionResult, data: DiscussionData): st
   const leads = perAttribute.filter((p) => p.afa.mean === p.leader.mean).map((p) => p.attribute);
   const trails = perAttribute.filter((p) => p.afa.mean < p.leader.mean).map((p) => `${p.attribute} (${pct(p.afa.mean)} against ${label(p.leader.key)}'s ${pct(p.leader.mean)})`);
   paragraphs.push(`By attribute, AFA ${leads.length ? `leads or ties on ${leads.join(', ')}` : 'leads on none'}${trails.length ? ` and trails on ${trails.join('; ')}` : ''}.`);
+  const seenAll = (key: string) => meanOf(result.seenAccuracy[key]!.all as number[]);
+  const seenBest = result.methods.reduce((best, m) => (seenAll(m.key) > seenAll(best) ? m.key : best), result.methods[0]!.key);
+  paragraphs.push(
+    `Against what the VAE allows: the scenes themselves, encoded and decoded, come out entirely right for ${pct(meanOf(result.vaeRoundTrip.heldOut.all as number[]))} of the held-out prompts and ${pct(meanOf(result.vaeRoundTrip.seen.all as number[]))} of the training-split ones. ` +
+      `On training-split captions AFA gets ${pct(seenAll('afa'))} entirely right${seenBest === 'afa' || seenAll(seenBest) === seenAll('afa') ? ', the most of any method' : ` (${label(seenBest)}: ${pct(seenAll(seenBest))})`}, against ${pct(afaAcc.mean)} on held-out combinations${seenAll('afa') > afaAcc.mean ? ': the difference is what it fails to compose from parts it saw apart' : ': combinations it never saw cost it nothing here'}.`,
+  );
 
   // Steps.
   const bestExpertAt = (si: number) => experts.reduce((best, key) => (meanOf(allAt(key, si)) > meanOf(allAt(best, si)) ? key : best), experts[0]!);

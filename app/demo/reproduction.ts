@@ -35,7 +35,8 @@ import { unetLayout, type UnetPoint } from '../models/unet-layout.ts';
 import { parseVaeConfig } from '../models/vae-config.ts';
 import type { StepContext } from '../pipeline/denoiser.ts';
 import { createModelRuntime, type ModelRuntime } from '../pipeline/model-runtime.ts';
-import type { RgbImage } from '../pipeline/preview.ts';
+import { imageToRgbInSlices, type RgbImage } from '../pipeline/preview.ts';
+import { VaeLatentDecoder } from '../pipeline/model-denoiser.ts';
 import { requireStoredModel } from '../pipeline/stored-model-target.ts';
 import type { SessionOptions } from '../runtime/onnx-runtime.ts';
 import { createScheduler } from '../schedulers/registry.ts';
@@ -171,9 +172,18 @@ export interface ReproductionResult {
   readonly timesteps: readonly number[];
   readonly errorScenes: readonly Scene[];
   readonly promptScenes: readonly Scene[];
+  /** As many scenes of the training split (combinations the models were trained on; new scenes). */
+  readonly seenScenes: readonly Scene[];
   /** By method key. */
   readonly errors: Readonly<Record<string, ErrorTable>>;
   readonly accuracy: Readonly<Record<string, AccuracyTable>>;
+  /** By method key, at the main step count, on the seen scenes' captions. */
+  readonly seenAccuracy: Readonly<Record<string, Readonly<Record<Attribute, readonly number[]>>>>;
+  /**
+   * The VAE alone: the held-out and the seen scenes encoded (mean) and decoded, judged like a generation.
+   * What any denoiser over this VAE can reach at best.
+   */
+  readonly vaeRoundTrip: { readonly heldOut: Readonly<Record<Attribute, readonly number[]>>; readonly seen: Readonly<Record<Attribute, readonly number[]>> };
   /** By method key ('afa', 'afa-no-spatial'), at the main step count. */
   readonly contributions: Readonly<Record<string, Contributions>>;
   /** By method key, per step count: the first GRID_PROMPTS images. */
@@ -467,6 +477,25 @@ async function encodeScenes(runtime: ModelRuntime, setup: Setup, scenes: readonl
  * The step a MagicFusion phase is decided by, for a prediction at training timestep t: the step of a
  * 1000-step schedule at t (so t ≥ 850 is model A alone, as the default fusion start of 15 % of the steps).
  */
+/** The checker's verdicts on images, one list of 0/1 per attribute. */
+function judgeAll(images: readonly RgbImage[], scenes: readonly Scene[]): Record<Attribute, number[]> {
+  const judged: Record<Attribute, number[]> = { shape: [], colour: [], size: [], position: [], background: [], all: [] };
+  images.forEach((image, i) => {
+    const judgement = judgeImage(image.rgb, image.width, scenes[i]!);
+    for (const attribute of ATTRIBUTES) judged[attribute].push(judgement[attribute] ? 1 : 0);
+  });
+  return judged;
+}
+
+/** The scenes through the VAE and back (the encoder's mean, then the decoder), as the checker sees them. */
+async function vaeRoundTrip(runtime: ModelRuntime, setup: Setup, scenes: readonly Scene[]): Promise<RgbImage[]> {
+  const latents = await encodeScenes(runtime, setup, scenes);
+  const decoder = new VaeLatentDecoder(storedModelFiles(setup.home, setup.manifests[0]!).vaeDecoder, runtime);
+  const images: RgbImage[] = [];
+  for (let i = 0; i < scenes.length; i++) images.push(await imageToRgbInSlices(await decoder.decode(rows(latents, i, 1))));
+  return images;
+}
+
 function magicFusionStepFor(timestep: number, trainSteps: number): StepContext {
   return { index: trainSteps - 1 - timestep, total: trainSteps, guidance: 1 };
 }
@@ -677,6 +706,12 @@ export async function runReproduction(options: ReproductionOptions): Promise<Rep
     const promptScenes = Array.from({ length: promptCount }, (_, i) => sceneAt(REPRODUCTION_SEED, i, 'test'));
     const captions = promptScenes.map(captionOf);
     const seeds = promptScenes.map((_, i) => REPRODUCTION_SEED + i);
+    const seenScenes = Array.from({ length: promptCount }, (_, i) => sceneAt(REPRODUCTION_SEED, i, 'train'));
+    const roundTrip = {
+      heldOut: judgeAll(await vaeRoundTrip(runtime, setup, promptScenes), promptScenes),
+      seen: judgeAll(await vaeRoundTrip(runtime, setup, seenScenes), seenScenes),
+    };
+    const seenAccuracy: Record<string, Record<Attribute, number[]>> = {};
     const latentSize = IMAGE_SIZE / 8;
     const masks = promptScenes.map((scene) => objectCells(scene, latentSize, latentSize));
     const accuracy: Record<string, Record<Attribute, number[]>[]> = {};
@@ -715,6 +750,15 @@ export async function runReproduction(options: ReproductionOptions): Promise<Rep
           });
         }
       }
+      // The same at the main step count on captions of the training split (no contribution maps).
+      if (accumulator) accumulator.current = undefined;
+      const seenImages: RgbImage[] = [];
+      for (const chunk of chunks(seenScenes.map((_, i) => i), BATCH_IMAGES)) {
+        const prompts = chunk.map((i) => captionOf(seenScenes[i]!));
+        const job = { prompts, seeds: chunk.map((i) => seeds[i]!), negativePrompt: '', width: IMAGE_SIZE, height: IMAGE_SIZE, steps: mainSteps, guidance };
+        seenImages.push(...(await sampleBatch(denoiser, target.decoder, job, signal)).images);
+      }
+      seenAccuracy[method.key] = judgeAll(seenImages, seenScenes);
       accuracy[method.key] = judged;
       gridImages[method.key] = grids;
       if (accumulator) contributions[method.key] = accumulator.result();
@@ -736,8 +780,11 @@ export async function runReproduction(options: ReproductionOptions): Promise<Rep
       timesteps,
       errorScenes,
       promptScenes,
+      seenScenes,
       errors,
       accuracy,
+      seenAccuracy,
+      vaeRoundTrip: roundTrip,
       contributions,
       gridImages,
       ablation,

@@ -274,6 +274,12 @@ test('`npm run reproduce -- --quick` on the golden AFA home writes the report wi
       assert.ok(section, `no section '${heading}'`);
       for (const method of methods) assert.match(section, new RegExp(`^\\| ${method.replace(/[()]/g, '\\$&')} \\|`, 'm'), `'${heading}' has no row for ${method}`);
     }
+    // Caption accuracy also on captions of the training split, each table with the VAE's own round trip.
+    const accuracySection = sections.find((s) => s.startsWith('Caption accuracy'))!;
+    const [heldOutPart, seenPart] = accuracySection.split(/^On \d+ captions of the training split/m);
+    assert.ok(seenPart, 'no table on captions of the training split');
+    for (const part of [heldOutPart!, seenPart]) assert.match(part, /^\| \*VAE round trip \(the ceiling\)\* \| \*\d+ \(\d+–\d+\)\* \|/m);
+    for (const method of methods) assert.match(seenPart, new RegExp(`^\\| ${method.replace(/[()]/g, '\\$&')} \\|`, 'm'), `the training-split table has no row for ${method}`);
     assert.match(report, new RegExp(`\\*\\*${GOLDEN_RECIPE_NAME}\\*\\*`));
     assert.match(report, /## Discussion\n\n\*\*ε-MSE\.\*\*/);
     const images = readdirSync(join(out, 'reproduction')).sort();
