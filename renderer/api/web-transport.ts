@@ -36,18 +36,36 @@ class WebConnection implements Connection {
   }
 }
 
-export function createWebTransport(location: Location = window.location): ApiTransport & { readonly connection: Connection } {
+/**
+ * How long a call waits for the event socket to open the first time. A call answered before the socket
+ * is open could describe a state whose next change (the demo becoming ready, a job finishing) is sent
+ * before the socket can hear it, and the page would wait for that change forever; so the first calls
+ * are sent once the socket is open. If it does not open in this time the calls go anyway (and the
+ * banner says the server is away when they fail).
+ */
+export const FIRST_SOCKET_WAIT_MS = 3000;
+
+export function createWebTransport(location: Location = window.location, options: { readonly firstSocketWaitMs?: number } = {}): ApiTransport & { readonly connection: Connection } {
   const hub = new EventHub();
   const token = sessionToken();
   const connection = new WebConnection();
   let delayMs = 250;
   let attempts = 0;
+  let opened: () => void = () => {};
+  const firstOpen = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, options.firstSocketWaitMs ?? FIRST_SOCKET_WAIT_MS);
+    opened = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
   const connect = () => {
     const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/events`, ['afa-events', `afa-token.${token}`]);
     socket.onopen = () => {
       delayMs = 250;
       attempts = 0;
       connection.set(true, 0);
+      opened();
     };
     socket.onmessage = (message) => {
       const { event, payload } = JSON.parse(String(message.data)) as { event: string; payload: unknown };
@@ -64,6 +82,7 @@ export function createWebTransport(location: Location = window.location): ApiTra
   return {
     connection,
     async invoke(method, request) {
+      await firstOpen;
       let response: Response;
       try {
         response = await fetch(`/api/${method}`, {
