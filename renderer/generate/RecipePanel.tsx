@@ -83,7 +83,8 @@ function RecipeBuilder({
   const { api } = useStudio();
   const toasts = useToasts();
   const [name, setName] = useState('');
-  const set = (change: Partial<RecipeDraft>) => onDraft({ ...draft, ...change });
+  // A change made here is the person's: the draft is no longer the studio's own pick.
+  const set = (change: Partial<RecipeDraft>) => onDraft({ ...draft, autoPicked: false, ...change });
   const selected = new Map(draft.members.map((m) => [m.modelId, m.weight]));
 
   // Other members need another aggregator set: the one picked was trained for the previous ones.
@@ -98,7 +99,9 @@ function RecipeBuilder({
   // One model alone is a single choice; with only one imported model there is nothing to choose.
   const only = models.data?.length === 1 ? models.data[0] : undefined;
   useEffect(() => {
-    if (draft.method === 'single' && draft.members.length === 0 && only) set({ members: [{ modelId: only.id, weight: 1 }] });
+    // Picked by the studio, so it does not count as the person having started on the form (a first start
+    // installs the demo models one by one, and its recipe must still open once they are all there).
+    if (draft.method === 'single' && draft.members.length === 0 && only) set({ members: [{ modelId: only.id, weight: 1 }], autoPicked: true });
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [draft.method, draft.members.length, only?.id]);
   const cannotRun = draft.members.length === 0 || (draft.method === 'afa' && !draft.aggregatorId) || (draft.method !== 'single' && draft.members.length < 2);

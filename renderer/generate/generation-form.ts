@@ -13,6 +13,8 @@ export interface RecipeDraft {
   /** MBW: 25 comma-separated α values (IN00…OUT11) and the base α. */
   readonly mbwBlocks: string;
   readonly mbwBase: number;
+  /** The members were chosen by the studio (the only imported model), not by the person. */
+  readonly autoPicked?: boolean;
 }
 
 export interface GenerationForm {
@@ -133,7 +135,7 @@ export function formFromRecord(record: Pick<GenerationRecord, 'request'>): Gener
 
 /** Whether the person has started on the form: chosen a recipe or models, or written a prompt. */
 export function formTouched(form: GenerationForm): boolean {
-  return form.recipeId !== null || form.draft.members.length > 0 || form.prompt.trim() !== '' || form.negativePrompt.trim() !== '';
+  return form.recipeId !== null || (form.draft.members.length > 0 && form.draft.autoPicked !== true) || form.prompt.trim() !== '' || form.negativePrompt.trim() !== '';
 }
 
 /**

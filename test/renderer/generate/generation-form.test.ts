@@ -56,6 +56,11 @@ test('the demo recipe opens the form with its prompt, sampler, size and fixed se
   assert.equal(formTouched(initialForm), false);
   assert.equal(formTouched({ ...initialForm, prompt: 'a boat' }), true);
   assert.equal(formTouched({ ...initialForm, recipeId: 'r' }), true);
+  // The only imported model, picked by the studio while the demo models are being installed one by one.
+  const picked = { ...initialForm, draft: { ...initialForm.draft, members: [{ modelId: 'm', weight: 1 }], autoPicked: true } };
+  assert.equal(formTouched(picked), false);
+  assert.equal(formTouched({ ...picked, draft: { ...picked.draft, autoPicked: false } }), true);
+  assert.equal(formTouched({ ...picked, prompt: 'a boat' }), true);
   assert.equal(formTouched(ready), true);
   const recipe: Recipe = {
     id: 'rcp_demo',
