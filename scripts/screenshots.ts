@@ -215,20 +215,36 @@ try {
   await page.getByRole('img', { name: 'Loss chart' }).waitFor();
   await shoot('train');
 
-  // Training and generating at once: a longer run is paused while a generation runs (the engine takes
-  // turns), and says so on the Train screen; it goes on by itself once the generation is done.
+  // Training and generating at once: the engine takes turns. A generation asked for during a training
+  // step waits for that step, and Generate says for what; the run is then paused while generations run,
+  // says so on the Train screen, and goes on by itself once they are done. This run's steps are of 32
+  // scenes, long enough (seconds) for the wait to be seen.
+  const moreScenes = join(studio.home, 'demo-scenes-2');
+  await writeSceneDataset(moreScenes, { split: 'train', count: 96, seed: 13, size: 64 });
+  await page.goto(`${studio.server.origin}/#/generate`);
+  await page.getByRole('button', { name: 'Generate', exact: true }).waitFor();
+  const stepsDone = (runId: string, count: number) =>
+    new Promise<void>((resolveStep) => {
+      const off = services.training.onDidProgress((event) => {
+        if (event.runId === runId && event.kind === 'step' && event.step >= count) (off(), resolveStep());
+      });
+    });
   const longer = await services.training.start({
     memberModelIds: experts,
-    dataPath: dataset,
+    dataPath: moreScenes,
     name: 'Demo experts, a longer run',
-    settings: { resolution: 64, steps: 400, batchSize: 4, microBatch: 4, lr: 1e-3, seed: 13, validationShare: 0.17, validationEvery: 100, checkpointEvery: 100, aggregatorSize: { hiddenSize: 32, numAttentionHeads: 4, numLayers: 2 } },
+    settings: { resolution: 64, steps: 400, batchSize: 32, microBatch: 32, lr: 1e-3, seed: 13, validationShare: 0.17, validationEvery: 100, checkpointEvery: 100, aggregatorSize: { hiddenSize: 32, numAttentionHeads: 4, numLayers: 2 } },
   });
-  await new Promise<void>((resolveStep) => {
-    const off = services.training.onDidProgress((event) => {
-      if (event.runId === longer.id && event.kind === 'step' && event.step >= 3) (off(), resolveStep());
-    });
-  });
+  // Right after a step ends the next one begins: a generation asked for now waits for all of it.
+  await stepsDone(longer.id, 1);
+  const waiting = await services.generation.enqueue({ ...settings, prompt: seen[2]!, recipe: { recipeId: demo.id }, seed: 5 });
+  await page.getByText(/^Waiting for training run 'Demo experts, a longer run' to pause \(at step/).waitFor({ timeout: 60_000 });
+  await shoot('generate-waiting');
+  await services.generation.cancel({ jobId: waiting.jobId });
+
+  await stepsDone(longer.id, 3);
   await services.generation.enqueue({ ...settings, steps: 500, prompt: seen[3]!, recipe: { recipeId: demo.id }, seed: 7 });
+  await page.goto(`${studio.server.origin}/#/train`);
   await page.getByText(/^Paused at step \d+\/400 while 1 generation runs/).waitFor({ timeout: 120_000 });
   await page.getByRole('region', { name: 'Training runs' }).getByText('Demo experts, a longer run').first().click();
   await shoot('train-paused');
