@@ -227,34 +227,29 @@ export function writeReport(outDir: string, input: ReportInput): string {
   // Caption accuracy at the main step count.
   out(`## Caption accuracy of generated images (${result.mainSteps} steps)`, '');
   out(`Share of the ${result.promptScenes.length} held-out prompts whose image the checker finds right, in % (95 % interval).`, '');
-  out(...tableHead(['Method', ...ATTRIBUTES.map((a) => (a === 'all' ? '**all**' : a))]));
   const accuracyAt = (key: string, stepIndex: number) => result.accuracy[key]![stepIndex]!;
-  const bestAttribute = Object.fromEntries(ATTRIBUTES.map((a) => [a, Math.max(...methods.map((m) => meanOf(accuracyAt(m.key, mainIndex)[a] as number[])))]));
-  for (const m of methods) {
-    const judged = accuracyAt(m.key, mainIndex);
-    out(row([m.label, ...ATTRIBUTES.map((a) => {
-      const est = boot(judged[a] as number[]);
-      return est.mean === bestAttribute[a] ? `**${pctInterval(est)}**` : pctInterval(est);
-    })]));
-  }
-  const roundTripRow = (judged: Readonly<Record<Attribute, readonly number[]>>) => row(['*VAE round trip (the ceiling)*', ...ATTRIBUTES.map((a) => `*${pctInterval(boot(judged[a] as number[]))}*`)]);
-  out(roundTripRow(result.vaeRoundTrip.heldOut));
+  // One row per method (the best of each column in bold), then the VAE's own round trip of the scenes.
+  const accuracyTable = (judgedOf: (key: string) => Readonly<Record<Attribute, readonly number[]>>, roundTrip: Readonly<Record<Attribute, readonly number[]>>) => {
+    out(...tableHead(['Method', ...ATTRIBUTES.map((a) => (a === 'all' ? '**all**' : a))]));
+    const best = Object.fromEntries(ATTRIBUTES.map((a) => [a, Math.max(...methods.map((m) => meanOf(judgedOf(m.key)[a] as number[])))]));
+    for (const m of methods) {
+      const judged = judgedOf(m.key);
+      out(row([m.label, ...ATTRIBUTES.map((a) => {
+        const est = boot(judged[a] as number[]);
+        return est.mean === best[a] ? `**${pctInterval(est)}**` : pctInterval(est);
+      })]));
+    }
+    out(row(['*VAE round trip (the ceiling)*', ...ATTRIBUTES.map((a) => `*${pctInterval(boot(roundTrip[a] as number[]))}*`)]));
+  };
+  accuracyTable((key) => accuracyAt(key, mainIndex), result.vaeRoundTrip.heldOut);
   out(
     '',
     'Bold: the highest of the column. *VAE round trip*: the scenes themselves encoded by the VAE and decoded again (no denoiser); every method draws through this decoder, so this is as well as any of them can do.',
     '',
   );
   out(`On ${result.seenScenes.length} captions of the training split instead (new scenes, but shape–colour and shape–background combinations the models were trained on; \`sceneAt(${result.seed}, i, 'train')\`, the same seeds), ${result.mainSteps} steps:`, '');
-  out(...tableHead(['Method', ...ATTRIBUTES.map((a) => (a === 'all' ? '**all**' : a))]));
-  const bestSeen = Object.fromEntries(ATTRIBUTES.map((a) => [a, Math.max(...methods.map((m) => meanOf(result.seenAccuracy[m.key]![a] as number[])))]));
-  for (const m of methods) {
-    const judged = result.seenAccuracy[m.key]!;
-    out(row([m.label, ...ATTRIBUTES.map((a) => {
-      const est = boot(judged[a] as number[]);
-      return est.mean === bestSeen[a] ? `**${pctInterval(est)}**` : pctInterval(est);
-    })]));
-  }
-  out(roundTripRow(result.vaeRoundTrip.seen), '');
+  accuracyTable((key) => result.seenAccuracy[key]!, result.vaeRoundTrip.seen);
+  out('');
 
   // Steps sweep.
   out('## Accuracy against the number of sampler steps (the paper\'s Fig. 4)', '');

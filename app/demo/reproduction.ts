@@ -473,17 +473,21 @@ async function encodeScenes(runtime: ModelRuntime, setup: Setup, scenes: readonl
   return concatTensors(parts, 0);
 }
 
-/**
- * The step a MagicFusion phase is decided by, for a prediction at training timestep t: the step of a
- * 1000-step schedule at t (so t ≥ 850 is model A alone, as the default fusion start of 15 % of the steps).
- */
-/** The checker's verdicts on images, one list of 0/1 per attribute. */
+/** No verdicts yet: one list of 0/1 per attribute. */
+function noVerdicts(): Record<Attribute, number[]> {
+  return { shape: [], colour: [], size: [], position: [], background: [], all: [] };
+}
+
+/** Appends the checker's verdict on an image of `scene` (1 right, 0 wrong) to each attribute's list. */
+function addVerdict(judged: Record<Attribute, number[]>, image: RgbImage, scene: Scene): void {
+  const judgement = judgeImage(image.rgb, image.width, scene);
+  for (const attribute of ATTRIBUTES) judged[attribute].push(judgement[attribute] ? 1 : 0);
+}
+
+/** The checker's verdicts on images of the scenes, in order. */
 function judgeAll(images: readonly RgbImage[], scenes: readonly Scene[]): Record<Attribute, number[]> {
-  const judged: Record<Attribute, number[]> = { shape: [], colour: [], size: [], position: [], background: [], all: [] };
-  images.forEach((image, i) => {
-    const judgement = judgeImage(image.rgb, image.width, scenes[i]!);
-    for (const attribute of ATTRIBUTES) judged[attribute].push(judgement[attribute] ? 1 : 0);
-  });
+  const judged = noVerdicts();
+  images.forEach((image, i) => addVerdict(judged, image, scenes[i]!));
   return judged;
 }
 
@@ -496,6 +500,10 @@ async function vaeRoundTrip(runtime: ModelRuntime, setup: Setup, scenes: readonl
   return images;
 }
 
+/**
+ * The step a MagicFusion phase is decided by, for a prediction at training timestep t: the step of a
+ * 1000-step schedule at t (so t ≥ 850 is model A alone, as the default fusion start of 15 % of the steps).
+ */
 function magicFusionStepFor(timestep: number, trainSteps: number): StepContext {
   return { index: trainSteps - 1 - timestep, total: trainSteps, guidance: 1 };
 }
@@ -731,7 +739,7 @@ export async function runReproduction(options: ReproductionOptions): Promise<Rep
       } else {
         denoiser = asBatchable(target.denoiser, method.recipe.method);
       }
-      const judged = stepCounts.map((): Record<Attribute, number[]> => ({ shape: [], colour: [], size: [], position: [], background: [], all: [] }));
+      const judged = stepCounts.map(noVerdicts);
       const grids = stepCounts.map((): RgbImage[] => []);
       log(`Generating: ${method.label}, ${promptCount} prompts at ${stepCounts.join(', ')} steps`);
       for (const chunk of chunks(promptScenes.map((_, i) => i), BATCH_IMAGES)) {
@@ -744,8 +752,7 @@ export async function runReproduction(options: ReproductionOptions): Promise<Rep
           const { images } = await sampleBatch(denoiser, target.decoder, job, signal, conditioning);
           images.forEach((image, b) => {
             const prompt = chunk[b]!;
-            const judgement = judgeImage(image.rgb, image.width, promptScenes[prompt]!);
-            for (const attribute of ATTRIBUTES) judged[si]![attribute].push(judgement[attribute] ? 1 : 0);
+            addVerdict(judged[si]!, image, promptScenes[prompt]!);
             if (prompt < GRID_PROMPTS) grids[si]!.push(image);
           });
         }
