@@ -7,6 +7,11 @@ export interface Connection {
   /** Reconnection attempts since the connection was lost (0 while connected). */
   readonly attempts: number;
   onDidChange(listener: () => void): Unsubscribe;
+  /**
+   * After the connection was lost and is back: events sent meanwhile were missed, so whatever the page
+   * shows from the server must be read again.
+   */
+  onDidReconnect(listener: () => void): Unsubscribe;
 }
 
 export interface Host {

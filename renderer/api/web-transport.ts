@@ -24,15 +24,22 @@ class WebConnection implements Connection {
   connected = true;
   attempts = 0;
   readonly #listeners = new Set<() => void>();
+  readonly #reconnectListeners = new Set<() => void>();
   onDidChange(listener: () => void): Unsubscribe {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
+  onDidReconnect(listener: () => void): Unsubscribe {
+    this.#reconnectListeners.add(listener);
+    return () => this.#reconnectListeners.delete(listener);
+  }
   set(connected: boolean, attempts: number): void {
     if (this.connected === connected && this.attempts === attempts) return;
+    const back = connected && !this.connected;
     this.connected = connected;
     this.attempts = attempts;
     for (const listener of [...this.#listeners]) listener();
+    if (back) for (const listener of [...this.#reconnectListeners]) listener();
   }
 }
 
@@ -59,8 +66,9 @@ export function createWebTransport(location: Location = window.location, options
       resolve();
     };
   });
+  let socket: WebSocket | undefined;
   const connect = () => {
-    const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/events`, ['afa-events', `afa-token.${token}`]);
+    socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/events`, ['afa-events', `afa-token.${token}`]);
     socket.onopen = () => {
       delayMs = 250;
       attempts = 0;
@@ -95,6 +103,8 @@ export function createWebTransport(location: Location = window.location, options
         connection.set(false, Math.max(1, connection.attempts));
         return { ok: false, error: lostConnection };
       }
+      // A call that failed marked the connection lost; an answer over a socket that stayed open brings it back.
+      if (!connection.connected && socket?.readyState === 1 /* WebSocket.OPEN */) connection.set(true, 0);
       try {
         return (await response.json()) as ApiResult<never>;
       } catch {

@@ -4,6 +4,7 @@
 import { useEffect, useState } from 'react';
 import type { DemoStatus } from '../../app/api/contract.ts';
 import { formTouched, formWithRecipe, type GenerationForm } from '../generate/generation-form.ts';
+import { useOnReconnect } from './use-reconnect.ts';
 import { useStudio } from './studio-context.tsx';
 
 const OPENED_KEY = 'afa-studio.demo-opened';
@@ -11,6 +12,8 @@ const OPENED_KEY = 'afa-studio.demo-opened';
 export function useDemoStatus(): DemoStatus | undefined {
   const { api } = useStudio();
   const [status, setStatus] = useState<DemoStatus>();
+  const [connection, setConnection] = useState(0);
+  useOnReconnect(() => setConnection((n) => n + 1));
   useEffect(() => {
     let live = true;
     let heard = false;
@@ -27,7 +30,7 @@ export function useDemoStatus(): DemoStatus | undefined {
       live = false;
       off();
     };
-  }, [api]);
+  }, [api, connection]);
   return status;
 }
 

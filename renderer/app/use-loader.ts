@@ -1,7 +1,9 @@
-// Loads data through the API and reloads it when an event says it changed. Keeps the previous data while
-// reloading, so lists do not flash empty.
+// Loads data through the API and reloads it when an event says it changed, or when the page reconnects
+// to the server (events may have been missed meanwhile). Keeps the previous data while reloading, so
+// lists do not flash empty.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Unsubscribe } from '../../app/api/contract.ts';
+import { useOnReconnect } from './use-reconnect.ts';
 
 export interface Loaded<T> {
   readonly data: T | undefined;
@@ -31,6 +33,7 @@ export function useLoader<T>(load: () => Promise<T>, deps: readonly unknown[], s
       },
     );
   }, []);
+  useOnReconnect(reload);
   useEffect(() => {
     reload();
     if (!subscribe) return undefined;

@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'react';
 import type { GenerationProgress, GenerationSummary, JobFailed, QueuedJob } from '../../app/api/contract.ts';
 import { useStudio } from '../app/studio-context.tsx';
+import { useOnReconnect } from '../app/use-reconnect.ts';
 
 export interface JobOutcome {
   readonly jobId: string;
@@ -26,6 +27,18 @@ export function useGenerationTracker(): GenerationTracker {
   const [queueError, setQueueError] = useState<unknown>(undefined);
   const [progress, setProgress] = useState<Record<string, GenerationProgress>>({});
   const [lastOutcome, setLastOutcome] = useState<JobOutcome | undefined>(undefined);
+  // Back from a lost connection: the queue is read again (jobs may have ended unheard meanwhile).
+  useOnReconnect(() => {
+    api.generation.queue().then(
+      (jobs) => {
+        setQueue(jobs);
+        setQueueError(undefined);
+        const running = new Set(jobs.map((job) => job.id));
+        setProgress((all) => Object.fromEntries(Object.entries(all).filter(([jobId]) => running.has(jobId))));
+      },
+      (error: unknown) => setQueueError(error),
+    );
+  });
 
   useEffect(() => {
     let alive = true;

@@ -1,8 +1,9 @@
 // The history list for the current filters, loaded page by page as the grid scrolls, and reloaded when
-// the history changes (a new image, a delete, an undo).
+// the history changes (a new image, a delete, an undo) or the page reconnects to the server.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { GenerationSummary, HistoryQuery } from '../../app/api/contract.ts';
 import { useStudio } from '../app/studio-context.tsx';
+import { useOnReconnect } from '../app/use-reconnect.ts';
 
 const pageSize = 120;
 
@@ -51,6 +52,10 @@ export function useHistoryPages(filters: Omit<HistoryQuery, 'cursor' | 'limit'>)
       void fetchPage(true);
     });
   }, [api, fetchPage]);
+  useOnReconnect(() => {
+    cursor.current = null;
+    void fetchPage(true);
+  });
 
   const need = useCallback(
     (index: number) => {

@@ -199,14 +199,22 @@ test('when the server goes away every screen says so, and the page reconnects by
   const { page } = studio;
   await page.goto(`${studio.server.origin}/#/history`);
   await page.getByRole('heading', { level: 1, name: 'History' }).waitFor();
+  const { total } = await studio.services.history.search({});
+  assert.ok(total >= 2, `history has ${total} images`);
+  await page.getByText(`${total} images`, { exact: true }).waitFor();
   const { port, token } = studio.server;
   await studio.server.close();
   const banner = page.getByRole('alert', { name: 'Server disconnected' });
   await banner.waitFor();
   assert.match(await banner.innerText(), /Reconnecting automatically/);
+  // A change while the page cannot hear about it (another tab, the CLI): its event is lost.
+  const [newest] = (await studio.services.history.search({ limit: 1 })).items;
+  await studio.services.history.delete({ ids: [newest!.id] });
   restarted = await startStudioServer({ api: studio.services, home: studio.home, rendererDirectory: await builtRenderer(), port, token });
   await banner.waitFor({ state: 'detached', timeout: 20_000 });
   await page.getByText('Reconnected to the studio server.').waitFor();
+  // The page reads its state again: the history shows the delete without a reload.
+  await page.getByText(`${total - 1} ${total - 1 === 1 ? 'image' : 'images'}`, { exact: true }).waitFor({ timeout: 10_000 });
 });
 
 test('no script or security-policy errors happened in the page', () => {

@@ -1,6 +1,7 @@
 // Web mode's transport: the first calls wait for the event socket, so a state read by a call cannot
 // change unheard before the socket listens (the first start's demo setup finishing between the page's
-// status call and the socket opening left Generate on "Setting up the demo models…" until a reload).
+// status call and the socket opening left Generate on "Setting up the demo models…" until a reload);
+// and after a lost connection comes back the page hears so (onDidReconnect), to read again what it shows.
 import { afterEach, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWebTransport } from '../../../renderer/api/web-transport.ts';
@@ -10,6 +11,7 @@ class FakeSocket {
   onopen: (() => void) | null = null;
   onmessage: ((message: { data: string }) => void) | null = null;
   onclose: (() => void) | null = null;
+  readyState = 0;
   constructor(
     readonly url: string,
     readonly protocols: string[],
@@ -65,4 +67,40 @@ test('a socket that never opens delays the first calls only by the set wait', as
   const waited = performance.now() - started;
   assert.ok(waited >= 45 && waited < 1000, `waited ${waited} ms`);
   assert.deepEqual(calls, ['/api/demo.status']);
+});
+
+test('a connection that comes back says so once, and only after it was lost', async () => {
+  const transport = createWebTransport(location, { firstSocketWaitMs: 60_000 });
+  let reconnects = 0;
+  transport.connection.onDidReconnect(() => reconnects++);
+  const first = FakeSocket.instances[0]!;
+  first.readyState = 1;
+  first.onopen!();
+  assert.equal(reconnects, 0, 'the first open is not a reconnect');
+  // The server goes away: the socket closes, and a new one is tried after a short wait.
+  first.readyState = 3;
+  first.onclose!();
+  assert.equal(transport.connection.connected, false);
+  assert.equal(reconnects, 0);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const second = FakeSocket.instances[1];
+  assert.ok(second, 'a new socket was opened');
+  second.readyState = 1;
+  second.onopen!();
+  assert.equal(transport.connection.connected, true);
+  assert.equal(reconnects, 1);
+
+  // A call that gets no answer marks the connection lost even while the socket stays open; the next
+  // answered call brings it back, and the page reads its state again.
+  const fetch = globals.fetch;
+  globals.fetch = async () => {
+    throw new TypeError('Failed to fetch');
+  };
+  const failed = await transport.invoke('models.list' as never, undefined as never);
+  assert.equal(failed.ok, false);
+  assert.equal(transport.connection.connected, false);
+  globals.fetch = fetch;
+  assert.deepEqual(await transport.invoke('models.list' as never, undefined as never), { ok: true, value: 'answer' });
+  assert.equal(transport.connection.connected, true);
+  assert.equal(reconnects, 2);
 });
