@@ -5,7 +5,7 @@ import { studioPaths } from '../common/paths.ts';
 import { recipeModelIds, resolveRecipe } from '../ensemble/recipe-target.ts';
 import type { Recipe as EnsembleRecipe } from '../ensemble/recipe.ts';
 import type { Library } from '../library/library.ts';
-import { GenerationEngine, type QueuedGeneration } from '../pipeline/generation-engine.ts';
+import { GenerationEngine, type GenerationProgressEvent, type QueuedGeneration } from '../pipeline/generation-engine.ts';
 import type { EngineTurns } from '../pipeline/engine-turns.ts';
 import type { GenerationTarget } from '../pipeline/generation-target.ts';
 import { createModelRuntime } from '../pipeline/model-runtime.ts';
@@ -171,8 +171,21 @@ export class GenerationService implements GenerationApi {
     await this.#engine?.dispose();
   }
 
-  /** The engine for a new job: the current one, or a fresh one when the settings changed and it is idle. */
-  async #engineForNextJob(): Promise<GenerationEngine> {
+  /**
+   * The engine for a new job: the current one, or a fresh one when the settings changed and it is idle.
+   * One caller at a time: making an engine awaits (the provider probe), and two callers at once (the
+   * warm-up of `prepare` and an `enqueue`) each made one, the later replacing the earlier; a job queued
+   * on the replaced engine then ran unseen: not in `queue()`, and Escape could not cancel it.
+   */
+  #engineForNextJob(): Promise<GenerationEngine> {
+    const next = this.#engineTurn.then(() => this.#currentOrNewEngine());
+    this.#engineTurn = next.catch(() => undefined);
+    return next;
+  }
+
+  #engineTurn: Promise<unknown> = Promise.resolve();
+
+  async #currentOrNewEngine(): Promise<GenerationEngine> {
     const settings = this.#config.settings();
     const key = JSON.stringify([settings.backend, settings.threads, settings.previews]);
     if (this.#engine && (key === this.#engineSettings || this.#engine.queue().length > 0)) return this.#engine;
@@ -202,10 +215,11 @@ export class GenerationService implements GenerationApi {
     const recorded = (rows: readonly { id: string }[]) => {
       if (rows.length > 0) this.#config.history.notifyAdded(rows.map((row) => row.id));
     };
+    const thinning = new ProgressThinning();
     return [
       engine.onDidStart((event) => this.#started.fire({ jobId: event.jobId })),
       engine.onDidProgress((event) =>
-        this.#progress.fire({
+        thinning.keep(event) && this.#progress.fire({
           jobId: event.jobId,
           // Steps of the whole batch, so a 4-image job's bar fills once.
           step: event.imageIndex * event.total + event.step,
@@ -220,11 +234,13 @@ export class GenerationService implements GenerationApi {
         }),
       ),
       engine.onDidFinish((event) => {
+        thinning.forget(event.jobId);
         recorded(event.generations);
         this.#jobs.delete(event.jobId);
         this.#finished.fire({ jobId: event.jobId, generations: event.generations.map(generationSummary) });
       }),
       engine.onDidFail((event) => {
+        thinning.forget(event.jobId);
         recorded(event.generations);
         this.#jobs.delete(event.jobId);
         const error = toErrorData(event.error);
@@ -270,4 +286,37 @@ function fallbackRequest(job: QueuedGeneration): GenerationRequest {
   const s = job.settings;
   const recipe = job.target.kind === 'model' ? { spec: { method: 'single' as const, members: [{ modelId: job.target.modelId }] } } : { spec: { method: 'single' as const, members: [] } };
   return { prompt: s.prompt, negativePrompt: s.negativePrompt, recipe, sampler: s.sampler, steps: s.steps, guidance: s.guidance, eta: s.eta, seed: s.seed, width: s.width, height: s.height, batchCount: s.batchCount };
+}
+
+/** The shortest time between two forwarded denoising-step events of one job (ProgressThinning). */
+export const PROGRESS_INTERVAL_MS = 40;
+
+/**
+ * Thins the denoising-step events of fast jobs (a tiny model, a fast GPU) to one per PROGRESS_INTERVAL_MS
+ * per job. A page re-renders on every event: at hundreds of steps a second it fell seconds behind the
+ * job, so it showed image 2 while image 3 was ending and Escape then cancelled a job that had already
+ * ended. Every event that says something new still goes: each phase's first event (loading, encoding,
+ * the first step of an image, decoding), the last step of each image, and events with a preview, model
+ * loading counts or a training run to wait for. Jobs with steps slower than the interval lose nothing.
+ */
+export class ProgressThinning {
+  readonly #last = new Map<string, { at: number; phase: string; image: number }>();
+  readonly #now: () => number;
+
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+  }
+
+  keep(event: GenerationProgressEvent): boolean {
+    const at = this.#now();
+    const last = this.#last.get(event.jobId);
+    const telling = !last || last.phase !== event.phase || last.image !== event.imageIndex || event.phase !== 'denoise' || event.step >= event.total || event.preview !== undefined;
+    if (!telling && at - last.at < PROGRESS_INTERVAL_MS) return false;
+    this.#last.set(event.jobId, { at, phase: event.phase, image: event.imageIndex });
+    return true;
+  }
+
+  forget(jobId: string): void {
+    this.#last.delete(jobId);
+  }
 }

@@ -218,3 +218,19 @@ test('prepare compiles a recipe and loads its models before Generate; a recipe t
   assert.deepEqual(await services.generation.prepare({ recipe: { recipeId: 'rcp_missing' } }), { ready: false });
   assert.deepEqual(await services.generation.prepare({ recipe: { spec: { method: 'afa', members: spec.members } } }), { ready: false }, 'AFA without aggregators');
 });
+
+test('a job queued while the warm-up makes a new engine runs on the engine the queue and cancel see', async () => {
+  const spec = { method: 'single' as const, members: [{ modelId: ids[0]! }] };
+  for (const [order, threads] of [['enqueue first', 2], ['prepare first', 1]] as const) {
+    // New settings: the next call makes a fresh engine (awaiting the provider choice), and both calls ask at once.
+    await services.settings.set({ threads });
+    const enqueue = () => services.generation.enqueue(request({ recipe: { spec }, steps: 400, width: 64, height: 64 }));
+    const prepare = () => services.generation.prepare({ recipe: { spec } });
+    const { jobId } = order === 'enqueue first' ? (await Promise.all([enqueue(), prepare()]))[0] : (await Promise.all([prepare(), enqueue()]))[1];
+    const outcome = outcomeOf(jobId);
+    assert.ok((await services.generation.queue()).some((job) => job.id === jobId), `${order}: the job is not in the queue`);
+    await services.generation.cancel({ jobId });
+    const ended = await outcome;
+    assert.ok('cancelled' in ended && ended.cancelled, `${order}: ${JSON.stringify(ended)}`);
+  }
+});
