@@ -114,8 +114,8 @@ test('Escape during a batch of 3 keeps the images already saved and says how man
   await page.getByLabel('Width').fill('64');
   await page.getByLabel('Height').fill('64');
   // Enough steps that image 3 is still running when Escape arrives, on a fast machine too; the signal is
-  // the page itself showing image 3. (Before progress events were thinned, a busy machine's page worked
-  // through them seconds behind the job, and the Escape landed after the job had ended.)
+  // the page itself showing image 3. (On a busy machine this test once found the job running on an engine
+  // that `prepare` had replaced, so Escape could not reach it: GenerationService makes one engine at a time.)
   await page.getByLabel('Steps').fill('500');
   await page.getByLabel('Batch count').fill('3');
   await generateButton(page).click();
