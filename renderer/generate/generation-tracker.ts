@@ -3,7 +3,6 @@
 import { useEffect, useState } from 'react';
 import type { GenerationProgress, GenerationSummary, JobFailed, QueuedJob } from '../../app/api/contract.ts';
 import { useStudio } from '../app/studio-context.tsx';
-import { useOnReconnect } from '../app/use-reconnect.ts';
 
 export interface JobOutcome {
   readonly jobId: string;
@@ -22,23 +21,11 @@ export interface GenerationTracker {
 }
 
 export function useGenerationTracker(): GenerationTracker {
-  const { api } = useStudio();
+  const { api, host } = useStudio();
   const [queue, setQueue] = useState<readonly QueuedJob[]>([]);
   const [queueError, setQueueError] = useState<unknown>(undefined);
   const [progress, setProgress] = useState<Record<string, GenerationProgress>>({});
   const [lastOutcome, setLastOutcome] = useState<JobOutcome | undefined>(undefined);
-  // Back from a lost connection: the queue is read again (jobs may have ended unheard meanwhile).
-  useOnReconnect(() => {
-    api.generation.queue().then(
-      (jobs) => {
-        setQueue(jobs);
-        setQueueError(undefined);
-        const running = new Set(jobs.map((job) => job.id));
-        setProgress((all) => Object.fromEntries(Object.entries(all).filter(([jobId]) => running.has(jobId))));
-      },
-      (error: unknown) => setQueueError(error),
-    );
-  });
 
   useEffect(() => {
     let alive = true;
@@ -47,10 +34,20 @@ export function useGenerationTracker(): GenerationTracker {
       for (const job of jobs) requests.set(job.id, job.request);
       setQueue(jobs);
     };
-    api.generation.queue().then(
-      (jobs) => alive && remember(jobs),
-      (error: unknown) => alive && setQueueError(error),
-    );
+    // Read at the start and again when a lost connection is back (jobs may have ended unheard meanwhile:
+    // their progress goes with them).
+    const readQueue = () =>
+      api.generation.queue().then(
+        (jobs) => {
+          if (!alive) return;
+          remember(jobs);
+          setQueueError(undefined);
+          const listed = new Set(jobs.map((job) => job.id));
+          setProgress((all) => Object.fromEntries(Object.entries(all).filter(([jobId]) => listed.has(jobId))));
+        },
+        (error: unknown) => alive && setQueueError(error),
+      );
+    void readQueue();
     const forget = (jobId: string) =>
       setProgress((all) => {
         const { [jobId]: _gone, ...rest } = all;
@@ -68,12 +65,13 @@ export function useGenerationTracker(): GenerationTracker {
         // A cancelled batch keeps the images saved before the cancel: they are shown with it.
         setLastOutcome({ jobId: failure.jobId, failure, request: requests.get(failure.jobId), ...(failure.generations ? { generations: failure.generations } : {}) });
       }),
+      ...(host.connection ? [host.connection.onDidReconnect(() => void readQueue())] : []),
     ];
     return () => {
       alive = false;
       for (const unsubscribe of subscriptions) unsubscribe();
     };
-  }, [api]);
+  }, [api, host]);
 
   return { queue, queueError, progress, lastOutcome };
 }

@@ -44,18 +44,15 @@ export function useHistoryPages(filters: Omit<HistoryQuery, 'cursor' | 'limit'>)
     [api, key],
   );
 
+  const fromStart = useCallback(() => {
+    cursor.current = null;
+    void fetchPage(true);
+  }, [fetchPage]);
   useEffect(() => {
-    cursor.current = null;
-    void fetchPage(true);
-    return api.history.onDidChange(() => {
-      cursor.current = null;
-      void fetchPage(true);
-    });
-  }, [api, fetchPage]);
-  useOnReconnect(() => {
-    cursor.current = null;
-    void fetchPage(true);
-  });
+    fromStart();
+    return api.history.onDidChange(fromStart);
+  }, [api, fromStart]);
+  useOnReconnect(fromStart);
 
   const need = useCallback(
     (index: number) => {
