@@ -684,7 +684,14 @@ export interface Settings {
   readonly threads: number;
   /** Step previews during generation (cost: one tiny VAE decode per step). */
   readonly previews: boolean;
+  /**
+   * What the models compute in: 'auto' (default) float16 on a GPU provider and float32 on the CPU;
+   * 'fp32' always; 'fp16' everywhere (on the CPU only to check float16's numbers: it is slower there).
+   */
+  readonly precision: PrecisionSetting;
 }
+
+export type PrecisionSetting = 'auto' | 'fp32' | 'fp16';
 
 export interface SettingsApi {
   get(): Promise<Settings>;

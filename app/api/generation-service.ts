@@ -187,7 +187,7 @@ export class GenerationService implements GenerationApi {
 
   async #currentOrNewEngine(): Promise<GenerationEngine> {
     const settings = this.#config.settings();
-    const key = JSON.stringify([settings.backend, settings.threads, settings.previews]);
+    const key = JSON.stringify([settings.backend, settings.threads, settings.previews, settings.precision]);
     if (this.#engine && (key === this.#engineSettings || this.#engine.queue().length > 0)) return this.#engine;
     const previous = this.#engine;
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
@@ -198,6 +198,7 @@ export class GenerationService implements GenerationApi {
       library: this.#config.library,
       runtime: createModelRuntime({
         sessionOptions: { backend, optimizedModels: studioPaths(this.#config.library.home).optimizedModels, ...(settings.threads > 0 ? { intraOpThreads: settings.threads } : {}) },
+        precision: settings.precision,
       }),
       previewEvery: settings.previews ? 1 : 0,
       ...(this.#config.turns ? { turns: this.#config.turns } : {}),

@@ -77,7 +77,7 @@ export class SettingsService implements SettingsApi {
   }
 
   private defaults(): Settings {
-    return { dataDirectory: this.#config.home, backend: 'auto', threads: 0, previews: true };
+    return { dataDirectory: this.#config.home, backend: 'auto', threads: 0, previews: true, precision: 'auto' };
   }
 
   /** The stored settings; fields that are no longer valid (a provider that went away) are dropped. */
@@ -96,6 +96,7 @@ export class SettingsService implements SettingsApi {
     if (raw.backend === 'auto' || (backendNames as readonly unknown[]).includes(raw.backend)) result.backend = raw.backend as BackendSetting;
     if (typeof raw.threads === 'number' && Number.isInteger(raw.threads) && raw.threads >= 0) result.threads = raw.threads;
     if (typeof raw.previews === 'boolean') result.previews = raw.previews;
+    if (raw.precision === 'auto' || raw.precision === 'fp32' || raw.precision === 'fp16') result.precision = raw.precision;
     return result;
   }
 }

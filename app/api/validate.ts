@@ -217,7 +217,7 @@ export const requestSchemas: { readonly [N in ApiMethodName]: Schema<ApiRequest<
   'prompts.countTokens': object({ text: string({ max: 10_000 }) }),
 
   'settings.get': none,
-  'settings.set': object({}, { dataDirectory: path, backend: literal('auto', ...backendNames), threads: integer(0, 256), previews: boolean }),
+  'settings.set': object({}, { dataDirectory: path, backend: literal('auto', ...backendNames), threads: integer(0, 256), previews: boolean, precision: literal('auto', 'fp32', 'fp16') }),
   'settings.listBackends': none,
 
   'system.info': none,

@@ -10,7 +10,7 @@ import type { GenerationRow } from '../library/generations-table.ts';
 import { Library } from '../library/library.ts';
 import type { GenerationProgressEvent } from '../pipeline/generation-engine.ts';
 import { validateGenerationInput, type GenerationSettings } from '../pipeline/generation-request.ts';
-import { createModelRuntime } from '../pipeline/model-runtime.ts';
+import { createModelRuntime, type PrecisionSetting } from '../pipeline/model-runtime.ts';
 import { BACKENDS, type Backend, type SessionOptions } from '../runtime/onnx-runtime.ts';
 import { chooseProvider } from '../runtime/provider-choice.ts';
 import { setRuntimeLogFile } from '../runtime/runtime-log.ts';
@@ -32,6 +32,15 @@ export function outPaths(out: string | undefined, count: number): (string | unde
   if (count === 1) return [absolute];
   const stem = basename(absolute, extname(absolute));
   return Array.from({ length: count }, (_, index) => join(folder, `${stem}-${index + 1}.png`));
+}
+
+/** --precision (default auto: float16 on GPU providers, float32 on the CPU). */
+export function precisionOf(args: CliArguments): PrecisionSetting {
+  const precision = args.string('precision') ?? 'auto';
+  if (precision !== 'auto' && precision !== 'fp32' && precision !== 'fp16') {
+    throw new UserError('invalid-argument', `--precision must be auto, fp32 or fp16; got '${precision}'.`);
+  }
+  return precision;
 }
 
 /** --threads and --backend (default auto: the provider remembered for this machine, measured on first use). */
@@ -105,6 +114,7 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
   const maps = mapsFolder === undefined ? undefined : checkMapsFolder(mapsFolder);
   const progress = new ProgressReporter(context.io.stderr, progressModeOf(args.string('progress'), context.io.stderr));
   const session = sessionOptionsOf(args);
+  const precision = precisionOf(args);
   setRuntimeLogFile(join(context.home, 'logs', 'engine.log'));
   let backend: Backend;
   if (session.backend === 'auto') {
@@ -117,6 +127,7 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
   }
   const runtime = createModelRuntime({
     sessionOptions: { ...session.options, backend, optimizedModels: studioPaths(context.home).optimizedModels },
+    precision,
     onFallback: (message) => progress.note(message),
   });
   const library = Library.open({ home: context.home });

@@ -52,6 +52,7 @@ export const OUTPUT_OPTIONS: readonly OptionSpec[] = [
   { name: 'progress', kind: 'string', value: 'bar|lines|json|none', description: 'Progress on stderr (default: bar on a terminal, else lines)' },
   { name: 'threads', kind: 'integer', value: '<n>', description: 'CPU threads for onnxruntime (default: all available)' },
   { name: 'backend', kind: 'string', value: '<name>', description: 'Execution provider: auto (default: the fastest working one, measured once per machine), cpu, webgpu, cuda, dml, coreml where available' },
+  { name: 'precision', kind: 'string', value: 'auto|fp32|fp16', description: 'What the models compute in: auto (default: fp16 on a GPU provider, fp32 on the CPU), fp32, or fp16' },
 ];
 
 /** The one target the arguments name (undefined when none); two at once is a usage error. */

@@ -107,9 +107,9 @@ export function buildLockStepGraph(experts: readonly Expert[], fusion: Fusion, o
   }
   const g = new Graph(options.name ?? (fusion.kind === 'mean' ? 'feature_average' : 'afa'), options.graph);
   const dims = options.inputShape ?? { batch: 'batch', height: 'height', width: 'width', tokens: 'tokens' };
-  const sample = g.input(ENSEMBLE_INPUTS.sample, 'float32', [dims.batch, config.in_channels, dims.height, dims.width]);
+  const sample = g.computeInput(ENSEMBLE_INPUTS.sample, [dims.batch, config.in_channels, dims.height, dims.width]);
   const timestep = g.input(ENSEMBLE_INPUTS.timestep, 'float32', [dims.batch]);
-  const contexts = g.input(ENSEMBLE_INPUTS.context, 'float32', [K, dims.batch, dims.tokens, config.cross_attention_dim]);
+  const contexts = g.computeInput(ENSEMBLE_INPUTS.context, [K, dims.batch, dims.tokens, config.cross_attention_dim]);
 
   const perExpert = experts.map((expert, k) =>
     g.scope(`expert${k}`, () =>
@@ -166,15 +166,15 @@ export function buildLockStepGraph(experts: readonly Expert[], fusion: Fusion, o
  * Output averaging: each expert runs its whole U-Net on its own; the noise predictions are combined as
  * ε = Σ_k w_k·ε_k (summed left to right in float32, as the golden baseline does).
  */
-export function buildOutputAverageGraph(experts: readonly Expert[], weights: readonly number[], name = 'output_average'): Graph {
+export function buildOutputAverageGraph(experts: readonly Expert[], weights: readonly number[], name = 'output_average', options: GraphOptions = {}): Graph {
   checkSameArchitecture(experts);
   if (weights.length !== experts.length) throw new UserError('invalid-argument', `Output averaging needs ${experts.length} weights; got ${weights.length}.`);
   const config = experts[0]!.config;
   const K = experts.length;
-  const g = new Graph(name);
-  const sample = g.input(ENSEMBLE_INPUTS.sample, 'float32', ['batch', config.in_channels, 'height', 'width']);
+  const g = new Graph(name, options);
+  const sample = g.computeInput(ENSEMBLE_INPUTS.sample, ['batch', config.in_channels, 'height', 'width']);
   const timestep = g.input(ENSEMBLE_INPUTS.timestep, 'float32', ['batch']);
-  const contexts = g.input(ENSEMBLE_INPUTS.context, 'float32', [K, 'batch', 'tokens', config.cross_attention_dim]);
+  const contexts = g.computeInput(ENSEMBLE_INPUTS.context, [K, 'batch', 'tokens', config.cross_attention_dim]);
   const predictions = experts.map((expert, k) =>
     g.scope(`expert${k}`, () =>
       g.weightNamespace(expertNamespace(k), () => {

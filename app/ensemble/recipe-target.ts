@@ -14,14 +14,14 @@ import { buildClipTextGraph } from '../models/clip-text.ts';
 import { parseClipTextConfig } from '../models/clip-text-config.ts';
 import { parseUnetConfig, type UnetConfig } from '../models/unet-config.ts';
 import { unetLayout } from '../models/unet-layout.ts';
-import type { Graph } from '../onnx/graph.ts';
+import type { Graph, StoredFloat } from '../onnx/graph.ts';
 import { saveModel } from '../onnx/serialize.ts';
 import type { ResolveContext, ResolvedTarget } from '../pipeline/generation-target.ts';
 import { CachedModel } from '../pipeline/model-runtime.ts';
 import { ModelDenoiser, VaeLatentDecoder, type ModelConditioning } from '../pipeline/model-denoiser.ts';
 import type { Denoiser, StepContext, Conditioning } from '../pipeline/denoiser.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { requireStoredModel, resolveStoredModel, tokenizerForModel } from '../pipeline/stored-model-target.ts';
+import { offerStoredFloat16, requireStoredModel, resolveStoredModel, tokenizerForModel } from '../pipeline/stored-model-target.ts';
 import { SafetensorsFile } from '../tensor/safetensors.ts';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { checkAggregatorsMatch, loadAggregatorSet, STUDIO_AGGREGATOR_MANIFEST, type AggregatorSet } from './aggregator-set.ts';
@@ -116,16 +116,17 @@ export function checkRecipeCanRun(home: string, recipe: Recipe): void {
   loadCheckedAggregators(home, recipe, manifests, parseUnetConfig(manifests[0]!.configs.unet, `U-Net config of '${manifests[0]!.name}'`));
 }
 
-function buildRecipeGraph(home: string, recipe: Recipe, manifests: readonly ModelManifest[]): Graph {
+function buildRecipeGraph(home: string, recipe: Recipe, manifests: readonly ModelManifest[], computeDtype: StoredFloat): Graph {
   const experts = manifests.map((manifest) => openExpert(home, manifest));
+  const graph = { computeDtype };
   switch (recipe.method) {
     case 'afa':
       // Weight maps are graph outputs (fetching them is opt-in per run): the studio's contribution maps.
-      return buildLockStepGraph(experts, { kind: 'aggregators', aggregators: loadCheckedAggregators(home, recipe, manifests, experts[0]!.config) }, { exposeWeights: true });
+      return buildLockStepGraph(experts, { kind: 'aggregators', aggregators: loadCheckedAggregators(home, recipe, manifests, experts[0]!.config) }, { exposeWeights: true, graph });
     case 'feature-average':
-      return buildLockStepGraph(experts, recipe.weights ? { kind: 'mean', weights: memberWeights(recipe) } : { kind: 'mean' });
+      return buildLockStepGraph(experts, recipe.weights ? { kind: 'mean', weights: memberWeights(recipe) } : { kind: 'mean' }, { graph });
     case 'output-average':
-      return buildOutputAverageGraph(experts, memberWeights(recipe));
+      return buildOutputAverageGraph(experts, memberWeights(recipe), 'output_average', graph);
     default:
       throw new UserError('unsupported', `The ${recipe.method} method cannot run as a lock-step ensemble graph.`);
   }
@@ -136,13 +137,23 @@ function fullResolutionPoints(config: ReturnType<typeof parseUnetConfig>): numbe
   return unetLayout(config).filter((point) => point.outScale === 1).map((point) => point.index);
 }
 
-/** The compiled graph of a recipe: reused when present, otherwise built and saved atomically. */
-export function compiledRecipeGraph(home: string, recipe: Recipe, manifests: readonly ModelManifest[], signal?: AbortSignal): string {
+/**
+ * The compiled graph of a recipe: reused when present, otherwise built and saved atomically. Its
+ * float16-compute form (GPU providers) is `ensemble.float16.onnx` beside it, referencing the same
+ * weights, written the first time a job wants it (ModelRuntime.offerFloat16).
+ */
+export function compiledRecipeGraph(home: string, recipe: Recipe, manifests: readonly ModelManifest[], signal?: AbortSignal, computeDtype: StoredFloat = 'float32'): string {
   const dir = join(studioPaths(home).compiled, compileKey(recipe, manifests));
-  const modelFile = 'ensemble.onnx';
+  const modelFile = computeDtype === 'float32' ? 'ensemble.onnx' : 'ensemble.float16.onnx';
   const modelPath = join(dir, modelFile);
   if (existsSync(modelPath)) return modelPath;
-  return saveModel(buildRecipeGraph(home, recipe, manifests), { dir, modelFile, weightsFile: 'ensemble.weights', signal }).modelPath;
+  return saveModel(buildRecipeGraph(home, recipe, manifests, computeDtype), { dir, modelFile, weightsFile: 'ensemble.weights', signal }).modelPath;
+}
+
+/** Offers the float16 forms of a lock-step recipe's graph and of its members' text encoders and VAE. */
+function offerRecipeFloat16(recipe: Recipe, manifests: readonly ModelManifest[], graph: string, context: Pick<ResolveContext, 'home' | 'runtime'>): void {
+  context.runtime.offerFloat16(graph, () => compiledRecipeGraph(context.home, recipe, manifests, undefined, 'float16'));
+  for (const manifest of manifests) offerStoredFloat16(context, manifest);
 }
 
 /**
@@ -236,6 +247,7 @@ export function lockStepDenoiser(
   weightMaps?: ConstructorParameters<typeof EnsembleDenoiser>[2],
 ): EnsembleDenoiser {
   const graph = compiledRecipeGraph(context.home, recipe, manifests, context.signal);
+  offerRecipeFloat16(recipe, manifests, graph, context);
   const encoders = manifests.map((manifest) => ({
     tokenizer: tokenizerFor(context.home, manifest),
     model: new CachedModel(storedModelFiles(context.home, manifest).textEncoder, context.runtime),
@@ -250,6 +262,8 @@ export async function resolveRecipe(target: { readonly recipe: unknown; readonly
   if (recipe.method === 'single') return { ...(await resolveStoredModel(manifests[0]!.id, context)), snapshot };
   const vaeDecoder = storedModelFiles(context.home, manifests[0]!).vaeDecoder;
   const decoder = new VaeLatentDecoder(vaeDecoder, context.runtime);
+  // Every member's stored graphs have float16 forms (the merged U-Net of merge / MBW computes in float32).
+  for (const manifest of manifests) offerStoredFloat16(context, manifest);
   if (recipe.method === 'merge' || recipe.method === 'mbw') {
     const graphs = compiledMergedModel(context.home, recipe, manifests, context.signal);
     return { denoiser: new ModelDenoiser(tokenizerFor(context.home, manifests[0]!), graphs, context.runtime), decoder, models: [graphs.textEncoder, graphs.unet, vaeDecoder], snapshot };

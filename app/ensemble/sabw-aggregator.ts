@@ -10,7 +10,8 @@
 // [B, K, 1, 1], so w is one weight per expert for the whole feature map; the exposed weight map is that
 // weight broadcast to [B, K, h, w], so contribution maps and their readers see the same shape either way.
 import type { Graph, Value } from '../onnx/graph.ts';
-import { concat, conv, expand, mul, reduceMean, reduceSum, shape, softmax, unsqueeze } from '../onnx/ops.ts';
+import { concat, conv, expand, mul, reduceMean, reduceSum, shape, unsqueeze } from '../onnx/ops.ts';
+import { softmaxInFloat32 } from '../onnx/layers.ts';
 import type { WeightSource } from '../tensor/weights.ts';
 import { ModuleWeights } from '../models/module-weights.ts';
 import { resnetBlock2D } from '../models/resnet-block.ts';
@@ -70,9 +71,9 @@ export function sabwAggregator(
   const logits = g.scope('conv_out', () => conv(g, x, w.get(g, 'conv_out.weight', [K, D, 1, 1])));
   if (config.spatial === false) {
     // The mean over h×w before the softmax (not the softmax's mean): the weights still sum to 1 over K.
-    const pointWeights = softmax(g, reduceMean(g, logits, [2, 3], true), 1);
+    const pointWeights = softmaxInFloat32(g, reduceMean(g, logits, [2, 3], true), 1);
     return { fused: weightedSum(g, stackExperts(g, features), pointWeights), weights: expand(g, pointWeights, shape(g, logits)) };
   }
-  const expertWeights = softmax(g, logits, 1);
+  const expertWeights = softmaxInFloat32(g, logits, 1);
   return { fused: weightedSum(g, stackExperts(g, features), expertWeights), weights: expertWeights };
 }

@@ -8,7 +8,7 @@
 //   multiplying the product (diffusers' baddbmm alpha); only the summation order differs (~1e-7).
 // - CLIP (causal mask, query scaled before the product) uses the explicit form, attentionCore.
 import { attribute, type Graph, type Value } from '../onnx/graph.ts';
-import { add, matMul, mul, reshape, softmax, transpose } from '../onnx/ops.ts';
+import { add, cast, matMul, mul, reshape, softmax, transpose } from '../onnx/ops.ts';
 import { linear } from '../onnx/layers.ts';
 import type { ModuleWeights } from './module-weights.ts';
 
@@ -36,8 +36,14 @@ export function attentionCore(g: Graph, q: Value, k: Value, v: Value, options: A
   const values = split(v, [0, 2, 1, 3]); // [B, h, Lk, d]
   let scores = matMul(g, query, keys); // [B, h, Lq, Lk]
   if (options.scaleAt === 'scores') scores = mul(g, scores, scale);
+  // A 16-bit graph takes the mask and the softmax in float32 (as diffusers and transformers upcast the
+  // scores): float16's lowest value plus a negative score overflows, and exp loses the small weights.
+  const reduced = scores.dtype !== 'float32';
+  if (reduced) scores = cast(g, scores, 'float32');
   if (options.mask) scores = add(g, scores, options.mask);
-  const mixed = matMul(g, softmax(g, scores, -1), values); // [B, h, Lq, d]
+  let probabilities = softmax(g, scores, -1);
+  if (reduced) probabilities = cast(g, probabilities, values.dtype);
+  const mixed = matMul(g, probabilities, values); // [B, h, Lq, d]
   return reshape(g, transpose(g, mixed, [0, 2, 1, 3]), [0, 0, channels]);
 }
 

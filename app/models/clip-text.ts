@@ -7,7 +7,7 @@
 // The position_ids buffer some checkpoints carry is not read: it is always arange(77).
 import type { WeightSource } from '../tensor/weights.ts';
 import { float32 } from '../tensor/tensor.ts';
-import { attribute, Graph, type Value } from '../onnx/graph.ts';
+import { attribute, Graph, type GraphOptions, type Value } from '../onnx/graph.ts';
 import { add, cast, gather, gelu, layerNorm, mul, sigmoid } from '../onnx/ops.ts';
 import { linear } from '../onnx/layers.ts';
 import { attentionCore } from './attention.ts';
@@ -35,8 +35,8 @@ export function addClipText(g: Graph, weights: WeightSource, config: ClipTextCon
   return { lastHiddenState, pooled };
 }
 
-export function buildClipTextGraph(weights: WeightSource, config: ClipTextConfig, name = 'text_encoder'): Graph {
-  const g = new Graph(name);
+export function buildClipTextGraph(weights: WeightSource, config: ClipTextConfig, name = 'text_encoder', options: GraphOptions = {}): Graph {
+  const g = new Graph(name, options);
   const inputIds = g.input('input_ids', 'int64', ['batch', config.max_position_embeddings]);
   const { lastHiddenState, pooled } = addClipText(g, weights, config, inputIds);
   g.output(lastHiddenState, 'last_hidden_state');

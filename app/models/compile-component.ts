@@ -4,7 +4,7 @@
 // file (weights already in a safetensors file in their own dtype are referenced in place, not copied).
 import type { JobControl } from '../common/progress.ts';
 import type { WeightSource } from '../tensor/weights.ts';
-import type { Graph } from '../onnx/graph.ts';
+import type { Graph, StoredFloat } from '../onnx/graph.ts';
 import { saveModels } from '../onnx/serialize.ts';
 import { ModelSession, type SessionOptions } from '../runtime/onnx-runtime.ts';
 import { buildClipTextGraph } from './clip-text.ts';
@@ -14,8 +14,17 @@ import type { UnetConfig } from './unet-config.ts';
 import { buildVaeDecoderGraph, buildVaeEncoderGraph } from './vae.ts';
 import type { VaeConfig } from './vae-config.ts';
 
-export type ComponentSpec =
-  | {
+/**
+ * What every component description may say besides its weights: the dtype its graphs compute in
+ * (default float32; 'float16' for GPU providers, see app/runtime/compute-precision.ts). Graph I/O stays
+ * float32 either way.
+ */
+interface ComponentBase {
+  readonly computeDtype?: StoredFloat;
+}
+
+export type ComponentSpec = ComponentBase &
+  ({
       readonly kind: 'unet';
       readonly config: UnetConfig;
       readonly weights: WeightSource;
@@ -24,30 +33,31 @@ export type ComponentSpec =
     }
   | { readonly kind: 'text-encoder'; readonly config: ClipTextConfig; readonly weights: WeightSource }
   | { readonly kind: 'vae-decoder'; readonly config: VaeConfig; readonly weights: WeightSource }
-  | { readonly kind: 'vae-encoder'; readonly config: VaeConfig; readonly weights: WeightSource };
+  | { readonly kind: 'vae-encoder'; readonly config: VaeConfig; readonly weights: WeightSource });
 
 /** The graphs of a component, by model name (the file is `<name>.onnx`). */
 export function componentGraphs(spec: ComponentSpec): ReadonlyMap<string, Graph> {
   const graphs = new Map<string, Graph>();
+  const options = { computeDtype: spec.computeDtype ?? 'float32' } as const;
   switch (spec.kind) {
     case 'unet': {
       const shapes = spec.shapes ?? ['whole'];
-      if (shapes.includes('whole')) graphs.set('unet', buildUnetGraph(spec.weights, spec.config));
+      if (shapes.includes('whole')) graphs.set('unet', buildUnetGraph(spec.weights, spec.config, 'unet', options));
       if (shapes.includes('layers')) {
-        const layers = buildUnetLayerGraphs(spec.weights, spec.config);
+        const layers = buildUnetLayerGraphs(spec.weights, spec.config, 'unet', options);
         graphs.set('time_embedding', layers.timeEmbedding);
         layers.points.forEach((graph, index) => graphs.set(unetPointModelName(index), graph));
       }
       break;
     }
     case 'text-encoder':
-      graphs.set('text_encoder', buildClipTextGraph(spec.weights, spec.config));
+      graphs.set('text_encoder', buildClipTextGraph(spec.weights, spec.config, 'text_encoder', options));
       break;
     case 'vae-decoder':
-      graphs.set('vae_decoder', buildVaeDecoderGraph(spec.weights, spec.config));
+      graphs.set('vae_decoder', buildVaeDecoderGraph(spec.weights, spec.config, 'vae_decoder', options));
       break;
     case 'vae-encoder':
-      graphs.set('vae_encoder', buildVaeEncoderGraph(spec.weights, spec.config));
+      graphs.set('vae_encoder', buildVaeEncoderGraph(spec.weights, spec.config, 'vae_encoder', options));
       break;
   }
   return graphs;

@@ -54,7 +54,9 @@ export function timeEmbeddingMlp(g: Graph, weights: WeightSource, config: UnetCo
     const channels = config.block_out_channels[0];
     const width = 4 * channels;
     const w = new ModuleWeights(weights).child('time_embedding');
-    const hidden = linear(g, projected, w.get(g, 'linear_1.weight', [width, channels]), w.get(g, 'linear_1.bias', [width]));
+    // The sinusoid is float32 in every graph; the MLP runs in the compute dtype (diffusers casts t_emb
+    // to the sample's dtype before linear_1).
+    const hidden = linear(g, g.toCompute(projected), w.get(g, 'linear_1.weight', [width, channels]), w.get(g, 'linear_1.bias', [width]));
     return linear(g, silu(g, hidden), w.get(g, 'linear_2.weight', [width, width]), w.get(g, 'linear_2.bias', [width]));
   });
 }

@@ -14,7 +14,7 @@
 // Any height and width work: as in diffusers, each upsampler resizes to the size of the skip that follows
 // it (`upsampleTo`), so latents not divisible by latentSizeMultiple(config) (e.g. 12 for 96 px) line up.
 import type { WeightSource } from '../tensor/weights.ts';
-import { Graph, type Value } from '../onnx/graph.ts';
+import { Graph, type GraphOptions, type Value } from '../onnx/graph.ts';
 import { concat, shape } from '../onnx/ops.ts';
 import { groupNorm, silu } from '../onnx/layers.ts';
 import { ModuleWeights } from './module-weights.ts';
@@ -118,9 +118,9 @@ function outputHead(g: Graph, root: ModuleWeights, config: UnetConfig, h: Value)
 
 /** Declares the U-Net's inputs on `g` and returns noise_pred (not yet marked as an output). */
 export function addUnet(g: Graph, weights: WeightSource, config: UnetConfig): { sample: Value; timestep: Value; context: Value; noisePred: Value } {
-  const sample = g.input('sample', 'float32', ['batch', config.in_channels, 'height', 'width']);
+  const sample = g.computeInput('sample', ['batch', config.in_channels, 'height', 'width']);
   const timestep = g.input('timestep', 'float32', ['batch']);
-  const context = g.input('encoder_hidden_states', 'float32', ['batch', 'tokens', config.cross_attention_dim]);
+  const context = g.computeInput('encoder_hidden_states', ['batch', 'tokens', config.cross_attention_dim]);
   const temb = unetTimeEmbedding(g, weights, config, timestep);
   const outputs: Value[] = [];
   let hidden = sample;
@@ -149,8 +149,8 @@ function pointBoundary(g: Graph, x: Value): Value {
 }
 
 /** The whole U-Net as one graph: (sample, timestep, encoder_hidden_states) → noise_pred. */
-export function buildUnetGraph(weights: WeightSource, config: UnetConfig, name = 'unet'): Graph {
-  const g = new Graph(name);
+export function buildUnetGraph(weights: WeightSource, config: UnetConfig, name = 'unet', options: GraphOptions = {}): Graph {
+  const g = new Graph(name, options);
   const { noisePred } = addUnet(g, weights, config);
   g.output(noisePred, 'noise_pred');
   return g;
@@ -169,8 +169,8 @@ export interface UnetLayerGraphs {
 }
 
 /** The U-Net cut at its aggregation points: one graph per point plus the time embedding. */
-export function buildUnetLayerGraphs(weights: WeightSource, config: UnetConfig, name = 'unet'): UnetLayerGraphs {
-  const time = new Graph(`${name}_time_embedding`);
+export function buildUnetLayerGraphs(weights: WeightSource, config: UnetConfig, name = 'unet', options: GraphOptions = {}): UnetLayerGraphs {
+  const time = new Graph(`${name}_time_embedding`, options);
   const timestep = time.input('timestep', 'float32', ['batch']);
   const projected = unetTimeProjection(time, config, timestep);
   time.output(projected, 'time_proj');
@@ -179,15 +179,15 @@ export function buildUnetLayerGraphs(weights: WeightSource, config: UnetConfig, 
   const c0 = config.block_out_channels[0];
   const layout = unetLayout(config);
   const points = layout.map((point) => {
-    const g = new Graph(`${name}_point${String(point.index).padStart(2, '0')}`);
+    const g = new Graph(`${name}_point${String(point.index).padStart(2, '0')}`, options);
     const size = (scale: number): string[] => (scale === 1 ? ['height', 'width'] : [`height/${scale}`, `width/${scale}`]);
-    const hidden = g.input('hidden', 'float32', ['batch', point.inChannels, ...size(point.inScale)]);
-    const skip = point.skipFrom >= 0 ? g.input('skip', 'float32', ['batch', point.skipChannels, ...size(point.inScale)]) : undefined;
+    const hidden = g.computeInput('hidden', ['batch', point.inChannels, ...size(point.inScale)]);
+    const skip = point.skipFrom >= 0 ? g.computeInput('skip', ['batch', point.skipChannels, ...size(point.inScale)]) : undefined;
     const sizeFrom = upsampleSizeFrom(layout, point);
     const sizePoint = layout[sizeFrom];
-    const upsampleTo = sizePoint ? g.input('upsample_to', 'float32', ['batch', sizePoint.outChannels, ...size(sizePoint.outScale)]) : undefined;
-    const temb = g.input('temb', 'float32', ['batch', 4 * c0]);
-    const context = g.input('context', 'float32', ['batch', 'tokens', config.cross_attention_dim]);
+    const upsampleTo = sizePoint ? g.computeInput('upsample_to', ['batch', sizePoint.outChannels, ...size(sizePoint.outScale)]) : undefined;
+    const temb = g.computeInput('temb', ['batch', 4 * c0]);
+    const context = g.computeInput('context', ['batch', 'tokens', config.cross_attention_dim]);
     g.output(unetPoint(g, weights, config, point.index, { hidden, skip, upsampleTo, temb, context }), 'feature');
     return g;
   });

@@ -10,7 +10,7 @@
 //            and scaled_mean = mean × scaling_factor (pipeline latents, as img2img uses them).
 // Every resnet and norm of the VAE uses eps 1e-6 and norm_num_groups groups; no time embedding.
 import type { WeightSource } from '../tensor/weights.ts';
-import { Graph, type Value } from '../onnx/graph.ts';
+import { Graph, type GraphOptions, type Value } from '../onnx/graph.ts';
 import { add, conv, div, exp, mul, reshape, shape, split, transpose } from '../onnx/ops.ts';
 import { groupNorm, silu } from '../onnx/layers.ts';
 import { diffusersAttention } from './attention.ts';
@@ -21,16 +21,16 @@ import type { VaeConfig } from './vae-config.ts';
 
 const VAE_EPS = 1e-6;
 
-export function buildVaeDecoderGraph(weights: WeightSource, config: VaeConfig, name = 'vae_decoder'): Graph {
-  const g = new Graph(name);
-  const latents = g.input('latents', 'float32', ['batch', config.latent_channels, 'height', 'width']);
+export function buildVaeDecoderGraph(weights: WeightSource, config: VaeConfig, name = 'vae_decoder', options: GraphOptions = {}): Graph {
+  const g = new Graph(name, options);
+  const latents = g.computeInput('latents', ['batch', config.latent_channels, 'height', 'width']);
   g.output(addVaeDecoder(g, weights, config, latents), 'image');
   return g;
 }
 
-export function buildVaeEncoderGraph(weights: WeightSource, config: VaeConfig, name = 'vae_encoder'): Graph {
-  const g = new Graph(name);
-  const image = g.input('image', 'float32', ['batch', config.in_channels, 'height', 'width']);
+export function buildVaeEncoderGraph(weights: WeightSource, config: VaeConfig, name = 'vae_encoder', options: GraphOptions = {}): Graph {
+  const g = new Graph(name, options);
+  const image = g.computeInput('image', ['batch', config.in_channels, 'height', 'width']);
   const { mean, logvar, std, scaledMean } = addVaeEncoder(g, weights, config, image);
   g.output(mean, 'mean');
   g.output(logvar, 'logvar');

@@ -190,11 +190,34 @@ export class Graph {
     return value;
   }
 
-  /** Marks `value` as a graph output, named `name` (an Identity node renames it when needed). */
+  /**
+   * A float32 graph input (the I/O contract of every model graph, whatever it computes in), returned in
+   * the graph's compute dtype: a float16 graph casts it on the way in.
+   */
+  computeInput(name: string, shape: readonly Dim[]): Value {
+    return this.toCompute(this.input(name, 'float32', shape));
+  }
+
+  /** `value` in the compute dtype (a Cast when it is another float dtype; the value itself otherwise). */
+  toCompute(value: Value): Value {
+    if (!isFloat(value.dtype) || value.dtype === this.computeDtype) return value;
+    return this.node({ op: 'Cast', inputs: [value], outputs: [{ dtype: this.computeDtype, shape: value.shape }], attrs: { to: attribute.int(onnxDataType(this.computeDtype)) } })[0]!;
+  }
+
+  /**
+   * Marks `value` as a graph output, named `name` (an Identity node renames it when needed). In a graph
+   * that computes in float16, float16 outputs leave as float32 (a Cast named `name`): callers, samplers
+   * and the other graphs of a job read float32 whatever precision a graph computes in.
+   */
   output(value: Value, name: string = value.name): void {
     this.requireOwn(value, `output '${name}'`);
     if (this.outputList.some((output) => output.name === name)) {
       throw new UserError('invalid-argument', `Graph '${this.name}' already has an output named '${name}'.`);
+    }
+    if (this.computeDtype !== 'float32' && value.dtype === this.computeDtype) {
+      const [widened] = this.node({ op: 'Cast', inputs: [value], outputs: [{ dtype: 'float32', shape: value.shape }], attrs: { to: attribute.int(onnxDataType('float32')) }, name, outputName: name });
+      this.outputList.push(widened!);
+      return;
     }
     if (name === value.name) {
       // ONNX lets a graph input or an initializer be an output directly (onnxruntime returns it as is).

@@ -2,7 +2,7 @@
 import { UserError } from '../common/errors.ts';
 import type { Graph, Value } from './graph.ts';
 import { describeValue, invalidNode, isFloat } from './graph.ts';
-import { add, instanceNormalization, matMul, mul, reshape, shape as shapeOf, sigmoid, transpose, unsqueeze } from './ops.ts';
+import { add, cast, instanceNormalization, matMul, mul, reshape, shape as shapeOf, sigmoid, softmax, transpose, unsqueeze } from './ops.ts';
 import { float32, type Tensor } from '../tensor/tensor.ts';
 
 /** x·sigmoid(x), PyTorch's F.silu (onnxruntime fuses the pair on CPU). */
@@ -38,15 +38,19 @@ export function groupNorm(g: Graph, x: Value, groups: number, scale?: Value, bia
     }
   }
   return g.scope('GroupNorm', () => {
-    const grouped = reshape(g, x, [0, groups, -1]);
-    const unit = g.constant(filled(groups, 1, x.dtype));
-    const zero = g.constant(filled(groups, 0, x.dtype));
+    // The statistics of a 16-bit x are taken in float32 (a sum over thousands of values, and a variance
+    // that can overflow float16's 65504); the normalised result returns to x's dtype before the affine.
+    const wide = x.dtype === 'float32' ? x : cast(g, x, 'float32');
+    const grouped = reshape(g, wide, [0, groups, -1]);
+    const unit = g.constant(filled(groups, 1));
+    const zero = g.constant(filled(groups, 0));
     const normalized = instanceNormalization(g, grouped, unit, zero, epsilon);
     const known = x.shape?.every((dim) => typeof dim === 'number');
     // Back to x's shape; with symbolic dims the target is x's runtime shape, and the static shape is x's.
     let result = known
       ? reshape(g, normalized, x.shape as number[])
-      : g.node({ op: 'Reshape', inputs: [normalized, shapeOf(g, x)], outputs: [{ dtype: x.dtype, shape: x.shape }] })[0];
+      : g.node({ op: 'Reshape', inputs: [normalized, shapeOf(g, x)], outputs: [{ dtype: 'float32', shape: x.shape }] })[0]!;
+    if (x.dtype !== 'float32') result = cast(g, result, x.dtype);
     // Per-channel parameters [C] → [C, 1, …] so they broadcast over the spatial axes.
     const trailing = Array.from({ length: rank - 2 }, (_, index) => index + 1);
     if (scale) result = mul(g, result, unsqueeze(g, scale, trailing));
@@ -55,9 +59,17 @@ export function groupNorm(g: Graph, x: Value, groups: number, scale?: Value, bia
   });
 }
 
-function filled(size: number, value: number, dtype: Value['dtype']): Tensor {
-  if (dtype !== 'float32') throw new UserError('unsupported', `GroupNorm is built for float32 compute, got ${dtype}.`);
+function filled(size: number, value: number): Tensor {
   return float32([size], new Float32Array(size).fill(value));
+}
+
+/**
+ * Softmax along `axis` taken in float32 and returned in x's dtype: a 16-bit graph's exp would lose the
+ * small weights and its sum could overflow (diffusers upcasts softmax the same way).
+ */
+export function softmaxInFloat32(g: Graph, x: Value, axis: number): Value {
+  if (x.dtype === 'float32') return softmax(g, x, axis);
+  return cast(g, softmax(g, cast(g, x, 'float32'), axis), x.dtype);
 }
 
 /** PyTorch nn.Linear: x [..., in] · weightᵀ + bias, with weight [out, in] as stored in checkpoints. */

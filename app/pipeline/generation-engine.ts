@@ -236,7 +236,7 @@ export class GenerationEngine {
       } finally {
         clearInterval(watch);
       }
-      return models.every((path) => this.runtime.sessions.has(`${this.runtime.backend}:${path}`));
+      return models.every((path) => this.runtime.isLoaded(path));
     } catch {
       return false;
     } finally {

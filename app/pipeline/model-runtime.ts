@@ -8,7 +8,21 @@ import { DEVICE_RESIDENT_BACKENDS, TransferCounter, type DeviceTensor, type Feed
 import { disposeDeviceTensors, downloadTensor, ModelSession, uploadTensor, type Backend, type SessionOptions, type SessionSource } from '../runtime/onnx-runtime.ts';
 import { runtimeLog } from '../runtime/runtime-log.ts';
 import { estimateSessionBytes, SessionCache } from '../runtime/session-cache.ts';
+import type { StoredFloat } from '../onnx/graph.ts';
 import type { Tensor } from '../tensor/tensor.ts';
+
+/**
+ * What the graphs compute in. 'auto' (default): float16 on GPU providers — the kernels their hardware
+ * is made for, half the weight memory — and float32 on the CPU, whose onnxruntime kernels compute
+ * float16 graphs through float32 anyway. 'fp16' asks for float16 on every provider; 'fp32' never uses it.
+ */
+export type PrecisionSetting = 'auto' | 'fp32' | 'fp16';
+
+/**
+ * Writes (once) the float16-compute form of a model file and returns its path. Float I/O stays float32,
+ * so either form runs with the same feeds.
+ */
+export type Float16Builder = () => string;
 
 export interface ModelRuntime {
   readonly sessions: SessionCache<ModelSession>;
@@ -16,6 +30,22 @@ export interface ModelRuntime {
   readonly sessionOptions: SessionOptions;
   /** The provider sessions run on now: sessionOptions.backend, or 'cpu' after that provider failed. */
   readonly backend: Backend;
+  /** The precision setting this runtime was made with. */
+  readonly precision: PrecisionSetting;
+  /**
+   * What models offered in float16 (offerFloat16) compute in now: float16 when the precision setting
+   * asks for it on the current provider and float16 has not failed there; float32 otherwise.
+   */
+  readonly computeDtype: StoredFloat;
+  /**
+   * Offers a float16 form of `modelPath`, written by `build` the first time it is needed. While
+   * computeDtype is float16 every run, load and size of `modelPath` uses that form. When it cannot run
+   * (a GPU without float16 shaders: onnxruntime refuses the session), the runtime says so once and
+   * computes in float32 from then on, rerunning the same feeds: nothing is lost.
+   */
+  offerFloat16(modelPath: string, build: Float16Builder): void;
+  /** True when the session `modelPath` runs on now (on this provider, in this precision) is loaded. */
+  isLoaded(modelPath: string): boolean;
   /**
    * Runs `modelPath` (cached session, pinned for the run) and returns the named outputs. When a GPU
    * provider fails — at session creation or in the middle of a job — the runtime moves to the CPU for
@@ -60,6 +90,8 @@ export class ProviderFellBackError extends EngineError {}
 
 export interface ModelRuntimeOptions {
   readonly sessionOptions?: SessionOptions;
+  /** Default 'auto' (float16 on GPU providers, float32 on the CPU). */
+  readonly precision?: PrecisionSetting;
   readonly budgetBytes?: number;
   /** Told once, in words for the user, when the runtime falls back to the CPU. */
   readonly onFallback?: (message: string) => void;
@@ -74,6 +106,30 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
   const sessionOptions: SessionOptions = Object.freeze({ ...options.sessionOptions });
   const sizes = new Map<string, number>();
   let backend: Backend = sessionOptions.backend ?? 'cpu';
+  const precision = options.precision ?? 'auto';
+  const float16Builders = new Map<string, Float16Builder>();
+  const float16Paths = new Map<string, string>();
+  /** Providers on which float16 failed: they compute in float32 from then on. */
+  const float16Failed = new Set<Backend>();
+  const wantsFloat16 = (on: Backend): boolean => !float16Failed.has(on) && (precision === 'fp16' || (precision === 'auto' && on !== 'cpu'));
+  /** The file that runs for `modelPath` on provider `on`: its float16 form when offered and wanted. */
+  const actual = (modelPath: string, on: Backend): string => {
+    const build = float16Builders.get(modelPath);
+    if (!build || !wantsFloat16(on)) return modelPath;
+    let path = float16Paths.get(modelPath);
+    if (path === undefined) {
+      try {
+        path = build();
+      } catch (error) {
+        if (!(error instanceof Error)) throw error;
+        // A float16 form that cannot be written (read-only store, full disk) only costs speed.
+        runtimeLog(`the float16 form of ${modelPath} could not be written (${error.message}); it computes in float32`);
+        path = modelPath;
+      }
+      float16Paths.set(modelPath, path);
+    }
+    return path;
+  };
 
   const sizeOf = (modelPath: string): number => {
     let size = sizes.get(modelPath);
@@ -90,11 +146,28 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
   };
 
   /** `work` on the current provider; when a GPU provider fails, the runtime moves to the CPU for good and `work` runs again there. */
-  const onProvider = async <R>(work: (on: Backend) => Promise<R>, rerun = true): Promise<R> => {
+  const onProvider = async <R>(work: (on: Backend) => Promise<R>, rerun = true, modelPath?: string): Promise<R> => {
     const on = backend;
+    const reduced = modelPath !== undefined && actual(modelPath, on) !== modelPath;
     try {
       return await work(on);
     } catch (error) {
+      // A float16 graph the provider cannot run: float32 on the same provider first (device tensors
+      // stay valid there, so even device-resident work reruns).
+      // Whether float16 or the provider itself is at fault shows in the float32 rerun: only when that
+      // works on the same provider is float16 to blame (and said to be).
+      if (reduced && error instanceof EngineError && !(error instanceof ProviderFellBackError) && !float16Failed.has(on)) {
+        float16Failed.add(on);
+        for (const path of float16Paths.values()) await sessions.evict(`${on}:${path}`);
+        const result = await onProvider(work, rerun, modelPath);
+        if (backend === on) {
+          const reason = (error.message.split('\n')[0] ?? '').slice(0, 300);
+          const message = `Float16 compute does not work on ${on} here (${reason}); computing in float32 — slower, same pictures.`;
+          runtimeLog(message);
+          options.onFallback?.(message);
+        }
+        return result;
+      }
       // Only onnxruntime's own failures move the job; bad feeds (UserError) and cancellation stay errors.
       if (on === 'cpu' || !(error instanceof EngineError) || error instanceof ProviderFellBackError) throw error;
       if (backend === on) {
@@ -112,15 +185,17 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
   };
   const transfers = new TransferCounter();
   const create = (modelPath: string, on: Backend) => () => ModelSession.create(modelPath, { ...sessionOptions, backend: on });
+  /** Runs `use` on the session of `modelPath` as it runs on `on` (its float16 form when that is wanted). */
+  const withSession = <R>(modelPath: string, on: Backend, use: (session: ModelSession) => Promise<R>): Promise<R> => {
+    const path = actual(modelPath, on);
+    return sessions.use(`${on}:${path}`, sizeOf(path), create(path, on), use);
+  };
 
   const run = (modelPath: string, feeds: Readonly<Record<string, Tensor>>, outputs: readonly string[]): Promise<Record<string, Tensor>> =>
-    onProvider((on) => sessions.use(`${on}:${modelPath}`, sizeOf(modelPath), create(modelPath, on), (session) => session.run(feeds, [...outputs], transfers)));
+    onProvider((on) => withSession(modelPath, on, (session) => session.run(feeds, [...outputs], transfers)), true, modelPath);
 
   const runDevice: ModelRuntime['runDevice'] = (modelPath, feeds, outputs, keep) =>
-    onProvider(
-      (on) => sessions.use(`${on}:${modelPath}`, sizeOf(modelPath), create(modelPath, on), (session) => session.runDevice(feeds, [...outputs], keep, transfers)),
-      false,
-    );
+    onProvider((on) => withSession(modelPath, on, (session) => session.runDevice(feeds, [...outputs], keep, transfers)), false, modelPath);
 
   const load: ModelRuntime['load'] = async (modelPaths, loadOptions = {}) => {
     const sources = new Map<string, SessionSource>();
@@ -128,17 +203,30 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
     // The job's models together (other jobs' sessions are released, least recently used first, to fit).
     let planned = 0;
     for (const modelPath of new Set(modelPaths)) {
-      const size = sizeOf(modelPath);
+      // A float16 form that cannot be read is planned at its float32 size; loading it falls back below.
+      let size: number;
+      try {
+        size = sizeOf(actual(modelPath, backend));
+      } catch {
+        size = sizeOf(modelPath);
+      }
       planned += size;
       // A first model larger than the whole budget still loads (alone), as the cache allows.
       if (planned > sessions.config.budgetBytes && planned > size) break;
-      if (!sessions.has(`${backend}:${modelPath}`)) pending.push(modelPath);
+      if (!sessions.has(`${backend}:${actual(modelPath, backend)}`)) pending.push(modelPath);
     }
     if (pending.length === 0) return sources;
     loadOptions.onProgress?.(0, pending.length);
     for (const [index, modelPath] of pending.entries()) {
       throwIfCancelled(loadOptions.signal);
-      const session = await onProvider((on) => sessions.get(`${on}:${modelPath}`, sizeOf(modelPath), create(modelPath, on)));
+      const session = await onProvider(
+        (on) => {
+          const path = actual(modelPath, on);
+          return sessions.get(`${on}:${path}`, sizeOf(path), create(path, on));
+        },
+        true,
+        modelPath,
+      );
       sources.set(modelPath, session.source);
       loadOptions.onProgress?.(index + 1, pending.length);
     }
@@ -150,6 +238,14 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
     sessionOptions,
     get backend() {
       return backend;
+    },
+    precision,
+    get computeDtype(): StoredFloat {
+      return wantsFloat16(backend) ? 'float16' : 'float32';
+    },
+    isLoaded: (modelPath) => sessions.has(`${backend}:${actual(modelPath, backend)}`),
+    offerFloat16: (modelPath, build) => {
+      if (!float16Builders.has(modelPath)) float16Builders.set(modelPath, build);
     },
     run,
     load,

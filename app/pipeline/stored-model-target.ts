@@ -2,6 +2,7 @@
 // with its own tokenizer (diffusers folders bring one; single files use the bundled SD1.x vocabulary).
 import { existsSync } from 'node:fs';
 import { UserError } from '../common/errors.ts';
+import { storedFloat16Form, storedGraphPath } from '../checkpoints/float16-forms.ts';
 import { refreshStoredUnetGraph } from '../checkpoints/import-checkpoint.ts';
 import { readModelManifest, STORE_VERSION, storedModelFiles, type ModelManifest } from '../checkpoints/model-store.ts';
 import type { RecipeSnapshot } from '../images/generation-settings.ts';
@@ -67,6 +68,13 @@ export function tokenizerForModel(manifest: ModelManifest, folder: string | unde
   return tokenizer;
 }
 
+/** Offers the float16 forms of a stored model's text encoder, U-Net and VAE decoder to the runtime. */
+export function offerStoredFloat16(context: Pick<ResolveContext, 'home' | 'runtime'>, manifest: ModelManifest): void {
+  for (const component of ['text-encoder', 'unet', 'vae-decoder'] as const) {
+    context.runtime.offerFloat16(storedGraphPath(context.home, manifest, component), () => storedFloat16Form(context.home, manifest, component));
+  }
+}
+
 export async function resolveStoredModel(modelId: string, context: ResolveContext): Promise<ResolvedTarget> {
   const manifest = refreshStoredUnetGraph(context.home, requireStoredModel(context.home, modelId));
   const files = storedModelFiles(context.home, manifest);
@@ -76,6 +84,7 @@ export async function resolveStoredModel(modelId: string, context: ResolveContex
     }
   }
   const tokenizer = tokenizerForModel(manifest, files.tokenizer);
+  offerStoredFloat16(context, manifest);
   return {
     denoiser: new ModelDenoiser(tokenizer, { textEncoder: files.textEncoder, unet: files.unet }, context.runtime),
     decoder: new VaeLatentDecoder(files.vaeDecoder, context.runtime),

@@ -63,6 +63,15 @@ export function withExplicitAttention(modelBytes: Uint8Array): { readonly bytes:
     }
     return name;
   };
+  // Element types of the declared values (the studio declares every intermediate): a float16 graph's
+  // scores take the scale and the softmax in float32, as the builders' own attention does.
+  const elementTypes = new Map<string, number>();
+  for (const info of [...(graph.input ?? []), ...(graph.valueInfo ?? []), ...(graph.output ?? [])]) {
+    const type = info.type?.tensorType?.elemType;
+    if (info.name && typeof type === 'number') elementTypes.set(info.name, type);
+  }
+  const FLOAT = onnx.TensorProto.DataType.FLOAT;
+  const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
   let rewritten = 0;
   for (const entry of graph.node ?? []) {
     const inputs = entry.input ?? [];
@@ -79,6 +88,9 @@ export function withExplicitAttention(modelBytes: Uint8Array): { readonly bytes:
     const split = constant(`split_${heads}`, (name) => int64Tensor(name, [0, 0, heads, -1]));
     const merge = constant('merge', (name) => int64Tensor(name, [0, 0, -1]));
     const scaleName = constant(`scale_${scale}`, (name) => floatScalar(name, scale));
+    const reduced = elementTypes.get(q) === FLOAT16;
+    const scores = reduced ? [node('MatMul', t('scores'), [t('qh'), t('kt')], [t('s16')]), node('Cast', t('scores_wide'), [t('s16')], [t('s')], { to: FLOAT })] : [node('MatMul', t('scores'), [t('qh'), t('kt')], [t('s')])];
+    const probabilities = reduced ? [node('Softmax', t('softmax'), [t('ss')], [t('p32')], { axis: -1 }), node('Cast', t('probabilities'), [t('p32')], [t('p')], { to: FLOAT16 })] : [node('Softmax', t('softmax'), [t('ss')], [t('p')], { axis: -1 })];
     nodes.push(
       node('Reshape', t('q_split'), [q, split], [t('q4')]),
       node('Transpose', t('q_heads'), [t('q4')], [t('qh')], { perm: [0, 2, 1, 3] }),
@@ -86,9 +98,9 @@ export function withExplicitAttention(modelBytes: Uint8Array): { readonly bytes:
       node('Transpose', t('k_heads'), [t('k4')], [t('kt')], { perm: [0, 2, 3, 1] }),
       node('Reshape', t('v_split'), [v, split], [t('v4')]),
       node('Transpose', t('v_heads'), [t('v4')], [t('vh')], { perm: [0, 2, 1, 3] }),
-      node('MatMul', t('scores'), [t('qh'), t('kt')], [t('s')]),
+      ...scores,
       node('Mul', t('scale'), [t('s'), scaleName], [t('ss')]),
-      node('Softmax', t('softmax'), [t('ss')], [t('p')], { axis: -1 }),
+      ...probabilities,
       node('MatMul', t('mix'), [t('p'), t('vh')], [t('m')]),
       node('Transpose', t('back'), [t('m')], [t('mt')], { perm: [0, 2, 1, 3] }),
       node('Reshape', t('merge'), [t('mt'), merge], [entry.output![0]!]),

@@ -2,6 +2,7 @@
 // Each file in test/golden/kinds/ exports `kinds: CaseKind[]`; the runner discovers them, so adding a
 // kind never means editing the runner. A kind *computes* outputs; the runner compares them with the
 // manifest's expectations (atol/rtol, exact integers, PNG pixels, same_as), so comparison is one code path.
+import type { StoredFloat } from '../../app/onnx/graph.ts';
 import type { SessionOptions } from '../../app/runtime/onnx-runtime.ts';
 import type { Tensor } from '../../app/tensor/tensor.ts';
 
@@ -24,6 +25,8 @@ export interface ManifestEntry {
   readonly per_tensor_columns?: readonly string[];
   readonly sha256?: string;
   readonly meaning?: string;
+  /** What the generator measured about the output (e.g. fp32_vs_fp64_max_abs, max_abs_value). */
+  readonly observed?: Readonly<Record<string, unknown>> | null;
   readonly [extra: string]: unknown;
 }
 
@@ -65,6 +68,11 @@ export interface CaseContext {
    * `--backend`); kinds pass them on, so one golden directory runs on any provider.
    */
   readonly session: SessionOptions;
+  /**
+   * The dtype the case's graphs compute in (`--precision`; default float32). Graph I/O is float32 either
+   * way; kinds that build graphs pass it to the builders.
+   */
+  readonly computeDtype: StoredFloat;
 }
 
 export interface CaseKind {
@@ -75,4 +83,10 @@ export interface CaseKind {
    * own: the runner compares the returned output named by the entry's `output` with the other case's.
    */
   run(testCase: ManifestCase, context: CaseContext): Promise<Readonly<Record<string, CaseOutput>>>;
+  /**
+   * The compute dtypes the kind's graphs can be built in (default float32 only). Cases of a kind asked
+   * for another precision are reported skipped, so are kinds that build no graph (tokenizers,
+   * schedulers): the float32 run checks them.
+   */
+  readonly computeDtypes?: readonly StoredFloat[];
 }

@@ -53,7 +53,6 @@ function check(name: string, entry: ManifestEntry, ours: CaseOutput | undefined,
   if (entry.type === 'same_as') return checkSameAs(name, entry, context);
   if (ours === undefined) return { ...base, status: 'fail', message: 'not computed (the kind returned no output of this name)' };
   const tolerance = context.tolerance ?? providerTolerance('cpu');
-  const atol = scaledAtol(entry.atol ?? 0, tolerance);
   const rtol = entry.rtol ?? 0;
   const fromComparison = (comparison: Comparison, tolerance: number | undefined): OutputResult => ({
     ...base,
@@ -66,11 +65,14 @@ function check(name: string, entry: ManifestEntry, ours: CaseOutput | undefined,
   switch (entry.type) {
     case 'tensor': {
       if (!isTensor(ours)) return { ...base, status: 'fail', message: `expected a tensor, got ${describeOutput(ours)}` };
-      return fromComparison(compareTensors(ours, context.files.readTensor(entry), { atol, rtol }), atol);
+      const expected = context.files.readTensor(entry);
+      const atol = scaledAtol(entry.atol ?? 0, tolerance, entry);
+      return fromComparison(compareTensors(ours, expected, { atol, rtol }), atol);
     }
     case 'value': {
       const value = isTensor(ours) ? tensorValue(ours) : 'value' in ours ? ours.value : undefined;
       if (value === undefined) return { ...base, status: 'fail', message: `expected a value, got ${describeOutput(ours)}` };
+      const atol = scaledAtol(entry.atol ?? 0, tolerance, entry);
       return fromComparison(compareValues(value, entry.value, atol), atol);
     }
     case 'png': {
@@ -137,8 +139,9 @@ function checkSameAs(name: string, entry: ManifestEntry, context: CheckContext):
   if ('missing' in target) return { ...base, status: 'fail', message: `cannot compare with ${other}: ${target.missing}` };
   const tolerance = context.tolerance ?? providerTolerance('cpu');
   if ('golden' in target) {
-    const atol = scaledAtol(target.golden.atol ?? 0, tolerance);
-    const comparison = compareTensors(ours, context.files.readTensor(target.golden), { atol, rtol: target.golden.rtol ?? 0 });
+    const expected = context.files.readTensor(target.golden);
+    const atol = scaledAtol(target.golden.atol ?? 0, tolerance, target.golden);
+    const comparison = compareTensors(ours, expected, { atol, rtol: target.golden.rtol ?? 0 });
     if (!entry.exact && entry.atol === undefined) {
       return { ...base, status: 'info', maxAbsError: comparison.maxAbsError, message: `vs golden ${other} (${target.reason}): max |difference| ${comparison.maxAbsError} (not required to match)` };
     }

@@ -12,6 +12,7 @@ import { checkOutput } from './check-output.ts';
 import type { OutputResult, SameAsTarget } from './check-output.ts';
 import { GoldenFiles, loadManifest } from './manifest.ts';
 import { providerTolerance, type ProviderTolerance } from './provider-tolerance.ts';
+import type { StoredFloat } from '../../app/onnx/graph.ts';
 import type { SessionOptions } from '../../app/runtime/onnx-runtime.ts';
 import type { GoldenManifest } from './manifest.ts';
 
@@ -45,6 +46,8 @@ export interface GoldenReport {
   readonly unregisteredKinds: readonly string[];
   /** Kinds skipped on request (--skip-kind). */
   readonly skippedKinds: readonly string[];
+  /** Kinds skipped because they cannot compute in the requested dtype (--precision). */
+  readonly float32OnlyKinds: readonly string[];
   readonly loadErrors: readonly KindLoadError[];
   /** False when a case failed, errored or had no kind, a kinds file did not load, or no case was selected. */
   readonly ok: boolean;
@@ -67,6 +70,8 @@ export interface GoldenOptions {
   readonly scratchRoot?: string;
   /** Options of every session the cases open; `backend` picks the execution provider (default cpu). */
   readonly session?: SessionOptions;
+  /** The dtype the cases' graphs compute in (default float32); kinds that cannot are reported skipped. */
+  readonly computeDtype?: StoredFloat;
 }
 
 /** Imports every `*.ts` file of `dir` (tests excluded) and collects their exported `kinds`. */
@@ -125,6 +130,7 @@ export class GoldenSession {
   private readonly retained = new Map<string, CaseOutput>();
   private readonly referenced: Set<string>;
   private readonly byId: ReadonlyMap<string, ManifestCase>;
+  private readonly precisionSkipped = new Set<string>();
   /** The provider's tolerance rule every output is checked with. */
   readonly tolerance: ProviderTolerance;
 
@@ -137,7 +143,7 @@ export class GoldenSession {
     this.files = new GoldenFiles(manifest.dir);
     this.byId = new Map(manifest.cases.map((testCase) => [testCase.id, testCase]));
     this.referenced = referencedOutputs(manifest.cases);
-    this.tolerance = providerTolerance(options.session?.backend ?? 'cpu');
+    this.tolerance = providerTolerance(options.session?.backend ?? 'cpu', options.computeDtype ?? 'float32');
     const { caseFilter, kindFilter } = options;
     this.cases = manifest.cases.filter(
       (testCase) =>
@@ -184,7 +190,8 @@ export class GoldenSession {
       cases,
       counts,
       unregisteredKinds: kindsOf('unsupported'),
-      skippedKinds: kindsOf('skipped'),
+      skippedKinds: kindsOf('skipped').filter((kind) => !this.precisionSkipped.has(kind)),
+      float32OnlyKinds: kindsOf('skipped').filter((kind) => this.precisionSkipped.has(kind)),
       loadErrors: this.loadErrors,
       ok: cases.length > 0 && counts.fail === 0 && counts.error === 0 && counts.unsupported === 0 && this.loadErrors.length === 0,
     };
@@ -206,6 +213,11 @@ export class GoldenSession {
     const kind = this.kinds.get(testCase.kind);
     if (this.isSkipped(testCase.kind)) return done({ status: 'skipped', outputs: [], error: `kind '${testCase.kind}' skipped on request` });
     if (!kind) return done({ status: 'unsupported', outputs: [], error: `no file in test/golden/kinds registers kind '${testCase.kind}'` });
+    const computeDtype = this.options.computeDtype ?? 'float32';
+    if (!(kind.computeDtypes ?? ['float32']).includes(computeDtype)) {
+      this.precisionSkipped.add(testCase.kind);
+      return done({ status: 'skipped', outputs: [], error: `kind '${testCase.kind}' computes in float32 only` });
+    }
 
     // Cases whose outputs this one's same_as compares with run first (when selected and runnable).
     for (const entry of Object.values(testCase.outputs)) {
@@ -245,6 +257,7 @@ export class GoldenSession {
       dir: this.manifest.dir,
       scratch,
       session: { ...this.options.session },
+      computeDtype: this.options.computeDtype ?? 'float32',
       manifest: manifestFields,
       resolve: (relativePath) => this.files.resolve(relativePath),
       readTensor: (entry) => this.files.readTensor(entry),

@@ -8,10 +8,24 @@
 //   png (8-bit pixels):                               allowed = max(manifest atol, pixelAtol) levels
 // Exact outputs (atol 0: token ids, integer timesteps) stay exact on every provider; they never come
 // from a session.
+// Graphs computing in float16 (`--precision fp16`) round every activation to 11 significant bits
+// instead of 24, an error no factor on a float32 atol describes. The manifest measured, per output, how
+// far float32 rounding moves it (`observed.fp32_vs_fp64_max_abs`: the same computation in float32 and
+// float64, through every layer, step and sampler of the case). float16's unit roundoff is 2^13 times
+// float32's, so a float16 graph may move each output 2^13 times as far:
+//   allowed = max(atolFactor · atol, 2^13 · observed.fp32_vs_fp64_max_abs) + rtol · |expected|
+// Outputs without that measurement keep the float32 rule; 8-bit PNGs get float16's own pixel rule.
+import type { StoredFloat } from '../../app/onnx/graph.ts';
 import type { Backend } from '../../app/runtime/onnx-runtime.ts';
 
 export interface ProviderTolerance {
   readonly backend: Backend;
+  readonly computeDtype: StoredFloat;
+  /**
+   * The compute dtype's unit roundoff over float32's: 1 in float32, 2^13 in float16. An output may be
+   * this many times the manifest's measured float32-vs-float64 difference off.
+   */
+  readonly roundoffRatio: number;
   /** Multiplies every float output's manifest atol. */
   readonly atolFactor: number;
   /** Smallest per-channel difference allowed for 8-bit PNG outputs. */
@@ -20,7 +34,7 @@ export interface ProviderTolerance {
   readonly basis: string;
 }
 
-const CPU: Omit<ProviderTolerance, 'backend'> = { atolFactor: 1, pixelAtol: 1, basis: "the manifest's tolerances as written" };
+const CPU: Omit<ProviderTolerance, 'backend' | 'computeDtype' | 'roundoffRatio'> = { atolFactor: 1, pixelAtol: 1, basis: "the manifest's tolerances as written" };
 
 /**
  * Measured with WebGPU on SwiftShader (onnxruntime-node 1.30, attention as standard ops, see
@@ -29,17 +43,50 @@ const CPU: Omit<ProviderTolerance, 'backend'> = { atolFactor: 1, pixelAtol: 1, b
  * PNGs within 1 level. 10× leaves room for hardware GPUs' own reduction orders; a provider that
  * computes in reduced precision (TF32 matmuls, fp16) needs its own rule here, not a larger factor.
  */
-const GPU: Omit<ProviderTolerance, 'backend'> = {
+const GPU: Omit<ProviderTolerance, 'backend' | 'computeDtype' | 'roundoffRatio'> = {
   atolFactor: 10,
   pixelAtol: 1,
   basis: "10 × the manifest's atol (GPU kernels sum float32 in another order; measured ≤ 3.3× on WebGPU)",
 };
 
-export function providerTolerance(backend: Backend): ProviderTolerance {
-  return { backend, ...(backend === 'cpu' ? CPU : GPU) };
+/** float16's unit roundoff (2^-11) over float32's (2^-24). */
+export const FLOAT16_ROUNDOFF_RATIO = 2 ** 13;
+
+/**
+ * Pixel rule for float16 graphs. Measured with `--precision fp16` on the CPU (onnxruntime runs a float16
+ * graph there with float32 kernels between float16 tensors, so every activation is rounded as a GPU's
+ * would be; every float output then sat within 0.08–0.43 of its 2^13 allowance): the AFA pipeline's PNG
+ * (10 DDIM steps) was up to 6 levels off. 12 levels keeps the tensors' margin of about 2.
+ */
+export const FLOAT16_PIXEL_ATOL = 12;
+
+export function providerTolerance(backend: Backend, computeDtype: StoredFloat = 'float32'): ProviderTolerance {
+  const base = backend === 'cpu' ? CPU : GPU;
+  if (computeDtype === 'float32') return { backend, computeDtype, roundoffRatio: 1, ...base };
+  return {
+    backend,
+    computeDtype,
+    roundoffRatio: FLOAT16_ROUNDOFF_RATIO,
+    atolFactor: base.atolFactor,
+    pixelAtol: Math.max(base.pixelAtol, FLOAT16_PIXEL_ATOL),
+    basis: `float16 compute: ${base.basis}, or 2^13 × the manifest's measured float32-vs-float64 difference of each output; PNGs within ${FLOAT16_PIXEL_ATOL} levels`,
+  };
 }
 
-/** The atol an output is held to on this provider (0 stays 0: exact outputs stay exact). */
-export function scaledAtol(atol: number, tolerance: ProviderTolerance): number {
-  return atol * tolerance.atolFactor;
+/**
+ * The atol an output is held to on this provider (0 stays 0: exact outputs stay exact). `entry` is the
+ * manifest entry whose `observed.fp32_vs_fp64_max_abs` a reduced-precision rule scales.
+ */
+export function scaledAtol(atol: number, tolerance: ProviderTolerance, entry?: { readonly observed?: unknown }): number {
+  const scaled = atol * tolerance.atolFactor;
+  if (atol === 0 || tolerance.roundoffRatio === 1) return scaled;
+  return Math.max(scaled, tolerance.roundoffRatio * measuredFloat32Error(entry));
+}
+
+/** The manifest's float32-vs-float64 difference of an output (0 when it has none). */
+export function measuredFloat32Error(entry: { readonly observed?: unknown } | undefined): number {
+  const observed = entry?.observed;
+  if (typeof observed !== 'object' || observed === null) return 0;
+  const value = (observed as Record<string, unknown>).fp32_vs_fp64_max_abs;
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
 }

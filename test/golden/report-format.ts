@@ -48,6 +48,7 @@ export function formatSummary(report: GoldenReport): string[] {
   ];
   if (report.unregisteredKinds.length > 0) lines.push(`kinds with no runner in test/golden/kinds: ${report.unregisteredKinds.join(', ')}`);
   if (report.skippedKinds.length > 0) lines.push(`kinds skipped on request: ${report.skippedKinds.join(', ')}`);
+  if (report.float32OnlyKinds.length > 0) lines.push(`kinds that compute in float32 only, checked without --precision: ${report.float32OnlyKinds.join(', ')}`);
   for (const { file, message } of report.loadErrors) lines.push(`kinds file ${file} did not load: ${message}`);
   if (report.cases.length === 0) lines.push('FAILED: no case matches the filters');
   else lines.push(report.ok ? 'OK' : 'FAILED');

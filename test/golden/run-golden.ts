@@ -1,4 +1,4 @@
-// `npm run golden -- [<dir>] [--backend B] [--case S]... [--kind K]... [--skip-kind K]... [--json FILE] [--kinds-dir DIR]`
+// `npm run golden -- [<dir>] [--backend B] [--precision P] [--case S]... [--kind K]... [--skip-kind K]... [--json FILE] [--kinds-dir DIR]`
 // Runs the golden cases of <dir> (default: ../shared/golden next to the repository) on one execution
 // provider, prints one row per case and a summary. Exit status: 0 all passed, 1 a case failed/errored/had
 // no kind, 2 bad usage or the provider cannot run here.
@@ -17,11 +17,13 @@ import { BACKENDS, type Backend } from '../../app/runtime/onnx-runtime.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-const USAGE = `usage: npm run golden -- [<dir>] [--backend <provider>] [--case <substring>]... [--kind <kind>]... [--skip-kind <kind>]... [--json <file>]
+const USAGE = `usage: npm run golden -- [<dir>] [--backend <provider>] [--precision fp32|fp16] [--case <substring>]... [--kind <kind>]... [--skip-kind <kind>]... [--json <file>]
   <dir>              golden directory with manifest.json (default: ${join(repoRoot, '..', 'shared', 'golden')})
   --backend <name>   execution provider for every session: ${BACKENDS.join(', ')} (default cpu); GPU
                      providers are held to test/golden/provider-tolerance.ts. webgpu on a machine
                      without an adapter reruns itself on SwiftShader when chromium ships it
+  --precision <p>    what the graphs compute in: fp32 (default) or fp16 (held to a rule relative to
+                     each output's magnitude; kinds that compute in float32 only are skipped)
   --case <text>      run only cases whose id contains <text> (repeatable)
   --kind <kind>      run only cases of <kind> (repeatable)
   --skip-kind <kind> report cases of <kind> as skipped (repeatable)
@@ -46,6 +48,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         json: { type: 'string' },
         'kinds-dir': { type: 'string' },
         backend: { type: 'string' },
+        precision: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -68,9 +71,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error(`unknown backend '${values.backend}': choose one of ${BACKENDS.join(', ')}\n${USAGE}`);
     return 2;
   }
+  const precision = values.precision ?? 'fp32';
+  if (precision !== 'fp32' && precision !== 'fp16') {
+    console.error(`unknown precision '${precision}': choose fp32 or fp16\n${USAGE}`);
+    return 2;
+  }
+  const computeDtype = precision === 'fp16' ? 'float16' : 'float32';
   const usable = await usableBackend(backend, argv);
   if (typeof usable === 'number') return usable;
-  const tolerance = providerTolerance(backend);
+  const tolerance = providerTolerance(backend, computeDtype);
   console.log(`golden: ${dir}`);
   console.log(`backend: ${backend}${process.env[SOFTWARE_ADAPTER_MARK] ? ` (software adapter: SwiftShader, ${process.env[SOFTWARE_ADAPTER_MARK]})` : ''}; tolerance: ${tolerance.basis}`);
   console.log(formatHeader());
@@ -82,6 +91,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       skipKinds: values['skip-kind'],
       kindsDir: values['kinds-dir'] === undefined ? undefined : resolve(values['kinds-dir']),
       session: { backend },
+      computeDtype,
       onCase: (result) => {
         console.log(formatRow(result));
         for (const line of formatDetails(result)) console.log(line);

@@ -9,6 +9,7 @@ import { openDiffusersComponent } from '../../app/models/diffusers-folder.ts';
 import { parseUnetConfig, type UnetConfig } from '../../app/models/unet-config.ts';
 import { parseClipTextConfig } from '../../app/models/clip-text-config.ts';
 import { parseVaeConfig } from '../../app/models/vae-config.ts';
+import type { StoredFloat } from '../../app/onnx/graph.ts';
 import type { SessionOptions } from '../../app/runtime/onnx-runtime.ts';
 
 let root: string | undefined;
@@ -23,11 +24,11 @@ function scratchRoot(): string {
   return root;
 }
 
-function compileOnce(name: string, spec: () => ComponentSpec, session: SessionOptions): Promise<CompiledComponent> {
-  const key = `${session.backend ?? 'cpu'}:${name}`;
+function compileOnce(name: string, spec: () => ComponentSpec, session: SessionOptions, computeDtype: StoredFloat): Promise<CompiledComponent> {
+  const key = `${session.backend ?? 'cpu'}:${computeDtype}:${name}`;
   let compiled = cache.get(key);
   if (!compiled) {
-    compiled = compileComponent(spec(), join(scratchRoot(), `model-${cache.size}`), { session });
+    compiled = compileComponent({ ...spec(), computeDtype }, join(scratchRoot(), `model-${cache.size}`), { session });
     cache.set(key, compiled);
   }
   return compiled;
@@ -35,12 +36,15 @@ function compileOnce(name: string, spec: () => ComponentSpec, session: SessionOp
 
 export type UnetShape = 'whole' | 'layers';
 
-/** Sessions open on `session.backend` (default cpu); each backend gets its own compiled copy. */
-export function compiledUnet(folder: string, shape: UnetShape, session: SessionOptions = {}): Promise<CompiledComponent> {
+/**
+ * Sessions open on `session.backend` (default cpu), graphs computing in `computeDtype` (default
+ * float32); each backend and dtype gets its own compiled copy.
+ */
+export function compiledUnet(folder: string, shape: UnetShape, session: SessionOptions = {}, computeDtype: StoredFloat = 'float32'): Promise<CompiledComponent> {
   return compileOnce(`unet:${shape}:${folder}`, () => {
     const { config, weights } = openDiffusersComponent(folder, parseUnetConfig);
     return { kind: 'unet', config, weights, shapes: [shape] };
-  }, session);
+  }, session, computeDtype);
 }
 
 export function unetConfigOf(folder: string): UnetConfig {
@@ -49,16 +53,16 @@ export function unetConfigOf(folder: string): UnetConfig {
   return component.config;
 }
 
-export function compiledTextEncoder(folder: string, session: SessionOptions = {}): Promise<CompiledComponent> {
+export function compiledTextEncoder(folder: string, session: SessionOptions = {}, computeDtype: StoredFloat = 'float32'): Promise<CompiledComponent> {
   return compileOnce(`text-encoder:${folder}`, () => {
     const { config, weights } = openDiffusersComponent(folder, parseClipTextConfig);
     return { kind: 'text-encoder', config, weights };
-  }, session);
+  }, session, computeDtype);
 }
 
-export function compiledVae(folder: string, part: 'decoder' | 'encoder', session: SessionOptions = {}): Promise<CompiledComponent> {
+export function compiledVae(folder: string, part: 'decoder' | 'encoder', session: SessionOptions = {}, computeDtype: StoredFloat = 'float32'): Promise<CompiledComponent> {
   return compileOnce(`vae-${part}:${folder}`, () => {
     const { config, weights } = openDiffusersComponent(folder, parseVaeConfig);
     return { kind: part === 'decoder' ? 'vae-decoder' : 'vae-encoder', config, weights };
-  }, session);
+  }, session, computeDtype);
 }

@@ -70,3 +70,43 @@ it('computes the same attention as the fused kernel', async () => {
     await explicit.release();
   }
 });
+
+it('takes a float16 graph’s scores through the scale and softmax in float32', async () => {
+  const g = new Graph('attention16', { computeDtype: 'float16' });
+  const x = g.computeInput('x', [2, 40, 32]);
+  const context = g.computeInput('context', [2, 77, 32]);
+  const k = linear(g, context, g.weight('to_k.weight', lazy(float32([32, 32], values(32 * 32, 3).map((v) => v / 10)))));
+  g.output(fusedAttention(g, x, k, context, 4, 32), 'y');
+  const path = saveModel(g, { dir, modelFile: 'attention16.onnx', weightsFile: 'attention16.weights' }).modelPath;
+  const result = withExplicitAttention(readFileSync(path));
+  assert.ok(result);
+  const nodes = onnx.ModelProto.decode(result.bytes).graph?.node ?? [];
+  const softmax = nodes.find((node) => node.opType === 'Softmax')!;
+  const widen = nodes.find((node) => node.output?.[0] === nodes.find((n) => n.opType === 'Mul' && n.output?.[0] === softmax.input?.[0])?.input?.[0]);
+  assert.equal(widen?.opType, 'Cast', 'the scores are cast before the scale');
+  assert.equal(Number(widen?.attribute?.[0]?.i), onnx.TensorProto.DataType.FLOAT);
+  const narrow = nodes.find((node) => node.input?.[0] === softmax.output?.[0]);
+  assert.equal(narrow?.opType, 'Cast', 'the probabilities return to float16 before the mix');
+  assert.equal(Number(narrow?.attribute?.[0]?.i), onnx.TensorProto.DataType.FLOAT16);
+
+  // Both forms run, and agree with the float32 graph within float16's rounding.
+  const reference = await ModelSession.create(modelPath, { intraOpThreads: 1 });
+  const fused = await ModelSession.create(path, { intraOpThreads: 1 });
+  const explicit = await ModelSession.create(path, { intraOpThreads: 1, fusedAttention: false });
+  try {
+    const expected = (await reference.run(feeds)).y!.data as Float32Array;
+    for (const session of [fused, explicit]) {
+      const output = (await session.run(feeds)).y!;
+      assert.equal(output.dtype, 'float32', 'a float16 graph still answers in float32');
+      let worst = 0;
+      let largest = 0;
+      for (let i = 0; i < expected.length; i++) {
+        worst = Math.max(worst, Math.abs((output.data as Float32Array)[i]! - expected[i]!));
+        largest = Math.max(largest, Math.abs(expected[i]!));
+      }
+      assert.ok(worst > 0 && worst < 4e-3 * largest, `max |float16 − float32| = ${worst} of ${largest}`);
+    }
+  } finally {
+    await Promise.all([reference.release(), fused.release(), explicit.release()]);
+  }
+});

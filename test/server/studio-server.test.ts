@@ -157,7 +157,7 @@ test('other origins and foreign host names are refused', async () => {
 
 test('API calls return typed results and typed errors', async () => {
   const settings = JSON.parse((await call('settings.get', undefined)).body);
-  assert.deepEqual(settings, { ok: true, value: { dataDirectory: home, backend: 'auto', threads: 0, previews: true } });
+  assert.deepEqual(settings, { ok: true, value: { dataDirectory: home, backend: 'auto', threads: 0, previews: true, precision: 'auto' } });
 
   const bad = await call('generation.enqueue', { prompt: 1 });
   assert.equal(bad.status, 400);
@@ -171,6 +171,11 @@ test('API calls return typed results and typed errors', async () => {
   assert.equal(JSON.parse(broken.body).error.message, 'The request body is not valid JSON.');
   const moved = await call('settings.set', { dataDirectory: '/elsewhere' });
   assert.equal(JSON.parse(moved.body).error.code, 'unsupported');
+  const halfPrecision = JSON.parse((await call('settings.set', { precision: 'fp16' })).body);
+  assert.equal(halfPrecision.value.settings.precision, 'fp16');
+  assert.equal(JSON.parse((await call('settings.get', undefined)).body).value.precision, 'fp16', 'kept');
+  assert.equal((await call('settings.set', { precision: 'fp8' })).status, 400);
+  await call('settings.set', { precision: 'auto' });
 });
 
 test('images are served from the studio home only', async () => {

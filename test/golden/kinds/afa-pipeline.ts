@@ -28,22 +28,23 @@ function expertFolders(afaDir: string, kind: 'unet' | 'text_encoder', count: num
 
 const afaPipeline: CaseKind = {
   kind: 'afa_pipeline',
+  computeDtypes: ['float32', 'float16'],
   async run(testCase, context) {
     const afaDir = context.resolve(String(testCase.model?.afa));
     const params = testCase.params as { prompt: string; negative_prompt: string; guidance_scale: number; num_inference_steps: number; width: number; height: number };
     const count = (JSON.parse(readFileSync(join(afaDir, 'model_config.json'), 'utf8')) as { num_models: number }).num_models;
-    const runtime = createModelRuntime({ sessionOptions: context.session });
+    const runtime = createModelRuntime({ sessionOptions: context.session, precision: 'fp32' });
     const tokenizer = ClipTokenizer.fromDiffusersFolder(join(afaDir, 'tokenizer'));
     const encoders = await Promise.all(
       expertFolders(afaDir, 'text_encoder', count).map(async (folder) => {
-        const compiled = await compiledTextEncoder(folder, context.session);
+        const compiled = await compiledTextEncoder(folder, context.session, context.computeDtype);
         return { tokenizer, model: new CachedModel(compiled.modelPaths.get('text_encoder')!, runtime) };
       }),
     );
     const experts = expertFolders(afaDir, 'unet', count).map((folder) => openDiffusersComponent(folder, parseUnetConfig));
     const dir = mkdtempSync(join(tmpdir(), 'afa-golden-pipeline-'));
     try {
-      const graph = buildLockStepGraph(experts, { kind: 'aggregators', aggregators: loadAggregatorSet(afaDir) }, { exposeWeights: true });
+      const graph = buildLockStepGraph(experts, { kind: 'aggregators', aggregators: loadAggregatorSet(afaDir) }, { exposeWeights: true, graph: { computeDtype: context.computeDtype } });
       const saved = saveModel(graph, { dir, modelFile: 'afa.onnx', weightsFile: 'afa.weights' });
       const mapNames = unetLayout(experts[0]!.config).map((point) => `weights_${pointName(point.index)}`);
       const maps: Record<string, CaseOutput> = {};
@@ -57,7 +58,7 @@ const afaPipeline: CaseKind = {
           }
         },
       });
-      const vae = await compiledVae(join(afaDir, 'vae'), 'decoder', context.session);
+      const vae = await compiledVae(join(afaDir, 'vae'), 'decoder', context.session, context.computeDtype);
       const decoder = new VaeLatentDecoder(vae.modelPaths.get('vae_decoder')!, runtime);
       const schedulerJson = parseDiffusersJson(readFileSync(join(afaDir, 'scheduler', 'scheduler_config.json'), 'utf8'));
       const scheduler = schedulerFromConfig(fromDiffusersConfig(schedulerJson));

@@ -13,6 +13,7 @@ import { unetTimestep } from '../../../app/models/unet-timestep.ts';
 import { loadAggregatorSet } from '../../../app/ensemble/aggregator-set.ts';
 import { buildLockStepGraph, buildOutputAverageGraph, type Expert } from '../../../app/ensemble/lock-step-graph.ts';
 import { compileEnsembleGraph, type CompiledEnsemble } from '../../../app/ensemble/compile-ensemble.ts';
+import type { StoredFloat } from '../../../app/onnx/graph.ts';
 import type { SessionOptions } from '../../../app/runtime/onnx-runtime.ts';
 
 const compiled = new Map<string, Promise<CompiledEnsemble>>();
@@ -31,8 +32,8 @@ function openExperts(folders: readonly string[]): Expert[] {
 
 // Compiled graphs outlive one case (the three timesteps share one graph), so they live in a folder of
 // their own, removed when the process exits.
-function compileOnce(name: string, build: () => Parameters<typeof compileEnsembleGraph>[0], session: SessionOptions): Promise<CompiledEnsemble> {
-  const key = `${session.backend ?? 'cpu'}:${name}`;
+function compileOnce(name: string, build: () => Parameters<typeof compileEnsembleGraph>[0], session: SessionOptions, computeDtype: StoredFloat): Promise<CompiledEnsemble> {
+  const key = `${session.backend ?? 'cpu'}:${computeDtype}:${name}`;
   let entry = compiled.get(key);
   if (!entry) {
     const dir = mkdtempSync(join(tmpdir(), 'afa-golden-ensemble-'));
@@ -64,13 +65,15 @@ function swapLeadingAxes(tensor: Tensor<'float32'>): Tensor<'float32'> {
 
 const afaForward: CaseKind = {
   kind: 'afa_forward',
+  computeDtypes: ['float32', 'float16'],
   async run(testCase, context) {
     const afaDir = context.resolve(String(testCase.model?.afa));
     const { sample, timestep, context: contexts } = unetInputs(testCase, context);
     const experts = contexts.shape[0]!;
     const ensemble = await compileOnce(`afa:${afaDir}`, () =>
-      buildLockStepGraph(openExperts(afaExpertFolders(afaDir, experts)), { kind: 'aggregators', aggregators: loadAggregatorSet(afaDir) }, { exposeInternals: true }),
+      buildLockStepGraph(openExperts(afaExpertFolders(afaDir, experts)), { kind: 'aggregators', aggregators: loadAggregatorSet(afaDir) }, { exposeInternals: true, graph: { computeDtype: context.computeDtype } }),
       context.session,
+      context.computeDtype,
     );
     const result = await ensemble.session.run({ sample, timestep, encoder_hidden_states: contexts });
     const outputs: Record<string, CaseOutput> = {
@@ -91,6 +94,7 @@ const afaForward: CaseKind = {
 
 const epsAverage: CaseKind = {
   kind: 'baseline_eps_average',
+  computeDtypes: ['float32', 'float16'],
   async run(testCase, context) {
     const folders = (testCase.model?.unets as string[]).map((path) => context.resolve(path));
     const weighted = /w=\[([^\]]+)\]/.exec(String(testCase.params?.weighted))?.[1]?.split(',').map(Number);
@@ -102,7 +106,7 @@ const epsAverage: CaseKind = {
     folders.forEach((_, k) => stacked.set(single.data, k * single.data.length));
     const contexts: Tensor<'float32'> = { dtype: 'float32', shape: [folders.length, ...single.shape], data: stacked };
     const run = async (weights: readonly number[], key: string) => {
-      const ensemble = await compileOnce(key, () => buildOutputAverageGraph(openExperts(folders), weights), context.session);
+      const ensemble = await compileOnce(key, () => buildOutputAverageGraph(openExperts(folders), weights, 'output_average', { computeDtype: context.computeDtype }), context.session, context.computeDtype);
       return (await ensemble.session.run({ sample, timestep, encoder_hidden_states: contexts })).noise_pred!;
     };
     return {

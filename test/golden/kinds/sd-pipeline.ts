@@ -58,13 +58,15 @@ function sameIds(ours: Tensor<'int64'>, golden: Tensor): boolean {
 
 const sdPipeline: CaseKind = {
   kind: 'sd_pipeline',
+  computeDtypes: ['float32', 'float16'],
   async run(testCase, context) {
     const params = testCase.params as unknown as PipelineParams;
     const model = testCase.model ?? {};
     const folder = dirname(context.resolve(String(model.unet)));
     const home = join(context.scratch, 'home');
     const imported = await importCheckpoint(folder, { home, precision: 'fp32' });
-    const runtime = createModelRuntime({ sessionOptions: context.session });
+    // The studio's own precision switch: float16 runs the stored model's float16 forms (float16-forms.ts).
+    const runtime = createModelRuntime({ sessionOptions: context.session, precision: context.computeDtype === 'float16' ? 'fp16' : 'fp32' });
     try {
       const resolved = await resolveStoredModel(imported.manifest.id, { home, runtime, signal: new AbortController().signal });
       const schedulerJson = JSON.parse(readFileSync(join(context.resolve(String(model.scheduler)), 'scheduler_config.json'), 'utf8')) as unknown;

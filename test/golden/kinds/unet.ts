@@ -21,9 +21,10 @@ function unetInputs(testCase: ManifestCase, context: CaseContext) {
 
 const unet: CaseKind = {
   kind: 'unet',
+  computeDtypes: ['float32', 'float16'],
   async run(testCase, context) {
     const { folder, sample, timestep, encoderHiddenStates } = unetInputs(testCase, context);
-    const compiled = await compiledUnet(folder, 'whole', context.session);
+    const compiled = await compiledUnet(folder, 'whole', context.session, context.computeDtype);
     const result = await compiled.session('unet').run({ sample, timestep, encoder_hidden_states: encoderHiddenStates });
     return { noise_pred: result.noise_pred };
   },
@@ -31,10 +32,11 @@ const unet: CaseKind = {
 
 const unetBlocks: CaseKind = {
   kind: 'unet_blocks',
+  computeDtypes: ['float32', 'float16'],
   async run(testCase, context) {
     const { folder, sample, timestep, encoderHiddenStates } = unetInputs(testCase, context);
     const config = unetConfigOf(folder);
-    const compiled = await compiledUnet(folder, 'layers', context.session);
+    const compiled = await compiledUnet(folder, 'layers', context.session, context.computeDtype);
     const outputs: Record<string, CaseOutput> = {};
     const sessions = { timeEmbedding: compiled.session('time_embedding'), points: unetLayout(config).map((p) => compiled.session(unetPointModelName(p.index))) };
     const noisePred = await runUnetLockStep(sessions, config, { sample, timestep, encoderHiddenStates }, {

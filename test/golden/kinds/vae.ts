@@ -14,8 +14,9 @@ function denormalize(image: Tensor): Tensor {
 
 const vaeDecode: CaseKind = {
   kind: 'vae_decode',
+  computeDtypes: ['float32', 'float16'],
   async run(testCase, context) {
-    const compiled = await compiledVae(context.resolve(String(testCase.model?.vae)), 'decoder', context.session);
+    const compiled = await compiledVae(context.resolve(String(testCase.model?.vae)), 'decoder', context.session, context.computeDtype);
     const { image } = await compiled.session('vae_decoder').run({ latents: context.readTensor(testCase.inputs!.latents) });
     return { image, image_01: denormalize(image) };
   },
@@ -23,8 +24,9 @@ const vaeDecode: CaseKind = {
 
 const vaeEncode: CaseKind = {
   kind: 'vae_encode',
+  computeDtypes: ['float32', 'float16'],
   async run(testCase, context) {
-    const compiled = await compiledVae(context.resolve(String(testCase.model?.vae)), 'encoder', context.session);
+    const compiled = await compiledVae(context.resolve(String(testCase.model?.vae)), 'encoder', context.session, context.computeDtype);
     const result = await compiled.session('vae_encoder').run({ image: context.readTensor(testCase.inputs!.image) });
     return { mean: result.mean, logvar: result.logvar, std: result.std, scaled_mean: result.scaled_mean };
   },
