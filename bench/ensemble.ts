@@ -34,7 +34,7 @@ import { unetTimestep } from '../app/models/unet-timestep.ts';
 import { Graph } from '../app/onnx/graph.ts';
 import { saveModels } from '../app/onnx/serialize.ts';
 import { ModelSession, type SessionOptions } from '../app/runtime/onnx-runtime.ts';
-import { benchEnsembleSize, benchSessionOptions } from './bench-options.ts';
+import { benchComputeDtype, benchEnsembleSize, benchSessionOptions } from './bench-options.ts';
 import { measureStepCopies } from './step-copies.ts';
 import { sizeOf, type Tensor } from '../app/tensor/tensor.ts';
 
@@ -84,7 +84,7 @@ const singleModel = (index: number) => `single${index}`;
 
 /** Expert k's whole U-Net under the same weight names as in the ensemble graphs, so all share one file. */
 function singleGraph(expert: Expert, index: number): Graph {
-  const g = new Graph(`single${index}`);
+  const g = new Graph(`single${index}`, { computeDtype: benchComputeDtype() });
   const { noisePred } = g.weightNamespace(expertNamespace(index), () => addUnet(g, expert.weights, expert.config));
   g.output(noisePred, 'noise_pred');
   return g;
@@ -97,12 +97,13 @@ interface Prepared {
 
 function prepare(s: Scale, dir: string): Prepared {
   const experts = Array.from({ length: EXPERTS }, (_, k) => syntheticExpert(s.config, k));
+  const graph = { computeDtype: benchComputeDtype() };
   let start = performance.now();
   const graphs = [
     ...experts.map((expert, k) => singleGraph(expert, k)),
-    buildLockStepGraph(experts, { kind: 'aggregators', aggregators: syntheticAggregators(s.config, s.aggregator, EXPERTS) }, { name: 'afa' }),
-    buildLockStepGraph(experts, { kind: 'mean' }, { name: 'feature_average' }),
-    buildOutputAverageGraph(experts, Array.from({ length: EXPERTS }, () => 1 / EXPERTS), 'output_average'),
+    buildLockStepGraph(experts, { kind: 'aggregators', aggregators: syntheticAggregators(s.config, s.aggregator, EXPERTS) }, { name: 'afa', graph }),
+    buildLockStepGraph(experts, { kind: 'mean' }, { name: 'feature_average', graph }),
+    buildOutputAverageGraph(experts, Array.from({ length: EXPERTS }, () => 1 / EXPERTS), 'output_average', graph),
   ];
   const buildSeconds = (performance.now() - start) / 1000;
   const expertBytes = experts.reduce((sum, expert) => sum + 4 * (expert.weights as SyntheticWeights).names().reduce((n, name) => n + sizeOf(expert.weights.get(name).shape), 0), 0);

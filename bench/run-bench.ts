@@ -1,10 +1,10 @@
-// `npm run bench [-- suite ...] [--backend provider] [--json out.json]`: runs the benchmark suites one after another (never in
+// `npm run bench [-- suite ...] [--backend provider] [--precision fp32|fp16] [--json out.json]`: runs the benchmark suites one after another (never in
 // parallel: they measure CPU time on the same cores), prints a readable table and writes JSON.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult, BenchSuite } from './bench-result.ts';
-import { benchBackend } from './bench-options.ts';
+import { benchBackend, benchComputeDtype } from './bench-options.ts';
 
 interface SuiteEntry {
   readonly name: string;
@@ -32,6 +32,7 @@ function parseArguments(argv: readonly string[]): { names: string[]; json: strin
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--json') json = argv[++i] ?? json;
     else if (argv[i] === '--backend') process.env.AFA_BENCH_BACKEND = argv[++i] ?? 'cpu';
+    else if (argv[i] === '--precision') process.env.AFA_BENCH_PRECISION = argv[++i] ?? 'fp32';
     else names.push(argv[i]!);
   }
   const unknown = names.filter((name) => !suites.some((suite) => suite.name === name));
@@ -73,8 +74,9 @@ async function main(): Promise<void> {
   }
   mkdirSync(dirname(json), { recursive: true });
   const backend = benchBackend();
-  writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), backend, results: rows, failures }, null, 2));
-  console.log(`provider: ${backend}`);
+  const precision = benchComputeDtype() === 'float16' ? 'fp16' : 'fp32';
+  writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), backend, precision, results: rows, failures }, null, 2));
+  console.log(`provider: ${backend}; the U-Net and ensemble graphs compute in ${precision}`);
   console.log(formatTable(rows));
   for (const failure of failures) console.log(`suite failed: ${failure}`);
   console.log(`\nJSON written to ${json}`);

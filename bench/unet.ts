@@ -24,7 +24,7 @@ import { unetTimestep } from '../app/models/unet-timestep.ts';
 import { saveModels } from '../app/onnx/serialize.ts';
 import { ModelSession } from '../app/runtime/onnx-runtime.ts';
 import { sizeOf } from '../app/tensor/tensor.ts';
-import { benchSessionOptions } from './bench-options.ts';
+import { benchComputeDtype, benchSessionOptions } from './bench-options.ts';
 import { measureStepCopies } from './step-copies.ts';
 
 const BATCH = 2;
@@ -64,7 +64,7 @@ async function measure(): Promise<BenchResult[]> {
     const config = SD15_UNET_CONFIG;
     const weights = new SyntheticWeights();
     let start = performance.now();
-    const graphs = componentGraphs({ kind: 'unet', config, weights, shapes: ['whole', 'layers'] });
+    const graphs = componentGraphs({ kind: 'unet', config, weights, shapes: ['whole', 'layers'], computeDtype: benchComputeDtype() });
     const buildSeconds = (performance.now() - start) / 1000;
     const parameters = weights.names().reduce((sum, name) => sum + sizeOf(weights.get(name).shape), 0);
     start = performance.now();

@@ -1,8 +1,9 @@
 // `node --import tsx scripts/gpu-report.ts [--golden <dir>] [--with-cpu] [--skip-bench]` — for a machine with a GPU.
 // For every GPU provider that works here (WebGPU; CUDA when onnxruntime's CUDA libraries are installed):
-//   1. the golden GPU subset (test/golden/gpu-cases.ts) held to test/golden/provider-tolerance.ts, and
-//   2. `npm run bench -- unet ensemble --backend <provider>` with the ensemble at SD1.5 512²
-//      (AFA_BENCH_ENSEMBLE_SIZE=512; the U-Net suite measures 256² and 512²),
+//   1. the golden GPU subset (test/golden/gpu-cases.ts) held to test/golden/provider-tolerance.ts, in
+//      float32 and in float16 compute (`--precision fp16`), and
+//   2. `npm run bench -- unet ensemble --backend <provider> --precision fp32|fp16` with the ensemble at
+//      SD1.5 512² (AFA_BENCH_ENSEMBLE_SIZE=512; the U-Net suite measures 256² and 512²),
 // then prints one table: provider, what, value, unit, target/status. Each run is a child process (a GPU
 // provider that hangs or crashes loses its own rows, not the report). `--with-cpu` adds the CPU bench
 // for comparison (slow on SD1.5 512²). Exit status 1 when a golden case fails on a provider.
@@ -43,9 +44,12 @@ function child(args: readonly string[], limitSeconds: number, env: NodeJS.Proces
   return { status: result.status, seconds: (performance.now() - started) / 1000 };
 }
 
-function golden(provider: Backend): void {
-  const json = join(scratch, `golden-${provider}.json`);
-  const { status, seconds } = child(['test/golden/run-golden.ts', goldenDir, '--backend', provider, '--json', json, ...GPU_CI_CASES.flatMap((id) => ['--case', id])], GOLDEN_LIMIT_S);
+type Precision = 'fp32' | 'fp16';
+
+function golden(backend: Backend, precision: Precision): void {
+  const provider = `${backend} ${precision}`;
+  const json = join(scratch, `golden-${backend}-${precision}.json`);
+  const { status, seconds } = child(['test/golden/run-golden.ts', goldenDir, '--backend', backend, '--precision', precision, '--json', json, ...GPU_CI_CASES.flatMap((id) => ['--case', id])], GOLDEN_LIMIT_S);
   let report: GoldenReport;
   try {
     report = JSON.parse(readFileSync(json, 'utf8')) as GoldenReport;
@@ -63,9 +67,10 @@ function golden(provider: Backend): void {
   if (!report.ok) failed = true;
 }
 
-function bench(provider: Backend): void {
-  const json = join(scratch, `bench-${provider}.json`);
-  const { status } = child(['bench/run-bench.ts', 'unet', 'ensemble', '--backend', provider, '--json', json], BENCH_LIMIT_S, { AFA_BENCH_ENSEMBLE_SIZE: '512' });
+function bench(backend: Backend, precision: Precision): void {
+  const provider = `${backend} ${precision}`;
+  const json = join(scratch, `bench-${backend}-${precision}.json`);
+  const { status } = child(['bench/run-bench.ts', 'unet', 'ensemble', '--backend', backend, '--precision', precision, '--json', json], BENCH_LIMIT_S, { AFA_BENCH_ENSEMBLE_SIZE: '512' });
   try {
     const report = JSON.parse(readFileSync(json, 'utf8')) as { results: { suite: string; name: string; value: number; unit: string; target?: string; pass?: boolean }[]; failures: string[] };
     for (const row of report.results) {
@@ -93,14 +98,19 @@ try {
   const gpus = backends.filter((info) => info.available && (info.backend === 'webgpu' || info.backend === 'cuda')).map((info) => info.backend);
   if (gpus.length === 0) console.error('no GPU provider works on this machine (see the table); nothing to measure');
   for (const provider of gpus) {
-    console.error(`== ${provider}: golden subset`);
-    golden(provider);
+    for (const precision of ['fp32', 'fp16'] as const) {
+      console.error(`== ${provider} ${precision}: golden subset`);
+      golden(provider, precision);
+    }
     if (!values['skip-bench']) {
-      console.error(`== ${provider}: bench unet ensemble (512²)`);
-      bench(provider);
+      // fp16 first: it is the one users get ('auto'), and the one the anchors are measured in.
+      for (const precision of ['fp16', 'fp32'] as const) {
+        console.error(`== ${provider} ${precision}: bench unet ensemble (512²)`);
+        bench(provider, precision);
+      }
     }
   }
-  if (values['with-cpu'] && !values['skip-bench']) bench('cpu');
+  if (values['with-cpu'] && !values['skip-bench']) bench('cpu', 'fp32');
   printTable();
 } finally {
   rmSync(scratch, { recursive: true, force: true });
