@@ -9,7 +9,8 @@ import { GenerationEngine, type GenerationProgressEvent, type QueuedGeneration }
 import type { EngineTurns } from '../pipeline/engine-turns.ts';
 import type { GenerationTarget } from '../pipeline/generation-target.ts';
 import { createModelRuntime } from '../pipeline/model-runtime.ts';
-import { resolveBackend } from '../runtime/provider-choice.ts';
+import { chooseProvider, resolvePrecision } from '../runtime/provider-choice.ts';
+import type { Backend } from '../runtime/onnx-runtime.ts';
 import { ApiError, toErrorData } from './api-error.ts';
 import type {
   GenerationApi, GenerationFinished, GenerationProgress, GenerationRequest, ImageSettingsReading, ImportSource, JobFailed, JobStarted, QueuedJob, RecipeRef, Settings,
@@ -193,12 +194,13 @@ export class GenerationService implements GenerationApi {
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     await previous?.dispose();
     // 'auto' measures the providers once per machine (a short probe; remembered in providerChoiceFile).
-    const backend = await resolveBackend(settings.backend, this.#config.providerChoiceFile);
+    const choice = settings.backend === 'auto' ? await chooseProvider(this.#config.providerChoiceFile) : undefined;
+    const backend = choice?.backend ?? (settings.backend as Backend);
     const engine = new GenerationEngine({
       library: this.#config.library,
       runtime: createModelRuntime({
         sessionOptions: { backend, optimizedModels: studioPaths(this.#config.library.home).optimizedModels, ...(settings.threads > 0 ? { intraOpThreads: settings.threads } : {}) },
-        precision: settings.precision,
+        precision: resolvePrecision(settings.precision, choice),
       }),
       previewEvery: settings.previews ? 1 : 0,
       ...(this.#config.turns ? { turns: this.#config.turns } : {}),

@@ -12,7 +12,7 @@ import type { GenerationProgressEvent } from '../pipeline/generation-engine.ts';
 import { validateGenerationInput, type GenerationSettings } from '../pipeline/generation-request.ts';
 import { createModelRuntime, type PrecisionSetting } from '../pipeline/model-runtime.ts';
 import { BACKENDS, type Backend, type SessionOptions } from '../runtime/onnx-runtime.ts';
-import { chooseProvider } from '../runtime/provider-choice.ts';
+import { chooseProvider, resolvePrecision, type ProviderChoice } from '../runtime/provider-choice.ts';
 import { setRuntimeLogFile } from '../runtime/runtime-log.ts';
 import type { CliArguments } from './cli-arguments.ts';
 import type { CliCommand, CliContext } from './cli-command.ts';
@@ -117,8 +117,9 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
   const precision = precisionOf(args);
   setRuntimeLogFile(join(context.home, 'logs', 'engine.log'));
   let backend: Backend;
+  let choice: ProviderChoice | undefined;
   if (session.backend === 'auto') {
-    const choice = await chooseProvider(join(context.home, 'provider-choice.json'));
+    choice = await chooseProvider(join(context.home, 'provider-choice.json'));
     backend = choice.backend;
     const measured = choice.measurements.filter((entry) => entry.ms !== undefined).map((entry) => `${entry.backend} ${entry.ms!.toFixed(1)} ms`);
     progress.note(`Provider: ${backend} (auto; probe ${measured.join(', ')})`);
@@ -127,7 +128,7 @@ async function generate(args: CliArguments, context: CliContext): Promise<number
   }
   const runtime = createModelRuntime({
     sessionOptions: { ...session.options, backend, optimizedModels: studioPaths(context.home).optimizedModels },
-    precision,
+    precision: resolvePrecision(precision, choice),
     onFallback: (message) => progress.note(message),
   });
   const library = Library.open({ home: context.home });

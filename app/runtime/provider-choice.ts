@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-write.ts';
-import { attribute, Graph } from '../onnx/graph.ts';
+import { attribute, Graph, type StoredFloat } from '../onnx/graph.ts';
 import { groupNorm, silu } from '../onnx/layers.ts';
 import { add, conv, reshape, transpose } from '../onnx/ops.ts';
 import { saveModel } from '../onnx/serialize.ts';
@@ -27,10 +27,19 @@ export interface ProviderMeasurement {
   readonly ms?: number;
   /** Why it was not measured or not eligible. */
   readonly reason?: string;
+  /** GPU providers: median milliseconds of the probe block computing in float16, when that works. */
+  readonly float16Ms?: number;
+  /** GPU providers: why float16 does not work there (e.g. an adapter without float16 shaders). */
+  readonly float16Reason?: string;
 }
 
 export interface ProviderChoice {
   readonly backend: Backend;
+  /**
+   * Whether the chosen provider computes the probe correctly in float16 (GPU providers; absent for the
+   * CPU and in choices stored before it was measured). 'auto' precision computes in float32 where false.
+   */
+  readonly float16?: boolean;
   readonly machine: string;
   readonly measurements: readonly ProviderMeasurement[];
   readonly decidedAt: string;
@@ -38,6 +47,8 @@ export interface ProviderChoice {
 
 /** Output error above this (relative to the CPU output's largest magnitude) means the provider computes something else. */
 const RELATIVE_TOLERANCE = 1e-3;
+/** The same in float16 compute: a few hundred times float16's unit roundoff (2^-11) through the block. */
+const FLOAT16_RELATIVE_TOLERANCE = 2e-2;
 const TIMED_RUNS = 3;
 
 /**
@@ -59,11 +70,14 @@ function values(count: number, seed: number, scale: number): Float32Array {
   });
 }
 
-/** [1, 64, 16, 16] → conv 3×3 → GroupNorm(32) → SiLU → self-attention over the 256 positions (8 heads) → + x. */
-function probeGraph(): Graph {
-  const g = new Graph('provider_probe');
-  const x = g.input('x', 'float32', [1, 64, 16, 16]);
-  const weight = g.constant(float32([64, 64, 3, 3], values(64 * 64 * 9, 11, 0.05)), 'conv.weight');
+/**
+ * [1, 64, 16, 16] → conv 3×3 → GroupNorm(32) → SiLU → self-attention over the 256 positions (8 heads) → + x,
+ * computing in `computeDtype` (float32 I/O either way).
+ */
+function probeGraph(computeDtype: StoredFloat = 'float32'): Graph {
+  const g = new Graph('provider_probe', { computeDtype });
+  const x = g.computeInput('x', [1, 64, 16, 16]);
+  const weight = g.toCompute(g.constant(float32([64, 64, 3, 3], values(64 * 64 * 9, 11, 0.05)), 'conv.weight'));
   const h = silu(g, groupNorm(g, conv(g, x, weight, undefined, { pads: 1 }), 32));
   const tokens = transpose(g, reshape(g, h, [1, 64, 256]), [0, 2, 1]); // [1, 256, 64]
   // The fused attention node the studio's U-Nets use (app/models/attention.ts), 8 heads of width 8.
@@ -71,7 +85,7 @@ function probeGraph(): Graph {
     op: 'MultiHeadAttention',
     domain: 'com.microsoft',
     inputs: [tokens, tokens, tokens],
-    outputs: [{ dtype: 'float32', shape: [1, 256, 64] }],
+    outputs: [{ dtype: computeDtype, shape: [1, 256, 64] }],
     attrs: { num_heads: attribute.int(8), scale: attribute.float(Math.fround(8 ** -0.5)) },
   });
   g.output(add(g, x, reshape(g, transpose(g, attended!, [0, 2, 1]), [1, 64, 16, 16])), 'y');
@@ -83,6 +97,7 @@ async function measure(
   backend: Backend,
   feeds: Record<string, Tensor>,
   cpu: { readonly output: Float32Array; readonly ms: number } | undefined,
+  tolerance = RELATIVE_TOLERANCE,
 ): Promise<ProviderMeasurement & { output?: Float32Array }> {
   let session: ModelSession | undefined;
   try {
@@ -98,7 +113,7 @@ async function measure(
         worst = Math.max(worst, Math.abs(output[i]! - reference[i]!));
         largest = Math.max(largest, Math.abs(reference[i]!));
       }
-      if (!(worst <= RELATIVE_TOLERANCE * largest)) return { backend, reason: `its result differs from the CPU's by ${worst.toExponential(2)}` };
+      if (!(worst <= tolerance * largest)) return { backend, reason: `its result differs from the CPU's by ${worst.toExponential(2)}` };
     }
     if (cpu && warmMs > Math.max(1000, 20 * cpu.ms)) return { backend, ms: warmMs, reason: 'slower than the CPU already at its first run (not timed further)' };
     const times: number[] = [];
@@ -121,6 +136,7 @@ export async function measureProviders(): Promise<{ backend: Backend; measuremen
   const dir = mkdtempSync(join(tmpdir(), 'afa-provider-probe-'));
   try {
     const { modelPath } = saveModel(probeGraph(), { dir, modelFile: 'probe.onnx' });
+    const { modelPath: float16Path } = saveModel(probeGraph('float16'), { dir, modelFile: 'probe.float16.onnx' });
     const feeds = { x: float32([1, 64, 16, 16], values(64 * 16 * 16, 7, 1)) };
     const cpu = await measure(modelPath, 'cpu', feeds, undefined);
     const cpuResult = cpu.output && cpu.ms !== undefined ? { output: cpu.output, ms: cpu.ms } : undefined;
@@ -132,10 +148,17 @@ export async function measureProviders(): Promise<{ backend: Backend; measuremen
         continue;
       }
       const { output: _output, ...result } = await measure(modelPath, info.backend, feeds, cpuResult);
-      measurements.push(result);
+      if (result.ms === undefined) {
+        measurements.push(result);
+        continue;
+      }
+      // The same block in float16 against the CPU's float32 result: what 'auto' precision relies on
+      // (also on a provider slower than the CPU here, which the user may still pick by name).
+      const half = await measure(float16Path, info.backend, feeds, cpuResult, FLOAT16_RELATIVE_TOLERANCE);
+      measurements.push(half.ms !== undefined && half.reason === undefined ? { ...result, float16Ms: half.ms } : { ...result, float16Reason: half.reason ?? 'not measured' });
     }
     let best: ProviderMeasurement = measurements[0]!;
-    for (const entry of measurements) if (entry.ms !== undefined && (best.ms === undefined || entry.ms < best.ms)) best = entry;
+    for (const entry of measurements) if (entry.ms !== undefined && entry.reason === undefined && (best.ms === undefined || entry.ms < best.ms)) best = entry;
     return { backend: best.backend, measurements };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -168,8 +191,16 @@ export function chooseProvider(file: string, options: { readonly remeasure?: boo
       const stored = readChoices(file).choices[machine];
       if (stored && !options.remeasure) return stored;
       const { backend, measurements } = await measureProviders();
-      const decided: ProviderChoice = { backend, machine, measurements, decidedAt: new Date().toISOString() };
-      const summary = measurements.map((entry) => `${entry.backend} ${entry.ms === undefined ? `(${entry.reason})` : `${entry.ms.toFixed(1)} ms`}`).join(', ');
+      const chosen = measurements.find((entry) => entry.backend === backend);
+      const float16 = backend === 'cpu' ? undefined : chosen?.float16Ms !== undefined;
+      const decided: ProviderChoice = { backend, ...(float16 === undefined ? {} : { float16 }), machine, measurements, decidedAt: new Date().toISOString() };
+      const summary = measurements
+        .map((entry) => {
+          const fp32 = entry.ms === undefined ? `(${entry.reason})` : `${entry.ms.toFixed(1)} ms`;
+          const fp16 = entry.float16Ms !== undefined ? `, fp16 ${entry.float16Ms.toFixed(1)} ms` : entry.float16Reason ? `, fp16 (${entry.float16Reason})` : '';
+          return `${entry.backend} ${fp32}${fp16}`;
+        })
+        .join('; ');
       runtimeLog(`auto provider: ${backend} (probe: ${summary})`);
       writeFileAtomic(file, new TextEncoder().encode(`${JSON.stringify({ choices: { ...readChoices(file).choices, [machine]: decided } }, null, 2)}\n`));
       return decided;
@@ -180,7 +211,11 @@ export function chooseProvider(file: string, options: { readonly remeasure?: boo
   return choice;
 }
 
-/** The provider to run on for a setting: itself, or for `auto` the remembered/measured choice. */
-export async function resolveBackend(choice: BackendChoice, file: string): Promise<Backend> {
-  return choice === 'auto' ? (await chooseProvider(file)).backend : choice;
+/**
+ * The precision to run with: the setting, except that 'auto' on a provider the probe found unable to
+ * compute in float16 is 'fp32' (so no job tries the float16 forms first). A provider picked by name
+ * was not probed: its runtime finds out at the first session and falls back once.
+ */
+export function resolvePrecision<P extends 'auto' | 'fp32' | 'fp16'>(precision: P, choice: ProviderChoice | undefined): P | 'fp32' {
+  return precision === 'auto' && choice?.float16 === false ? 'fp32' : precision;
 }
