@@ -147,7 +147,9 @@ export function compiledRecipeGraph(home: string, recipe: Recipe, manifests: rea
   const modelFile = computeDtype === 'float32' ? 'ensemble.onnx' : 'ensemble.float16.onnx';
   const modelPath = join(dir, modelFile);
   if (existsSync(modelPath)) return modelPath;
-  return saveModel(buildRecipeGraph(home, recipe, manifests, computeDtype), { dir, modelFile, weightsFile: 'ensemble.weights', signal }).modelPath;
+  // Each form its own weights file name: one never rewrites a file the other references.
+  const weightsFile = computeDtype === 'float32' ? 'ensemble.weights' : 'ensemble.float16.weights';
+  return saveModel(buildRecipeGraph(home, recipe, manifests, computeDtype), { dir, modelFile, weightsFile, signal }).modelPath;
 }
 
 /** Offers the float16 forms of a lock-step recipe's graph and of its members' text encoders and VAE. */

@@ -112,12 +112,16 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
   /** Providers on which float16 failed: they compute in float32 from then on. */
   const float16Failed = new Set<Backend>();
   const wantsFloat16 = (on: Backend): boolean => !float16Failed.has(on) && (precision === 'fp16' || (precision === 'auto' && on !== 'cpu'));
-  /** The file that runs for `modelPath` on provider `on`: its float16 form when offered and wanted. */
-  const actual = (modelPath: string, on: Backend): string => {
+  /**
+   * The file that runs for `modelPath` on provider `on`: its float16 form when offered and wanted
+   * (written now when `write` and not written yet; otherwise the float32 file until it is).
+   */
+  const actual = (modelPath: string, on: Backend, write = true): string => {
     const build = float16Builders.get(modelPath);
     if (!build || !wantsFloat16(on)) return modelPath;
     let path = float16Paths.get(modelPath);
     if (path === undefined) {
+      if (!write) return modelPath;
       try {
         path = build();
       } catch (error) {
@@ -152,10 +156,9 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
     try {
       return await work(on);
     } catch (error) {
-      // A float16 graph the provider cannot run: float32 on the same provider first (device tensors
-      // stay valid there, so even device-resident work reruns).
-      // Whether float16 or the provider itself is at fault shows in the float32 rerun: only when that
-      // works on the same provider is float16 to blame (and said to be).
+      // A float16 graph that failed: float32 on the same provider first (device tensors stay valid
+      // there, so even device-resident work reruns). Whether float16 or the provider itself is at fault
+      // shows in that rerun: only when it works on the same provider is float16 to blame (and said to be).
       if (reduced && error instanceof EngineError && !(error instanceof ProviderFellBackError) && !float16Failed.has(on)) {
         float16Failed.add(on);
         for (const path of float16Paths.values()) await sessions.evict(`${on}:${path}`);
@@ -243,7 +246,7 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
     get computeDtype(): StoredFloat {
       return wantsFloat16(backend) ? 'float16' : 'float32';
     },
-    isLoaded: (modelPath) => sessions.has(`${backend}:${actual(modelPath, backend)}`),
+    isLoaded: (modelPath) => sessions.has(`${backend}:${actual(modelPath, backend, false)}`),
     offerFloat16: (modelPath, build) => {
       if (!float16Builders.has(modelPath)) float16Builders.set(modelPath, build);
     },

@@ -31,7 +31,7 @@ test('the token URL opens the studio and every screen is reachable from the navi
   await page.getByLabel('Prompt', { exact: true }).waitFor();
 });
 
-test('settings default to the automatic provider, offer only the available ones and say why the others are not', async () => {
+test('settings default to the automatic provider and precision, offer only the available providers and say why the others are not', async () => {
   const { page } = studio;
   await page.goto(`${studio.server.origin}/#/settings`);
   const cpu = page.getByRole('radio', { name: /^CPU/ });
@@ -41,13 +41,19 @@ test('settings default to the automatic provider, offer only the available ones 
   assert.equal(await cpu.isDisabled(), false);
   assert.equal(await page.getByRole('radio', { name: /CoreML|Core ML/ }).isDisabled(), true);
   await page.getByText('CoreML exists only on macOS.').waitFor();
+  assert.equal(await page.getByLabel('Precision').inputValue(), 'auto', 'automatic precision by default');
   await page.getByLabel('Threads').fill('1');
+  await page.getByLabel('Precision').selectOption('fp16');
   await page.getByRole('button', { name: 'Save settings' }).click();
   await page.getByText('Settings saved.').waitFor();
   await page.reload();
   await page.getByLabel('Threads').waitFor();
   assert.equal(await page.getByLabel('Threads').inputValue(), '1');
-  assert.equal((await studio.services.settings.get()).threads, 1);
+  assert.equal(await page.getByLabel('Precision').inputValue(), 'fp16');
+  const saved = await studio.services.settings.get();
+  assert.equal(saved.threads, 1);
+  assert.equal(saved.precision, 'fp16');
+  await studio.services.settings.set({ precision: 'auto' });
 });
 
 test('a bad import shows the importer’s error next to the file', async () => {

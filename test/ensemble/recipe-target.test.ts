@@ -72,6 +72,32 @@ describe('recipe targets', () => {
     }
   });
 
+  it('an AFA recipe computes in float16 through its own float16 graph and its members\' float16 forms, near its float32 result', async () => {
+    const half = createModelRuntime({ precision: 'fp16' });
+    try {
+      const recipe = { name: 'AFA half', method: 'afa', members: members(3), aggregatorId };
+      const { result: full } = await generate(recipe);
+      const target = await resolveRecipe({ recipe }, { home, runtime: half, signal: new AbortController().signal });
+      const scheduler = createSampler({ sampler: 'ddim', steps: 3, eta: 0 });
+      const result = await generateImage(target.denoiser, target.decoder, { prompt: 'a lighthouse', negativePrompt: '', width: 64, height: 64, guidance: 7.5, seed: 42, scheduler });
+      const keys = half.sessions.keys();
+      assert.ok(keys.some((key) => key.endsWith('ensemble.float16.onnx')), keys.join(', '));
+      assert.equal(keys.filter((key) => key.includes('/float16-v')).length, 4, `3 text encoders and the VAE decoder in float16: ${keys.join(', ')}`);
+      assert.ok(keys.every((key) => key.includes('float16')), `nothing ran in float32: ${keys.join(', ')}`);
+      let worst = 0;
+      let largest = 0;
+      for (let i = 0; i < full.latents.data.length; i++) {
+        worst = Math.max(worst, Math.abs(result.latents.data[i]! - full.latents.data[i]!));
+        largest = Math.max(largest, Math.abs(full.latents.data[i]!));
+      }
+      // Float16 rounding through 3 guided steps of three experts and 25 aggregators (the golden AFA
+      // pipeline's 10 steps moved its latents by 2 % of their range).
+      assert.ok(worst > 0 && worst < 0.05 * largest, `max |float16 − float32| ${worst} of ${largest}`);
+    } finally {
+      await half.sessions.clear();
+    }
+  });
+
   it('feature averaging with all weight on one expert is that expert alone (fused features are what every expert receives)', async () => {
     const { result: alone } = await generate({ name: 'One', method: 'single', members: members(1) });
     const { result: weighted } = await generate({ name: 'Lopsided', method: 'feature-average', members: members(3), weights: [1, 0, 0] });
