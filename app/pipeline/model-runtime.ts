@@ -164,7 +164,9 @@ export function createModelRuntime(options: ModelRuntimeOptions = {}): ModelRunt
         for (const path of float16Paths.values()) await sessions.evict(`${on}:${path}`);
         const result = await onProvider(work, rerun, modelPath);
         if (backend === on) {
-          const reason = (error.message.split('\n')[0] ?? '').slice(0, 300);
+          // onnxruntime names the cause on a later line ("Program Gather requires f16 but the device does not support it").
+          const lines = error.message.split('\n').map((line) => line.trim());
+          const reason = (lines.find((line) => /f16|float16|not support/i.test(line)) ?? lines[0] ?? '').slice(0, 300);
           const message = `Float16 compute does not work on ${on} here (${reason}); computing in float32 — slower, same pictures.`;
           runtimeLog(message);
           options.onFallback?.(message);

@@ -46,6 +46,8 @@ export interface SamplerReport {
   readonly seconds: { readonly cpu: number; readonly device: number; readonly hostLoop?: number };
   /** The device loop's phases (ms): encode, each step, decode. */
   readonly deviceTimings: ImageResult['timings'];
+  /** What the WebGPU runtime computed in with the default ('auto') precision, and what it said about it. */
+  readonly precision: { readonly computeDtype: 'float32' | 'float16'; readonly messages: readonly string[] };
 }
 
 function maxDiff(a: Uint8Array, b: Uint8Array): number {
@@ -97,7 +99,15 @@ async function main(): Promise<void> {
       return { result, seconds: (performance.now() - start) / 1000, contributions };
     };
     const cpu = createModelRuntime({ sessionOptions: { backend: 'cpu', intraOpThreads: 1 } });
-    const gpu = createModelRuntime({ sessionOptions: { backend: 'webgpu', intraOpThreads: 1 }, onFallback: (message) => process.stderr.write(`${message}\n`) });
+    // The user's default precision ('auto'): float16 on WebGPU where the adapter has float16 shaders.
+    const messages: string[] = [];
+    const gpu = createModelRuntime({
+      sessionOptions: { backend: 'webgpu', intraOpThreads: 1 },
+      onFallback: (message) => {
+        messages.push(message);
+        process.stderr.write(`${message}\n`);
+      },
+    });
     const reports: SamplerReport[] = [];
     for (const sampler of samplers) {
       const reference = await make(cpu, sampler, true);
@@ -119,6 +129,7 @@ async function main(): Promise<void> {
         leftOnDevice: await deviceTensorCount(),
         seconds: { cpu: reference.seconds, device: device.seconds, ...(hostLoop ? { hostLoop: hostLoop.seconds } : {}) },
         deviceTimings: device.result.timings,
+        precision: { computeDtype: gpu.computeDtype, messages: [...messages] },
       });
     }
     process.stdout.write(`${MARKER}${JSON.stringify(reports)}\n`);
