@@ -1,7 +1,7 @@
 // How much memory a generation needs, estimated before it is accepted, so that a job the machine cannot
 // hold is refused with the numbers rather than started and left to swap or die. float32 throughout:
 //
-//   weights      every session the job loads (estimateSessionBytes: stored size, ×2 for float16 weights)
+//   weights      every session the job loads (estimateSessionBytes: stored size, or the size of the copy a graph casts a weight to)
 //   U-Net        every attention runs as onnxruntime's fused MultiHeadAttention, a flash-attention
 //                kernel that never holds the [B·heads, N, N] scores, so the peak grows with the number of
 //                latent pixels, not its square: the kernel's working set (~20 maps of the first level,

@@ -1,8 +1,10 @@
 // Keeps loaded sessions (U-Nets, text encoders, VAEs, aggregators) within a memory budget, releasing
 // the least recently used first. Creating a session costs seconds; keeping one costs its weights' size.
-import { statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { UserError } from '../common/errors.ts';
+import { onnx } from '../onnx/model-proto.ts';
 import { readWeightsIndex } from '../onnx/serialize.ts';
+import { BYTES_PER_ELEMENT } from '../tensor/tensor.ts';
 
 export interface Releasable {
   release(): Promise<void>;
@@ -120,15 +122,32 @@ async function release<T extends Releasable>(entry: Entry<T>): Promise<void> {
 }
 
 /**
- * Bytes a session of this model holds in memory, estimated from its weights: each external tensor's
- * stored size, twice for float16 (a float32-compute graph casts it, and the session keeps the folded
- * float32 copy), plus the model
- * file (inline constants and graph).
+ * Bytes a session of this model holds in memory, estimated from its weights plus the model file
+ * (inline constants and graph): each external tensor's stored size, or, for a weight the graph casts
+ * (float16 stored, float32 compute; float32 stored, float16 compute), the size of the cast copy, which
+ * onnxruntime folds at session creation and keeps instead of the mapped original.
  */
 export function estimateSessionBytes(modelPath: string): number {
-  let total = statSync(modelPath).size;
+  const bytes = readFileSync(modelPath);
+  const castTo = new Map<string, number>();
+  for (const node of onnx.ModelProto.decode(bytes).graph?.node ?? []) {
+    const to = node.attribute?.find((attribute) => attribute.name === 'to')?.i;
+    if (node.opType === 'Cast' && node.input?.[0] && to !== undefined && to !== null) castTo.set(node.input[0], Number(to));
+  }
+  let total = bytes.length;
   for (const entry of readWeightsIndex(modelPath).entries.values()) {
-    total += entry.dtype === 'float16' ? entry.length * 2 : entry.length;
+    const target = castTo.get(entry.name);
+    const stored = BYTES_PER_ELEMENT[entry.dtype];
+    const cast = target === undefined ? undefined : ONNX_FLOAT_BYTES.get(target);
+    total += cast === undefined ? entry.length : Math.round((entry.length / stored) * cast);
   }
   return total;
 }
+
+/** Element sizes of the float types a weight is cast to (ONNX TensorProto data types). */
+const ONNX_FLOAT_BYTES: ReadonlyMap<number, number> = new Map([
+  [onnx.TensorProto.DataType.FLOAT, 4],
+  [onnx.TensorProto.DataType.FLOAT16, 2],
+  [onnx.TensorProto.DataType.BFLOAT16, 2],
+  [onnx.TensorProto.DataType.DOUBLE, 8],
+]);

@@ -31,6 +31,17 @@ describe('estimateSessionBytes', () => {
     assert.ok(fp32 >= 4000 && fp32 < 5000, `${fp32}`);
     assert.ok(fp16 >= 4000 && fp16 < 5000, `${fp16}`);
   });
+
+  it('counts a float16-compute graph at its float16 size, whatever its weights are stored in', () => {
+    for (const [index, storeAs] of (['float32', 'float16'] as const).entries()) {
+      const g = new Graph(`half${index}`, { computeDtype: 'float16' });
+      const w = g.weight('w', lazy(f32([1000], new Float32Array(1000).fill(1))), { storeAs });
+      g.output(op.mul(g, g.computeInput('x', [1000]), w), 'y');
+      const path = saveModel(g, { dir, modelFile: `half${index}.onnx`, weightsFile: `half${index}.weights` }).modelPath;
+      const size = estimateSessionBytes(path);
+      assert.ok(size >= 2000 && size < 3000, `${storeAs} weights: ${size}`);
+    }
+  });
 });
 
 describe('SessionCache', () => {
