@@ -4,13 +4,15 @@
 // weights files in place (hard links), so running a recipe writes no merged checkpoint and copies no weights.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { UserError } from '../common/errors.ts';
 import { studioPaths } from '../common/paths.ts';
 import type { ModelManifest } from '../checkpoints/model-store.ts';
 import { storedModelFiles } from '../checkpoints/model-store.ts';
 import type { RecipeSnapshot } from '../images/generation-settings.ts';
 import { buildClipTextGraph } from '../models/clip-text.ts';
+import { buildUnetGraph } from '../models/unet.ts';
+import { IndexedWeights } from '../onnx/indexed-weights.ts';
 import { parseClipTextConfig } from '../models/clip-text-config.ts';
 import { parseUnetConfig, type UnetConfig } from '../models/unet-config.ts';
 import { unetLayout } from '../models/unet-layout.ts';
@@ -180,6 +182,22 @@ export function compiledMergedModel(home: string, recipe: Recipe, manifests: rea
 }
 
 /**
+ * The float16 form of a merged model's U-Net or text encoder, `<name>.float16.onnx` beside it: the same
+ * builder over the merged weights the float32 graph references (IndexedWeights), read in place.
+ */
+export function mergedFloat16Form(graphPath: string, component: 'unet' | 'text-encoder', manifests: readonly ModelManifest[]): string {
+  const target = graphPath.replace(/\.onnx$/, '.float16.onnx');
+  if (existsSync(target)) return target;
+  const weights = new IndexedWeights(graphPath);
+  const label = `of '${manifests[0]!.name}'`;
+  const graph =
+    component === 'unet'
+      ? buildUnetGraph(weights, parseUnetConfig(manifests[0]!.configs.unet, `U-Net config ${label}`), 'merged_unet', { computeDtype: 'float16' })
+      : buildClipTextGraph(weights, parseClipTextConfig(manifests[0]!.configs.textEncoder, `text encoder config ${label}`), 'text_encoder', { computeDtype: 'float16' });
+  return saveModel(graph, { dir: dirname(graphPath), modelFile: basename(target) }).modelPath;
+}
+
+/**
  * MagicFusion (saliency-aware noise blending of two models): each model denoises with its own text
  * encoder; magic-fusion.ts decides per step which predictions are needed and blends the guided ε.
  */
@@ -264,10 +282,12 @@ export async function resolveRecipe(target: { readonly recipe: unknown; readonly
   if (recipe.method === 'single') return { ...(await resolveStoredModel(manifests[0]!.id, context)), snapshot };
   const vaeDecoder = storedModelFiles(context.home, manifests[0]!).vaeDecoder;
   const decoder = new VaeLatentDecoder(vaeDecoder, context.runtime);
-  // Every member's stored graphs have float16 forms (the merged U-Net of merge / MBW computes in float32).
+  // Every member's stored graphs have float16 forms (a merge's merged graphs have their own, below).
   for (const manifest of manifests) offerStoredFloat16(context, manifest);
   if (recipe.method === 'merge' || recipe.method === 'mbw') {
     const graphs = compiledMergedModel(context.home, recipe, manifests, context.signal);
+    context.runtime.offerFloat16(graphs.unet, () => mergedFloat16Form(graphs.unet, 'unet', manifests));
+    context.runtime.offerFloat16(graphs.textEncoder, () => mergedFloat16Form(graphs.textEncoder, 'text-encoder', manifests));
     return { denoiser: new ModelDenoiser(tokenizerFor(context.home, manifests[0]!), graphs, context.runtime), decoder, models: [graphs.textEncoder, graphs.unet, vaeDecoder], snapshot };
   }
   if (recipe.method === 'magicfusion') {

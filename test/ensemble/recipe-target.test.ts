@@ -3,7 +3,7 @@
 // in place, and aggregators are refused for other experts.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UserError } from '../../app/common/errors.ts';
 import { studioPaths } from '../../app/common/paths.ts';
@@ -93,6 +93,30 @@ describe('recipe targets', () => {
       // Float16 rounding through 3 guided steps of three experts and 25 aggregators (the golden AFA
       // pipeline's 10 steps moved its latents by 2 % of their range).
       assert.ok(worst > 0 && worst < 0.05 * largest, `max |float16 − float32| ${worst} of ${largest}`);
+    } finally {
+      await half.sessions.clear();
+    }
+  });
+
+  it('a merge recipe computes in float16 through float16 forms of its merged U-Net and text encoder, read in place', async () => {
+    const half = createModelRuntime({ precision: 'fp16' });
+    try {
+      const recipe = { name: 'Merge half', method: 'merge', members: members(3), weights: [0.5, 0.3, 0.2] };
+      const { result: full } = await generate(recipe);
+      const target = await resolveRecipe({ recipe }, { home, runtime: half, signal: new AbortController().signal });
+      const scheduler = createSampler({ sampler: 'ddim', steps: 3, eta: 0 });
+      const result = await generateImage(target.denoiser, target.decoder, { prompt: 'a lighthouse', negativePrompt: '', width: 64, height: 64, guidance: 7.5, seed: 42, scheduler });
+      const keys = half.sessions.keys();
+      for (const form of ['unet.float16.onnx', 'text_encoder.float16.onnx']) assert.ok(keys.some((key) => key.endsWith(`/${form}`)), `${form} ran: ${keys.join(', ')}`);
+      const folder = dirname(keys.find((key) => key.endsWith('/unet.float16.onnx'))!.slice('cpu:'.length));
+      assert.deepEqual(readdirSync(folder).filter((file) => file.includes('float16')).sort(), ['text_encoder.float16.onnx', 'unet.float16.onnx'], 'no weights written for the float16 forms');
+      let worst = 0;
+      let largest = 0;
+      for (let i = 0; i < full.latents.data.length; i++) {
+        worst = Math.max(worst, Math.abs(result.latents.data[i]! - full.latents.data[i]!));
+        largest = Math.max(largest, Math.abs(full.latents.data[i]!));
+      }
+      assert.ok(worst > 0 && worst < 0.02 * largest, `max |float16 − float32| ${worst} of ${largest}`);
     } finally {
       await half.sessions.clear();
     }
