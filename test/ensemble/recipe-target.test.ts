@@ -33,13 +33,31 @@ after(async () => {
 
 const members = (count: number) => experts.slice(0, count).map((e) => ({ modelId: e.manifest.id }));
 
-async function generate(recipe: unknown) {
+async function generate(recipe: unknown, on = runtime) {
   const controller = new AbortController();
-  const target = await resolveRecipe({ recipe }, { home, runtime, signal: controller.signal });
+  const target = await resolveRecipe({ recipe }, { home, runtime: on, signal: controller.signal });
   const scheduler = createSampler({ sampler: 'ddim', steps: 3, eta: 0 });
   const job = { prompt: 'a lighthouse', negativePrompt: '', width: 64, height: 64, guidance: 7.5, seed: 42, scheduler };
   const result = await generateImage(target.denoiser, target.decoder, job);
   return { target, result };
+}
+
+/** The recipe's latents in float16 (a runtime asked for fp16) against float32: the largest difference and magnitude, and the sessions that ran. */
+async function float16Against32(recipe: unknown): Promise<{ worst: number; largest: number; keys: string[] }> {
+  const half = createModelRuntime({ precision: 'fp16' });
+  try {
+    const { result: full } = await generate(recipe);
+    const { result } = await generate(recipe, half);
+    let worst = 0;
+    let largest = 0;
+    for (let i = 0; i < full.latents.data.length; i++) {
+      worst = Math.max(worst, Math.abs(result.latents.data[i]! - full.latents.data[i]!));
+      largest = Math.max(largest, Math.abs(full.latents.data[i]!));
+    }
+    return { worst, largest, keys: half.sessions.keys() };
+  } finally {
+    await half.sessions.clear();
+  }
 }
 
 function distinct(a: Float32Array, b: Float32Array): boolean {
@@ -73,53 +91,21 @@ describe('recipe targets', () => {
   });
 
   it('an AFA recipe computes in float16 through its own float16 graph and its members\' float16 forms, near its float32 result', async () => {
-    const half = createModelRuntime({ precision: 'fp16' });
-    try {
-      const recipe = { name: 'AFA half', method: 'afa', members: members(3), aggregatorId };
-      const { result: full } = await generate(recipe);
-      const target = await resolveRecipe({ recipe }, { home, runtime: half, signal: new AbortController().signal });
-      const scheduler = createSampler({ sampler: 'ddim', steps: 3, eta: 0 });
-      const result = await generateImage(target.denoiser, target.decoder, { prompt: 'a lighthouse', negativePrompt: '', width: 64, height: 64, guidance: 7.5, seed: 42, scheduler });
-      const keys = half.sessions.keys();
-      assert.ok(keys.some((key) => key.endsWith('ensemble.float16.onnx')), keys.join(', '));
-      assert.equal(keys.filter((key) => key.includes('/float16-v')).length, 4, `3 text encoders and the VAE decoder in float16: ${keys.join(', ')}`);
-      assert.ok(keys.every((key) => key.includes('float16')), `nothing ran in float32: ${keys.join(', ')}`);
-      let worst = 0;
-      let largest = 0;
-      for (let i = 0; i < full.latents.data.length; i++) {
-        worst = Math.max(worst, Math.abs(result.latents.data[i]! - full.latents.data[i]!));
-        largest = Math.max(largest, Math.abs(full.latents.data[i]!));
-      }
-      // Float16 rounding through 3 guided steps of three experts and 25 aggregators (the golden AFA
-      // pipeline's 10 steps moved its latents by 2 % of their range).
-      assert.ok(worst > 0 && worst < 0.05 * largest, `max |float16 − float32| ${worst} of ${largest}`);
-    } finally {
-      await half.sessions.clear();
-    }
+    const { worst, largest, keys } = await float16Against32({ name: 'AFA half', method: 'afa', members: members(3), aggregatorId });
+    assert.ok(keys.some((key) => key.endsWith('ensemble.float16.onnx')), keys.join(', '));
+    assert.equal(keys.filter((key) => key.includes('/float16-v')).length, 4, `3 text encoders and the VAE decoder in float16: ${keys.join(', ')}`);
+    assert.ok(keys.every((key) => key.includes('float16')), `nothing ran in float32: ${keys.join(', ')}`);
+    // Float16 rounding through 3 guided steps of three experts and 25 aggregators (the golden AFA
+    // pipeline's 10 steps moved its latents by 2 % of their range).
+    assert.ok(worst > 0 && worst < 0.05 * largest, `max |float16 − float32| ${worst} of ${largest}`);
   });
 
   it('a merge recipe computes in float16 through float16 forms of its merged U-Net and text encoder, read in place', async () => {
-    const half = createModelRuntime({ precision: 'fp16' });
-    try {
-      const recipe = { name: 'Merge half', method: 'merge', members: members(3), weights: [0.5, 0.3, 0.2] };
-      const { result: full } = await generate(recipe);
-      const target = await resolveRecipe({ recipe }, { home, runtime: half, signal: new AbortController().signal });
-      const scheduler = createSampler({ sampler: 'ddim', steps: 3, eta: 0 });
-      const result = await generateImage(target.denoiser, target.decoder, { prompt: 'a lighthouse', negativePrompt: '', width: 64, height: 64, guidance: 7.5, seed: 42, scheduler });
-      const keys = half.sessions.keys();
-      for (const form of ['unet.float16.onnx', 'text_encoder.float16.onnx']) assert.ok(keys.some((key) => key.endsWith(`/${form}`)), `${form} ran: ${keys.join(', ')}`);
-      const folder = dirname(keys.find((key) => key.endsWith('/unet.float16.onnx'))!.slice('cpu:'.length));
-      assert.deepEqual(readdirSync(folder).filter((file) => file.includes('float16')).sort(), ['text_encoder.float16.onnx', 'unet.float16.onnx'], 'no weights written for the float16 forms');
-      let worst = 0;
-      let largest = 0;
-      for (let i = 0; i < full.latents.data.length; i++) {
-        worst = Math.max(worst, Math.abs(result.latents.data[i]! - full.latents.data[i]!));
-        largest = Math.max(largest, Math.abs(full.latents.data[i]!));
-      }
-      assert.ok(worst > 0 && worst < 0.02 * largest, `max |float16 − float32| ${worst} of ${largest}`);
-    } finally {
-      await half.sessions.clear();
-    }
+    const { worst, largest, keys } = await float16Against32({ name: 'Merge half', method: 'merge', members: members(3), weights: [0.5, 0.3, 0.2] });
+    for (const form of ['unet.float16.onnx', 'text_encoder.float16.onnx']) assert.ok(keys.some((key) => key.endsWith(`/${form}`)), `${form} ran: ${keys.join(', ')}`);
+    const folder = dirname(keys.find((key) => key.endsWith('/unet.float16.onnx'))!.slice('cpu:'.length));
+    assert.deepEqual(readdirSync(folder).filter((file) => file.includes('float16')).sort(), ['text_encoder.float16.onnx', 'unet.float16.onnx'], 'no weights written for the float16 forms');
+    assert.ok(worst > 0 && worst < 0.02 * largest, `max |float16 − float32| ${worst} of ${largest}`);
   });
 
   it('feature averaging with all weight on one expert is that expert alone (fused features are what every expert receives)', async () => {
