@@ -16,7 +16,7 @@ import type { VaeConfig } from './vae-config.ts';
 
 /**
  * What every component description may say besides its weights: the dtype its graphs compute in
- * (default float32; 'float16' for GPU providers, see app/runtime/compute-precision.ts). Graph I/O stays
+ * (default float32; 'float16' for GPU providers: ModelRuntime's precision). Graph I/O stays
  * float32 either way.
  */
 interface ComponentBase {

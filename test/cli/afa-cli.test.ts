@@ -159,6 +159,7 @@ test('import → models → generate → the PNG’s settings reproduce the imag
       [['--sampler', 'heun'], /Unknown sampler 'heun'\. Choose one of: ddim, euler, euler-a, dpmpp-2m, dpmpp-2m-karras, pndm, lms\./],
       [['--steps', 'many'], /--steps needs a whole number, got 'many'/],
       [['--out', join(out, 'missing', 'x.png')], /The folder of --out, .* does not exist/],
+      [['--precision', 'fp8'], /--precision must be auto, fp32 or fp16; got 'fp8'/],
     ];
     for (const [extra, message] of cases) {
       const steps = extra.includes('--steps') ? [] : ['--steps', '2'];
