@@ -695,7 +695,8 @@ export async function runReproduction(options: ReproductionOptions): Promise<Rep
   const ablationSeconds = (performance.now() - ablationStarted) / 1000;
   const methods = methodsFor(setup.recipe, setup.manifests, ablation.aggregatorId);
 
-  const runtime = createModelRuntime({ sessionOptions: options.session });
+  // float32 on every provider: the report's numbers are compared across machines and reruns.
+  const runtime = createModelRuntime({ sessionOptions: options.session, precision: 'fp32' });
   const signal = options.signal ?? new AbortController().signal;
   try {
     // ε-MSE on held-out images.
