@@ -430,6 +430,13 @@ export function onnxDataType(dtype: DType): number {
   return ONNX_DATA_TYPES[dtype];
 }
 
+const DTYPES_BY_ONNX: ReadonlyMap<number, DType> = new Map(Object.entries(ONNX_DATA_TYPES).map(([dtype, type]) => [type, dtype as DType]));
+
+/** The app dtype of an ONNX TensorProto data type; undefined for types the app has none for. */
+export function dtypeOfOnnx(type: number): DType | undefined {
+  return DTYPES_BY_ONNX.get(type);
+}
+
 /** Bytes a tensor of `dtype` and `shape` occupies as raw little-endian data. */
 export function byteLengthOf(dtype: DType, shape: readonly number[]): number {
   return sizeOf(shape) * BYTES_PER_ELEMENT[dtype];

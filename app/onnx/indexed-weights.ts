@@ -5,13 +5,11 @@
 // weights exist only in a saved weights file (a merge recipe's merged U-Net and text encoder).
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { UserError } from '../common/errors.ts';
-import { allocate, type DType, type Tensor } from '../tensor/tensor.ts';
+import { allocate, type Tensor } from '../tensor/tensor.ts';
 import type { LazyTensor, WeightSource } from '../tensor/weights.ts';
-import { onnxDataType } from './graph.ts';
+import { dtypeOfOnnx } from './graph.ts';
 import { onnx } from './model-proto.ts';
 import { readWeightsIndex, type WeightEntry } from './serialize.ts';
-
-const INLINE_DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16', 'float64', 'int64', 'int32', 'uint8', 'bool'];
 
 export class IndexedWeights implements WeightSource {
   readonly description: string;
@@ -19,11 +17,11 @@ export class IndexedWeights implements WeightSource {
   readonly #inline = new Map<string, Tensor>();
 
   constructor(modelPath: string) {
-    this.#entries = readWeightsIndex(modelPath).entries;
+    const model = onnx.ModelProto.decode(readFileSync(modelPath));
+    this.#entries = readWeightsIndex(modelPath, model).entries;
     this.description = `the weights of ${modelPath}`;
-    const dtypes = new Map(INLINE_DTYPES.map((dtype) => [onnxDataType(dtype), dtype]));
-    for (const initializer of onnx.ModelProto.decode(readFileSync(modelPath)).graph?.initializer ?? []) {
-      const dtype = dtypes.get(initializer.dataType ?? 0);
+    for (const initializer of model.graph?.initializer ?? []) {
+      const dtype = dtypeOfOnnx(initializer.dataType ?? 0);
       const raw = initializer.rawData;
       if (!initializer.name || this.#entries.has(initializer.name) || !dtype || !raw) continue;
       const tensor = allocate(dtype, (initializer.dims ?? []).map(Number));

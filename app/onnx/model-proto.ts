@@ -143,9 +143,9 @@ export interface ExternalInitializer {
   readonly length: number;
 }
 
-/** Reads the external-data references of an encoded model (inline initializers are skipped). */
-export function externalInitializers(modelBytes: Uint8Array): ExternalInitializer[] {
-  const model = onnx.ModelProto.decode(modelBytes);
+/** Reads the external-data references of a model, encoded or already decoded (inline initializers are skipped). */
+export function externalInitializers(modelBytes: Uint8Array | onnxProto.onnx.IModelProto): ExternalInitializer[] {
+  const model = modelBytes instanceof Uint8Array ? onnx.ModelProto.decode(modelBytes) : modelBytes;
   const result: ExternalInitializer[] = [];
   for (const tensor of model.graph?.initializer ?? []) {
     if (tensor.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;

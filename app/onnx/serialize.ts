@@ -17,8 +17,9 @@ import { diskFullError, isDiskFull, temporarySibling } from '../common/atomic-wr
 import type { JobControl } from '../common/progress.ts';
 import type { DType } from '../tensor/tensor.ts';
 import type { Graph, Value, WeightInitializer } from './graph.ts';
-import { byteLengthOf, describeValue, onnxDataType } from './graph.ts';
+import { byteLengthOf, describeValue, dtypeOfOnnx } from './graph.ts';
 import type { InitializerData } from './model-proto.ts';
+import type onnxProto from 'onnx-proto';
 import { encodeModel, externalInitializers, reachable } from './model-proto.ts';
 import { storedBytes } from './stored-bytes.ts';
 
@@ -82,14 +83,14 @@ export function saveModel(graph: Graph, options: SaveOptions & { readonly modelF
   return { modelPath: saved.modelPaths[0], weightsPath: saved.weightsPath, weights: saved.weights };
 }
 
-/** Reads the external weights a saved model references, to reuse them as `sharedWeights`. */
-export function readWeightsIndex(modelPath: string): WeightsIndex {
-  const dtypeByOnnx = new Map<number, DType>(
-    (['float32', 'float16', 'bfloat16', 'float64', 'int64', 'int32', 'uint8', 'bool'] as const).map((dtype) => [onnxDataType(dtype), dtype]),
-  );
+/**
+ * Reads the external weights a saved model references, to reuse them as `sharedWeights`. `model` is
+ * the model already decoded, for callers that read more of it (the file is then not read again).
+ */
+export function readWeightsIndex(modelPath: string, model?: onnxProto.onnx.IModelProto): WeightsIndex {
   const entries = new Map<string, WeightEntry>();
-  for (const init of externalInitializers(readFileSync(modelPath))) {
-    const dtype = dtypeByOnnx.get(init.dataType);
+  for (const init of externalInitializers(model ?? readFileSync(modelPath))) {
+    const dtype = dtypeOfOnnx(init.dataType);
     if (!dtype) throw new UserError('unsupported', `Model ${modelPath} has initializer '${init.name}' of ONNX data type ${init.dataType}.`);
     const file = resolve(dirname(modelPath), init.location);
     entries.set(init.name, { name: init.name, dtype, shape: init.dims, file, offset: init.offset, length: init.length });

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { UserError } from '../common/errors.ts';
 import { onnx } from '../onnx/model-proto.ts';
 import { readWeightsIndex } from '../onnx/serialize.ts';
-import { BYTES_PER_ELEMENT } from '../tensor/tensor.ts';
+import { dtypeOfOnnx } from '../onnx/graph.ts';
+import { BYTES_PER_ELEMENT, type DType } from '../tensor/tensor.ts';
 
 export interface Releasable {
   release(): Promise<void>;
@@ -129,25 +130,17 @@ async function release<T extends Releasable>(entry: Entry<T>): Promise<void> {
  */
 export function estimateSessionBytes(modelPath: string): number {
   const bytes = readFileSync(modelPath);
-  const castTo = new Map<string, number>();
-  for (const node of onnx.ModelProto.decode(bytes).graph?.node ?? []) {
+  const model = onnx.ModelProto.decode(bytes);
+  const castTo = new Map<string, DType>();
+  for (const node of model.graph?.node ?? []) {
     const to = node.attribute?.find((attribute) => attribute.name === 'to')?.i;
-    if (node.opType === 'Cast' && node.input?.[0] && to !== undefined && to !== null) castTo.set(node.input[0], Number(to));
+    const dtype = to === undefined || to === null ? undefined : dtypeOfOnnx(Number(to));
+    if (node.opType === 'Cast' && node.input?.[0] && dtype) castTo.set(node.input[0], dtype);
   }
   let total = bytes.length;
-  for (const entry of readWeightsIndex(modelPath).entries.values()) {
-    const target = castTo.get(entry.name);
-    const stored = BYTES_PER_ELEMENT[entry.dtype];
-    const cast = target === undefined ? undefined : ONNX_FLOAT_BYTES.get(target);
-    total += cast === undefined ? entry.length : Math.round((entry.length / stored) * cast);
+  for (const entry of readWeightsIndex(modelPath, model).entries.values()) {
+    const cast = castTo.get(entry.name);
+    total += cast === undefined ? entry.length : Math.round((entry.length / BYTES_PER_ELEMENT[entry.dtype]) * BYTES_PER_ELEMENT[cast]);
   }
   return total;
 }
-
-/** Element sizes of the float types a weight is cast to (ONNX TensorProto data types). */
-const ONNX_FLOAT_BYTES: ReadonlyMap<number, number> = new Map([
-  [onnx.TensorProto.DataType.FLOAT, 4],
-  [onnx.TensorProto.DataType.FLOAT16, 2],
-  [onnx.TensorProto.DataType.BFLOAT16, 2],
-  [onnx.TensorProto.DataType.DOUBLE, 8],
-]);
