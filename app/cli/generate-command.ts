@@ -35,7 +35,7 @@ export function outPaths(out: string | undefined, count: number): (string | unde
 }
 
 /** --precision (default auto: float16 on GPU providers, float32 on the CPU). */
-export function precisionOf(args: CliArguments): PrecisionSetting {
+function precisionOf(args: CliArguments): PrecisionSetting {
   const precision = args.string('precision') ?? 'auto';
   if (precision !== 'auto' && precision !== 'fp32' && precision !== 'fp16') {
     throw new UserError('invalid-argument', `--precision must be auto, fp32 or fp16; got '${precision}'.`);

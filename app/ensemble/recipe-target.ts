@@ -154,11 +154,6 @@ export function compiledRecipeGraph(home: string, recipe: Recipe, manifests: rea
   return saveModel(buildRecipeGraph(home, recipe, manifests, computeDtype), { dir, modelFile, weightsFile, signal }).modelPath;
 }
 
-/** Offers the float16 forms of a lock-step recipe's graph and of its members' text encoders and VAE. */
-function offerRecipeFloat16(recipe: Recipe, manifests: readonly ModelManifest[], graph: string, context: Pick<ResolveContext, 'home' | 'runtime'>): void {
-  context.runtime.offerFloat16(graph, () => compiledRecipeGraph(context.home, recipe, manifests, undefined, 'float16'));
-  for (const manifest of manifests) offerStoredFloat16(context, manifest);
-}
 
 /**
  * A merge / MBW recipe compiles to an ordinary model: the merged U-Net and the merged text encoder (MBW
@@ -267,7 +262,8 @@ export function lockStepDenoiser(
   weightMaps?: ConstructorParameters<typeof EnsembleDenoiser>[2],
 ): EnsembleDenoiser {
   const graph = compiledRecipeGraph(context.home, recipe, manifests, context.signal);
-  offerRecipeFloat16(recipe, manifests, graph, context);
+  // Its float16 form; the members' text encoders have theirs from offerStoredFloat16 (resolveRecipe).
+  context.runtime.offerFloat16(graph, () => compiledRecipeGraph(context.home, recipe, manifests, undefined, 'float16'));
   const encoders = manifests.map((manifest) => ({
     tokenizer: tokenizerFor(context.home, manifest),
     model: new CachedModel(storedModelFiles(context.home, manifest).textEncoder, context.runtime),
