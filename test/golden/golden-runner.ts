@@ -131,6 +131,8 @@ export class GoldenSession {
   private readonly referenced: Set<string>;
   private readonly byId: ReadonlyMap<string, ManifestCase>;
   private readonly precisionSkipped = new Set<string>();
+  /** What the cases' graphs compute in (GoldenOptions.computeDtype). */
+  private readonly computeDtype: StoredFloat;
   /** The provider's tolerance rule every output is checked with. */
   readonly tolerance: ProviderTolerance;
 
@@ -143,7 +145,8 @@ export class GoldenSession {
     this.files = new GoldenFiles(manifest.dir);
     this.byId = new Map(manifest.cases.map((testCase) => [testCase.id, testCase]));
     this.referenced = referencedOutputs(manifest.cases);
-    this.tolerance = providerTolerance(options.session?.backend ?? 'cpu', options.computeDtype ?? 'float32');
+    this.computeDtype = options.computeDtype ?? 'float32';
+    this.tolerance = providerTolerance(options.session?.backend ?? 'cpu', this.computeDtype);
     const { caseFilter, kindFilter } = options;
     this.cases = manifest.cases.filter(
       (testCase) =>
@@ -213,8 +216,7 @@ export class GoldenSession {
     const kind = this.kinds.get(testCase.kind);
     if (this.isSkipped(testCase.kind)) return done({ status: 'skipped', outputs: [], error: `kind '${testCase.kind}' skipped on request` });
     if (!kind) return done({ status: 'unsupported', outputs: [], error: `no file in test/golden/kinds registers kind '${testCase.kind}'` });
-    const computeDtype = this.options.computeDtype ?? 'float32';
-    if (!(kind.computeDtypes ?? ['float32']).includes(computeDtype)) {
+    if (!(kind.computeDtypes ?? ['float32']).includes(this.computeDtype)) {
       this.precisionSkipped.add(testCase.kind);
       return done({ status: 'skipped', outputs: [], error: `kind '${testCase.kind}' computes in float32 only` });
     }
@@ -257,7 +259,7 @@ export class GoldenSession {
       dir: this.manifest.dir,
       scratch,
       session: { ...this.options.session },
-      computeDtype: this.options.computeDtype ?? 'float32',
+      computeDtype: this.computeDtype,
       manifest: manifestFields,
       resolve: (relativePath) => this.files.resolve(relativePath),
       readTensor: (entry) => this.files.readTensor(entry),
