@@ -45,7 +45,7 @@ try {
   console.log(`Demo pack written to ${outDir} in ${result.seconds} s.`);
   if (quick) {
     const stages = (result.training as { stages: { stage: string; losses: number[] }[] }).stages;
-    for (const stage of stages.filter((s) => s.stage === 'vae' || s.stage === 'base')) {
+    for (const stage of stages.filter((s) => s.stage === 'vae' || s.stage === 'text' || s.stage === 'base')) {
       const first = stage.losses[0]!;
       const last = stage.losses.at(-1)!;
       console.log(`${stage.stage}: loss ${first.toFixed(4)} → ${last.toFixed(4)}`);

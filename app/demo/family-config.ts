@@ -106,9 +106,18 @@ export interface DiffusionStageRecipe extends StageRecipe {
   readonly noiseOffset: number;
 }
 
+/**
+ * The image side of the text encoder's contrastive pretraining (app/training/contrastive-training-graph.ts):
+ * a 5-convolution encoder of 64² scenes (64 → 4² by four stride-2 steps, flattened so position survives)
+ * and 64-wide embeddings compared at CLIP's initial temperature 0.07.
+ */
+export const DEMO_CONTRASTIVE = Object.freeze({ widths: [32, 32, 64, 64, 64], embedding: 64, scale: 1 / 0.07 });
+
 export interface FamilyRecipe {
   readonly seed: number;
   readonly vae: StageRecipe & { readonly crop: number; readonly klWeight: number };
+  /** The text encoder, pretrained contrastively against scene images and then frozen (as SD's CLIP is). */
+  readonly text: StageRecipe;
   readonly base: DiffusionStageRecipe;
   readonly experts: DiffusionStageRecipe;
   /** `datasetSize`: generated training scenes written as the dataset folder of the aggregators' run. */
@@ -124,10 +133,18 @@ export interface FamilyRecipe {
  * loss was still falling when the schedule ended. At 16000 steps: shape 61 %, colour 89 %, every
  * attribute right in 50 % (reconstruction MSE 0.045 → 0.0125). The base U-Net then gets 12000 steps
  * (its loss was still falling at 6000).
+ *
+ * The text encoder is pretrained contrastively and frozen. Trained jointly with the base U-Net through
+ * the ε-loss alone (the earlier packs), it never learned where things are: its embeddings of "on the
+ * left" and "on the right" differed by 1.6 %, every side position gave the same picture for a seed, and
+ * held-out captions got the position right 27 % of the time (chance 20 %). After 2000 contrastive steps
+ * the same two captions differ by 127 %, and 2000 steps of the old base U-Net under the new encoder
+ * already placed objects right 81 % of the time (64 held-out captions, guidance 4).
  */
 export const FULL_RECIPE: FamilyRecipe = Object.freeze({
   seed: 20261203,
   vae: { steps: 16000, batch: 8, lr: 2e-3, warmupSteps: 100, crop: 32, klWeight: 1e-5 },
+  text: { steps: 2000, batch: 64, lr: 1e-3, warmupSteps: 100 },
   base: { steps: 12000, batch: 16, lr: 6e-4, warmupSteps: 100, captionDropout: 0.1, noiseOffset: 0.3 },
   experts: { steps: 250, batch: 16, lr: 2e-4, warmupSteps: 20, captionDropout: 0.1, noiseOffset: 0.3 },
   aggregators: { steps: 300, batch: 8, lr: 1e-3, warmupSteps: 20, datasetSize: 600 },
@@ -139,6 +156,7 @@ export const FULL_RECIPE: FamilyRecipe = Object.freeze({
 export const QUICK_RECIPE: FamilyRecipe = Object.freeze({
   seed: 20261203,
   vae: { steps: 60, batch: 8, lr: 2e-3, warmupSteps: 5, crop: 32, klWeight: 1e-5 },
+  text: { steps: 40, batch: 16, lr: 1e-3, warmupSteps: 5 },
   base: { steps: 60, batch: 8, lr: 1e-3, warmupSteps: 5, captionDropout: 0.1, noiseOffset: 0.3 },
   experts: { steps: 12, batch: 8, lr: 2e-4, warmupSteps: 2, captionDropout: 0.1, noiseOffset: 0.3 },
   aggregators: { steps: 12, batch: 2, lr: 1e-3, warmupSteps: 2, datasetSize: 40 },

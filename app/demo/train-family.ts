@@ -4,9 +4,11 @@
 //            mid-block attention, so crops teach it the same local statistics 4× cheaper)
 //   scale    the latent scaling factor, 1 / std of the trained encoder's latents (SD's 0.18215 was found
 //            the same way), measured on 512 scenes
-//   base     the CLIP text encoder and the base U-Net together, ε-prediction on every training scene
-//   experts  one U-Net per domain of app/demo/scenes.ts, fine-tuned from the base with the text encoder
-//            frozen (shared by all, as SD1.5 fine-tunes share their base's)
+//   text     the CLIP text encoder, pretrained contrastively against a small image encoder on scenes and
+//            their captions, as CLIP was (app/training/contrastive-training-graph.ts), then frozen
+//   base     the base U-Net, ε-prediction on every training scene, prompts through the frozen encoder
+//   experts  one U-Net per domain of app/demo/scenes.ts, fine-tuned from the base (the text encoder
+//            shared by all, as SD1.5 fine-tunes share their base's)
 // The aggregators are trained afterwards by the studio's own training job over the installed experts
 // (train-demo-aggregators.ts). Every batch is a pure function of (seed, stage, step).
 import { join } from 'node:path';
@@ -23,9 +25,10 @@ import { MemoryWeights } from '../tensor/weights.ts';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { TRAINING_INPUTS } from '../training/training-graph.ts';
 import { TrainingRandom } from '../training/training-random.ts';
-import { buildTextUnetTrainingGraph, buildUnetTrainingGraph, INPUT_IDS } from '../training/unet-training-graph.ts';
+import { buildContrastiveTrainingGraph, CONTRASTIVE_INPUTS } from '../training/contrastive-training-graph.ts';
+import { buildUnetTrainingGraph } from '../training/unet-training-graph.ts';
 import { buildVaeTrainingGraph, VAE_TRAINING_INPUTS } from '../training/vae-training-graph.ts';
-import { DEMO_IMAGE_SIZE, DEMO_SCHEDULER_CONFIG, DEMO_TEXT_ENCODER_CONFIG, DEMO_UNET_CONFIG, DEMO_VAE_CONFIG, type FamilyRecipe, type StageRecipe } from './family-config.ts';
+import { DEMO_CONTRASTIVE, DEMO_IMAGE_SIZE, DEMO_SCHEDULER_CONFIG, DEMO_TEXT_ENCODER_CONFIG, DEMO_UNET_CONFIG, DEMO_VAE_CONFIG, type FamilyRecipe, type StageRecipe } from './family-config.ts';
 import { runStage, stageDone, stageWeights, type StageProgress, type StageRecord, type StageSettings } from './train-stage.ts';
 import { DEMO_DOMAINS, captionOf, domainSceneAt, sceneAt, type DemoDomainName, type Scene } from './scenes.ts';
 import { sceneBatch } from './scene-dataset.ts';
@@ -200,22 +203,45 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
     return { dtype: 'int64', shape: [captions.length, textConfig.max_position_embeddings], data: ids };
   };
 
+  let text: CompiledComponent | undefined;
   try {
-    // 3. Text encoder + base U-Net.
+    // 3. The text encoder, contrastively against scene images (then frozen for every U-Net).
+    const textStage = recipe.text;
+    records.push(
+      await runStage({
+        stage: 'text',
+        dir: join(workDir, 'text'),
+        settings: settingsOf(textStage, recipe),
+        build: () =>
+          buildContrastiveTrainingGraph({ weights: initialWeights(recipe.seed + 2), config: textConfig }, initialWeights(recipe.seed + 9), { batch: textStage.batch, size: DEMO_IMAGE_SIZE }, DEMO_CONTRASTIVE),
+        feedsAt: (step) => {
+          const scenes = Array.from({ length: textStage.batch }, (_, b) => trainScene(30_000_000 + step * textStage.batch + b));
+          return { [CONTRASTIVE_INPUTS.image]: scenePixels(scenes), [CONTRASTIVE_INPUTS.inputIds]: tokenIds(scenes.map(captionOf)) };
+        },
+        onStep: options.onStage,
+        signal: options.signal,
+      }),
+    );
+    const textWeights = new Map([...stageWeights(join(workDir, 'text'))].filter(([name]) => name.startsWith('text_model.')));
+    const frozen = await compileComponent({ kind: 'text-encoder', config: textConfig, weights: new MemoryWeights(textWeights) }, join(workDir, 'text', 'graph-frozen'));
+    text = frozen;
+    const contextOf = async (scenes: readonly Scene[], step: number, random: TrainingRandom, dropout: number): Promise<Tensor> =>
+      (await frozen.session('text_encoder').run({ input_ids: tokenIds(captionsFor(scenes, step, random, dropout)) })).last_hidden_state!;
+
+    // 4. The base U-Net on every training scene.
     const base = recipe.base;
     const baseRandom = stageRandom(recipe.seed, 2);
-    const initial = initialWeights(recipe.seed + 2);
     records.push(
       await runStage({
         stage: 'base',
         dir: join(workDir, 'base'),
         settings: settingsOf(base, recipe),
-        build: () => buildTextUnetTrainingGraph({ weights: initial, config: textConfig }, { weights: initial, config: unetConfig }, { batch: base.batch, height: latentSize, width: latentSize }),
+        build: () => buildUnetTrainingGraph(initialWeights(recipe.seed + 2), unetConfig, { batch: base.batch, height: latentSize, width: latentSize, tokens: textConfig.max_position_embeddings }),
         feedsAt: async (step) => {
           const scenes = Array.from({ length: base.batch }, (_, b) => trainScene(20_000_000 + step * base.batch + b));
           const { sample, noise, timesteps } = await diffusionBatch(scenes, step, baseRandom, base.noiseOffset);
           return {
-            [INPUT_IDS]: tokenIds(captionsFor(scenes, step, baseRandom, base.captionDropout)),
+            [TRAINING_INPUTS.context]: await contextOf(scenes, step, baseRandom, base.captionDropout),
             [TRAINING_INPUTS.sample]: sample,
             [TRAINING_INPUTS.timestep]: timesteps,
             [TRAINING_INPUTS.target]: noise,
@@ -225,14 +251,11 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
         signal: options.signal,
       }),
     );
-    const baseAll = stageWeights(join(workDir, 'base'));
-    const textWeights = new Map([...baseAll].filter(([name]) => name.startsWith('text_model.')));
-    const baseUnet = new Map([...baseAll].filter(([name]) => !name.startsWith('text_model.')));
+    const baseUnet = stageWeights(join(workDir, 'base'));
 
-    // 4. Experts: the base U-Net fine-tuned per domain; prompts through the frozen text encoder.
-    const text = await compileComponent({ kind: 'text-encoder', config: textConfig, weights: new MemoryWeights(textWeights) }, join(workDir, 'experts-text', 'graph'));
+    // 5. Experts: the base U-Net fine-tuned per domain; prompts through the frozen text encoder.
     const experts: { domain: DemoDomainName; weights: Map<string, Tensor<'float32'>> }[] = [];
-    try {
+    {
       const stage = recipe.experts;
       for (const [d, domain] of DEMO_DOMAINS.entries()) {
         const dir = join(workDir, `expert-${domain.name}`);
@@ -246,9 +269,8 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
             feedsAt: async (step) => {
               const scenes = Array.from({ length: stage.batch }, (_, b) => domainSceneAt(domain.name, recipe.seed, step * stage.batch + b));
               const { sample, noise, timesteps } = await diffusionBatch(scenes, step, expertRandom, stage.noiseOffset);
-              const context = await text.session('text_encoder').run({ input_ids: tokenIds(captionsFor(scenes, step, expertRandom, stage.captionDropout)) });
               return {
-                [TRAINING_INPUTS.context]: context.last_hidden_state!,
+                [TRAINING_INPUTS.context]: await contextOf(scenes, step, expertRandom, stage.captionDropout),
                 [TRAINING_INPUTS.sample]: sample,
                 [TRAINING_INPUTS.timestep]: timesteps,
                 [TRAINING_INPUTS.target]: noise,
@@ -260,8 +282,6 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
         );
         experts.push({ domain: domain.name, weights: stageWeights(dir) });
       }
-    } finally {
-      await text.release();
     }
     return {
       vae: { config: { ...DEMO_VAE_CONFIG, scaling_factor: scalingFactor }, weights: vaeWeights },
@@ -271,6 +291,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
       records,
     };
   } finally {
+    await text?.release();
     await encoder.release();
   }
 }

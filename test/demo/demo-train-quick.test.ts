@@ -1,4 +1,4 @@
-// `npm run demo:train -- --quick`: every stage of the demo recipe — VAE, text encoder + base U-Net,
+// `npm run demo:train -- --quick`: every stage of the demo recipe — VAE, contrastive text encoder, base U-Net,
 // the three experts, and the aggregators through the studio's own training job — trains for a few steps
 // end to end and the losses fall. This is the CI check that the recipe that made the shipped pack still
 // trains; the full rebuild is `npm run demo:train`.
@@ -24,6 +24,7 @@ test('the quick demo recipe trains every stage, the losses fall, and it writes a
     });
     assert.equal(result.status, 0, `demo:train --quick failed:\n${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout, /^vae: loss [\d.]+ → [\d.]+$/m);
+    assert.match(result.stdout, /^text: loss [\d.]+ → [\d.]+$/m);
     assert.match(result.stdout, /^base: loss [\d.]+ → [\d.]+$/m);
     assert.match(result.stdout, /aggregators +step +\d+\/\d+/);
     const pack = await readDemoPack(out, { verify: true });
@@ -32,7 +33,7 @@ test('the quick demo recipe trains every stage, the losses fall, and it writes a
     assert.ok(existsSync(join(out, 'aggregators', 'aggregators.safetensors')));
     const training = pack.manifest.training as { command: string; stages: { stage: string }[] };
     assert.match(training.command, /demo:train -- --quick/);
-    assert.deepEqual(training.stages.map((stage) => stage.stage), ['vae', 'base', 'expert-plain-warm', 'expert-textures', 'expert-small-objects']);
+    assert.deepEqual(training.stages.map((stage) => stage.stage), ['vae', 'text', 'base', 'expert-plain-warm', 'expert-textures', 'expert-small-objects']);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
