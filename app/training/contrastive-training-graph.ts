@@ -21,10 +21,9 @@ import type { ClipTextConfig } from '../models/clip-text-config.ts';
 import { addClipText } from '../models/clip-text.ts';
 import { ModuleWeights } from '../models/module-weights.ts';
 import type { WeightSource } from '../tensor/weights.ts';
-import { INPUT_IDS } from './unet-training-graph.ts';
 import { finishWithLoss, type TrainingGraph } from './training-graph.ts';
 
-export const CONTRASTIVE_INPUTS = Object.freeze({ image: 'image', inputIds: INPUT_IDS });
+export const CONTRASTIVE_INPUTS = Object.freeze({ image: 'image', inputIds: 'input_ids' });
 /** Weight-name prefixes of the parts that exist only for this objective. */
 export const IMAGE_ENCODER_PREFIX = 'contrastive_image.';
 export const TEXT_PROJECTION = 'contrastive_text_projection.weight';

@@ -1,19 +1,13 @@
 // Training a U-Net itself (every weight trainable, or those `isParameter` selects): the SD1.x U-Net of
 // app/models/unet.ts with static shapes, ε-prediction MSE, and checkpoints at its aggregation points.
-// With a text encoder (`buildTextUnetTrainingGraph`) the prompt embeddings are computed in the same graph
-// from token ids, so the CLIP text encoder trains jointly with the U-Net (a model trained from scratch).
 import { Graph, type Value } from '../onnx/graph.ts';
 import type { WeightSource } from '../tensor/weights.ts';
 import type { UnetConfig } from '../models/unet-config.ts';
-import type { ClipTextConfig } from '../models/clip-text-config.ts';
-import { addClipText } from '../models/clip-text.ts';
 import { unetLayout } from '../models/unet-layout.ts';
 import { unetPoint, unetTimeEmbedding } from '../models/unet.ts';
 import { chooseRecompute, finishTrainingGraph, TRAINING_INPUTS, type Recompute, type RecomputeChoice, type TrainingGraph } from './training-graph.ts';
 import type { TrainingShape } from './afa-training-graph.ts';
 
-/** The token-id input of a text encoder + U-Net training graph: int64 [B, max_position_embeddings]. */
-export const INPUT_IDS = 'input_ids';
 
 export interface UnetTrainingOptions {
   readonly recompute?: RecomputeChoice;
@@ -29,30 +23,6 @@ export function buildUnetTrainingGraph(weights: WeightSource, config: UnetConfig
       const g = new Graph(options.name ?? 'unet_train_step', { isParameter: options.isParameter ?? (() => true) });
       const context = g.input(TRAINING_INPUTS.context, 'float32', [shape.batch, shape.tokens, config.cross_attention_dim]);
       return unetWithLoss(g, weights, config, shape, context, recompute);
-    },
-    options.memoryBudgetBytes,
-  );
-}
-
-/**
- * CLIP text encoder → U-Net → ε-MSE in one graph: input_ids [B, L] int64 instead of prompt embeddings.
- * The two weight sources must not share names (transformers' `text_model.*` and diffusers' U-Net names
- * never do).
- */
-export function buildTextUnetTrainingGraph(
-  text: { readonly weights: WeightSource; readonly config: ClipTextConfig },
-  unet: { readonly weights: WeightSource; readonly config: UnetConfig },
-  shape: Omit<TrainingShape, 'tokens'>,
-  options: UnetTrainingOptions = {},
-): TrainingGraph {
-  const tokens = text.config.max_position_embeddings;
-  return chooseRecompute(
-    options.recompute ?? 'none',
-    (recompute) => {
-      const g = new Graph(options.name ?? 'text_unet_train_step', { isParameter: options.isParameter ?? (() => true) });
-      const inputIds = g.input(INPUT_IDS, 'int64', [shape.batch, tokens]);
-      const context = g.scope('text_encoder', () => addClipText(g, text.weights, text.config, inputIds).lastHiddenState);
-      return unetWithLoss(g, unet.weights, unet.config, { ...shape, tokens }, context, recompute);
     },
     options.memoryBudgetBytes,
   );

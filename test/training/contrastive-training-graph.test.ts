@@ -69,6 +69,12 @@ test('the contrastive gradients are the loss\'s slope, and training tells apart 
   await withSession(async (session) => {
     const data = feeds();
     const { loss, gradients } = await session.computeFeeds(data);
+    // The token embeddings learn through the whole encoder: rows of the batch's tokens get gradients, a
+    // token that never occurs gets exactly none.
+    const embedding = gradients.get('text_model.embeddings.token_embedding.weight')!;
+    const row = (token: number) => embedding.subarray(token * 16, (token + 1) * 16);
+    for (const token of [39, 5, 10, 11, 12, 13, 38]) assert.ok(row(token).some((value) => value !== 0), `token ${token} has no gradient`);
+    assert.ok(row(20).every((value) => value === 0), 'an unused token got a gradient');
     // Along the gradient direction d = g/‖g‖: (L(θ + h·d) − L(θ − h·d)) / 2h ≈ ‖g‖.
     let squares = 0;
     for (const values of gradients.values()) for (const value of values) squares += value * value;
