@@ -255,33 +255,31 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
 
     // 5. Experts: the base U-Net fine-tuned per domain; prompts through the frozen text encoder.
     const experts: { domain: DemoDomainName; weights: Map<string, Tensor<'float32'>> }[] = [];
-    {
-      const stage = recipe.experts;
-      for (const [d, domain] of DEMO_DOMAINS.entries()) {
-        const dir = join(workDir, `expert-${domain.name}`);
-        const expertRandom = stageRandom(recipe.seed, 3 + d);
-        records.push(
-          await runStage({
-            stage: `expert-${domain.name}`,
-            dir,
-            settings: settingsOf(stage, recipe),
-            build: () => buildUnetTrainingGraph(new MemoryWeights(baseUnet), unetConfig, { batch: stage.batch, height: latentSize, width: latentSize, tokens: textConfig.max_position_embeddings }),
-            feedsAt: async (step) => {
-              const scenes = Array.from({ length: stage.batch }, (_, b) => domainSceneAt(domain.name, recipe.seed, step * stage.batch + b));
-              const { sample, noise, timesteps } = await diffusionBatch(scenes, step, expertRandom, stage.noiseOffset);
-              return {
-                [TRAINING_INPUTS.context]: await contextOf(scenes, step, expertRandom, stage.captionDropout),
-                [TRAINING_INPUTS.sample]: sample,
-                [TRAINING_INPUTS.timestep]: timesteps,
-                [TRAINING_INPUTS.target]: noise,
-              };
-            },
-            onStep: options.onStage,
-            signal: options.signal,
-          }),
-        );
-        experts.push({ domain: domain.name, weights: stageWeights(dir) });
-      }
+    const stage = recipe.experts;
+    for (const [d, domain] of DEMO_DOMAINS.entries()) {
+      const dir = join(workDir, `expert-${domain.name}`);
+      const expertRandom = stageRandom(recipe.seed, 3 + d);
+      records.push(
+        await runStage({
+          stage: `expert-${domain.name}`,
+          dir,
+          settings: settingsOf(stage, recipe),
+          build: () => buildUnetTrainingGraph(new MemoryWeights(baseUnet), unetConfig, { batch: stage.batch, height: latentSize, width: latentSize, tokens: textConfig.max_position_embeddings }),
+          feedsAt: async (step) => {
+            const scenes = Array.from({ length: stage.batch }, (_, b) => domainSceneAt(domain.name, recipe.seed, step * stage.batch + b));
+            const { sample, noise, timesteps } = await diffusionBatch(scenes, step, expertRandom, stage.noiseOffset);
+            return {
+              [TRAINING_INPUTS.context]: await contextOf(scenes, step, expertRandom, stage.captionDropout),
+              [TRAINING_INPUTS.sample]: sample,
+              [TRAINING_INPUTS.timestep]: timesteps,
+              [TRAINING_INPUTS.target]: noise,
+            };
+          },
+          onStep: options.onStage,
+          signal: options.signal,
+        }),
+      );
+      experts.push({ domain: domain.name, weights: stageWeights(dir) });
     }
     return {
       vae: { config: { ...DEMO_VAE_CONFIG, scaling_factor: scalingFactor }, weights: vaeWeights },
