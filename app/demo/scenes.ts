@@ -165,6 +165,7 @@ const PURPOSE_TRAIN = 1;
 const PURPOSE_TEST = 2;
 const PURPOSE_ALL = 3;
 const PURPOSE_DOMAIN = 16;
+const PURPOSE_GROUP = 5;
 /** Rejection sampling gives up after this many draws: far beyond any share used here (≥ 10 %: p < 1e-45). */
 const MAX_ATTEMPTS = 1000;
 
@@ -227,6 +228,61 @@ export function sceneAt(seed: number, index: number, split: Split = 'train'): Sc
   return split === 'train'
     ? sample([seed, index, PURPOSE_TRAIN], (scene) => !isHeldOut(scene), 'training')
     : sample([seed, index, PURPOSE_TEST], isHeldOut, 'held-out');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Contrastive groups: a training scene with variants that differ from it in one attribute only — its
+// background pattern, its first object's shape, or where its objects are (everything else the same, the
+// uncaptioned variation included). In a batch of random scenes, position and colour alone already tell
+// almost every caption's image apart, so the contrastive loss stops asking for pattern and shape (the
+// encoder trained that way told two patterned backgrounds apart at chance); a group makes each of them
+// the only difference somewhere in the batch. The position variant keeps position from being traded
+// away for the others (groups without it left "on the left" and "at the top" nearly the same caption).
+
+/** What a variant changes: the background pattern, the first object's shape, or the objects' places. */
+export type VariantChange = 'pattern' | 'shape' | 'position';
+
+/**
+ * A training-split scene that differs from the training scene `scene` in exactly what `change` names,
+ * the new value drawn from the stream `key` among those that keep it out of the held-out combinations.
+ * Position: one object moves to another of the five places; two objects swap layouts (left + right ↔
+ * top + bottom, the first object taking the layout's first place).
+ */
+export function sceneVariant(scene: Scene, change: VariantChange, key: readonly number[]): Scene {
+  checkScene(scene);
+  if (isHeldOut(scene)) throw new Error('sceneVariant takes a training scene; this one is held out.');
+  const random = new SceneRandom(key);
+  const [first, ...rest] = scene.objects;
+  switch (change) {
+    case 'pattern': {
+      const patterns = PATTERNS.filter((pattern) => pattern !== scene.background.pattern && !isHeldOut({ ...scene, background: { ...scene.background, pattern } }));
+      return { ...scene, background: { ...scene.background, pattern: random.pick(patterns) } };
+    }
+    case 'shape': {
+      const shapes = SHAPES.filter((shape) => shape !== first!.shape && !isHeldOut({ ...scene, objects: [{ ...first!, shape }, ...rest] }));
+      return { ...scene, objects: [{ ...first!, shape: random.pick(shapes) }, ...rest] };
+    }
+    case 'position': {
+      if (rest.length === 0) return { ...scene, objects: [{ ...first!, position: random.pick(POSITIONS.filter((position) => position !== first!.position)) }] };
+      const layout = TWO_OBJECT_LAYOUTS.find(([position]) => position !== first!.position)!;
+      return { ...scene, objects: [{ ...first!, position: layout[0] }, { ...rest[0]!, position: layout[1] }] };
+    }
+  }
+}
+
+/**
+ * Training scene `index`'s contrastive group for `seed`: the scene, then its pattern, shape and position
+ * variants. Its own stream, independent of `sceneAt`'s indices.
+ */
+export function contrastiveGroupAt(seed: number, index: number): readonly [Scene, Scene, Scene, Scene] {
+  checkSeedIndex(seed, index);
+  const scene = sample([seed, index, PURPOSE_GROUP], (candidate) => !isHeldOut(candidate), 'training');
+  return [
+    scene,
+    sceneVariant(scene, 'pattern', [seed, index, PURPOSE_GROUP, 1]),
+    sceneVariant(scene, 'shape', [seed, index, PURPOSE_GROUP, 2]),
+    sceneVariant(scene, 'position', [seed, index, PURPOSE_GROUP, 3]),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import { buildUnetTrainingGraph } from '../training/unet-training-graph.ts';
 import { buildVaeTrainingGraph, VAE_TRAINING_INPUTS } from '../training/vae-training-graph.ts';
 import { DEMO_CONTRASTIVE, DEMO_IMAGE_SIZE, DEMO_SCHEDULER_CONFIG, DEMO_TEXT_ENCODER_CONFIG, DEMO_UNET_CONFIG, DEMO_VAE_CONFIG, type FamilyRecipe, type StageRecipe } from './family-config.ts';
 import { runStage, stageDone, stageWeights, type StageProgress, type StageRecord, type StageSettings } from './train-stage.ts';
-import { DEMO_DOMAINS, captionOf, domainSceneAt, sceneAt, type DemoDomainName, type Scene } from './scenes.ts';
+import { DEMO_DOMAINS, captionOf, contrastiveGroupAt, domainSceneAt, sceneAt, type DemoDomainName, type Scene } from './scenes.ts';
 import { sceneBatch } from './scene-dataset.ts';
 
 /** Purposes of the random streams within a stage; each stage has its own generator (`stageRandom`). */
@@ -215,7 +215,12 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
         build: () =>
           buildContrastiveTrainingGraph({ weights: initialWeights(recipe.seed + 2), config: textConfig }, initialWeights(recipe.seed + 9), { batch: textStage.batch, size: DEMO_IMAGE_SIZE }, DEMO_CONTRASTIVE),
         feedsAt: (step) => {
-          const scenes = Array.from({ length: textStage.batch }, (_, b) => trainScene(30_000_000 + step * textStage.batch + b));
+          const random = textStage.batch - 4 * textStage.groups;
+          if (random < 0 || !Number.isInteger(textStage.groups)) throw new Error(`The text stage's batch of ${textStage.batch} cannot hold ${textStage.groups} groups of four scenes.`);
+          const scenes = [
+            ...Array.from({ length: random }, (_, b) => trainScene(30_000_000 + step * random + b)),
+            ...Array.from({ length: textStage.groups }, (_, g) => contrastiveGroupAt(recipe.seed, step * textStage.groups + g)).flat(),
+          ];
           return { [CONTRASTIVE_INPUTS.image]: scenePixels(scenes), [CONTRASTIVE_INPUTS.inputIds]: tokenIds(scenes.map(captionOf)) };
         },
         onStep: options.onStage,

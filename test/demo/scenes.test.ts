@@ -16,12 +16,14 @@ import {
   SHAPES,
   SIZES,
   captionOf,
+  contrastiveGroupAt,
   domainSceneAt,
   isHeldOut,
   parseCaption,
   placeObjects,
   renderScene,
   sceneAt,
+  sceneVariant,
   unsplitSceneAt,
   type Scene,
 } from '../../app/demo/scenes.ts';
@@ -130,6 +132,42 @@ test("each expert domain is at least a fifth of the training data; its sampler d
     assert.deepEqual(domainSceneAt(domain.name, 21, 17), drawn[17]);
   }
   assert.throws(() => domainSceneAt('nope' as never, 1, 0), /no demo domain 'nope'.*plain-warm, textures, small-objects/);
+});
+
+test('a contrastive group: the scene, then variants that differ only in pattern, in the first shape, in position; all training scenes', () => {
+  const seen = { pattern: new Set<string>(), shape: new Set<string>(), position: new Set<string>() };
+  for (let index = 0; index < 400; index++) {
+    const group = contrastiveGroupAt(7, index);
+    assert.deepEqual(contrastiveGroupAt(7, index), group, 'deterministic');
+    const [scene, pattern, shape, position] = group;
+    for (const member of group) {
+      assert.equal(isHeldOut(member), false, captionOf(member));
+      assert.deepEqual(withoutVariation(parseCaption(captionOf(member))), withoutVariation(member), 'a valid, captionable scene');
+    }
+    const same = (a: Scene, b: Scene, what: string) => assert.deepEqual(a, b, `${what} in group ${index}: ${captionOf(scene)}`);
+    // Everything but the changed attribute is the scene's, the uncaptioned variation included.
+    same({ ...pattern, background: scene.background }, scene, 'pattern variant');
+    assert.notEqual(pattern.background.pattern, scene.background.pattern);
+    same({ ...shape, objects: [{ ...shape.objects[0]!, shape: scene.objects[0]!.shape }, ...shape.objects.slice(1)] }, scene, 'shape variant');
+    assert.notEqual(shape.objects[0]!.shape, scene.objects[0]!.shape);
+    same({ ...position, objects: position.objects.map((object, i) => ({ ...object, position: scene.objects[i]!.position })) }, scene, 'position variant');
+    position.objects.forEach((object, i) => assert.notEqual(object.position, scene.objects[i]!.position));
+    seen.pattern.add(`${scene.background.pattern}>${pattern.background.pattern}`);
+    seen.shape.add(`${scene.objects[0]!.shape}>${shape.objects[0]!.shape}`);
+    seen.position.add(position.objects.map((o) => o.position).join('+') + '<' + scene.objects.map((o) => o.position).join('+'));
+  }
+  // Every ordered pair of patterns (5·4), of shapes (7·6), of single positions (5·4) and both layout swaps occurs.
+  assert.equal(seen.pattern.size, 20);
+  assert.equal(seen.shape.size, 42);
+  assert.equal(seen.position.size, 22);
+  // A variant never lands on a held-out combination, even where only a few values are left.
+  const circleOnPlain: Scene = { objects: [{ shape: 'circle', colour: 'blue', size: 'small', position: 'left' }, { shape: 'triangle', colour: 'green', size: 'large', position: 'right' }], background: { pattern: 'plain', colour: 'white' } };
+  for (let k = 0; k < 50; k++) {
+    const variant = sceneVariant(circleOnPlain, 'pattern', [k]);
+    assert.ok(!['checks', 'vertical-stripes', 'plain'].includes(variant.background.pattern), variant.background.pattern);
+    assert.ok(!['circle', 'star'].includes(sceneVariant({ ...circleOnPlain, background: { pattern: 'checks', colour: 'white' }, objects: [{ ...circleOnPlain.objects[0]!, shape: 'square', colour: 'red' }] }, 'shape', [k]).objects[0]!.shape));
+  }
+  assert.throws(() => sceneVariant({ ...circleOnPlain, background: { pattern: 'checks', colour: 'white' } }, 'shape', [0]), /held out/);
 });
 
 test('renders are RGB of the asked size; each object is drawn in its colour where it is solid, never on its own colour', () => {
