@@ -146,13 +146,14 @@ export interface FamilyRecipe {
  * the same two captions differ by 127 %, and 2000 steps of the old base U-Net under the new encoder
  * already placed objects right 81 % of the time (64 held-out captions, guidance 4). But trained on
  * random batches only, the encoder told two patterned backgrounds apart at chance (stripes, checks and
- * gradients differed by 2–13 % of an embedding): position and colour alone already single out every
- * image of a random batch. So 32 of each batch's 64 scenes come as 8 groups of a scene and its pattern,
- * shape and position variants. Measured on held-out pairs of scenes that differ in one attribute (each
- * caption picking its own image): pattern 78 → 97 %, shape 87 → 91 %, position 100 → 99 %; the same 2000
- * steps of the old base U-Net under it drew the asked pattern 73–78 % of the time instead of 30 %.
- * Groups without the position variant (pattern and shape only) cost position (pairs 77 %; the U-Net
- * placed objects right 30 % of the time instead of 73–82 %).
+ * gradients differed by 2–13 % of the hidden state): position and colour alone already single out
+ * almost every image of a random batch. So 32 of each batch's 64 scenes come as 8 groups of a scene and
+ * its pattern, shape and position variants. On pairs of new scenes that differ in one attribute (each
+ * caption picking its own image): pattern 78 → 97 % (but horizontal against vertical stripes
+ * stays at chance), shape 87 → 94 %, position 100 → 99 %. Groups without the position variant (pattern,
+ * shape, both) traded position away: pairs 77 %, and 2000 steps of the old base U-Net under that encoder
+ * drew the asked pattern 73–78 % of the time instead of 30 %, but placed objects right 30 % instead of
+ * 73–82 % (128 captions per split, guidance 4).
  */
 export const FULL_RECIPE: FamilyRecipe = Object.freeze({
   seed: 20261203,
