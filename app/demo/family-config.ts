@@ -118,9 +118,9 @@ export interface FamilyRecipe {
   readonly vae: StageRecipe & { readonly crop: number; readonly klWeight: number };
   /**
    * The text encoder, pretrained contrastively against scene images and then frozen (as SD's CLIP is).
-   * `groups`: how many of each batch's scenes come as contrastive groups of four (a scene and its
-   * variants in background pattern, first shape, and both: scenes.ts `contrastiveGroupAt`); the rest of
-   * the batch is random training scenes.
+   * `groups`: how many contrastive groups of four scenes each batch holds (a scene and its variants in
+   * background pattern, first shape and position: scenes.ts `contrastiveGroupAt`); the rest of the
+   * batch is random training scenes.
    */
   readonly text: StageRecipe & { readonly groups: number };
   readonly base: DiffusionStageRecipe;

@@ -207,6 +207,8 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
   try {
     // 3. The text encoder, contrastively against scene images (then frozen for every U-Net).
     const textStage = recipe.text;
+    const randomScenes = textStage.batch - 4 * textStage.groups;
+    if (randomScenes < 0 || !Number.isInteger(textStage.groups)) throw new Error(`The text stage's batch of ${textStage.batch} cannot hold ${textStage.groups} groups of four scenes.`);
     records.push(
       await runStage({
         stage: 'text',
@@ -215,10 +217,8 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
         build: () =>
           buildContrastiveTrainingGraph({ weights: initialWeights(recipe.seed + 2), config: textConfig }, initialWeights(recipe.seed + 9), { batch: textStage.batch, size: DEMO_IMAGE_SIZE }, DEMO_CONTRASTIVE),
         feedsAt: (step) => {
-          const random = textStage.batch - 4 * textStage.groups;
-          if (random < 0 || !Number.isInteger(textStage.groups)) throw new Error(`The text stage's batch of ${textStage.batch} cannot hold ${textStage.groups} groups of four scenes.`);
           const scenes = [
-            ...Array.from({ length: random }, (_, b) => trainScene(30_000_000 + step * random + b)),
+            ...Array.from({ length: randomScenes }, (_, b) => trainScene(30_000_000 + step * randomScenes + b)),
             ...Array.from({ length: textStage.groups }, (_, g) => contrastiveGroupAt(recipe.seed, step * textStage.groups + g)).flat(),
           ];
           return { [CONTRASTIVE_INPUTS.image]: scenePixels(scenes), [CONTRASTIVE_INPUTS.inputIds]: tokenIds(scenes.map(captionOf)) };
