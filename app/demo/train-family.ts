@@ -28,7 +28,7 @@ import { TrainingRandom } from '../training/training-random.ts';
 import { buildContrastiveTrainingGraph, CONTRASTIVE_INPUTS } from '../training/contrastive-training-graph.ts';
 import { buildUnetTrainingGraph } from '../training/unet-training-graph.ts';
 import { buildVaeTrainingGraph, VAE_TRAINING_INPUTS } from '../training/vae-training-graph.ts';
-import { DEMO_CONTRASTIVE, DEMO_IMAGE_SIZE, DEMO_SCHEDULER_CONFIG, DEMO_TEXT_ENCODER_CONFIG, DEMO_UNET_CONFIG, DEMO_VAE_CONFIG, type FamilyRecipe, type StageRecipe } from './family-config.ts';
+import { DEMO_CONTRASTIVE, DEMO_IMAGE_SIZE, DEMO_SCHEDULER_CONFIG, DEMO_TEXT_ENCODER_CONFIG, DEMO_UNET_CONFIG, DEMO_VAE_CONFIG, type DiffusionStageRecipe, type FamilyRecipe, type StageRecipe } from './family-config.ts';
 import { runStage, stageDone, stageWeights, type StageProgress, type StageRecord, type StageSettings } from './train-stage.ts';
 import { DEMO_DOMAINS, captionOf, contrastiveGroupAt, domainSceneAt, sceneAt, type DemoDomainName, type Scene } from './scenes.ts';
 import { sceneBatch } from './scene-dataset.ts';
@@ -232,6 +232,16 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
     text = frozen;
     const contextOf = async (scenes: readonly Scene[], step: number, random: TrainingRandom, dropout: number): Promise<Tensor> =>
       (await frozen.session('text_encoder').run({ input_ids: tokenIds(captionsFor(scenes, step, random, dropout)) })).last_hidden_state!;
+    /** A U-Net stage's feeds for its scenes of `step`: noised latents, their timesteps and ε, and the captions' context. */
+    const unetFeeds = async (scenes: readonly Scene[], step: number, random: TrainingRandom, stage: DiffusionStageRecipe): Promise<Record<string, Tensor>> => {
+      const { sample, noise, timesteps } = await diffusionBatch(scenes, step, random, stage.noiseOffset);
+      return {
+        [TRAINING_INPUTS.context]: await contextOf(scenes, step, random, stage.captionDropout),
+        [TRAINING_INPUTS.sample]: sample,
+        [TRAINING_INPUTS.timestep]: timesteps,
+        [TRAINING_INPUTS.target]: noise,
+      };
+    };
 
     // 4. The base U-Net on every training scene.
     const base = recipe.base;
@@ -242,16 +252,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
         dir: join(workDir, 'base'),
         settings: settingsOf(base, recipe),
         build: () => buildUnetTrainingGraph(initialWeights(recipe.seed + 2), unetConfig, { batch: base.batch, height: latentSize, width: latentSize, tokens: textConfig.max_position_embeddings }),
-        feedsAt: async (step) => {
-          const scenes = Array.from({ length: base.batch }, (_, b) => trainScene(20_000_000 + step * base.batch + b));
-          const { sample, noise, timesteps } = await diffusionBatch(scenes, step, baseRandom, base.noiseOffset);
-          return {
-            [TRAINING_INPUTS.context]: await contextOf(scenes, step, baseRandom, base.captionDropout),
-            [TRAINING_INPUTS.sample]: sample,
-            [TRAINING_INPUTS.timestep]: timesteps,
-            [TRAINING_INPUTS.target]: noise,
-          };
-        },
+        feedsAt: (step) => unetFeeds(Array.from({ length: base.batch }, (_, b) => trainScene(20_000_000 + step * base.batch + b)), step, baseRandom, base),
         onStep: options.onStage,
         signal: options.signal,
       }),
@@ -270,16 +271,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
           dir,
           settings: settingsOf(stage, recipe),
           build: () => buildUnetTrainingGraph(new MemoryWeights(baseUnet), unetConfig, { batch: stage.batch, height: latentSize, width: latentSize, tokens: textConfig.max_position_embeddings }),
-          feedsAt: async (step) => {
-            const scenes = Array.from({ length: stage.batch }, (_, b) => domainSceneAt(domain.name, recipe.seed, step * stage.batch + b));
-            const { sample, noise, timesteps } = await diffusionBatch(scenes, step, expertRandom, stage.noiseOffset);
-            return {
-              [TRAINING_INPUTS.context]: await contextOf(scenes, step, expertRandom, stage.captionDropout),
-              [TRAINING_INPUTS.sample]: sample,
-              [TRAINING_INPUTS.timestep]: timesteps,
-              [TRAINING_INPUTS.target]: noise,
-            };
-          },
+          feedsAt: (step) => unetFeeds(Array.from({ length: stage.batch }, (_, b) => domainSceneAt(domain.name, recipe.seed, step * stage.batch + b)), step, expertRandom, stage),
           onStep: options.onStage,
           signal: options.signal,
         }),
