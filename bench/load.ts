@@ -10,7 +10,7 @@
 // each phase's share (from onnxruntime's verbose log, whose timestamps are parsed; logging slows the
 // load, so the shares come from separate runs and the times from quiet ones). Still warm, the time from
 // `enqueue` to the first step's progress event through GenerationEngine (text encoder, U-Net or AFA
-// graph, VAE decoder; cache built), showing the 'load' phase. Then steps of the cached
+// graph, VAE decoder; cache built), showing the 'load' phase and each model's seconds in it. Then steps of the cached
 // session against the uncached one, in one process (the cached graph must not be slower): alternated for
 // the U-Net, one after the other for AFA (both AFA sessions would not fit in memory at once), and
 // alternated again for an AFA graph of two experts (both fit: the fair comparison of AFA's graph, since
@@ -272,7 +272,7 @@ const MARKER = 'BENCH-LOAD ';
 function child<T>(args: readonly string[], env: NodeJS.ProcessEnv = {}): { value: T; stderr: string } {
   const result = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], {
     encoding: 'utf8',
-    // As the studio starts its engine process (glibc's huge-page tunable on Linux).
+    // As the studio starts its engine process (glibc's malloc tunables on Linux: engine-memory.ts).
     env: engineMemoryEnvironment({ ...process.env, ...env }),
     maxBuffer: 256 * 1024 * 1024,
   });
@@ -282,7 +282,16 @@ function child<T>(args: readonly string[], env: NodeJS.ProcessEnv = {}): { value
 }
 
 /** enqueue → the first step's progress event, through the engine, with the models' cache entries built. */
-async function measureGenerate(s: Scale, dir: string, model: MeasuredModel, cache: string): Promise<{ seconds: number; loadSeconds: number; peakRssBytes: number; phases: string[] }> {
+interface GenerateMeasurement {
+  readonly seconds: number;
+  readonly loadSeconds: number;
+  /** Seconds each model's session took in the load phase, in load order (text encoder, U-Net or AFA graph, VAE decoder). */
+  readonly modelSeconds: number[];
+  readonly peakRssBytes: number;
+  readonly phases: string[];
+}
+
+async function measureGenerate(s: Scale, dir: string, model: MeasuredModel, cache: string): Promise<GenerateMeasurement> {
   const home = mkdtempSync(join(tmpdir(), 'bench-load-home-'));
   const library = Library.open({ home });
   const runtime = createModelRuntime({ sessionOptions: { optimizedModels: cache } });
@@ -300,10 +309,12 @@ async function measureGenerate(s: Scale, dir: string, model: MeasuredModel, cach
   });
   const phases: string[] = [];
   let loadSeconds = 0;
+  const loaded: number[] = [];
   const start = performance.now();
   const firstStep = new Promise<number>((resolve) => {
     engine.onDidProgress((event) => {
       if (phases.at(-1) !== event.phase) phases.push(event.phase);
+      if (event.phase === 'load' && event.models) loaded[event.models.done] = (performance.now() - start) / 1000;
       if (event.phase === 'load' && event.models?.done === event.models?.total) loadSeconds = (performance.now() - start) / 1000;
       if (event.phase === 'denoise' && event.step === 1) resolve((performance.now() - start) / 1000);
     });
@@ -317,7 +328,8 @@ async function measureGenerate(s: Scale, dir: string, model: MeasuredModel, cach
   await runtime.sessions.clear();
   library.close();
   rmSync(home, { recursive: true, force: true });
-  return { seconds, loadSeconds, peakRssBytes: peak, phases };
+  const modelSeconds = loaded.slice(1).map((t, i) => t - loaded[i]!);
+  return { seconds, loadSeconds, modelSeconds, peakRssBytes: peak, phases };
 }
 
 export async function benchLoad(): Promise<BenchResult[]> {
@@ -352,7 +364,7 @@ export async function benchLoad(): Promise<BenchResult[]> {
       // Still warm: the uncached comparison below reads the source weights, which on a machine that cannot
       // hold both in its page cache pushes the cache entry's pages out (AFA: 10.5 GB of each).
       process.stderr.write(`  ${model.name}: generate → first step (warm)\n`);
-      const generate = child<{ seconds: number; loadSeconds: number; peakRssBytes: number; phases: string[] }>(['--generate', dir, String(MODELS.indexOf(model)), cache]).value;
+      const generate = child<GenerateMeasurement>(['--generate', dir, String(MODELS.indexOf(model)), cache]).value;
       const alternate = model.experts === 1;
       process.stderr.write(`  ${model.name}: before (no cache), then steps of the uncached and the cached session${alternate ? ', alternated' : ''}\n`);
       const compared = child<{ before: LoadMeasurement; uncached: Timed; cached: Timed }>(['--compare', dir, model.file, cache, String(s.steps), alternate ? '1' : '0']).value;
@@ -390,7 +402,7 @@ export async function benchLoad(): Promise<BenchResult[]> {
       );
       results.push(
         { name: `${model.name}: generate → first step event (warm)`, value: generate.seconds, unit: `s (phases ${generate.phases.join(' → ')})` },
-        { name: `${model.name}: generate → models loaded`, value: generate.loadSeconds, unit: 's' },
+        { name: `${model.name}: generate → models loaded`, value: generate.loadSeconds, unit: `s (text encoder, ${model.name}, VAE decoder: ${listed(generate.modelSeconds)} s)` },
       );
     }
     process.stderr.write(`  ${AFA_PAIR.name}: steps of the uncached and the cached session, alternated\n`);

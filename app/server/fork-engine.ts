@@ -18,7 +18,7 @@ export function engineExecArgv(entryFile: string = entry): string[] {
 }
 
 export interface ForkEngineOptions {
-  /** The engine's environment; default this process's. glibc's huge-page tunable is added on Linux (engine-memory.ts). */
+  /** The engine's environment; default this process's. glibc's malloc tunables are added on Linux (engine-memory.ts). */
   readonly env?: NodeJS.ProcessEnv;
 }
 
