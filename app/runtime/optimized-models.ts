@@ -12,6 +12,14 @@
 // (into memory: packed blobs mapped from the file made steps slower, see onnx-runtime.ts). bench/load.ts
 // has the numbers.
 //
+// Conv filters are not mapped: onnxruntime's conv kernels read them in place, and on a 2-core AMD EPYC
+// (AVX-512) the convs of an SD1.5 U-Net whose filters were mapped from the page cache took 865 ms per
+// step against 669 ms with the same filters in the process's own memory (onnxruntime's profile; MatMul
+// equal), so cached steps cost 15–29 % more CPU than uncached ones. The entry therefore makes each conv
+// filter stored in its weights file a graph input (`resident` in entry.json: name, type, shape and place
+// in the file); the session reads them into its own memory at load and feeds them at every run
+// (onnx-runtime.ts). The outputs are bit-identical.
+//
 // An entry is `<root>/<key>/` holding model.onnx, model.weights and entry.json (written last). The key is
 // a SHA-256 of everything the optimized graph depends on: this format's version, the onnxruntime version,
 // the provider, the session options that change the graph, the CPU (the NCHWc block size and packed
@@ -26,10 +34,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
 import { join, resolve } from 'node:path';
+import { dtypeOfOnnx } from '../onnx/graph.ts';
+import { onnx } from '../onnx/model-proto.ts';
 import { readWeightsIndex } from '../onnx/serialize.ts';
+import type { DType } from '../tensor/tensor.ts';
 
 /** Bump when the entry layout or the options it is built with change: older entries are then rebuilt. */
-export const OPTIMIZED_CACHE_FORMAT = 2;
+export const OPTIMIZED_CACHE_FORMAT = 3;
 
 export const OPTIMIZED_MODEL_FILE = 'model.onnx';
 export const OPTIMIZED_WEIGHTS_FILE = 'model.weights';
@@ -50,6 +61,29 @@ export interface OptimizedModelIdentity {
   readonly variant: string;
 }
 
+/**
+ * A weight of the entry that its graph takes as an input: the session reads it from the entry's weights
+ * file into its own memory at load and feeds it at every run.
+ */
+export interface ResidentWeight {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  /** Byte offset and length in OPTIMIZED_WEIGHTS_FILE. */
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** A usable entry: its model file and the weights its graph takes as inputs. */
+export interface OptimizedModel {
+  readonly modelFile: string;
+  readonly weightsFile: string;
+  readonly resident: readonly ResidentWeight[];
+}
+
+/** Data types a resident weight may have (the CPU provider's float weights). */
+const RESIDENT_DTYPES: ReadonlySet<DType> = new Set(['float32', 'float16']);
+
 interface EntryFile {
   readonly format: number;
   readonly key: string;
@@ -60,6 +94,7 @@ interface EntryFile {
   /** ISO 8601. */
   readonly createdAt: string;
   readonly files: { readonly model: { readonly size: number; readonly sha256: string }; readonly weights: { readonly size: number } };
+  readonly resident: readonly ResidentWeight[];
 }
 
 /**
@@ -127,21 +162,59 @@ function entryProblem(dir: string, identity: OptimizedModelIdentity): string | u
   } catch {
     return 'a file is missing';
   }
+  if (!Array.isArray(entry.resident) || entry.resident.some((weight) => !(weight.offset >= 0 && weight.length > 0 && weight.offset + weight.length <= entry.files.weights.size))) {
+    return 'its resident weights do not fit its weights file';
+  }
+  return undefined;
+}
+
+function optimizedModelAt(dir: string): OptimizedModel {
+  const entry = JSON.parse(readFileSync(join(dir, ENTRY_FILE), 'utf8')) as EntryFile;
+  return { modelFile: join(dir, OPTIMIZED_MODEL_FILE), weightsFile: join(dir, OPTIMIZED_WEIGHTS_FILE), resident: entry.resident };
+}
+
+/**
+ * The cached optimized model for `identity`, or undefined when there is none; an entry that fails its
+ * checks is removed and `onDiscard` told why.
+ */
+export function findOptimizedModel(root: string, identity: OptimizedModelIdentity, onDiscard?: (reason: string) => void): OptimizedModel | undefined {
+  const dir = join(root, identity.key);
+  if (!existsSync(dir)) return undefined;
+  const problem = entryProblem(dir, identity);
+  if (problem === undefined) return optimizedModelAt(dir);
+  onDiscard?.(problem);
+  discardOptimizedModel(root, identity);
   return undefined;
 }
 
 /**
- * The cached optimized model for `identity` (path of its model.onnx), or undefined when there is none;
- * an entry that fails its checks is removed and `onDiscard` told why.
+ * Makes every conv filter that `modelFile` keeps in OPTIMIZED_WEIGHTS_FILE an input of its graph
+ * (rewriting the file) and returns where each one lies. A filter shared by several convs becomes one input.
  */
-export function findOptimizedModel(root: string, identity: OptimizedModelIdentity, onDiscard?: (reason: string) => void): string | undefined {
-  const dir = join(root, identity.key);
-  if (!existsSync(dir)) return undefined;
-  const problem = entryProblem(dir, identity);
-  if (problem === undefined) return join(dir, OPTIMIZED_MODEL_FILE);
-  onDiscard?.(problem);
-  discardOptimizedModel(root, identity);
-  return undefined;
+export function residentConvFilters(modelFile: string): ResidentWeight[] {
+  const model = onnx.ModelProto.decode(readFileSync(modelFile));
+  const graph = model.graph;
+  if (!graph) return [];
+  const initializers = new Map((graph.initializer ?? []).map((tensor) => [tensor.name ?? '', tensor]));
+  const resident = new Map<string, ResidentWeight>();
+  for (const node of graph.node ?? []) {
+    const name = node.opType === 'Conv' ? node.input?.[1] : undefined;
+    const tensor = name === undefined ? undefined : initializers.get(name);
+    if (name === undefined || !tensor || resident.has(name) || tensor.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
+    const field = (key: string) => tensor.externalData?.find((entry) => entry.key === key)?.value;
+    const dtype = dtypeOfOnnx(tensor.dataType ?? 0);
+    if (field('location') !== OPTIMIZED_WEIGHTS_FILE || dtype === undefined || !RESIDENT_DTYPES.has(dtype)) continue;
+    const dims = (tensor.dims ?? []).map(Number);
+    resident.set(name, { name, dtype, dims, offset: Number(field('offset') ?? 0), length: Number(field('length')) });
+  }
+  if (resident.size === 0) return [];
+  graph.initializer = (graph.initializer ?? []).filter((tensor) => !resident.has(tensor.name ?? ''));
+  for (const name of resident.keys()) {
+    const tensor = initializers.get(name)!;
+    graph.input = [...(graph.input ?? []), { name, type: { tensorType: { elemType: tensor.dataType, shape: { dim: (tensor.dims ?? []).map((dim) => ({ dimValue: dim })) } } } }];
+  }
+  writeFileSync(modelFile, onnx.ModelProto.encode(model).finish());
+  return [...resident.values()];
 }
 
 /** Removes the entry of `identity` (e.g. one onnxruntime could not load). */
@@ -151,16 +224,18 @@ export function discardOptimizedModel(root: string, identity: OptimizedModelIden
 
 /**
  * Builds the entry of `identity`: `write(modelFile)` must make onnxruntime write the optimized model to
- * `modelFile` with its weights in OPTIMIZED_WEIGHTS_FILE beside it. Written in a temporary folder and
- * renamed into place; on any failure nothing is left. Returns the path of the entry's model.onnx.
+ * `modelFile` with its weights in OPTIMIZED_WEIGHTS_FILE beside it; its conv filters then become inputs
+ * (residentConvFilters). Written in a temporary folder and renamed into place; on any failure nothing is
+ * left. Returns the entry.
  */
-export async function buildOptimizedModel(root: string, identity: OptimizedModelIdentity, write: (modelFile: string) => Promise<void>): Promise<string> {
+export async function buildOptimizedModel(root: string, identity: OptimizedModelIdentity, write: (modelFile: string) => Promise<void>): Promise<OptimizedModel> {
   mkdirSync(root, { recursive: true });
   const temp = join(root, `.tmp-${identity.key.slice(0, 16)}-${process.pid}-${randomBytes(4).toString('hex')}`);
   const dir = join(root, identity.key);
   try {
     mkdirSync(temp);
     await write(join(temp, OPTIMIZED_MODEL_FILE));
+    const resident = residentConvFilters(join(temp, OPTIMIZED_MODEL_FILE));
     const model = readFileSync(join(temp, OPTIMIZED_MODEL_FILE));
     const weights = existsSync(join(temp, OPTIMIZED_WEIGHTS_FILE)) ? statSync(join(temp, OPTIMIZED_WEIGHTS_FILE)).size : undefined;
     // A model with no initializer over the external-data threshold writes no weights file; keep the layout fixed.
@@ -174,6 +249,7 @@ export async function buildOptimizedModel(root: string, identity: OptimizedModel
       variant: identity.variant,
       createdAt: new Date().toISOString(),
       files: { model: { size: model.length, sha256: sha256(model) }, weights: { size: weights ?? 0 } },
+      resident,
     };
     writeFileSync(join(temp, ENTRY_FILE), JSON.stringify(entry, null, 2));
     removeQuietly(dir); // a damaged entry under this key
@@ -189,7 +265,7 @@ export async function buildOptimizedModel(root: string, identity: OptimizedModel
     throw error;
   }
   pruneOptimizedModels(root, identity);
-  return join(dir, OPTIMIZED_MODEL_FILE);
+  return optimizedModelAt(dir);
 }
 
 /**

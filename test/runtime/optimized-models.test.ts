@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileS
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { Graph } from '../../app/onnx/graph.ts';
+import { onnx } from '../../app/onnx/model-proto.ts';
 import * as op from '../../app/onnx/ops.ts';
 import { saveModel } from '../../app/onnx/serialize.ts';
 import { ModelSession, onnxruntimeVersion, type SessionOptions, type SessionSource } from '../../app/runtime/onnx-runtime.ts';
@@ -85,6 +86,41 @@ describe('optimized-model cache', () => {
     assert.equal(second.source, 'cache');
     assert.deepEqual(first.y, expected);
     assert.deepEqual(second.y, expected);
+  });
+
+  it('keeps the conv filter out of the mapped file: a graph input read into memory and fed at every run, hidden from callers', async () => {
+    await load();
+    const entry = entryDir();
+    const record = JSON.parse(readFileSync(join(entry, 'entry.json'), 'utf8')) as { resident: { name: string; dtype: string; dims: number[]; length: number }[] };
+    assert.equal(record.resident.length, 1, 'the one conv filter');
+    const [filter] = record.resident;
+    assert.equal(filter!.dtype, 'float32');
+    // NCHWc reorders the filter into blocks of 8 or 16 output channels: 16 × 16 × 3 × 3 floats either way.
+    assert.equal(filter!.length, 16 * 16 * 9 * 4);
+    const graph = onnx.ModelProto.decode(readFileSync(join(entry, OPTIMIZED_MODEL_FILE))).graph!;
+    assert.ok(graph.input!.some((input) => input.name === filter!.name), 'a graph input');
+    assert.ok(!graph.initializer!.some((tensor) => tensor.name === filter!.name), 'no longer an initializer');
+    const session = await ModelSession.create(modelPath, { intraOpThreads: 1, optimizedModels: root });
+    try {
+      assert.equal(session.source, 'cache');
+      assert.deepEqual([...session.inputNames].sort(), ['m', 'x'], 'callers see the model\'s own inputs');
+      assert.deepEqual((await session.run(feeds)).y, expected, 'bit-identical to the model');
+      await assert.rejects(session.run({ ...feeds, [filter!.name]: float32(filter!.dims, new Float32Array(16 * 16 * 9)) }), /unknown feed/);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('whose resident weights lie past the end of its weights file is rebuilt without an error', async () => {
+    await load();
+    const entry = entryDir();
+    const record = JSON.parse(readFileSync(join(entry, 'entry.json'), 'utf8'));
+    record.resident[0].offset = record.files.weights.size;
+    writeFileSync(join(entry, 'entry.json'), JSON.stringify(record));
+    const again = await load();
+    assert.equal(again.source, 'built');
+    assert.deepEqual(again.y, expected);
+    assert.ok(recentRuntimeLog().some((line) => /resident weights do not fit its weights file/.test(line)));
   });
 
   it('is not used at optimization level disabled (nothing to save)', async () => {
