@@ -10,12 +10,12 @@
 // each phase's share (from onnxruntime's verbose log, whose timestamps are parsed; logging slows the
 // load, so the shares come from separate runs and the times from quiet ones). Still warm, the time from
 // `enqueue` to the first step's progress event through GenerationEngine (text encoder, U-Net or AFA
-// graph, VAE decoder; cache built), showing the 'load' phase and each model's seconds in it. Then steps of the cached
-// session against the uncached one, in one process (the cached graph must not be slower): alternated for
-// the U-Net, one after the other for AFA (both AFA sessions would not fit in memory at once), and
-// alternated again for an AFA graph of two experts (both fit: the fair comparison of AFA's graph, since
-// one after the other mixes in the machine's drift); CPU time per step is the figure to trust on a busy
-// machine.
+// graph, VAE decoder; cache built), showing the 'load' phase and each model's seconds in it. Then steps
+// of the cached session against the uncached one, in one process (the cached graph must not be slower):
+// alternated for the U-Net, one after the other for AFA (both AFA sessions would not fit in memory at
+// once), and alternated again for an AFA graph of two experts (both fit: the fair comparison of AFA's
+// graph, since one after the other mixes in the machine's drift); CPU time per step is the figure to
+// trust on a busy machine.
 //
 // Targets (2-core machine): warm U-Net ≤ 5 s, warm AFA ≤ 15 s, cold ≤ 2 × warm, peak RSS during load
 // ≤ 1.1 × the weights. `npm run bench -- load`; AFA_BENCH_QUICK=1 for a narrow U-Net (smoke test).
@@ -281,7 +281,6 @@ function child<T>(args: readonly string[], env: NodeJS.ProcessEnv = {}): { value
   return { value: JSON.parse(line.slice(MARKER.length)) as T, stderr: result.stderr };
 }
 
-/** enqueue → the first step's progress event, through the engine, with the models' cache entries built. */
 interface GenerateMeasurement {
   readonly seconds: number;
   readonly loadSeconds: number;
@@ -291,6 +290,7 @@ interface GenerateMeasurement {
   readonly phases: string[];
 }
 
+/** enqueue → the first step's progress event, through the engine, with the models' cache entries built. */
 async function measureGenerate(s: Scale, dir: string, model: MeasuredModel, cache: string): Promise<GenerateMeasurement> {
   const home = mkdtempSync(join(tmpdir(), 'bench-load-home-'));
   const library = Library.open({ home });
@@ -308,14 +308,13 @@ async function measureGenerate(s: Scale, dir: string, model: MeasuredModel, cach
     return { denoiser: new EnsembleDenoiser(encoders, cachedGraphRunner(files.unet, context.runtime)), decoder, models, snapshot };
   });
   const phases: string[] = [];
-  let loadSeconds = 0;
+  /** Seconds from enqueue to each load progress event, by models loaded (0 when the phase starts). */
   const loaded: number[] = [];
   const start = performance.now();
   const firstStep = new Promise<number>((resolve) => {
     engine.onDidProgress((event) => {
       if (phases.at(-1) !== event.phase) phases.push(event.phase);
       if (event.phase === 'load' && event.models) loaded[event.models.done] = (performance.now() - start) / 1000;
-      if (event.phase === 'load' && event.models?.done === event.models?.total) loadSeconds = (performance.now() - start) / 1000;
       if (event.phase === 'denoise' && event.step === 1) resolve((performance.now() - start) / 1000);
     });
   });
@@ -329,7 +328,7 @@ async function measureGenerate(s: Scale, dir: string, model: MeasuredModel, cach
   library.close();
   rmSync(home, { recursive: true, force: true });
   const modelSeconds = loaded.slice(1).map((t, i) => t - loaded[i]!);
-  return { seconds, loadSeconds, modelSeconds, peakRssBytes: peak, phases };
+  return { seconds, loadSeconds: loaded.at(-1) ?? 0, modelSeconds, peakRssBytes: peak, phases };
 }
 
 export async function benchLoad(): Promise<BenchResult[]> {

@@ -211,10 +211,11 @@ export function residentConvFilters(modelFile: string): ResidentWeight[] {
   }
   if (resident.size === 0) return [];
   graph.initializer = (graph.initializer ?? []).filter((tensor) => !resident.has(tensor.name ?? ''));
-  for (const name of resident.keys()) {
+  const inputs = [...resident.keys()].map((name) => {
     const tensor = initializers.get(name)!;
-    graph.input = [...(graph.input ?? []), { name, type: { tensorType: { elemType: tensor.dataType, shape: { dim: (tensor.dims ?? []).map((dim) => ({ dimValue: dim })) } } } }];
-  }
+    return { name, type: { tensorType: { elemType: tensor.dataType, shape: { dim: (tensor.dims ?? []).map((dim) => ({ dimValue: dim })) } } } };
+  });
+  graph.input = [...(graph.input ?? []), ...inputs];
   writeFileSync(modelFile, onnx.ModelProto.encode(model).finish());
   return [...resident.values()];
 }
