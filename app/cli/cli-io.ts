@@ -23,13 +23,22 @@ export interface CliIo {
 
 /**
  * The process's streams and SIGINT: the first Ctrl+C aborts `interrupt` (the running job stops within
- * one step and removes what it had half written); a second one exits at once with 130.
+ * one step and removes what it had half written); a second one exits at once with 130. A SIGINT within
+ * `SAME_PRESS_MS` of the first is the same press: a command relaunched for the engine's memory settings
+ * (engine-relaunch.ts) gets a terminal's Ctrl+C directly and again from its parent.
  */
+export const SAME_PRESS_MS = 250;
+
 export function processIo(): CliIo {
   const controller = new AbortController();
+  let firstAt = 0;
   process.on('SIGINT', () => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
+    if (!controller.signal.aborted) {
+      firstAt = performance.now();
+      controller.abort();
+    } else if (performance.now() - firstAt > SAME_PRESS_MS) {
+      process.exit(130);
+    }
   });
   return { stdout: process.stdout, stderr: process.stderr, env: process.env, interrupt: controller.signal };
 }

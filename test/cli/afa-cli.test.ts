@@ -3,8 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { RELAUNCHED } from '../../app/cli/engine-relaunch.ts';
 import { studioPaths } from '../../app/common/paths.ts';
 import { storedModelFiles, readModelManifest } from '../../app/checkpoints/model-store.ts';
 import { readImageSettings } from '../../app/images/metadata.ts';
@@ -207,6 +208,29 @@ test('a damaged model file is an engine failure (exit 3), recorded in history wi
   }
 });
 
+interface ChildProcessInfo {
+  readonly pid: number;
+  /** Its environment as the kernel shows it (as the process started, before glibc rewrote any of it). */
+  readonly environment: string[];
+}
+
+/** The processes whose parent is `pid` (Linux's /proc). */
+function childProcesses(pid: number): ChildProcessInfo[] {
+  const children: ChildProcessInfo[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces, so read after its ')'.
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== pid) continue;
+      children.push({ pid: Number(name), environment: readFileSync(`/proc/${name}/environ`, 'utf8').split('\0') });
+    } catch {
+      // The process ended while it was read.
+    }
+  }
+  return children;
+}
+
 test('Ctrl+C cancels within a step: exit 130, no image, no history row, no --out file', async (t) => {
   const home = temporaryDirectory(t, 'afa-cli-cancel-');
   expectStatus(afa(home, 'import', expertOneFolder(t), '--progress', 'none'), 0);
@@ -215,6 +239,8 @@ test('Ctrl+C cancels within a step: exit 130, no image, no history row, no --out
     env: { ...process.env, AFA_STUDIO_HOME: home, AFA_STUDIO_DEMO_PACK: 'none' },
   });
   let stderr = '';
+  let engineProcesses: ChildProcessInfo[] = [];
+  let grandchildren: ChildProcessInfo[] = [];
   let interruptedAt: number | undefined;
   let lastStep = 0;
   child.stderr.setEncoding('utf8');
@@ -227,6 +253,10 @@ test('Ctrl+C cancels within a step: exit 130, no image, no history row, no --out
       lastStep = event.step;
       if (interruptedAt === undefined) {
         interruptedAt = event.step;
+        if (process.platform === 'linux') {
+          engineProcesses = childProcesses(child.pid!);
+          grandchildren = engineProcesses.flatMap((engine) => childProcesses(engine.pid));
+        }
         child.kill('SIGINT');
       }
     }
@@ -234,6 +264,14 @@ test('Ctrl+C cancels within a step: exit 130, no image, no history row, no --out
   const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.equal(status, 130, stderr);
   assert.match(stderr, /afa: Cancelled: the image in progress was not saved\./);
+  // On Linux the generation ran in a child started with the engine's malloc settings, and the SIGINT
+  // sent to the command's own process reached it (engine-relaunch.ts); that child ran it itself.
+  if (process.platform === 'linux') {
+    assert.equal(engineProcesses.length, 1, 'one relaunched child');
+    assert.ok(engineProcesses[0]!.environment.includes(`${RELAUNCHED}=1`));
+    assert.ok(engineProcesses[0]!.environment.some((entry) => entry.startsWith('GLIBC_TUNABLES=glibc.malloc.')));
+    assert.deepEqual(grandchildren, [], 'the relaunched child is not relaunched again');
+  }
   // "Within one step" is pinned by the engine test (it cancels from a progress event); here the signal
   // crosses a process boundary, so only check that the run stopped long before its 500 steps.
   assert.ok(interruptedAt !== undefined && lastStep < 500, `stopped early (interrupted at step ${interruptedAt}, last step ${lastStep})`);
