@@ -25,12 +25,13 @@ import { MemoryWeights } from '../tensor/weights.ts';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { TRAINING_INPUTS } from '../training/training-graph.ts';
 import { TrainingRandom } from '../training/training-random.ts';
-import { buildContrastiveTrainingGraph, CONTRASTIVE_INPUTS } from '../training/contrastive-training-graph.ts';
+import { buildContrastiveTrainingGraph, CONTRASTIVE_INPUTS, TEXT_PROJECTION } from '../training/contrastive-training-graph.ts';
 import { buildUnetTrainingGraph } from '../training/unet-training-graph.ts';
 import { buildVaeTrainingGraph, VAE_TRAINING_INPUTS } from '../training/vae-training-graph.ts';
 import { DEMO_CONTRASTIVE, DEMO_IMAGE_SIZE, DEMO_SCHEDULER_CONFIG, DEMO_TEXT_ENCODER_CONFIG, DEMO_UNET_CONFIG, DEMO_VAE_CONFIG, type DiffusionStageRecipe, type FamilyRecipe, type StageRecipe } from './family-config.ts';
 import { runStage, stageDone, stageWeights, type StageProgress, type StageRecord, type StageSettings } from './train-stage.ts';
-import { DEMO_DOMAINS, captionOf, contrastiveGroupAt, domainSceneAt, sceneAt, type DemoDomainName, type Scene } from './scenes.ts';
+import { contrastivePairAccuracy } from './contrastive-pairs.ts';
+import { DEMO_DOMAINS, GROUP_CHANGES, captionOf, contrastiveGroupAt, domainSceneAt, sceneAt, type DemoDomainName, type Scene } from './scenes.ts';
 import { sceneBatch } from './scene-dataset.ts';
 
 /** Purposes of the random streams within a stage; each stage has its own generator (`stageRandom`). */
@@ -207,27 +208,32 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
   try {
     // 3. The text encoder, contrastively against scene images (then frozen for every U-Net).
     const textStage = recipe.text;
-    const randomScenes = textStage.batch - 4 * textStage.groups;
-    if (randomScenes < 0 || !Number.isInteger(textStage.groups)) throw new Error(`The text stage's batch of ${textStage.batch} cannot hold ${textStage.groups} groups of four scenes.`);
-    records.push(
-      await runStage({
-        stage: 'text',
-        dir: join(workDir, 'text'),
-        settings: settingsOf(textStage, recipe),
-        build: () =>
-          buildContrastiveTrainingGraph({ weights: initialWeights(recipe.seed + 2), config: textConfig }, initialWeights(recipe.seed + 9), { batch: textStage.batch, size: DEMO_IMAGE_SIZE }, DEMO_CONTRASTIVE),
-        feedsAt: (step) => {
-          const scenes = [
-            ...Array.from({ length: randomScenes }, (_, b) => trainScene(30_000_000 + step * randomScenes + b)),
-            ...Array.from({ length: textStage.groups }, (_, g) => contrastiveGroupAt(recipe.seed, step * textStage.groups + g)).flat(),
-          ];
-          return { [CONTRASTIVE_INPUTS.image]: scenePixels(scenes), [CONTRASTIVE_INPUTS.inputIds]: tokenIds(scenes.map(captionOf)) };
-        },
-        onStep: options.onStage,
-        signal: options.signal,
-      }),
-    );
-    const textWeights = new Map([...stageWeights(join(workDir, 'text'))].filter(([name]) => name.startsWith('text_model.')));
+    const groupOptions = { changes: textStage.groupChanges ?? GROUP_CHANGES, swapStripes: textStage.swapStripes ?? false };
+    const groupSize = 1 + groupOptions.changes.length;
+    const randomScenes = textStage.batch - groupSize * textStage.groups;
+    if (randomScenes < 0 || !Number.isInteger(textStage.groups)) throw new Error(`The text stage's batch of ${textStage.batch} cannot hold ${textStage.groups} groups of ${groupSize} scenes.`);
+    const textRecord = await runStage({
+      stage: 'text',
+      dir: join(workDir, 'text'),
+      settings: { ...settingsOf(textStage, recipe), ...(textStage.freezeTextSteps ? { freeze: { prefixes: ['text_model.', TEXT_PROJECTION], steps: textStage.freezeTextSteps } } : {}) },
+      build: () =>
+        buildContrastiveTrainingGraph({ weights: initialWeights(recipe.seed + 2), config: textConfig }, initialWeights(recipe.seed + 9), { batch: textStage.batch, size: DEMO_IMAGE_SIZE }, DEMO_CONTRASTIVE),
+      feedsAt: (step) => {
+        const scenes = [
+          ...Array.from({ length: randomScenes }, (_, b) => trainScene(30_000_000 + step * randomScenes + b)),
+          ...Array.from({ length: textStage.groups }, (_, g) => contrastiveGroupAt(recipe.seed, step * textStage.groups + g, groupOptions)).flat(),
+        ];
+        return { [CONTRASTIVE_INPUTS.image]: scenePixels(scenes), [CONTRASTIVE_INPUTS.inputIds]: tokenIds(scenes.map(captionOf)) };
+      },
+      onStep: options.onStage,
+      signal: options.signal,
+    });
+    const textStageWeights = stageWeights(join(workDir, 'text'));
+    // What the encoder tells apart, one attribute at a time: as many pairs per attribute as a training batch holds.
+    const pairs = await contrastivePairAccuracy({ weights: textStageWeights, textConfig, contrastive: DEMO_CONTRASTIVE, imageSize: DEMO_IMAGE_SIZE, seed: recipe.seed, pairs: Math.floor(textStage.batch / 2), dir: join(workDir, 'text', 'graph-pairs') });
+    log(`text: captions told apart from their one-attribute pair: ${pairs.map((p) => `${p.kind} ${Math.round(100 * p.accuracy)} %`).join(', ')} (${pairs[0]!.pairs} pairs each, chance 50 %)`);
+    records.push({ ...textRecord, extra: { ...textRecord.extra, pairAccuracy: Object.fromEntries(pairs.map((p) => [p.kind, p.accuracy])) } });
+    const textWeights = new Map([...textStageWeights].filter(([name]) => name.startsWith('text_model.')));
     const frozen = await compileComponent({ kind: 'text-encoder', config: textConfig, weights: new MemoryWeights(textWeights) }, join(workDir, 'text', 'graph-frozen'));
     text = frozen;
     const contextOf = async (scenes: readonly Scene[], step: number, random: TrainingRandom, dropout: number): Promise<Tensor> =>

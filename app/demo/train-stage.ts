@@ -30,6 +30,13 @@ export interface StageSettings {
   readonly checkpointEvery: number;
   /** Loss lines are reported every this many steps. */
   readonly logEvery: number;
+  /**
+   * Parameters held still for the first `steps` steps: those whose names start with one of `prefixes`
+   * get no update (their gradients are dropped before clipping, and AdamW starts their moments when they
+   * join). The demo's text stage uses it to train the image encoder against the text side's first,
+   * random caption embeddings before either side may move (family-config.ts `freezeTextSteps`).
+   */
+  readonly freeze?: { readonly prefixes: readonly string[]; readonly steps: number };
 }
 
 export interface StageRecord {
@@ -115,6 +122,10 @@ export async function runStage(options: {
       const { loss, gradients } = await session.computeFeeds(feeds);
       if (!Number.isFinite(loss)) {
         throw new UserError('invalid-argument', `Stage '${stage}' diverged at step ${step}: the loss is ${loss}.`, 'Lower the learning rate or resume from the last checkpoint.');
+      }
+      const { freeze } = settings;
+      if (freeze && step < freeze.steps) {
+        for (const name of [...gradients.keys()]) if (freeze.prefixes.some((prefix) => name.startsWith(prefix))) gradients.delete(name);
       }
       if (settings.maxGradientNorm !== undefined) clipGlobalNorm(gradients, settings.maxGradientNorm);
       const lr = learningRateAt(schedule, step);

@@ -16,7 +16,9 @@ import {
   SHAPES,
   SIZES,
   captionOf,
+  CONTRASTIVE_GROUP_SIZE,
   contrastiveGroupAt,
+  OTHER_STRIPES,
   domainSceneAt,
   isHeldOut,
   parseCaption,
@@ -139,7 +141,8 @@ test('a contrastive group: the scene, then variants that differ only in pattern,
   for (let index = 0; index < 400; index++) {
     const group = contrastiveGroupAt(7, index);
     assert.deepEqual(contrastiveGroupAt(7, index), group, 'deterministic');
-    const [scene, pattern, shape, position] = group;
+    assert.equal(group.length, CONTRASTIVE_GROUP_SIZE);
+    const [scene, pattern, shape, position] = group as [Scene, Scene, Scene, Scene];
     for (const member of group) {
       assert.equal(isHeldOut(member), false, captionOf(member));
       assert.deepEqual(withoutVariation(parseCaption(captionOf(member))), withoutVariation(member), 'a valid, captionable scene');
@@ -168,6 +171,52 @@ test('a contrastive group: the scene, then variants that differ only in pattern,
     assert.ok(!['circle', 'star'].includes(sceneVariant({ ...circleOnPlain, background: { pattern: 'checks', colour: 'white' }, objects: [{ ...circleOnPlain.objects[0]!, shape: 'square', colour: 'red' }] }, 'shape', [k]).objects[0]!.shape));
   }
   assert.throws(() => sceneVariant({ ...circleOnPlain, background: { pattern: 'checks', colour: 'white' } }, 'shape', [0]), /held out/);
+});
+
+test('group options: other variants in the asked order, and striped scenes whose pattern variant turns the stripes', () => {
+  const changes = ['pattern', 'shape', 'position', 'colour', 'size'] as const;
+  let turned = 0;
+  for (let index = 0; index < 300; index++) {
+    const plain = contrastiveGroupAt(3, index);
+    const group = contrastiveGroupAt(3, index, { changes, swapStripes: true });
+    assert.equal(group.length, 6);
+    // The same scene and the same draws for the variants both have.
+    assert.deepEqual(group.slice(0, 1).concat(group.slice(2, 4)), plain.slice(0, 1).concat(plain.slice(2, 4)));
+    const [scene, pattern, , , colour, size] = group as [Scene, Scene, Scene, Scene, Scene, Scene];
+    assert.deepEqual(colour, sceneVariant(scene, 'colour', [3, index, 5, 4]));
+    assert.deepEqual(size, sceneVariant(scene, 'size', [3, index, 5, 5]));
+    const other = OTHER_STRIPES[scene.background.pattern];
+    const swapAllowed = other !== undefined && !isHeldOut({ ...scene, background: { ...scene.background, pattern: other } });
+    if (swapAllowed) {
+      turned++;
+      assert.deepEqual(pattern, { ...scene, background: { ...scene.background, pattern: other } });
+    } else {
+      assert.deepEqual(pattern, plain[1]);
+    }
+    for (const member of group) assert.equal(isHeldOut(member), false);
+  }
+  assert.ok(turned > 50, `${turned} groups turned their stripes`);
+});
+
+test('colour and size variants change the first object only: colour never to the background\'s or a held-out pair, size to the other', () => {
+  const colours = new Set<string>();
+  for (let index = 0; index < 300; index++) {
+    const scene = sceneAt(9, index);
+    const colour = sceneVariant(scene, 'colour', [index, 1]);
+    const size = sceneVariant(scene, 'size', [index, 2]);
+    assert.deepEqual(sceneVariant(scene, 'colour', [index, 1]), colour, 'deterministic');
+    for (const [variant, key] of [[colour, 'colour'], [size, 'size']] as const) {
+      assert.equal(isHeldOut(variant), false, captionOf(variant));
+      assert.deepEqual({ ...variant, objects: [{ ...variant.objects[0]!, [key]: scene.objects[0]![key] }, ...variant.objects.slice(1)] }, scene, `${key} variant of ${captionOf(scene)}`);
+      assert.notEqual(variant.objects[0]![key], scene.objects[0]![key]);
+    }
+    assert.notEqual(colour.objects[0]!.colour, scene.background.colour);
+    colours.add(`${scene.objects[0]!.colour}>${colour.objects[0]!.colour}`);
+  }
+  assert.ok(colours.size > 40, `${colours.size} colour changes seen`);
+  // Where only a few colours are left: a star on white may not turn red (held out) nor white.
+  const star: Scene = { objects: [{ shape: 'star', colour: 'blue', size: 'small', position: 'left' }], background: { pattern: 'plain', colour: 'white' } };
+  for (let k = 0; k < 50; k++) assert.ok(!['red', 'white', 'blue'].includes(sceneVariant(star, 'colour', [k]).objects[0]!.colour));
 });
 
 test('renders are RGB of the asked size; each object is drawn in its colour where it is solid, never on its own colour', () => {

@@ -64,3 +64,38 @@ test('a stage stopped after a checkpoint and run again ends bit-identical to an 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('frozen parameters get no update for their first steps, then train; a stage stopped while they are frozen resumes bit-identical', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'afa-stage-freeze-'));
+  const prefixes = ['conv_in.', 'down_blocks.0.'];
+  const frozen = (name: string) => prefixes.some((prefix) => name.startsWith(prefix));
+  const freezing: StageSettings = { ...settings, freeze: { prefixes, steps: 3 } };
+  try {
+    // Three steps, all frozen: the named parameters keep their initial values, the rest move.
+    await runStage({ stage: 'early', dir: join(root, 'early'), build, settings: { ...freezing, steps: 3 }, feedsAt });
+    const early = stageWeights(join(root, 'early'));
+    let frozenCount = 0;
+    for (const [name, tensor] of early) {
+      const initial = plausibleWeight(name, tensor.shape, 3).data;
+      const same = tensor.data.every((value, i) => value === initial[i]);
+      if (frozen(name)) frozenCount++;
+      assert.equal(same, frozen(name), `${name} ${frozen(name) ? 'moved while frozen' : 'did not train'}`);
+    }
+    assert.ok(frozenCount >= 4, `${frozenCount} frozen tensors`);
+    // Six steps: they train from step 3 on.
+    const whole = await runStage({ stage: 'whole', dir: join(root, 'whole'), build, settings: freezing, feedsAt });
+    for (const [name, tensor] of stageWeights(join(root, 'whole'))) {
+      if (frozen(name)) assert.ok(tensor.data.some((value, i) => value !== plausibleWeight(name, tensor.shape, 3).data[i]), `${name} never trained`);
+    }
+    // Stopped after the checkpoint of step 2, inside the frozen steps, and run again: the same weights.
+    const controller = new AbortController();
+    await assert.rejects(runStage({ stage: 'resumed', dir: join(root, 'resumed'), build, settings: freezing, feedsAt, signal: controller.signal, onStep: (progress) => progress.step === 2 && controller.abort() }), CancelledError);
+    assert.ok(existsSync(join(root, 'resumed', 'checkpoint', 'state.json')));
+    const resumed = await runStage({ stage: 'resumed', dir: join(root, 'resumed'), build, settings: freezing, feedsAt });
+    assert.deepEqual(resumed.losses, whole.losses);
+    assert.deepEqual(readFileSync(join(root, 'resumed', STAGE_WEIGHTS)), readFileSync(join(root, 'whole', STAGE_WEIGHTS)));
+    assert.deepEqual(resumed.settings.freeze, { prefixes, steps: 3 }, 'the stage record says what was frozen');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
