@@ -1,9 +1,9 @@
 // How well the demo's contrastively trained text encoder tells apart captions that differ in one
-// attribute (the check behind the text stage of train-family.ts). For each kind of difference, pairs of
+// attribute (the check after the text stage of train-family.ts). For each kind of difference, pairs of
 // training-distribution scenes that differ only there (scenes.ts `sceneVariant`, or stripes turned the
-// other way; from an index range no stage trains on) go through the contrastive model the text stage trained, and each image must score
-// its own caption above its pair's: two decisions per pair. 50 % is chance; an attribute the encoder
-// cannot tell apart here is one no U-Net conditioned on it can follow.
+// other way; from an index range no stage trains on) go through the contrastive model the text stage
+// trained, and each image must score its own caption above its pair's: two decisions per pair. 50 % is
+// chance; an attribute the encoder cannot tell apart here is one no U-Net conditioned on it can follow.
 import { rmSync } from 'node:fs';
 import type { ClipTextConfig } from '../models/clip-text-config.ts';
 import type { Tensor } from '../tensor/tensor.ts';

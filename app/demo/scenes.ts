@@ -238,10 +238,9 @@ export function sceneAt(seed: number, index: number, split: Split = 'train'): Sc
 // encoder trained that way told two patterned backgrounds apart at chance); a group makes each of them
 // the only difference somewhere in the batch. The position variant keeps position from being traded
 // away for the others (groups without it left "on the left" and "at the top" nearly the same caption).
-// Colour and size variants exist for the text stage's check (contrastive-pairs.ts). Groups with them
-// and with stripes swapping direction were tried (one text stage each, this recipe): colour and size
-// pairs 100 % instead of 97 % and 86 %, but horizontal against vertical stripes fell from 88 % to 53 %:
-// a pair neither side can tell apart yet is pushed together by the loss, not apart.
+// Colour and size variants, and stripes turned the other way, are options (`GroupOptions`, the text
+// recipe's `groupChanges` and `swapStripes`); what they did in the text stage's check is written at
+// FamilyRecipe.text in family-config.ts.
 
 /** What a variant changes: the background pattern, the first object's shape, colour or size, or the objects' places. */
 export const VARIANT_CHANGES = ['pattern', 'shape', 'position', 'colour', 'size'] as const;
