@@ -22,13 +22,16 @@ export interface CliIo {
 }
 
 /**
- * The process's streams and SIGINT: the first Ctrl+C aborts `interrupt` (the running job stops within
- * one step and removes what it had half written); a second one exits at once with 130. A SIGINT within
- * `SAME_PRESS_MS` of the first is the same press: a command relaunched for the engine's memory settings
- * (engine-relaunch.ts) gets a terminal's Ctrl+C directly and again from its parent.
+ * A SIGINT this soon after the first is the same press: a command relaunched for the engine's memory
+ * settings (engine-relaunch.ts) gets a terminal's Ctrl+C directly and again from its parent.
  */
 export const SAME_PRESS_MS = 250;
 
+/**
+ * The process's streams and SIGINT: the first Ctrl+C aborts `interrupt` (the running job stops within
+ * one step and removes what it had half written); a second one (after `SAME_PRESS_MS`) exits at once
+ * with 130.
+ */
 export function processIo(): CliIo {
   const controller = new AbortController();
   let firstAt = 0;
