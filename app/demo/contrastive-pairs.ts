@@ -65,19 +65,16 @@ export async function contrastivePairAccuracy(options: {
   const weights = new MemoryWeights(new Map(options.weights));
   const session = await TrainingSession.create(buildContrastiveTrainingGraph({ weights, config: options.textConfig }, weights, { batch, size: options.imageSize }, { ...options.contrastive, name: 'contrastive_pairs' }), { dir: options.dir });
   const tokenizer = ClipTokenizer.default();
-  const length = options.textConfig.max_position_embeddings;
   try {
     const parameters = Object.fromEntries([...session.parameters].map(([name, data]) => [name, { dtype: 'float32' as const, shape: session.shapes.get(name)!, data }]));
     const results: PairAccuracy[] = [];
     for (const kind of PAIR_KINDS) {
       const scenes = contrastivePairs(options.seed, kind, count).flat();
-      const ids = new BigInt64Array(batch * length);
-      scenes.forEach((scene, b) => tokenizer.encode(captionOf(scene)).inputIds.forEach((id, i) => (ids[b * length + i] = BigInt(id))));
       const images = sceneBatch(scenes, options.imageSize);
       const outputs = await session.session.run({
         ...parameters,
         [CONTRASTIVE_INPUTS.image]: { dtype: 'float32', shape: [...images.shape], data: images.pixels },
-        [CONTRASTIVE_INPUTS.inputIds]: { dtype: 'int64', shape: [batch, length], data: ids },
+        [CONTRASTIVE_INPUTS.inputIds]: tokenizer.encodeBatch(scenes.map(captionOf)),
       });
       const logits = outputs[CONTRASTIVE_LOGITS_OUTPUT]!.data as Float32Array;
       const at = (image: number, caption: number) => logits[image * batch + caption]!;

@@ -198,11 +198,6 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
     const draws = random.uniform(STREAMS.dropout, step, scenes.length);
     return scenes.map((scene, b) => (draws[b]! < dropout ? '' : captionOf(scene)));
   };
-  const tokenIds = (captions: readonly string[]): Tensor<'int64'> => {
-    const ids = new BigInt64Array(captions.length * textConfig.max_position_embeddings);
-    captions.forEach((caption, b) => tokenizer.encode(caption).inputIds.forEach((id, i) => (ids[b * textConfig.max_position_embeddings + i] = BigInt(id))));
-    return { dtype: 'int64', shape: [captions.length, textConfig.max_position_embeddings], data: ids };
-  };
 
   let text: CompiledComponent | undefined;
   try {
@@ -223,7 +218,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
           ...Array.from({ length: randomScenes }, (_, b) => trainScene(30_000_000 + step * randomScenes + b)),
           ...Array.from({ length: textStage.groups }, (_, g) => contrastiveGroupAt(recipe.seed, step * textStage.groups + g, groupOptions)).flat(),
         ];
-        return { [CONTRASTIVE_INPUTS.image]: scenePixels(scenes), [CONTRASTIVE_INPUTS.inputIds]: tokenIds(scenes.map(captionOf)) };
+        return { [CONTRASTIVE_INPUTS.image]: scenePixels(scenes), [CONTRASTIVE_INPUTS.inputIds]: tokenizer.encodeBatch(scenes.map(captionOf)) };
       },
       onStep: options.onStage,
       signal: options.signal,
@@ -237,7 +232,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
     const frozen = await compileComponent({ kind: 'text-encoder', config: textConfig, weights: new MemoryWeights(textWeights) }, join(workDir, 'text', 'graph-frozen'));
     text = frozen;
     const contextOf = async (scenes: readonly Scene[], step: number, random: TrainingRandom, dropout: number): Promise<Tensor> =>
-      (await frozen.session('text_encoder').run({ input_ids: tokenIds(captionsFor(scenes, step, random, dropout)) })).last_hidden_state!;
+      (await frozen.session('text_encoder').run({ input_ids: tokenizer.encodeBatch(captionsFor(scenes, step, random, dropout)) })).last_hidden_state!;
     /** A U-Net stage's feeds for its scenes of `step`: noised latents, their timesteps and ε, and the captions' context. */
     const unetFeeds = async (scenes: readonly Scene[], step: number, random: TrainingRandom, stage: DiffusionStageRecipe): Promise<Record<string, Tensor>> => {
       const { sample, noise, timesteps } = await diffusionBatch(scenes, step, random, stage.noiseOffset);
