@@ -6,25 +6,16 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError } from '../../app/api/api-error.ts';
-import type { CompareSet, GenerationFinished, GenerationProgress, GenerationRequest, JobFailed } from '../../app/api/contract.ts';
+import type { CompareSet, GenerationProgress, GenerationRequest } from '../../app/api/contract.ts';
 import { createStudioServices, type StudioServices } from '../../app/api/services.ts';
+import { generationOutcome } from './generation-outcome.ts';
 import { importTinyExperts } from './tiny-experts.ts';
 
 let home: string;
 let services: StudioServices;
 const ids: string[] = [];
 
-function outcomeOf(jobId: string): Promise<GenerationFinished | JobFailed> {
-  return new Promise((resolve) => {
-    const finish = services.generation.onDidFinish((event) => event.jobId === jobId && done(event));
-    const fail = services.generation.onDidFail((event) => event.jobId === jobId && done(event));
-    const done = (event: GenerationFinished | JobFailed) => {
-      finish();
-      fail();
-      resolve(event);
-    };
-  });
-}
+const outcomeOf = (jobId: string) => generationOutcome(services, jobId);
 
 function request(change: Partial<GenerationRequest> = {}): GenerationRequest {
   return {

@@ -7,13 +7,14 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DemoStatus, GenerationFinished, JobFailed } from '../../app/api/contract.ts';
+import type { DemoStatus } from '../../app/api/contract.ts';
 import { createStudioServices, type StudioServices } from '../../app/api/services.ts';
 import { installDemoPack } from '../../app/demo/demo-install.ts';
 import type { DemoPack } from '../../app/demo/demo-pack.ts';
 import { Library } from '../../app/library/library.ts';
 import { SafetensorsFile } from '../../app/tensor/safetensors.ts';
 import { decodePng } from '../../app/images/png.ts';
+import { generationOutcome } from '../api/generation-outcome.ts';
 import { EXPERTS, RECIPE, writeTestPack } from './test-pack.ts';
 
 let root: string;
@@ -35,17 +36,7 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function outcomeOf(jobId: string): Promise<GenerationFinished | JobFailed> {
-  return new Promise((resolve) => {
-    const finish = services.generation.onDidFinish((event) => event.jobId === jobId && done(event));
-    const fail = services.generation.onDidFail((event) => event.jobId === jobId && done(event));
-    const done = (event: GenerationFinished | JobFailed) => {
-      finish();
-      fail();
-      resolve(event);
-    };
-  });
-}
+const outcomeOf = (jobId: string) => generationOutcome(services, jobId);
 
 test('a fresh home sets up the demo in the background: three demo models, their aggregators and an AFA recipe with its prompt', async () => {
   // The services answer at once; the install runs behind them.

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GenerationFinished, JobFailed } from '../../app/api/contract.ts';
 import { createStudioServices, type StudioServices } from '../../app/api/services.ts';
 import { DEMO_RECIPE } from '../../app/demo/build-demo-pack.ts';
 import { DEMO_PACK_BUDGET_BYTES, readDemoPack, type DemoPack } from '../../app/demo/demo-pack.ts';
@@ -15,6 +14,7 @@ import { FULL_RECIPE } from '../../app/demo/family-config.ts';
 import { judgeImage } from '../../app/demo/scene-checker.ts';
 import { parseCaption } from '../../app/demo/scenes.ts';
 import { decodePng } from '../../app/images/png.ts';
+import { generationOutcome } from '../api/generation-outcome.ts';
 
 /** Images of the recipe's prompt, at its seed and the next ones (a batch: seed + i). */
 const IMAGES = 8;
@@ -55,15 +55,7 @@ test('on a fresh home the demo recipe, at its own settings, draws the scene its 
   const { jobId } = await services.generation.enqueue({
     prompt: d.prompt!, negativePrompt: d.negativePrompt!, recipe: { recipeId: recipe.id }, sampler: d.sampler!, steps: d.steps!, guidance: d.guidance!, seed: d.seed!, width: d.width!, height: d.height!, batchCount: IMAGES,
   });
-  const outcome = await new Promise<GenerationFinished | JobFailed>((resolve) => {
-    const finish = services.generation.onDidFinish((event) => event.jobId === jobId && done(event));
-    const fail = services.generation.onDidFail((event) => event.jobId === jobId && done(event));
-    const done = (event: GenerationFinished | JobFailed) => {
-      finish();
-      fail();
-      resolve(event);
-    };
-  });
+  const outcome = await generationOutcome(services, jobId);
   assert.ok(!('error' in outcome), JSON.stringify(outcome));
   const expected = parseCaption(d.prompt!);
   const judged = [];
