@@ -36,7 +36,7 @@
 //   Concat     dx_i = Split(dy)      Split  dx = Concat(dy_i, zeros where an output has no gradient)
 //   Slice      dx = Pad(dy) (unit steps)               Expand  dx = unbroadcast(dy)
 //   Where      da = Where(c, dy, 0), db = Where(c, 0, dy), unbroadcast
-//   Gather     dx = ScatterND-add(zeros, indices, dy) (axis 0)
+//   Gather     dx = ScatterElements-add(zeros, indices, dy) on rows (axis 0; not ScatterND-add, whose CPU kernel races on repeated ids)
 //   Resize     nearest, separable: dx = Rᴴᵀ·dy·Rᵂ with the 0/1 selection matrices R (any integer or
 //              explicit output size; sums every output pixel into the input pixel it copied)
 import { UserError } from '../common/errors.ts';
@@ -66,7 +66,7 @@ import {
   reduceSum,
   reduceSumSquare,
   reshape,
-  scatterNDAdd,
+  scatterElementsAdd,
   shape as shapeOf,
   sin,
   slice,
@@ -657,9 +657,15 @@ export const GRADIENT_RULES: Readonly<Record<string, GradientRule>> = {
     const dy = only(ctx);
     const ds = numericShape(data);
     if (!ds) unsupported(ctx, 'Gather gradients need the static shape of the gathered tensor.');
-    const zeros = expand(g, g.scalar(0, data.dtype), ds);
+    // Rows of the table: each id's row gets the sum of dy's rows at that id, in the ids' order. onnxruntime's
+    // CPU ScatterND-add splits the updates over threads and loses adds where two threads hit one row (a
+    // repeated token id, every batch); ScatterElements splits over columns instead, so it is exact.
+    const row = ds.slice(1).reduce((a, b) => a * b, 1);
+    const zeros = expand(g, g.scalar(0, data.dtype), [ds[0]!, row]);
     const index = indices.dtype === 'int64' ? indices : cast(g, indices, 'int64');
-    return [scatterNDAdd(g, zeros, unsqueeze(g, index, [-1]), dy), undefined];
+    const ids = expand(g, reshape(g, index, [-1, 1]), [1, row]);
+    const summed = scatterElementsAdd(g, zeros, ids, reshape(g, dy, [-1, row]));
+    return [reshape(g, summed, ds), undefined];
   },
 };
 

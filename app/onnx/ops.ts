@@ -620,15 +620,17 @@ export function pad(g: Graph, x: Value, pads: readonly number[]): Value {
 }
 
 /**
- * ScatterND with reduction 'add' (opset 16): a copy of `data` where updates[i…] are added at the index
- * tuples indices[i…, :]; repeated indices accumulate (the gradient of Gather).
+ * ScatterElements along axis 0 with reduction 'add' (opset 16): a copy of `data` where updates[i, j] is
+ * added at [indices[i, j], j]; repeated indices accumulate. Unlike ScatterND-add, onnxruntime's CPU kernel
+ * never lets two threads add into one element (each work unit owns its output columns and walks the
+ * indices in order), so the sums are exact and the same on every run.
  */
-export function scatterNDAdd(g: Graph, data: Value, indices: Value, updates: Value): Value {
+export function scatterElementsAdd(g: Graph, data: Value, indices: Value, updates: Value): Value {
   const inputs = [data, indices, updates];
-  present(g, 'ScatterND', inputs);
-  if (indices.dtype !== 'int64') fail(g, 'ScatterND', inputs, `ScatterND needs int64 indices, got ${indices.dtype}.`);
-  requireSameDtype(g, 'ScatterND', [data, updates]);
-  return single(g, 'ScatterND', inputs, data.dtype, data.shape, { reduction: attribute.string('add') });
+  present(g, 'ScatterElements', inputs);
+  if (indices.dtype !== 'int64') fail(g, 'ScatterElements', inputs, `ScatterElements needs int64 indices, got ${indices.dtype}.`);
+  requireSameDtype(g, 'ScatterElements', [data, updates]);
+  return single(g, 'ScatterElements', inputs, data.dtype, data.shape, { axis: attribute.int(0), reduction: attribute.string('add') });
 }
 
 /** Elementwise comparison (Greater, Less, GreaterOrEqual, LessOrEqual, Equal) → bool, with broadcasting. */
