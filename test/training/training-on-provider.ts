@@ -1,5 +1,6 @@
 // Runs training steps of small pieces of the golden tiny models (one SABW aggregator; one U-Net point
-// with all its weights trainable) on the CPU and on another execution provider in this process, and prints how far the provider's loss
+// with all its weights trainable; the text encoder, whose embeddings train through Gather's gradient, a
+// ScatterElements-add over repeated token ids) on the CPU and on another execution provider in this process, and prints how far the provider's loss
 // and gradients are from the CPU's as one JSON line. Run as a child process by
 // webgpu-training.test.ts, with the environment that gives onnxruntime's WebGPU provider an adapter.
 // Usage: node --import tsx test/training/training-on-provider.ts <backend>
@@ -9,6 +10,8 @@ import { join } from 'node:path';
 import { openDiffusersComponent } from '../../app/models/diffusers-folder.ts';
 import { parseUnetConfig } from '../../app/models/unet-config.ts';
 import { unetPoint } from '../../app/models/unet.ts';
+import { addClipText } from '../../app/models/clip-text.ts';
+import { parseClipTextConfig } from '../../app/models/clip-text-config.ts';
 import { loadAggregatorSet } from '../../app/ensemble/aggregator-set.ts';
 import { sabwAggregator } from '../../app/ensemble/sabw-aggregator.ts';
 import { Graph, type Value } from '../../app/onnx/graph.ts';
@@ -92,6 +95,11 @@ if (process.argv[1]?.endsWith('training-on-provider.ts')) {
   const backend = (process.argv[2] ?? 'webgpu') as Backend;
   const { config, weights } = openDiffusersComponent(join(goldenAfaDir, 'unet'), parseUnetConfig);
   const aggregators = loadAggregatorSet(goldenAfaDir);
+  const text = openDiffusersComponent(join(goldenAfaDir, 'text_encoder'), parseClipTextConfig);
+  // Two captions' worth of ids in the tiny vocabulary (1000) that share most tokens and all of their
+  // padding: the embedding rows of repeated ids collect many adds each, which a racy scatter would lose.
+  const caption = (words: readonly number[]) => Array.from({ length: 77 }, (_, i) => (i === 0 ? 998 : i <= words.length ? words[i - 1]! : 999));
+  const ids: Tensor<'int64'> = { dtype: 'int64', shape: [2, 77], data: BigInt64Array.from([...caption([5, 17, 230, 41, 5, 63, 402]), ...caption([5, 17, 231, 41, 5, 17, 402])], BigInt) };
   const results = [
     await compareModule(
       'one SABW aggregator (3 experts, hidden 32)',
@@ -103,6 +111,11 @@ if (process.argv[1]?.endsWith('training-on-provider.ts')) {
       'U-Net point 18 (ResNet, cross-attention, upsampler), every weight',
       () => moduleTrainingGraph('point_train', { hidden: [1, 64, 4, 4], skip: [1, 32, 4, 4], temb: [1, 128], context: [1, 7, 32] }, (g, v) =>
         unetPoint(g, weights, config, 18, { hidden: v.hidden!, skip: v.skip!, temb: v.temb!, context: v.context! })),
+      backend,
+    ),
+    await compareModule(
+      'text encoder (embeddings by Gather over repeated ids), every weight',
+      () => moduleTrainingGraph('text_train', {}, (g) => addClipText(g, text.weights, text.config, g.constant(ids, 'input_ids')).lastHiddenState),
       backend,
     ),
   ];
