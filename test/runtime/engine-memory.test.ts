@@ -25,14 +25,30 @@ test("keeps the user's own values, AFA_HUGE_PAGES=0, AFA_MALLOC_TUNING=0 and oth
 // A child frees a 24 MiB buffer (by default glibc then raises its mmap threshold to that size) and
 // allocates four 8 MiB ones; it answers by how many MiB its brk heap grew. Under the fixed threshold they
 // are mappings of their own and the heap does not grow. Huge pages are left out: they change where
-// glibc places chunks on their own.
+// glibc places chunks on their own. V8 frees a collected buffer's memory on a background thread, so the
+// child waits until the buffer's mapping is gone from /proc/self/maps before it allocates (on a busy
+// machine the free could otherwise land after the first allocations).
 const HEAP_GROWTH = `
 const fs = require('fs');
+const ranges = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').filter(Boolean).map((l) => l.split(' ')[0]);
+const span = (range) => { const [a, b] = range.split('-').map((h) => parseInt(h, 16)); return b - a; };
 const heap = () => { const line = fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').find((l) => l.endsWith('[heap]'));
-  if (!line) return 0; const [a, b] = line.split(' ')[0].split('-').map((h) => parseInt(h, 16)); return b - a; };
-let big = Buffer.alloc(24 << 20, 1); big = null; globalThis.gc();
-const before = heap(); const kept = []; for (let i = 0; i < 4; i++) kept.push(Buffer.alloc(8 << 20, 1));
-console.log((heap() - before) >> 20);`;
+  return line ? span(line.split(' ')[0]) : 0; };
+const seen = new Set(ranges());
+let big = Buffer.alloc(24 << 20, 1);
+const mapping = ranges().find((range) => !seen.has(range) && span(range) >= 24 << 20);
+if (!mapping) { console.error('the 24 MiB buffer has no mapping of its own'); process.exit(3); }
+big = null;
+(async () => {
+  const deadline = Date.now() + 30000;
+  while (ranges().includes(mapping)) {
+    if (Date.now() > deadline) { console.error('the 24 MiB buffer was not freed within 30 s'); process.exit(3); }
+    globalThis.gc();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const before = heap(); const kept = []; for (let i = 0; i < 4; i++) kept.push(Buffer.alloc(8 << 20, 1));
+  console.log((heap() - before) >> 20);
+})();`;
 
 const glibc = process.platform === 'linux' && Boolean((process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime);
 
