@@ -117,17 +117,6 @@ export const DEMO_CONTRASTIVE = Object.freeze({ widths: [32, 32, 64, 64, 64], em
 
 export interface FamilyRecipe {
   readonly seed: number;
-  /**
-   * The shipped VAE keeps object colours through its round trip (87 % of 128 training scenes by the
-   * scene checker) but puts them close together in latent space, along one line: for a large circle in
-   * the centre on black, neighbours on red–orange–yellow–white–purple–blue–green lie 0.12–0.23 apart
-   * (RMS over the latent, in units of the latents' std; on blue stripes 0.07–0.19), against 0.8–1.5 for
-   * moving the circle to the left. The U-Nets over it draw a colour's neighbour on that line (the demo
-   * recipe, "a large <colour> circle in the centre, plain black background", seeds 1–4: orange as red,
-   * yellow as orange, white as yellow, green as blue), as if the ε-loss hardly paid for so small a
-   * difference. Guidance 8 instead of 4 did not help (the previous pack, 24 images each: colour right
-   * 46 % → 42 %).
-   */
   readonly vae: StageRecipe & { readonly crop: number; readonly klWeight: number };
   /**
    * The text encoder, pretrained contrastively against scene images and then frozen (as SD's CLIP is).
@@ -166,6 +155,16 @@ export interface FamilyRecipe {
  * loss was still falling when the schedule ended. At 16000 steps: shape 61 %, colour 89 %, every
  * attribute right in 50 % (reconstruction MSE 0.045 → 0.0125). The base U-Net then gets 12000 steps
  * (its loss was still falling at 6000).
+ *
+ * The shipped VAE keeps object colours through its round trip (87 % of 128 training scenes by the
+ * scene checker) but puts them close together in latent space, along one line: for a large circle in
+ * the centre on black, neighbours on red–orange–yellow–white–purple–blue–green lie 0.12–0.23 apart
+ * (RMS over the latent, in units of the latents' std; on blue stripes 0.07–0.19), against 0.8–1.5 for
+ * moving the circle to the left. The U-Nets over it draw a colour's neighbour on that line (the demo
+ * recipe, "a large <colour> circle in the centre, plain black background", seeds 1–4: orange as red,
+ * yellow as orange, white as yellow, green as blue), as if the ε-loss hardly paid for so small a
+ * difference. Guidance 8 instead of 4 did not help (the previous pack, 24 images each: colour right
+ * 46 % → 42 %).
  *
  * The text encoder is pretrained contrastively and frozen. Trained jointly with the base U-Net through
  * the ε-loss alone (the earlier packs), it never learned where things are: its embeddings of "on the

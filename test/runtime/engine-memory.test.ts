@@ -30,10 +30,10 @@ test("keeps the user's own values, AFA_HUGE_PAGES=0, AFA_MALLOC_TUNING=0 and oth
 // machine the free could otherwise land after the first allocations).
 const HEAP_GROWTH = `
 const fs = require('fs');
-const ranges = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').filter(Boolean).map((l) => l.split(' ')[0]);
+const maps = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').filter(Boolean);
+const ranges = () => maps().map((l) => l.split(' ')[0]);
 const span = (range) => { const [a, b] = range.split('-').map((h) => parseInt(h, 16)); return b - a; };
-const heap = () => { const line = fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').find((l) => l.endsWith('[heap]'));
-  return line ? span(line.split(' ')[0]) : 0; };
+const heap = () => { const line = maps().find((l) => l.endsWith('[heap]')); return line ? span(line.split(' ')[0]) : 0; };
 const seen = new Set(ranges());
 let big = Buffer.alloc(24 << 20, 1);
 const mapping = ranges().find((range) => !seen.has(range) && span(range) >= 24 << 20);
