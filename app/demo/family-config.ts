@@ -117,7 +117,11 @@ export const DEMO_CONTRASTIVE = Object.freeze({ widths: [32, 32, 64, 64, 64], em
 
 export interface FamilyRecipe {
   readonly seed: number;
-  readonly vae: StageRecipe & { readonly crop: number; readonly klWeight: number };
+  /**
+   * `colourWeight`: the weight γ of the VAE objective's colour term (app/training/vae-training-graph.ts),
+   * which holds the first three latent channels to each cell's mean RGB; absent or 0 for none.
+   */
+  readonly vae: StageRecipe & { readonly crop: number; readonly klWeight: number; readonly colourWeight?: number };
   /**
    * The text encoder, pretrained contrastively against scene images and then frozen (as SD's CLIP is).
    * `groups`: how many contrastive groups each batch holds (a scene and its variants: scenes.ts
@@ -184,7 +188,7 @@ export interface FamilyRecipe {
  */
 export const FULL_RECIPE: FamilyRecipe = Object.freeze<FamilyRecipe>({
   seed: 20261203,
-  vae: { steps: 16000, batch: 8, lr: 2e-3, warmupSteps: 100, crop: 32, klWeight: 1e-5 },
+  vae: { steps: 16000, batch: 8, lr: 2e-3, warmupSteps: 100, crop: 32, klWeight: 1e-5, colourWeight: 0.1 },
   text: { steps: 2000, batch: 64, lr: 1e-3, warmupSteps: 100, groups: 8, groupChanges: ['pattern', 'shape', 'position', 'colour', 'size'], swapStripes: true, freezeTextSteps: 500 },
   base: { steps: 12000, batch: 16, lr: 6e-4, warmupSteps: 100, captionDropout: 0.1, noiseOffset: 0.3 },
   experts: { steps: 250, batch: 16, lr: 2e-4, warmupSteps: 20, captionDropout: 0.1, noiseOffset: 0.3 },
