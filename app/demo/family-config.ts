@@ -200,7 +200,7 @@ export const FULL_RECIPE: FamilyRecipe = Object.freeze<FamilyRecipe>({
 /** A few steps of every stage: checks in CI that the whole recipe still trains (losses fall). */
 export const QUICK_RECIPE: FamilyRecipe = Object.freeze({
   seed: 20261203,
-  vae: { steps: 60, batch: 8, lr: 2e-3, warmupSteps: 5, crop: 32, klWeight: 1e-5 },
+  vae: { steps: 60, batch: 8, lr: 2e-3, warmupSteps: 5, crop: 32, klWeight: 1e-5, colourWeight: 0.1 },
   text: { steps: 40, batch: 16, lr: 1e-3, warmupSteps: 5, groups: 2 },
   base: { steps: 60, batch: 8, lr: 1e-3, warmupSteps: 5, captionDropout: 0.1, noiseOffset: 0.3 },
   experts: { steps: 12, batch: 8, lr: 2e-4, warmupSteps: 2, captionDropout: 0.1, noiseOffset: 0.3 },
