@@ -29,15 +29,15 @@ export const DEMO_EXPERT_NAMES: Readonly<Record<string, string>> = {
 
 /**
  * What the studio opens on: a scene every expert has seen parts of, that none was specialised on (a warm
- * colour on stripes). Chosen by the scene checker over the pack built by FULL_RECIPE: 13 captions of
- * large objects in the centre, seeds 1–8 each. This one drew the whole scene right 6 of 8 times, seed 1
- * included; the previous prompt, the same with a star, 0 of 8 (stars: 0–1 of 8 in every caption tried,
- * shape being the attribute the small VAE loses most). test/demo/shipped-pack.test.ts holds the pack to it.
+ * colour on stripes). Chosen by the scene checker over the pack built by FULL_RECIPE, seeds 1–8 each:
+ * this one drew the whole scene right 8 of 8 times. The previous prompt, the same with an orange circle,
+ * 2 of 8 over this pack (colour right 8 of 8, the circle's outline 2 of 8); the 17 captions tried,
+ * 0–8 of 8, with shape the attribute most often wrong. test/demo/shipped-pack.test.ts holds the pack to it.
  */
 export const DEMO_RECIPE: DemoPackRecipe = Object.freeze({
   name: 'Demo ensemble (AFA)',
   method: 'afa',
-  prompt: 'a large orange circle in the centre, blue background with vertical stripes',
+  prompt: 'a large red square in the centre, blue background with vertical stripes',
   negativePrompt: '',
   sampler: 'ddim',
   steps: 25,

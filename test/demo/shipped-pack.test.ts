@@ -1,6 +1,7 @@
 // The demo pack the studio ships (demo/pack): every file matches its manifest's hash, the pack was built
 // by today's recipe with the command it names, and on a fresh home its recipe, at its own settings,
-// draws the scene its prompt names — judged by the model-free scene checker, not by eye.
+// draws the scene its prompt names — judged by the model-free scene checker, not by eye; and its VAE
+// keeps object colours apart under latent errors of the size a U-Net makes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,9 +12,13 @@ import { DEMO_RECIPE } from '../../app/demo/build-demo-pack.ts';
 import { DEMO_PACK_BUDGET_BYTES, readDemoPack, type DemoPack } from '../../app/demo/demo-pack.ts';
 import { shippedDemoPackDir } from '../../app/demo/demo-pack-location.ts';
 import { FULL_RECIPE } from '../../app/demo/family-config.ts';
-import { judgeImage } from '../../app/demo/scene-checker.ts';
-import { parseCaption } from '../../app/demo/scenes.ts';
+import { detectScene, judgeImage } from '../../app/demo/scene-checker.ts';
+import { COLOURS, parseCaption } from '../../app/demo/scenes.ts';
+import { scenePixels } from '../../app/demo/train-family.ts';
 import { decodePng } from '../../app/images/png.ts';
+import { compileComponent } from '../../app/models/compile-component.ts';
+import { openDiffusersComponent } from '../../app/models/diffusers-folder.ts';
+import { parseVaeConfig } from '../../app/models/vae-config.ts';
 import { generationOutcome } from '../api/generation-outcome.ts';
 
 /** Images of the recipe's prompt, at its seed and the next ones (a batch: seed + i). */
@@ -72,4 +77,35 @@ test('on a fresh home the demo recipe, at its own settings, draws the scene its 
   // The image the Generate screen opens on is right in every attribute, and so are most of the others.
   assert.ok(judged[0]!.all, report);
   assert.ok(judged.filter((j) => j.all).length >= IMAGES / 2, report);
+});
+
+test('the shipped VAE keeps every object colour when the latent is 15 % too weak or too strong', async () => {
+  // A VAE that codes hue in the latent's magnitude turns a U-Net's small errors into the wrong colour:
+  // the earlier pack's VAE decoded an orange circle's latent scaled by 0.85 as yellow and by 1.15 as red
+  // (app/demo/family-config.ts). The colour term of the VAE objective holds hue on fixed channels.
+  const { config, weights, close } = openDiffusersComponent(join(pack.dir, 'vae'), parseVaeConfig);
+  const encoder = await compileComponent({ kind: 'vae-encoder', config, weights }, join(root, 'vae-encoder'));
+  const decoder = await compileComponent({ kind: 'vae-decoder', config, weights }, join(root, 'vae-decoder'));
+  try {
+    const wrong: string[] = [];
+    for (const colour of COLOURS.filter((c) => c !== 'black')) {
+      const scene = parseCaption(`a large ${colour} circle in the centre, plain black background`);
+      const latent = (await encoder.session('vae_encoder').run({ image: scenePixels([scene]) })).scaled_mean!;
+      for (const k of [0.85, 1, 1.15]) {
+        const scaled = { ...latent, data: Float32Array.from(latent.data as Float32Array, (v) => v * k) };
+        const image = (await decoder.session('vae_decoder').run({ latents: scaled })).image!;
+        const [, , height, width] = image.shape;
+        const pixels = image.data as Float32Array;
+        const rgb = new Uint8Array(height! * width! * 3);
+        for (let i = 0; i < height! * width!; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = Math.max(0, Math.min(255, Math.round((pixels[c * height! * width! + i]! + 1) * 127.5)));
+        const seen = detectScene(rgb, width!).objects[0]?.colour ?? 'nothing';
+        if (seen !== colour) wrong.push(`${colour} ×${k}: ${seen}`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+  } finally {
+    await encoder.release();
+    await decoder.release();
+    close();
+  }
 });
