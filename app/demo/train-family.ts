@@ -124,7 +124,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
       stage: 'vae',
       dir: join(workDir, 'vae'),
       settings: settingsOf(vaeStage, recipe),
-      build: () => buildVaeTrainingGraph(initialWeights(recipe.seed + 1), vaeConfig, { batch: vaeStage.batch, height: vaeStage.crop, width: vaeStage.crop }, { klWeight: vaeStage.klWeight, ...(vaeStage.colourWeight ? { colourWeight: vaeStage.colourWeight } : {}) }),
+      build: () => buildVaeTrainingGraph(initialWeights(recipe.seed + 1), vaeConfig, { batch: vaeStage.batch, height: vaeStage.crop, width: vaeStage.crop }, { klWeight: vaeStage.klWeight, colourWeight: vaeStage.colourWeight }),
       feedsAt: (step) => {
         const scenes = Array.from({ length: vaeStage.batch }, (_, b) => trainScene(step * vaeStage.batch + b));
         const random = stageRandom(recipe.seed, 0);

@@ -9,10 +9,11 @@
 // Both terms are means (over pixels, over latent elements), so β is the KL weight per latent element
 // relative to the per-pixel reconstruction error. The optional colour term holds the first three
 // channels of the posterior mean to the mean RGB (−1…1) of the image cell each latent covers, as SD's
-// latents roughly are: without it a small VAE may put colours on a short line in latent space, so
-// close together that an ε-trained U-Net draws one colour for its neighbour (app/demo/family-config.ts). The KL term keeps the latents near a unit Gaussian so
-// the diffusion model can start from noise; the scaling factor SD applies afterwards is measured on the
-// trained encoder's latents (see app/demo), not fixed here.
+// latents roughly are: without it a small VAE may code hue in the latent's magnitude, so that a U-Net's
+// small errors decode as a neighbouring colour (measured in app/demo/family-config.ts). The KL term
+// keeps the latents near a unit Gaussian so the diffusion model can start from noise; the scaling
+// factor SD applies afterwards is measured on the trained encoder's latents (see app/demo), not fixed
+// here.
 import { Graph } from '../onnx/graph.ts';
 import { add, mul, reduceMean, reshape, slice, sub } from '../onnx/ops.ts';
 import type { WeightSource } from '../tensor/weights.ts';

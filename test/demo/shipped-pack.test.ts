@@ -19,6 +19,8 @@ import { decodePng } from '../../app/images/png.ts';
 import { compileComponent } from '../../app/models/compile-component.ts';
 import { openDiffusersComponent } from '../../app/models/diffusers-folder.ts';
 import { parseVaeConfig } from '../../app/models/vae-config.ts';
+import { imageToRgb } from '../../app/pipeline/preview.ts';
+import type { Tensor } from '../../app/tensor/tensor.ts';
 import { generationOutcome } from '../api/generation-outcome.ts';
 
 /** Images of the recipe's prompt, at its seed and the next ones (a batch: seed + i). */
@@ -93,12 +95,8 @@ test('the shipped VAE keeps every object colour when the latent is 15 % too weak
       const latent = (await encoder.session('vae_encoder').run({ image: scenePixels([scene]) })).scaled_mean!;
       for (const k of [0.85, 1, 1.15]) {
         const scaled = { ...latent, data: Float32Array.from(latent.data as Float32Array, (v) => v * k) };
-        const image = (await decoder.session('vae_decoder').run({ latents: scaled })).image!;
-        const [, , height, width] = image.shape;
-        const pixels = image.data as Float32Array;
-        const rgb = new Uint8Array(height! * width! * 3);
-        for (let i = 0; i < height! * width!; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = Math.max(0, Math.min(255, Math.round((pixels[c * height! * width! + i]! + 1) * 127.5)));
-        const seen = detectScene(rgb, width!).objects[0]?.colour ?? 'nothing';
+        const { rgb, width } = imageToRgb((await decoder.session('vae_decoder').run({ latents: scaled })).image as Tensor<'float32'>);
+        const seen = detectScene(rgb, width).objects[0]?.colour ?? 'nothing';
         if (seen !== colour) wrong.push(`${colour} ×${k}: ${seen}`);
       }
     }
