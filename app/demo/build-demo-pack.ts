@@ -4,8 +4,9 @@
 // importer), a dataset folder of generated scenes is written, and a training run over the installed
 // experts produces the aggregator set. The final pack has everything plus a record of how it was made.
 // Every step is resumable: rerunning the command continues where it stopped.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { UserError } from '../common/errors.ts';
 import type { JobControl } from '../common/progress.ts';
 import { Library } from '../library/library.ts';
 import { SafetensorsFile } from '../tensor/safetensors.ts';
@@ -14,10 +15,10 @@ import { createTrainingRun, listTrainingRuns, runTraining } from '../training/st
 import type { TrainingEvent } from '../training/afa-training-job.ts';
 import type { JsonValue } from '../images/generation-settings.ts';
 import { installDemoPack } from './demo-install.ts';
-import { writeDemoPack, type DemoPackContents, type DemoPackRecipe } from './demo-pack.ts';
+import { DEMO_PACK_MANIFEST, writeDemoPack, type DemoPackContents, type DemoPackRecipe } from './demo-pack.ts';
 import { DEMO_AGGREGATOR_SIZES, DEMO_IMAGE_SIZE, DEMO_SCHEDULER_CONFIG, DEMO_UNET_CONFIG, type FamilyRecipe } from './family-config.ts';
 import { trainFamily } from './train-family.ts';
-import type { StageProgress } from './train-stage.ts';
+import type { StageProgress, StageRecord } from './train-stage.ts';
 import { DEMO_DOMAINS } from './scenes.ts';
 import { writeSceneDataset } from './scene-dataset.ts';
 
@@ -46,6 +47,30 @@ export const DEMO_RECIPE: DemoPackRecipe = Object.freeze({
   height: DEMO_IMAGE_SIZE,
   seed: 1,
 });
+
+/**
+ * The experts' pack, the studio home with its aggregator run and the aggregators' dataset are made once
+ * per build and reused when the build is resumed, so they must come from this family and this recipe:
+ * the experts' pack records the stages it was written from (their identities and loss curves) and the
+ * recipe, and anything left from another build is refused by name instead of training the aggregators
+ * over the wrong experts.
+ */
+function assertSameFamily(stagePack: string, after: readonly string[], recipe: FamilyRecipe, records: readonly StageRecord[]): void {
+  const manifest = join(stagePack, DEMO_PACK_MANIFEST);
+  const hint = `Delete ${[stagePack, ...after].join(', ')} to train the aggregators again over this family, or build into a new work folder.`;
+  if (!existsSync(manifest)) {
+    const left = after.filter((path) => existsSync(path));
+    if (left.length > 0) throw new UserError('conflict', `${left.join(' and ')} ${left.length > 1 ? 'were' : 'was'} left by another build: the experts' pack they were made from is gone.`, hint);
+    return;
+  }
+  const training = (JSON.parse(readFileSync(manifest, 'utf8')) as { training?: { recipe?: unknown; stages?: readonly StageRecord[] } }).training;
+  const key = (stages: readonly StageRecord[] | undefined) => JSON.stringify((stages ?? []).map((record) => ({ stage: record.stage, identity: record.identity ?? null, losses: record.losses })));
+  const differing = [
+    ...(JSON.stringify(training?.recipe) === JSON.stringify(recipe) ? [] : ['the recipe']),
+    ...(key(training?.stages) === key(records) ? [] : ['the trained stages']),
+  ];
+  if (differing.length > 0) throw new UserError('conflict', `The experts' pack in ${stagePack} was written by another build: ${differing.join(' and ')} differ from this one's.`, hint);
+}
 
 export interface BuildDemoPackOptions extends JobControl {
   readonly workDir: string;
@@ -81,10 +106,11 @@ export async function buildDemoPack(options: BuildDemoPackOptions): Promise<{ re
   // The aggregators, by the studio's own training job over the installed experts.
   const stagePack = join(options.workDir, 'pack-experts');
   const familyRecord = { command: options.command, recipe: options.recipe, stages: family.records } as unknown as JsonValue;
-  if (!existsSync(join(stagePack, 'manifest.json'))) await writeDemoPack(stagePack, { ...base, training: familyRecord }, { signal: options.signal });
   const home = join(options.workDir, 'home');
-  const installed = await installDemoPack(home, stagePack, { signal: options.signal });
   const dataset = join(options.workDir, 'aggregator-dataset');
+  assertSameFamily(stagePack, [home, dataset], options.recipe, family.records);
+  if (!existsSync(join(stagePack, DEMO_PACK_MANIFEST))) await writeDemoPack(stagePack, { ...base, training: familyRecord }, { signal: options.signal });
+  const installed = await installDemoPack(home, stagePack, { signal: options.signal });
   if (!existsSync(dataset)) await writeSceneDataset(dataset, { split: 'train', count: options.recipe.aggregators.datasetSize, seed: options.recipe.seed + 7, size: DEMO_IMAGE_SIZE }, { signal: options.signal });
   const stage = options.recipe.aggregators;
   const settings = {

@@ -29,7 +29,8 @@ import { buildContrastiveTrainingGraph, CONTRASTIVE_INPUTS, TEXT_PROJECTION } fr
 import { buildUnetTrainingGraph } from '../training/unet-training-graph.ts';
 import { buildVaeTrainingGraph, VAE_TRAINING_INPUTS } from '../training/vae-training-graph.ts';
 import { DEMO_CONTRASTIVE, DEMO_IMAGE_SIZE, DEMO_SCHEDULER_CONFIG, DEMO_TEXT_ENCODER_CONFIG, DEMO_UNET_CONFIG, DEMO_VAE_CONFIG, type DiffusionStageRecipe, type FamilyRecipe, type StageRecipe } from './family-config.ts';
-import { runStage, stageDone, stageWeights, type StageProgress, type StageRecord, type StageSettings } from './train-stage.ts';
+import { runStage, stageDone, stageWeights, stageWeightsDigest, type StageIdentity, type StageProgress, type StageRecord, type StageSettings } from './train-stage.ts';
+import type { JsonValue } from '../images/generation-settings.ts';
 import { contrastivePairAccuracy } from './contrastive-pairs.ts';
 import { DEMO_DOMAINS, GROUP_CHANGES, captionOf, contrastiveGroupAt, domainSceneAt, sceneAt, type DemoDomainName, type Scene } from './scenes.ts';
 import { sceneBatch } from './scene-dataset.ts';
@@ -62,6 +63,11 @@ export interface FamilyOptions extends JobControl {
 export function scenePixels(scenes: readonly Scene[], size = DEMO_IMAGE_SIZE): Tensor<'float32'> {
   const batch = sceneBatch(scenes, size);
   return { dtype: 'float32', shape: [...batch.shape], data: batch.pixels };
+}
+
+/** A stage's identity (train-stage.ts): the recipe's values as plain JSON. */
+function identityOf(values: Readonly<Record<string, unknown>>): StageIdentity {
+  return JSON.parse(JSON.stringify(values)) as Record<string, JsonValue>;
 }
 
 function settingsOf(stage: StageRecipe, recipe: FamilyRecipe): StageSettings {
@@ -124,6 +130,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
       stage: 'vae',
       dir: join(workDir, 'vae'),
       settings: settingsOf(vaeStage, recipe),
+      identity: identityOf({ seed: recipe.seed, recipe: vaeStage, config: DEMO_VAE_CONFIG, imageSize: DEMO_IMAGE_SIZE }),
       build: () => buildVaeTrainingGraph(initialWeights(recipe.seed + 1), vaeConfig, { batch: vaeStage.batch, height: vaeStage.crop, width: vaeStage.crop }, { klWeight: vaeStage.klWeight, colourWeight: vaeStage.colourWeight }),
       feedsAt: (step) => {
         const scenes = Array.from({ length: vaeStage.batch }, (_, b) => trainScene(step * vaeStage.batch + b));
@@ -141,6 +148,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
     }),
   );
   const vaeWeights = stageWeights(join(workDir, 'vae'));
+  const vaeDigest = await stageWeightsDigest(join(workDir, 'vae'));
 
   // 2. The scaling factor: 1 / std of the sampled latents (mean + std·ε) of 512 training scenes.
   const encoderDir = join(workDir, 'scale');
@@ -211,6 +219,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
       stage: 'text',
       dir: join(workDir, 'text'),
       settings: { ...settingsOf(textStage, recipe), ...(textStage.freezeTextSteps ? { freeze: { prefixes: ['text_model.', TEXT_PROJECTION], steps: textStage.freezeTextSteps } } : {}) },
+      identity: identityOf({ seed: recipe.seed, recipe: textStage, config: DEMO_TEXT_ENCODER_CONFIG, contrastive: DEMO_CONTRASTIVE, imageSize: DEMO_IMAGE_SIZE }),
       build: () =>
         buildContrastiveTrainingGraph({ weights: initialWeights(recipe.seed + 2), config: textConfig }, initialWeights(recipe.seed + 9), { batch: textStage.batch, size: DEMO_IMAGE_SIZE }, DEMO_CONTRASTIVE),
       feedsAt: (step) => {
@@ -224,6 +233,8 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
       signal: options.signal,
     });
     const textStageWeights = stageWeights(join(workDir, 'text'));
+    // What every U-Net stage reads besides its own recipe: the VAE's latents (and their scale) and the frozen text encoder.
+    const upstream = { vae: vaeDigest, scalingFactor, text: await stageWeightsDigest(join(workDir, 'text')), config: DEMO_UNET_CONFIG, scheduler: DEMO_SCHEDULER_CONFIG, imageSize: DEMO_IMAGE_SIZE };
     // What the encoder tells apart, one attribute at a time: as many pairs per attribute as a training batch holds.
     const pairs = await contrastivePairAccuracy({ weights: textStageWeights, textConfig, contrastive: DEMO_CONTRASTIVE, imageSize: DEMO_IMAGE_SIZE, seed: recipe.seed, pairs: Math.floor(textStage.batch / 2), dir: join(workDir, 'text', 'graph-pairs') });
     log(`text: captions told apart from their one-attribute pair: ${pairs.map((p) => `${p.kind} ${Math.round(100 * p.accuracy)} %`).join(', ')} (${pairs[0]!.pairs} pairs each, chance 50 %)`);
@@ -252,6 +263,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
         stage: 'base',
         dir: join(workDir, 'base'),
         settings: settingsOf(base, recipe),
+        identity: identityOf({ seed: recipe.seed, recipe: base, ...upstream }),
         build: () => buildUnetTrainingGraph(initialWeights(recipe.seed + 2), unetConfig, { batch: base.batch, height: latentSize, width: latentSize, tokens: textConfig.max_position_embeddings }),
         feedsAt: (step) => unetFeeds(Array.from({ length: base.batch }, (_, b) => trainScene(20_000_000 + step * base.batch + b)), step, baseRandom, base),
         onStep: options.onStage,
@@ -259,6 +271,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
       }),
     );
     const baseUnet = stageWeights(join(workDir, 'base'));
+    const baseDigest = await stageWeightsDigest(join(workDir, 'base'));
 
     // 5. Experts: the base U-Net fine-tuned per domain; prompts through the frozen text encoder.
     const experts: { domain: DemoDomainName; weights: Map<string, Tensor<'float32'>> }[] = [];
@@ -271,6 +284,7 @@ export async function trainFamily(options: FamilyOptions): Promise<FamilyResult>
           stage: `expert-${domain.name}`,
           dir,
           settings: settingsOf(stage, recipe),
+          identity: identityOf({ seed: recipe.seed, recipe: stage, domain: domain.name, base: baseDigest, ...upstream }),
           build: () => buildUnetTrainingGraph(new MemoryWeights(baseUnet), unetConfig, { batch: stage.batch, height: latentSize, width: latentSize, tokens: textConfig.max_position_embeddings }),
           feedsAt: (step) => unetFeeds(Array.from({ length: stage.batch }, (_, b) => domainSceneAt(domain.name, recipe.seed, step * stage.batch + b)), step, expertRandom, stage),
           onStep: options.onStage,

@@ -7,7 +7,13 @@
 //   <dir>/checkpoint/            the latest checkpoint, replaced atomically (temp folder + rename)
 //   <dir>/weights.safetensors    the trained parameters (float32), written when the stage completes
 //   <dir>/stage.json             what was trained and its loss curve, written last: its presence = done
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+//
+// A finished stage or a checkpoint is only reused for the same stage: its settings and identity (what
+// else decides the result: recipe, seed, configurations, digests of the weights it starts from) are
+// recorded with it and compared on every run, so a changed recipe or a retrained upstream stage is
+// refused by name instead of silently continuing the old training.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import { throwIfCancelled, UserError } from '../common/errors.ts';
@@ -18,6 +24,7 @@ import { learningRateAt, type LearningRateSchedule } from '../optimizer/learning
 import { loadOptimizerState, saveOptimizerState } from '../optimizer/optimizer-state-file.ts';
 import { SafetensorsFile, writeSafetensors } from '../tensor/safetensors.ts';
 import type { Tensor } from '../tensor/tensor.ts';
+import type { JsonValue } from '../images/generation-settings.ts';
 import type { TrainingGraph } from '../training/training-graph.ts';
 import { TrainingSession } from '../training/training-session.ts';
 
@@ -47,7 +54,12 @@ export interface StageRecord {
   readonly losses: readonly number[];
   readonly seconds: number;
   readonly extra?: Readonly<Record<string, unknown>>;
+  /** What besides `settings` decided the result (see `runStage`); absent in records of earlier builds. */
+  readonly identity?: StageIdentity;
 }
+
+/** JSON data that, with the settings, decides what a stage trains. */
+export type StageIdentity = Readonly<Record<string, JsonValue>>;
 
 export const STAGE_RECORD = 'stage.json';
 export const STAGE_WEIGHTS = 'weights.safetensors';
@@ -55,6 +67,45 @@ export const STAGE_WEIGHTS = 'weights.safetensors';
 export function stageDone(dir: string): StageRecord | undefined {
   const path = join(dir, STAGE_RECORD);
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as StageRecord) : undefined;
+}
+
+/** SHA-256 (hex) of a finished stage's weights file: how a later stage names the weights it starts from. */
+export async function stageWeightsDigest(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(join(dir, STAGE_WEIGHTS))) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Every leaf of a JSON value by its dotted path, as JSON text. */
+function leaves(value: unknown, path: string, out: Map<string, string>): Map<string, string> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [key, child] of Object.entries(value)) if (child !== undefined) leaves(child, path ? `${path}.${key}` : key, out);
+  } else {
+    out.set(path, JSON.stringify(value));
+  }
+  return out;
+}
+
+/** The differences between what a stage was trained with and what it is asked for now, in words (at most 6). */
+export function stageDifferences(recorded: { settings?: unknown; identity?: unknown }, wanted: { settings: unknown; identity: unknown }): string[] {
+  if (recorded.identity === undefined) return ['its record comes from an earlier version of the build, which did not note the recipe'];
+  const before = leaves({ settings: recorded.settings, identity: recorded.identity }, '', new Map());
+  const after = leaves({ settings: wanted.settings, identity: wanted.identity }, '', new Map());
+  const differences: string[] = [];
+  for (const path of new Set([...before.keys(), ...after.keys()])) {
+    const was = before.get(path);
+    const now = after.get(path);
+    if (was !== now) differences.push(`${path.replace(/^(settings|identity)\./, '')}: ${was ?? '(none)'} then, ${now ?? '(none)'} now`);
+  }
+  return differences.length > 6 ? [...differences.slice(0, 6), `and ${differences.length - 6} more`] : differences;
+}
+
+function refuseOther(stage: string, dir: string, what: string, differences: readonly string[]): never {
+  throw new UserError(
+    'conflict',
+    `Stage '${stage}' in ${dir} (${what}) was trained with other settings than the recipe's: ${differences.join('; ')}.`,
+    `Delete ${dir} to train the stage again, or build into a new work folder.`,
+  );
 }
 
 /** The trained float32 parameters of a finished stage, by weight name. */
@@ -83,24 +134,39 @@ export async function runStage(options: {
   readonly dir: string;
   readonly build: () => TrainingGraph;
   readonly settings: StageSettings;
+  /**
+   * What besides `settings` decides the result: the stage's recipe, the seed, model configurations and
+   * the digests (`stageWeightsDigest`) of the stages whose weights it reads. A finished stage or a
+   * checkpoint recorded with other settings or another identity is refused, never reused.
+   */
+  readonly identity: StageIdentity;
   readonly feedsAt: (step: number) => Promise<Readonly<Record<string, Tensor>>> | Readonly<Record<string, Tensor>>;
   readonly onStep?: (progress: StageProgress) => void;
   readonly extra?: () => Readonly<Record<string, unknown>>;
 } & JobControl): Promise<StageRecord> {
-  const { stage, dir, settings } = options;
+  const { stage, dir, settings, identity } = options;
+  const wanted = { settings: JSON.parse(JSON.stringify(settings)) as unknown, identity };
   const done = stageDone(dir);
-  if (done) return done;
+  if (done) {
+    const differences = stageDifferences(done, wanted);
+    if (differences.length > 0) refuseOther(stage, dir, 'finished', differences);
+    return done;
+  }
+  const checkpointDir = join(dir, 'checkpoint');
+  const statePath = join(checkpointDir, 'state.json');
+  const state = existsSync(statePath) ? (JSON.parse(readFileSync(statePath, 'utf8')) as { step: number; losses: number[]; seconds: number; settings?: unknown; identity?: unknown }) : undefined;
+  if (state) {
+    const differences = stageDifferences(state, wanted);
+    if (differences.length > 0) refuseOther(stage, dir, `stopped at step ${state.step}`, differences);
+  }
   mkdirSync(dir, { recursive: true });
-  const started = performance.now();
   const session = await TrainingSession.create(options.build(), { dir: join(dir, 'graph'), signal: options.signal });
   try {
     const optimizer = new AdamW(settings.optimizer);
     const losses: number[] = [];
     let step = 0;
     let previousSeconds = 0;
-    const checkpointDir = join(dir, 'checkpoint');
-    if (existsSync(join(checkpointDir, 'state.json'))) {
-      const state = JSON.parse(readFileSync(join(checkpointDir, 'state.json'), 'utf8')) as { step: number; losses: number[]; seconds: number };
+    if (state) {
       const saved = SafetensorsFile.open(join(checkpointDir, 'parameters.safetensors'));
       for (const [name, values] of session.parameters) {
         const tensor = saved.get(name).read();
@@ -141,7 +207,7 @@ export async function runStage(options: {
       }
       if (step % settings.checkpointEvery === 0 && step < settings.steps) {
         // Only whole blocks are in `losses`, and checkpointEvery is a multiple of logEvery.
-        writeCheckpoint(checkpointDir, session, optimizer, { step, losses, seconds: previousSeconds + (performance.now() - resumedAt) / 1000 });
+        writeCheckpoint(checkpointDir, session, optimizer, { step, losses, seconds: previousSeconds + (performance.now() - resumedAt) / 1000, settings, identity });
       }
     }
     const parameters = new Map<string, Tensor>();
@@ -151,6 +217,7 @@ export async function runStage(options: {
       stage,
       steps: settings.steps,
       settings,
+      identity,
       losses,
       seconds: Math.round(previousSeconds + (performance.now() - resumedAt) / 1000),
       ...(options.extra ? { extra: options.extra() } : {}),
@@ -158,14 +225,13 @@ export async function runStage(options: {
     writeFileAtomic(join(dir, STAGE_RECORD), Buffer.from(`${JSON.stringify(record, null, 2)}\n`));
     rmSync(checkpointDir, { recursive: true, force: true });
     rmSync(join(dir, 'graph'), { recursive: true, force: true });
-    void started;
     return record;
   } finally {
     await session.release();
   }
 }
 
-function writeCheckpoint(dir: string, session: TrainingSession, optimizer: AdamW, state: { step: number; losses: readonly number[]; seconds: number }): void {
+function writeCheckpoint(dir: string, session: TrainingSession, optimizer: AdamW, state: { step: number; losses: readonly number[]; seconds: number; settings: StageSettings; identity: StageIdentity }): void {
   const temp = `${dir}.tmp-${process.pid}`;
   rmSync(temp, { recursive: true, force: true });
   mkdirSync(temp, { recursive: true });

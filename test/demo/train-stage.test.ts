@@ -2,11 +2,11 @@
 // with the same weights, bit for bit, as a run that was never interrupted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CancelledError } from '../../app/common/errors.ts';
-import { runStage, stageWeights, STAGE_WEIGHTS, type StageSettings } from '../../app/demo/train-stage.ts';
+import { CancelledError, UserError } from '../../app/common/errors.ts';
+import { runStage, stageWeights, STAGE_RECORD, STAGE_WEIGHTS, type StageSettings } from '../../app/demo/train-stage.ts';
 import { parseUnetConfig } from '../../app/models/unet-config.ts';
 import { plausibleWeight, SyntheticWeights } from '../../app/models/synthetic-weights.ts';
 import { TRAINING_INPUTS } from '../../app/training/training-graph.ts';
@@ -39,25 +39,26 @@ const feedsAt = (step: number) => ({
   [TRAINING_INPUTS.timestep]: { dtype: 'float32' as const, shape: [2], data: Float32Array.of(10 + step, 900 - step) },
   [TRAINING_INPUTS.target]: tensor([2, 4, 4, 4], 2, step),
 });
+const identity = { weights: 'plausible, seed 3', batch: 2 };
 const build = () => buildUnetTrainingGraph(new SyntheticWeights((name, shape) => plausibleWeight(name, shape, 3)), config, { batch: 2, height: 4, width: 4, tokens: 3 });
 
 test('a stage stopped after a checkpoint and run again ends bit-identical to an uninterrupted one', async () => {
   const root = mkdtempSync(join(tmpdir(), 'afa-stage-'));
   try {
-    const whole = await runStage({ stage: 'whole', dir: join(root, 'whole'), build, settings, feedsAt });
+    const whole = await runStage({ stage: 'whole', dir: join(root, 'whole'), build, settings, identity, feedsAt });
     const controller = new AbortController();
     await assert.rejects(
-      runStage({ stage: 'resumed', dir: join(root, 'resumed'), build, settings, feedsAt, signal: controller.signal, onStep: (progress) => progress.step === 3 && controller.abort() }),
+      runStage({ stage: 'resumed', dir: join(root, 'resumed'), build, settings, identity, feedsAt, signal: controller.signal, onStep: (progress) => progress.step === 3 && controller.abort() }),
       CancelledError,
     );
     assert.ok(existsSync(join(root, 'resumed', 'checkpoint', 'state.json')), 'no checkpoint was left to resume from');
     assert.ok(!existsSync(join(root, 'resumed', STAGE_WEIGHTS)), 'a stopped stage must not look finished');
-    const resumed = await runStage({ stage: 'resumed', dir: join(root, 'resumed'), build, settings, feedsAt });
+    const resumed = await runStage({ stage: 'resumed', dir: join(root, 'resumed'), build, settings, identity, feedsAt });
     assert.deepEqual(resumed.losses, whole.losses);
     assert.deepEqual(readFileSync(join(root, 'resumed', STAGE_WEIGHTS)), readFileSync(join(root, 'whole', STAGE_WEIGHTS)));
     assert.ok(!existsSync(join(root, 'resumed', 'checkpoint')), 'the checkpoint of a finished stage is removed');
     // A finished stage is not trained again.
-    const again = await runStage({ stage: 'resumed', dir: join(root, 'resumed'), build: () => assert.fail('rebuilt a finished stage'), settings, feedsAt });
+    const again = await runStage({ stage: 'resumed', dir: join(root, 'resumed'), build: () => assert.fail('rebuilt a finished stage'), settings, identity, feedsAt });
     assert.deepEqual(again.losses, whole.losses);
     assert.equal(stageWeights(join(root, 'whole')).size, build().parameters.length);
   } finally {
@@ -72,7 +73,7 @@ test('frozen parameters get no update for their first steps, then train; a stage
   const freezing: StageSettings = { ...settings, freeze: { prefixes, steps: 3 } };
   try {
     // Three steps, all frozen: the named parameters keep their initial values, the rest move.
-    await runStage({ stage: 'early', dir: join(root, 'early'), build, settings: { ...freezing, steps: 3 }, feedsAt });
+    await runStage({ stage: 'early', dir: join(root, 'early'), build, settings: { ...freezing, steps: 3 }, identity, feedsAt });
     const early = stageWeights(join(root, 'early'));
     let frozenCount = 0;
     for (const [name, tensor] of early) {
@@ -83,18 +84,47 @@ test('frozen parameters get no update for their first steps, then train; a stage
     }
     assert.ok(frozenCount >= 4, `${frozenCount} frozen tensors`);
     // Six steps: they train from step 3 on.
-    const whole = await runStage({ stage: 'whole', dir: join(root, 'whole'), build, settings: freezing, feedsAt });
+    const whole = await runStage({ stage: 'whole', dir: join(root, 'whole'), build, settings: freezing, identity, feedsAt });
     for (const [name, tensor] of stageWeights(join(root, 'whole'))) {
       if (frozen(name)) assert.ok(tensor.data.some((value, i) => value !== plausibleWeight(name, tensor.shape, 3).data[i]), `${name} never trained`);
     }
     // Stopped after the checkpoint of step 2, inside the frozen steps, and run again: the same weights.
     const controller = new AbortController();
-    await assert.rejects(runStage({ stage: 'resumed', dir: join(root, 'resumed'), build, settings: freezing, feedsAt, signal: controller.signal, onStep: (progress) => progress.step === 2 && controller.abort() }), CancelledError);
+    await assert.rejects(runStage({ stage: 'resumed', dir: join(root, 'resumed'), build, settings: freezing, identity, feedsAt, signal: controller.signal, onStep: (progress) => progress.step === 2 && controller.abort() }), CancelledError);
     assert.ok(existsSync(join(root, 'resumed', 'checkpoint', 'state.json')));
-    const resumed = await runStage({ stage: 'resumed', dir: join(root, 'resumed'), build, settings: freezing, feedsAt });
+    const resumed = await runStage({ stage: 'resumed', dir: join(root, 'resumed'), build, settings: freezing, identity, feedsAt });
     assert.deepEqual(resumed.losses, whole.losses);
     assert.deepEqual(readFileSync(join(root, 'resumed', STAGE_WEIGHTS)), readFileSync(join(root, 'whole', STAGE_WEIGHTS)));
     assert.deepEqual(resumed.settings.freeze, { prefixes, steps: 3 }, 'the stage record says what was frozen');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a finished stage or a checkpoint trained for other settings or another identity is refused by name, not reused', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'afa-stage-other-'));
+  const refused = (pattern: RegExp) => (error: unknown) => error instanceof UserError && error.code === 'conflict' && pattern.test(error.message);
+  try {
+    const dir = join(root, 'stage');
+    const controller = new AbortController();
+    await assert.rejects(runStage({ stage: 'base', dir, build, settings, identity, feedsAt, signal: controller.signal, onStep: (progress) => progress.step === 3 && controller.abort() }), CancelledError);
+    // The checkpoint (step 2) was written for these settings: another learning rate or other upstream weights are refused.
+    const lr = { ...settings, optimizer: { ...settings.optimizer, lr: 2e-3 } };
+    await assert.rejects(runStage({ stage: 'base', dir, build, settings: lr, identity, feedsAt }), refused(/Stage 'base' in .* \(stopped at step 2\) was trained with other settings.*optimizer\.lr: 0\.001 then, 0\.002 now/));
+    await assert.rejects(runStage({ stage: 'base', dir, build, settings, identity: { ...identity, vae: 'f00d' }, feedsAt }), refused(/vae: \(none\) then, "f00d" now/));
+    assert.ok(existsSync(join(dir, 'checkpoint', 'state.json')), 'a refused resume must leave the checkpoint as it was');
+    // The same settings resume it; the finished stage is then refused for another identity, reused for its own.
+    const finished = await runStage({ stage: 'base', dir, build, settings, identity, feedsAt });
+    assert.deepEqual(finished.identity, identity);
+    await assert.rejects(runStage({ stage: 'base', dir, build, settings: { ...settings, steps: 8 }, identity, feedsAt }), refused(/Stage 'base' in .* \(finished\).*steps: 6 then, 8 now.*Delete /));
+    await assert.rejects(runStage({ stage: 'base', dir, build, settings, identity: { ...identity, batch: 4 }, feedsAt }), refused(/batch: 2 then, 4 now/));
+    const again = await runStage({ stage: 'base', dir, build: () => assert.fail('rebuilt a finished stage'), settings, identity, feedsAt });
+    assert.deepEqual(again.losses, finished.losses);
+    // A record written before stages noted their identity cannot be vouched for.
+    const record = JSON.parse(readFileSync(join(dir, STAGE_RECORD), 'utf8')) as Record<string, unknown>;
+    delete record.identity;
+    writeFileSync(join(dir, STAGE_RECORD), JSON.stringify(record));
+    await assert.rejects(runStage({ stage: 'base', dir, build, settings, identity, feedsAt }), refused(/earlier version/));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
