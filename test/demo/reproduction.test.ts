@@ -31,6 +31,7 @@ import { TrainingSession, type TrainingBatch } from '../../app/training/training
 import { asBatchable, sampleBatch } from '../../app/demo/batch-sampling.ts';
 import { bootstrapDifference, bootstrapMean, excludesZero, quantileSorted } from '../../app/demo/bootstrap.ts';
 import { planAblation } from '../../app/demo/reproduction.ts';
+import { stepTrend } from '../../app/demo/reproduction-report.ts';
 import { normal, random } from '../autodiff/finite-differences.ts';
 import { goldenAfaDir } from '../ensemble/golden-experts.ts';
 import { goldenAfaHome, GOLDEN_RECIPE_NAME } from './golden-afa-home.ts';
@@ -303,4 +304,18 @@ test('`npm run reproduce -- --quick` on the golden AFA home writes the report wi
     rmSync(out, { recursive: true, force: true });
     rmSync(pack, { recursive: true, force: true });
   }
+});
+
+test('the Fig. 4 sentence says which way AFA\'s margin moves as the steps are cut, and where it is resolved', () => {
+  const estimate = (mean: number, low: number, high: number) => ({ mean, low, high, n: 40 });
+  // Behind at 5 steps, level at 50: AFA fares worse with fewer steps (the reverse of the paper's claim).
+  assert.equal(
+    stepTrend([5, 10, 25, 50], [estimate(-0.025, -0.075, 0), estimate(0, -0.075, 0.075), estimate(0, 0, 0), estimate(0, -0.1, 0.1)]),
+    'AFA fares worse against the best expert with fewer steps (−2.5 points at 5 steps, +0.0 at 50); the difference is resolved at 95 % at no step count.',
+  );
+  assert.equal(
+    stepTrend([5, 50], [estimate(0.1, 0.05, 0.15), estimate(0.05, -0.02, 0.1)]),
+    'AFA fares better against the best expert with fewer steps (+10.0 points at 5 steps, +5.0 at 50); the difference is resolved at 95 % only at 5 steps.',
+  );
+  assert.match(stepTrend([5, 50], [estimate(-0.1, -0.2, -0.05), estimate(-0.1, -0.15, -0.02)]), /^AFA's margin over the best expert is the same .*resolved at 95 % at every step count\.$/);
 });
