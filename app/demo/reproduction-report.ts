@@ -400,6 +400,17 @@ interface DiscussionData {
 }
 
 /**
+ * Where the denoisers lose most of what the VAE keeps: per attribute, the best method's share of held-out
+ * prompts right against the VAE round trip's, the largest shortfalls first, in words.
+ */
+export function ceilingShortfall(attributes: readonly { readonly attribute: string; readonly best: number; readonly ceiling: number }[]): string {
+  const gaps = [...attributes].sort((a, b) => b.ceiling - b.best - (a.ceiling - a.best));
+  const words = (g: (typeof gaps)[number]) => `${g.attribute} (the best method ${pct(g.best)} against the round trip's ${pct(g.ceiling)})`;
+  const smallest = gaps.at(-1)!;
+  return `The denoisers fall furthest below it on ${words(gaps[0]!)}, then ${words(gaps[1]!)}; least on ${words(smallest)}.`;
+}
+
+/**
  * How AFA's margin over the best single expert (`differences`, AFA − expert, one per step count, fewest
  * steps first) moves as the steps are cut, and at which step counts it is resolved, in words.
  */
@@ -462,17 +473,20 @@ export function discussion(result: ReproductionResult, data: DiscussionData): st
   const leads = perAttribute.filter((p) => p.afa.mean === p.leader.mean).map((p) => p.attribute);
   const trails = perAttribute.filter((p) => p.afa.mean < p.leader.mean).map((p) => `${p.attribute} (${pct(p.afa.mean)} against ${label(p.leader.key)}'s ${pct(p.leader.mean)})`);
   paragraphs.push(`By attribute, AFA ${leads.length ? `leads or ties on ${leads.join(', ')}` : 'leads on none'}${trails.length ? ` and trails on ${trails.join('; ')}` : ''}.`);
+  const shortfall = ceilingShortfall(
+    OBJECT_ATTRIBUTES.map((attribute) => ({ attribute, best: perAttribute.find((p) => p.attribute === attribute)!.leader.mean, ceiling: meanOf(result.vaeRoundTrip.heldOut[attribute] as number[]) })),
+  );
   const seenAll = (key: string) => meanOf(result.seenAccuracy[key]!.all as number[]);
   const seenRanked = result.methods.map((m) => seenAll(m.key)).sort((a, b) => b - a);
   const ceiling = `the scenes themselves, encoded and decoded, come out entirely right for ${pct(meanOf(result.vaeRoundTrip.heldOut.all as number[]))} of the held-out prompts and ${pct(meanOf(result.vaeRoundTrip.seen.all as number[]))} of the training-split ones`;
   if (seenAll('afa') === 0 && afaAcc.mean === 0) {
     paragraphs.push(
-      `Against what the VAE allows: ${ceiling}. AFA gets no prompt entirely right on training-split captions either (the best method: ${pct(seenRanked[0]!)}), so the held-out 0 % says nothing about composing unseen combinations: AFA does not yet draw every attribute of a scene even for combinations its experts were trained on.`,
+      `Against what the VAE allows: ${ceiling}. ${shortfall} AFA gets no prompt entirely right on training-split captions either (the best method: ${pct(seenRanked[0]!)}), so the held-out 0 % says nothing about composing unseen combinations: AFA does not yet draw every attribute of a scene even for combinations its experts were trained on.`,
     );
   } else {
     const standing = seenAll('afa') === seenRanked[0] ? (seenRanked.filter((v) => v === seenRanked[0]).length > 1 ? 'tied for the most' : 'the most of any method') : `the best method ${pct(seenRanked[0]!)}`;
     paragraphs.push(
-      `Against what the VAE allows: ${ceiling}. On training-split captions AFA gets ${pct(seenAll('afa'))} entirely right (${standing}), against ${pct(afaAcc.mean)} on held-out combinations${seenAll('afa') > afaAcc.mean ? ': the difference is what it fails to compose from parts it saw apart' : ': combinations it never saw cost it nothing here'}.`,
+      `Against what the VAE allows: ${ceiling}. ${shortfall} On training-split captions AFA gets ${pct(seenAll('afa'))} entirely right (${standing}), against ${pct(afaAcc.mean)} on held-out combinations${seenAll('afa') > afaAcc.mean ? ': the difference is what it fails to compose from parts it saw apart' : ': combinations it never saw cost it nothing here'}.`,
     );
   }
 

@@ -31,7 +31,7 @@ import { TrainingSession, type TrainingBatch } from '../../app/training/training
 import { asBatchable, sampleBatch } from '../../app/demo/batch-sampling.ts';
 import { bootstrapDifference, bootstrapMean, excludesZero, quantileSorted } from '../../app/demo/bootstrap.ts';
 import { planAblation } from '../../app/demo/reproduction.ts';
-import { stepTrend } from '../../app/demo/reproduction-report.ts';
+import { ceilingShortfall, stepTrend } from '../../app/demo/reproduction-report.ts';
 import { normal, random } from '../autodiff/finite-differences.ts';
 import { goldenAfaDir } from '../ensemble/golden-experts.ts';
 import { goldenAfaHome, GOLDEN_RECIPE_NAME } from './golden-afa-home.ts';
@@ -318,4 +318,16 @@ test('the Fig. 4 sentence says which way AFA\'s margin moves as the steps are cu
     'AFA fares better against the best expert with fewer steps (+10.0 points at 5 steps, +5.0 at 50); the difference is resolved at 95 % only at 5 steps.',
   );
   assert.match(stepTrend([5, 50], [estimate(-0.1, -0.2, -0.05), estimate(-0.1, -0.15, -0.02)]), /^AFA's margin over the best expert is the same .*resolved at 95 % at every step count\.$/);
+});
+
+test('the ceiling sentence names the attributes the denoisers lose most of what the VAE keeps, largest shortfall first', () => {
+  assert.equal(
+    ceilingShortfall([
+      { attribute: 'shape', best: 0.23, ceiling: 0.53 },
+      { attribute: 'colour', best: 0.38, ceiling: 0.8 },
+      { attribute: 'size', best: 0.78, ceiling: 0.83 },
+      { attribute: 'position', best: 0.98, ceiling: 0.95 },
+    ]),
+    "The denoisers fall furthest below it on colour (the best method 38 % against the round trip's 80 %), then shape (the best method 23 % against the round trip's 53 %); least on position (the best method 98 % against the round trip's 95 %).",
+  );
 });
