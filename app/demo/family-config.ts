@@ -179,7 +179,8 @@ export interface FamilyRecipe {
  * small 65 %; stars 29 %), while the demo AFA recipe drawing their captions (2 seeds each) gets it right
  * in 34 % (large 48 %, small 15 %; rings come out as squares half the time, stars never right), and
  * guidance 2 or 8 instead of 4 gives 39 % and 36 %. The base U-Net's loss was still falling when its
- * 12000 steps ended (0.0333 → 0.0319 over the last tenth), so the 2-hour budget of the rebuild bounds it.
+ * 12000 steps ended (mean 0.0333 over the ninth tenth of its steps, 0.0319 over the last), so the 2-hour
+ * budget of the rebuild bounds it.
  *
  * The text encoder is pretrained contrastively and frozen. Trained jointly with the base U-Net through
  * the ε-loss alone (the earlier packs), it never learned where things are: its embeddings of "on the
