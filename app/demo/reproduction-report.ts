@@ -492,7 +492,10 @@ export function discussion(result: ReproductionResult, data: DiscussionData): st
 
   // Steps.
   const bestExpertAt = (si: number) => experts.reduce((best, key) => (meanOf(allAt(key, si)) > meanOf(allAt(best, si)) ? key : best), experts[0]!);
-  const stepDifferences = result.stepCounts.map((_, si) => ({ expert: bestExpertAt(si), d: bootstrapDifference(allAt('afa', si), allAt(bestExpertAt(si), si), { seed }) }));
+  const stepDifferences = result.stepCounts.map((_, si) => {
+    const expert = bestExpertAt(si);
+    return { expert, d: bootstrapDifference(allAt('afa', si), allAt(expert, si), { seed }) };
+  });
   const stepSentences = stepDifferences.map(({ expert, d }, si) => `${result.stepCounts[si]} steps ${signedPct(d.mean)} points against ${label(expert)} (${signedPct(d.low)}…${signedPct(d.high)})`);
   paragraphs.push(`**Fewer steps (Fig. 4).** AFA minus the best single expert at each step count, all attributes right: ${stepSentences.join('; ')}. ${stepTrend(result.stepCounts, stepDifferences.map(({ d }) => d))} (The paper's Fig. 4 claims AFA's advantage holds as the steps are cut.)`);
 

@@ -12,9 +12,9 @@
 // else decides the result: recipe, seed, configurations, digests of the weights it starts from) are
 // recorded with it and compared on every run, so a changed recipe or a retrained upstream stage is
 // refused by name instead of silently continuing the old training.
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha256File } from '../checkpoints/hash.ts';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import { throwIfCancelled, UserError } from '../common/errors.ts';
 import type { JobControl } from '../common/progress.ts';
@@ -70,10 +70,8 @@ export function stageDone(dir: string): StageRecord | undefined {
 }
 
 /** SHA-256 (hex) of a finished stage's weights file: how a later stage names the weights it starts from. */
-export async function stageWeightsDigest(dir: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(join(dir, STAGE_WEIGHTS))) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+export function stageWeightsDigest(dir: string): Promise<string> {
+  return sha256File(join(dir, STAGE_WEIGHTS));
 }
 
 /** Every leaf of a JSON value by its dotted path, as JSON text. */
